@@ -1,0 +1,63 @@
+# InsureFlow — the two commands that matter are `make run` and `make test`.
+# Only python3 (3.11+) is needed: the first target that needs it builds .venv.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.DEFAULT_GOAL := help
+
+.PHONY: help install run test lint fmt typecheck pytest bench clean distclean
+
+help:
+	@echo "make run        start Temporal dev server + worker + API (data in .data/)"
+	@echo "make test       ruff check, ruff format --check, mypy, pytest (fails fast)"
+	@echo "make lint       ruff check + ruff format --check"
+	@echo "make fmt        ruff check --fix + ruff format"
+	@echo "make typecheck  mypy"
+	@echo "make bench      run the benchmarks"
+	@echo "make clean      remove caches and build output (keeps .venv and .data)"
+	@echo "make distclean  clean, and remove .venv too"
+
+# Rebuilt whenever pyproject.toml changes; the stamp is written only after pip succeeds.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: $(VENV)/.installed
+	$(BIN)/insureflow dev
+
+# Each line stops make at its first failure: lint, then types, then tests.
+test: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: $(VENV)/.installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
+
+pytest: $(VENV)/.installed
+	$(BIN)/pytest
+
+bench: $(VENV)/.installed
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache bench/results
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,115 @@
+"""Settings read by every InsureFlow process (env prefix ``INSUREFLOW_``).
+
+Durations accept ISO-8601 (``PT24H``, ``P7D``) or a number of seconds, as API.md says.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field, computed_field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from domain.clocks import ProcessClocks
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="INSUREFLOW_", extra="ignore")
+
+    environment: Literal["development", "production", "test"] = "development"
+    data_dir: Path = Path(".data")
+    database_url: str | None = None
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    temporal_address: str | None = None
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
+    temporal_namespace: str = "default"
+    task_queue: str = "insureflow"
+
+    # Security: tokens, payload codec, gateway signature, keyed hashes of personal data.
+    jwt_secret: str | None = None
+    jwt_issuer: str = "insureflow"
+    jwt_audience: str = "insureflow-api"
+    token_ttl: timedelta = timedelta(hours=8)
+    # "id:base64key,id:base64key" — the first is used to encrypt, all decrypt.
+    codec_keys: str | None = None
+    payment_gateway_secret: str = "dev-gateway-secret"
+
+    # Simulated external services.
+    sanctions_file: Path | None = None
+    gateway_latency: float = 0.05
+
+    # Process clocks.
+    consultation_window: timedelta = timedelta(days=30)
+    quote_validity: timedelta = timedelta(days=30)
+    underwriting_due: timedelta = timedelta(hours=24)
+    underwriting_escalate: timedelta = timedelta(hours=48)
+    underwriting_expire: timedelta = timedelta(days=7)
+    payment_deadline: timedelta = timedelta(days=7)
+    documents_deadline: timedelta = timedelta(days=30)
+    claim_decision_deadline: timedelta = timedelta(days=30)
+    payout_deadline: timedelta = timedelta(days=10)
+    appeal_window: timedelta = timedelta(days=60)
+
+    log_level: str = "INFO"
+    log_format: Literal["auto", "console", "json"] = "auto"
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'insureflow.db').resolve()}"
+
+    @property
+    def effective_temporal_address(self) -> str:
+        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    def resolved_jwt_secret(self) -> str:
+        """The signing secret: configured, or a development secret kept in the data dir."""
+        if self.jwt_secret:
+            return self.jwt_secret
+        if self.environment == "production":
+            raise RuntimeError("INSUREFLOW_JWT_SECRET must be set in production")
+        return _dev_secret(self.data_dir / "jwt-secret")
+
+    def timers(self) -> ProcessClocks:
+        """The durations a workflow needs, handed to it in its input (workflows read no env)."""
+        from domain.clocks import ProcessClocks
+
+        return ProcessClocks(
+            consultation_window=self.consultation_window,
+            quote_validity=self.quote_validity,
+            underwriting_due=self.underwriting_due,
+            underwriting_escalate=self.underwriting_escalate,
+            underwriting_expire=self.underwriting_expire,
+            payment_deadline=self.payment_deadline,
+            documents_deadline=self.documents_deadline,
+            claim_decision_deadline=self.claim_decision_deadline,
+            payout_deadline=self.payout_deadline,
+            appeal_window=self.appeal_window,
+        )
+
+
+def _dev_secret(path: Path) -> str:
+    import secrets
+
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

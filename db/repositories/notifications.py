@@ -1,0 +1,59 @@
+"""The notification outbox: workflows enqueue messages here, a dispatcher sends them."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.errors import NotFound
+from db.models import Notification, new_id, utcnow
+from db.upsert import insert_or_ignore
+from domain.activities import Notification as NotificationMessage
+
+
+async def enqueue(session: AsyncSession, *, notification: NotificationMessage) -> Notification:
+    """Queue a message once per business key; a repeat returns the queued one."""
+    await insert_or_ignore(
+        session,
+        Notification,
+        key="key",
+        values={"id": new_id(), **notification.model_dump(), "status": "pending"},
+    )
+    query = select(Notification).where(Notification.key == notification.key)
+    return (await session.scalars(query)).one()
+
+
+async def list_for_case(session: AsyncSession, *, case_id: str) -> list[Notification]:
+    """The messages of one case, oldest first."""
+    query = (
+        select(Notification)
+        .where(Notification.case_id == case_id)
+        .order_by(Notification.created_at, Notification.id)
+    )
+    return list(await session.scalars(query))
+
+
+async def list_pending(session: AsyncSession, *, limit: int) -> list[Notification]:
+    """Unsent messages, oldest first, for the dispatcher."""
+    query = (
+        select(Notification)
+        .where(Notification.status == "pending")
+        .order_by(Notification.created_at, Notification.id)
+        .limit(limit)
+    )
+    return list(await session.scalars(query))
+
+
+async def mark_sent(session: AsyncSession, *, key: str) -> Notification:
+    """Mark a message sent; the first send time is kept. Raises NotFound."""
+    await session.execute(
+        update(Notification)
+        .where(Notification.key == key, Notification.status == "pending")
+        .values(status="sent", sent_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    query = select(Notification).where(Notification.key == key)
+    notification = await session.scalar(query.execution_options(populate_existing=True))
+    if notification is None:
+        raise NotFound("no notification with this key")
+    return notification

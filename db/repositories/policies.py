@@ -1,0 +1,44 @@
+"""Issued policies."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.errors import NotFound
+from db.models import Policy
+from db.upsert import insert_or_ignore
+from domain.activities import PolicyIssue
+
+
+async def insert_policy(session: AsyncSession, *, issue: PolicyIssue) -> Policy:
+    """Record an issued policy once; a repeat returns the stored one unchanged."""
+    await insert_or_ignore(
+        session,
+        Policy,
+        key="policy_number",
+        values={**issue.model_dump(), "status": "issued"},
+    )
+    query = select(Policy).where(Policy.policy_number == issue.policy_number)
+    return (await session.scalars(query)).one()
+
+
+async def get_policy(session: AsyncSession, *, policy_number: str) -> Policy | None:
+    """The policy with this number, or None."""
+    return await session.get(Policy, policy_number)
+
+
+async def set_policy_status(session: AsyncSession, *, policy_number: str, status: str) -> Policy:
+    """Set a policy's status (issued, effective, cancelled, lapsed, expired)."""
+    await session.execute(
+        update(Policy).where(Policy.policy_number == policy_number).values(status=status)
+    )
+    query = (
+        select(Policy)
+        .where(Policy.policy_number == policy_number)
+        .execution_options(populate_existing=True)
+    )
+    policy = await session.scalar(query)
+    if policy is None:
+        raise NotFound(f"policy {policy_number} not found")
+    return policy

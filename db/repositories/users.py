@@ -1,0 +1,48 @@
+"""Users of the API: agents, supervisors, ops, admins."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import User, new_id, utcnow
+from db.upsert import insert_or_update
+
+
+async def get_user(session: AsyncSession, *, username: str) -> User | None:
+    """The user with this username, active or not; None if there is none."""
+    return await session.scalar(select(User).where(User.username == username))
+
+
+async def upsert_user(
+    session: AsyncSession,
+    *,
+    username: str,
+    password_hash: str,
+    roles: list[str],
+    approval_limit: Decimal,
+) -> User:
+    """Create the user, or reset the password, roles and limit of the existing one."""
+    now = utcnow()
+    await insert_or_update(
+        session,
+        User,
+        key="username",
+        values={
+            "id": new_id(),
+            "username": username,
+            "password_hash": password_hash,
+            "roles": roles,
+            "approval_limit": approval_limit,
+            "active": True,
+            "created_at": now,
+            "updated_at": now,
+        },
+        update=("password_hash", "roles", "approval_limit", "updated_at"),
+    )
+    written = await session.scalars(
+        select(User).where(User.username == username).execution_options(populate_existing=True)
+    )
+    return written.one()

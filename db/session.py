@@ -1,0 +1,84 @@
+"""Engines and session factories. Made at start-up (the API lifespan, the worker), never
+at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+# Run on every new SQLite connection. WAL lets readers work beside the one writer; the busy
+# timeout makes a second writer (API and worker share the file) wait instead of failing;
+# NORMAL sync is safe in WAL mode and much faster than FULL.
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=5000",
+    "PRAGMA synchronous=NORMAL",
+)
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The database file of a SQLite URL, or None for other backends and in-memory SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def ensure_sqlite_directory(url: str | URL) -> None:
+    """Create the parent directory of a SQLite database file if it is missing."""
+    path = sqlite_file(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """An async engine for `url` (`sqlite+aiosqlite:///...` or `postgresql+asyncpg://...`)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_async_engine(parsed, pool_size=pool_size, pool_pre_ping=True)
+
+    ensure_sqlite_directory(parsed)
+    kwargs: dict[str, Any] = {}
+    if sqlite_file(parsed) is not None:
+        # In-memory SQLite uses a static pool, which takes no size.
+        kwargs["pool_size"] = pool_size
+    engine = create_async_engine(parsed, **kwargs)
+    _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # The sqlite3 module's own transaction handling starts transactions late and
+        # breaks SAVEPOINT; turn it off and let SQLAlchemy emit BEGIN itself (below).
+        # Autocommit here also lets `journal_mode=WAL` run, which it refuses in a transaction.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            for pragma in SQLITE_PRAGMAS:
+                cursor.execute(pragma)
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for `engine`. Objects stay readable after commit (no lazy reload in async)."""
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,123 @@
+"""Inputs and outputs of the activities, shared by the workflows that call them and the
+activities that implement them. One model in, one model out."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from domain.enrollment import CustomerDetails, Quote
+
+
+class CustomerRegistration(BaseModel):
+    application_no: str
+    agent: str
+    customer: CustomerDetails
+    birth_date: date
+
+
+class CustomerRef(BaseModel):
+    customer_id: str
+
+
+class QuoteRecord(BaseModel):
+    application_no: str
+    quote: Quote
+
+
+class VerifyApplicant(BaseModel):
+    application_no: str
+    customer_id: str
+    customer: CustomerDetails
+    product_code: str
+    sum_insured: Decimal
+    on: date
+    declared_conditions: list[str] = []
+
+
+class TaskOpen(BaseModel):
+    task_id: str
+    kind: Literal["underwriting", "claim_review", "claim_approval", "payout_failed"]
+    workflow_id: str
+    case_id: str
+    subject: str
+    amount: Decimal
+    submitted_by: str
+    agent: str
+    due_at: datetime
+    escalate_at: datetime | None = None
+    expire_at: datetime | None = None
+    details: dict[str, Any] = {}
+
+
+class TaskChange(BaseModel):
+    task_id: str
+    action: Literal["remind", "escalate", "expire", "complete", "cancel"]
+    by: str = "system"
+    decision: str | None = None
+    reason: str | None = None
+
+
+class Charge(BaseModel):
+    """Collect money from a customer's account. ``idempotency_key`` is the business key."""
+
+    idempotency_key: str
+    case_id: str
+    amount: Decimal
+    account: str
+    purpose: Literal["premium"] = "premium"
+
+
+class PaymentOrder(BaseModel):
+    order_id: str
+    idempotency_key: str
+    case_id: str
+    amount: Decimal
+    due_at: datetime
+
+
+class Settlement(BaseModel):
+    order_id: str
+    idempotency_key: str
+    case_id: str
+    amount: Decimal
+    gateway_ref: str
+    paid_at: datetime
+
+
+class LedgerEntry(BaseModel):
+    ledger_id: str
+    idempotency_key: str
+    amount: Decimal
+    status: Literal["pending", "succeeded", "declined"]
+    gateway_ref: str | None = None
+    order_id: str | None = None
+
+
+class Notification(BaseModel):
+    key: str  # business key: one message per (case, milestone)
+    case_id: str
+    recipient: str  # "agent:<username>" or "customer:<case id>" — a reference, never a phone
+    channel: Literal["sms", "email", "inbox"]
+    template: str
+    params: dict[str, str] = {}
+
+
+class PolicyIssue(BaseModel):
+    policy_number: str
+    application_no: str
+    customer_id: str
+    agent: str
+    product_code: str
+    sum_insured: Decimal
+    premium: Decimal
+    effective_at: datetime
+    expires_at: datetime
+
+
+class PolicyStatusChange(BaseModel):
+    policy_number: str
+    status: Literal["issued", "effective", "cancelled", "lapsed", "expired"]

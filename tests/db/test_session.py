@@ -1,0 +1,79 @@
+"""Engines and session factories: SQLite connection settings, commits, savepoints."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from db.migrate import upgrade_async
+from db.repositories.ledger import count_entries, record_entry
+from db.session import make_engine, make_session_factory
+
+
+async def test_sqlite_engine_makes_its_directory_and_sets_pragmas(tmp_path: Path) -> None:
+    path = tmp_path / "missing" / "dir" / "insureflow.db"
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        async with engine.connect() as connection:
+            pragmas = {
+                name: (await connection.exec_driver_sql(f"PRAGMA {name}")).scalar()
+                for name in ["journal_mode", "foreign_keys", "busy_timeout", "synchronous"]
+            }
+    finally:
+        await engine.dispose()
+    assert path.exists()
+    # synchronous=NORMAL reads back as 1.
+    assert pragmas == {
+        "journal_mode": "wal",
+        "foreign_keys": 1,
+        "busy_timeout": 5000,
+        "synchronous": 1,
+    }
+
+
+async def test_in_memory_sqlite_engine_works() -> None:
+    engine = make_engine("sqlite+aiosqlite:///:memory:", pool_size=3)
+    try:
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT 1"))).scalar() == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_factory_sessions_commit_and_roll_back_savepoints(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'insureflow.db'}"
+    await upgrade_async(url)
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    try:
+        async with factory() as session, session.begin():
+            first = await record_entry(
+                session,
+                idempotency_key="premium:A1",
+                kind="premium",
+                case_id="A1",
+                amount=Decimal("100.00"),
+                status="pending",
+            )
+            # A failed savepoint rolls back alone (needs SQLAlchemy, not sqlite3, to BEGIN).
+            with pytest.raises(IntegrityError):
+                async with session.begin_nested():
+                    await record_entry(
+                        session,
+                        idempotency_key="premium:A2",
+                        kind="gift",  # refused by the CHECK constraint
+                        case_id="A1",
+                        amount=Decimal("100.00"),
+                        status="pending",
+                    )
+        # expire_on_commit=False: still readable after the commit, without I/O.
+        assert first.idempotency_key == "premium:A1"
+        async with factory() as session:
+            assert await count_entries(session, idempotency_key="premium:A1") == 1
+            assert await count_entries(session, idempotency_key="premium:A2") == 0
+    finally:
+        await engine.dispose()

@@ -1,0 +1,581 @@
+"""EnrollmentWorkflow on the time-skipping server, activities mocked by name."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from temporalio import activity
+from temporalio.client import (
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from domain.activities import (
+    Charge,
+    CustomerRef,
+    CustomerRegistration,
+    LedgerEntry,
+    Notification,
+    PaymentOrder,
+    PolicyIssue,
+    PolicyStatusChange,
+    QuoteRecord,
+    Settlement,
+    TaskChange,
+    TaskOpen,
+    VerifyApplicant,
+)
+from domain.clocks import ProcessClocks
+from domain.enrollment import (
+    CheckResult,
+    CustomerDetails,
+    EnrollmentState,
+    PaymentMethod,
+    Stage,
+    Status,
+    Verification,
+)
+from domain.identity import age_on
+from domain.products import annual_premium, get_product
+from domain.underwriting import Actor, Role
+from tests.support import CUSTOMER_ID_NUMBER
+from workflows import activity_names as act
+from workflows import search_attributes as sa
+from workflows.enrollment import (
+    SHANGHAI,
+    ApplicationSubmit,
+    EnrollmentStart,
+    EnrollmentWorkflow,
+    PaymentNotice,
+    QuoteRequest,
+    UnderwritingDecision,
+    Withdrawal,
+    workflow_id_for,
+)
+
+SUE = Actor(username="sue", roles=(Role.SUPERVISOR,), approval_limit=Decimal("5000000"))
+SID = Actor(username="sid", roles=(Role.SUPERVISOR,), approval_limit=Decimal("2000000"))
+CLOCKS = ProcessClocks()
+
+
+@dataclass
+class World:
+    """What the mocked activities saw, and switches for their behaviour."""
+
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+    verification: Verification = field(
+        default_factory=lambda: Verification(
+            passed=True,
+            checks=[CheckResult(name="id_number", passed=True, detail="ok")],
+        )
+    )
+    decline: bool = False
+
+    def named(self, name: str) -> list[Any]:
+        return [arg for n, arg in self.calls if n == name]
+
+    def activities(self) -> list[Any]:
+        world = self
+
+        @activity.defn(name=act.REGISTER_CUSTOMER)
+        async def register_customer(arg: CustomerRegistration) -> CustomerRef:
+            world.calls.append((act.REGISTER_CUSTOMER, arg))
+            return CustomerRef(customer_id="cust-1")
+
+        @activity.defn(name=act.RECORD_ENROLLMENT)
+        async def record_enrollment(arg: EnrollmentState) -> None:
+            world.calls.append((act.RECORD_ENROLLMENT, arg))
+
+        @activity.defn(name=act.RECORD_QUOTE)
+        async def record_quote(arg: QuoteRecord) -> None:
+            world.calls.append((act.RECORD_QUOTE, arg))
+
+        @activity.defn(name=act.VERIFY_APPLICANT)
+        async def verify_applicant(arg: VerifyApplicant) -> Verification:
+            world.calls.append((act.VERIFY_APPLICANT, arg))
+            return world.verification
+
+        @activity.defn(name=act.OPEN_TASK)
+        async def open_task(arg: TaskOpen) -> None:
+            world.calls.append((act.OPEN_TASK, arg))
+
+        @activity.defn(name=act.CHANGE_TASK)
+        async def change_task(arg: TaskChange) -> None:
+            world.calls.append((act.CHANGE_TASK, arg))
+
+        @activity.defn(name=act.CHARGE_PREMIUM)
+        async def charge_premium(arg: Charge) -> LedgerEntry:
+            world.calls.append((act.CHARGE_PREMIUM, arg))
+            if world.decline:
+                raise ApplicationError("declined", type="payment_declined", non_retryable=True)
+            return LedgerEntry(
+                ledger_id="L1",
+                idempotency_key=arg.idempotency_key,
+                amount=arg.amount,
+                status="succeeded",
+                gateway_ref="G1",
+            )
+
+        @activity.defn(name=act.CREATE_PAYMENT_ORDER)
+        async def create_payment_order(arg: PaymentOrder) -> LedgerEntry:
+            world.calls.append((act.CREATE_PAYMENT_ORDER, arg))
+            return LedgerEntry(
+                ledger_id="L2",
+                idempotency_key=arg.idempotency_key,
+                amount=arg.amount,
+                status="pending",
+                order_id=arg.order_id,
+            )
+
+        @activity.defn(name=act.SETTLE_ONLINE_PAYMENT)
+        async def settle_online_payment(arg: Settlement) -> LedgerEntry:
+            world.calls.append((act.SETTLE_ONLINE_PAYMENT, arg))
+            return LedgerEntry(
+                ledger_id="L2",
+                idempotency_key=arg.idempotency_key,
+                amount=arg.amount,
+                status="succeeded",
+                gateway_ref=arg.gateway_ref,
+                order_id=arg.order_id,
+            )
+
+        @activity.defn(name=act.ISSUE_POLICY)
+        async def issue_policy(arg: PolicyIssue) -> None:
+            world.calls.append((act.ISSUE_POLICY, arg))
+
+        @activity.defn(name=act.SET_POLICY_STATUS)
+        async def set_policy_status(arg: PolicyStatusChange) -> None:
+            world.calls.append((act.SET_POLICY_STATUS, arg))
+
+        @activity.defn(name=act.SEND_NOTIFICATION)
+        async def send_notification(arg: Notification) -> None:
+            world.calls.append((act.SEND_NOTIFICATION, arg))
+
+        return [
+            register_customer,
+            record_enrollment,
+            record_quote,
+            verify_applicant,
+            open_task,
+            change_task,
+            charge_premium,
+            create_payment_order,
+            settle_online_payment,
+            issue_policy,
+            set_policy_status,
+            send_notification,
+        ]
+
+
+@dataclass
+class Harness:
+    env: WorkflowEnvironment
+    world: World
+    task_queue: str
+    started: list[WorkflowHandle[Any, EnrollmentState]] = field(default_factory=list)
+
+    async def start(self, agent: str = "alice") -> WorkflowHandle[Any, EnrollmentState]:
+        app_no = "E" + uuid.uuid4().hex[:12].upper()
+        start = EnrollmentStart(
+            application_no=app_no,
+            agent=agent,
+            customer=CustomerDetails(
+                name="张三", id_number=CUSTOMER_ID_NUMBER, phone="13800138000"
+            ),
+            birth_date=date(1990, 5, 17),
+            clocks=CLOCKS,
+        )
+        handle = await self.env.client.start_workflow(
+            EnrollmentWorkflow.run,
+            start,
+            id=workflow_id_for(app_no),
+            task_queue=self.task_queue,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.PROCESS, "enrollment"),
+                    SearchAttributePair(sa.AGENT, agent),
+                    SearchAttributePair(sa.STAGE, "consultation"),
+                    SearchAttributePair(sa.STATUS, "in_progress"),
+                ]
+            ),
+        )
+        self.started.append(handle)
+        return handle
+
+    async def apply(
+        self,
+        handle: WorkflowHandle[Any, EnrollmentState],
+        *,
+        sum_insured: str = "200000",
+        method: PaymentMethod = PaymentMethod.AUTO_DEBIT,
+        product: str = "TERM_LIFE_20",
+    ) -> EnrollmentState:
+        quote = await handle.execute_update(
+            EnrollmentWorkflow.quote,
+            QuoteRequest(product_code=product, sum_insured=Decimal(sum_insured), by="alice"),
+        )
+        return await handle.execute_update(
+            EnrollmentWorkflow.submit_application,
+            ApplicationSubmit(
+                quote_id=quote.quote_id,
+                payment_method=method,
+                bank_account="6222020200112233445" if method == PaymentMethod.AUTO_DEBIT else None,
+                consent=True,
+                by="alice",
+            ),
+        )
+
+    async def wait_for_call(self, name: str) -> Any:
+        """The first call of a mocked activity, letting workflow time pass until it comes."""
+        for _ in range(200):
+            if calls := self.world.named(name):
+                return calls[0]
+            await self.env.sleep(timedelta(seconds=1))
+        raise AssertionError(f"{name} was never called")
+
+    async def wait_for_stage(
+        self, handle: WorkflowHandle[Any, EnrollmentState], stage: Stage
+    ) -> EnrollmentState:
+        # Time-skipping: each query lets the server advance; bounded attempts, no sleeps.
+        for _ in range(200):
+            state = await handle.query(EnrollmentWorkflow.state)
+            if state.stage == stage or state.status != Status.IN_PROGRESS:
+                return state
+            await self.env.sleep(timedelta(seconds=1))
+        raise AssertionError(f"never reached {stage}")
+
+
+@pytest.fixture
+async def harness(time_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
+    world = World()
+    task_queue = f"tq-{uuid.uuid4()}"
+    async with Worker(
+        time_env.client,
+        task_queue=task_queue,
+        workflows=[EnrollmentWorkflow],
+        activities=world.activities(),
+    ):
+        harness = Harness(time_env, world, task_queue)
+        yield harness
+        # A failed test must not leave a process behind to hold the shared server's clock.
+        for handle in harness.started:
+            desc = await handle.describe()
+            if desc.status == WorkflowExecutionStatus.RUNNING:
+                await handle.terminate("test finished")
+
+
+def stages(state: EnrollmentState) -> list[str]:
+    seen: list[str] = []
+    for entry in state.history:
+        if not seen or seen[-1] != entry.stage.value:
+            seen.append(entry.stage.value)
+    return seen
+
+
+async def test_auto_underwritten_auto_debit_enrollment_walks_every_stage_to_effective(
+    harness: Harness,
+) -> None:
+    handle = await harness.start()
+    await harness.apply(handle, sum_insured="200000")
+    result = await handle.result()
+
+    assert result.status == Status.EFFECTIVE
+    assert stages(result) == [
+        "consultation",
+        "quoted",
+        "application_submitted",
+        "verification",
+        "underwriting",
+        "awaiting_payment",
+        "issued",
+        "effective",
+    ]
+    assert result.underwriting.decided_by == "system"
+    world = harness.world
+    (charge,) = world.named(act.CHARGE_PREMIUM)
+    assert charge.idempotency_key == f"premium:{result.enrollment_id}"
+    age = age_on(date(1990, 5, 17), result.history[0].at.astimezone(SHANGHAI).date())
+    product = get_product("TERM_LIFE_20")
+    assert charge.amount == annual_premium(product, sum_insured=Decimal(200000), age=age)
+    (issue,) = world.named(act.ISSUE_POLICY)
+    assert issue.policy_number == result.policy_number
+    assert result.effective_at is not None and result.effective_at == issue.effective_at
+    # The policy becomes effective at the start (Asia/Shanghai) of tomorrow, after a timer.
+    assert result.effective_at.utcoffset() == timedelta(hours=8)
+    assert (result.effective_at.hour, result.effective_at.minute) == (0, 0)
+    assert [c.status for c in world.named(act.SET_POLICY_STATUS)] == ["effective"]
+    templates = [n.template for n in world.named(act.SEND_NOTIFICATION)]
+    assert templates == [
+        "application_received",
+        "underwriting_approved",
+        "policy_issued",
+        "policy_effective",
+    ]
+    # The read model saw every stage, the last record being the ending.
+    assert world.named(act.RECORD_ENROLLMENT)[-1].status == Status.EFFECTIVE
+
+
+async def test_large_sum_opens_a_task_reminds_escalates_and_a_supervisor_approves(
+    harness: Harness,
+) -> None:
+    handle = await harness.start()
+    await harness.apply(handle, sum_insured="1000000")
+    state = await harness.wait_for_stage(handle, Stage.UNDERWRITING)
+    assert state.underwriting.routed_because == ["above_auto_underwriting_limit"]
+    task = await harness.wait_for_call(act.OPEN_TASK)
+    assert task.kind == "underwriting" and task.submitted_by == "alice"
+    assert task.due_at + timedelta(hours=24) == task.escalate_at
+
+    # Past due (24 h) and past escalation (48 h), short of expiry (7 d).
+    await harness.env.sleep(timedelta(hours=49))
+    actions = [c.action for c in harness.world.named(act.CHANGE_TASK)]
+    assert actions == ["remind", "escalate"]
+    templates = [n.template for n in harness.world.named(act.SEND_NOTIFICATION)]
+    assert "underwriting_remind" in templates and "underwriting_escalate" in templates
+
+    after = await handle.execute_update(
+        EnrollmentWorkflow.decide,
+        UnderwritingDecision(task_id=task.task_id, decision="approve", reason="fine", actor=sue()),
+    )
+    assert after.stage != Stage.UNDERWRITING
+    result = await handle.result()
+    assert result.status == Status.EFFECTIVE
+    assert result.underwriting.decided_by == "sue"
+    assert harness.world.named(act.CHANGE_TASK)[-1].action == "complete"
+
+
+def sue() -> Actor:
+    return SUE
+
+
+async def test_supervisor_rejection_ends_rejected(harness: Harness) -> None:
+    handle = await harness.start()
+    await harness.apply(handle, sum_insured="1000000")
+    await harness.wait_for_stage(handle, Stage.UNDERWRITING)
+    await handle.execute_update(
+        EnrollmentWorkflow.decide,
+        UnderwritingDecision(
+            task_id=f"uw-{handle.id.removeprefix('enrollment-')}",
+            decision="reject",
+            reason="medical history",
+            actor=SID,
+        ),
+    )
+    result = await handle.result()
+    assert result.status == Status.REJECTED
+    assert result.underwriting.decided_by == "sid"
+    assert harness.world.named(act.CHARGE_PREMIUM) == []
+
+
+async def test_undecided_underwriting_expires_after_the_expiry_clock(harness: Harness) -> None:
+    handle = await harness.start()
+    await harness.apply(handle, sum_insured="1000000")
+    result = await handle.result()
+    assert result.status == Status.EXPIRED
+    assert [c.action for c in harness.world.named(act.CHANGE_TASK)] == [
+        "remind",
+        "escalate",
+        "expire",
+    ]
+    last = result.history[-1]
+    assert last.at - result.history[0].at >= CLOCKS.underwriting_expire
+
+
+@pytest.mark.parametrize(
+    ("actor", "code"),
+    [
+        (Actor(username="bob", roles=(Role.AGENT,)), "not_a_supervisor"),
+        (Actor(username="olga", roles=(Role.OPS,)), "not_a_supervisor"),
+        (
+            Actor(
+                username="sam",
+                roles=(Role.AGENT, Role.SUPERVISOR),
+                approval_limit=Decimal("500000"),
+            ),
+            "approval_limit_exceeded",
+        ),
+        (
+            Actor(username="alice", roles=(Role.SUPERVISOR,), approval_limit=Decimal("10000000")),
+            "four_eyes_violation",
+        ),
+    ],
+)
+async def test_decision_validator_refuses_without_authority(
+    harness: Harness, actor: Actor, code: str
+) -> None:
+    handle = await harness.start()
+    await harness.apply(handle, sum_insured="1000000")
+    await harness.wait_for_stage(handle, Stage.UNDERWRITING)
+    task_id = f"uw-{handle.id.removeprefix('enrollment-')}"
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            EnrollmentWorkflow.decide,
+            UnderwritingDecision(task_id=task_id, decision="approve", reason="x", actor=actor),
+        )
+    assert isinstance(refused.value.cause, ApplicationError)
+    assert refused.value.cause.type == code
+    state = await handle.query(EnrollmentWorkflow.state)
+    assert state.stage == Stage.UNDERWRITING and state.underwriting.decision is None
+    await handle.terminate("test over")
+
+
+async def test_withdrawal_during_underwriting_cancels_the_task(harness: Harness) -> None:
+    handle = await harness.start()
+    await harness.apply(handle, sum_insured="1000000")
+    await harness.wait_for_stage(handle, Stage.UNDERWRITING)
+    state = await handle.execute_update(
+        EnrollmentWorkflow.withdraw, Withdrawal(by="alice", reason="customer changed mind")
+    )
+    assert state.status == Status.WITHDRAWN
+    result = await handle.result()
+    assert result.status == Status.WITHDRAWN
+    assert harness.world.named(act.CHANGE_TASK)[-1].action == "cancel"
+    assert harness.world.named(act.CHARGE_PREMIUM) == []
+
+
+async def test_online_payment_not_made_by_the_deadline_lapses(harness: Harness) -> None:
+    handle = await harness.start()
+    await harness.apply(handle, method=PaymentMethod.ONLINE)
+    result = await handle.result()
+    assert result.status == Status.LAPSED
+    assert result.payment.status == "lapsed"
+    (order,) = harness.world.named(act.CREATE_PAYMENT_ORDER)
+    assert order.idempotency_key == f"premium:{result.enrollment_id}"
+    assert result.history[-1].at - order.due_at < timedelta(minutes=1)
+
+
+async def test_online_payment_callback_issues_the_policy_and_repeat_is_refused(
+    harness: Harness,
+) -> None:
+    handle = await harness.start()
+    await harness.apply(handle, method=PaymentMethod.ONLINE)
+    state = await harness.wait_for_stage(handle, Stage.AWAITING_PAYMENT)
+    for _ in range(50):
+        state = await handle.query(EnrollmentWorkflow.state)
+        if state.payment.order_id:
+            break
+        await harness.env.sleep(timedelta(seconds=1))
+    assert state.payment.order_id and state.payment.amount
+    notice = PaymentNotice(
+        order_id=state.payment.order_id,
+        amount=state.payment.amount,
+        paid_at=datetime.now().astimezone(),
+        gateway_ref="GW-1",
+    )
+    wrong = notice.model_copy(update={"amount": Decimal("1.00")})
+    with pytest.raises(WorkflowUpdateFailedError) as mismatch:
+        await handle.execute_update(EnrollmentWorkflow.confirm_payment, wrong)
+    assert isinstance(mismatch.value.cause, ApplicationError)
+    assert mismatch.value.cause.type == "amount_mismatch"
+    paid = await handle.execute_update(EnrollmentWorkflow.confirm_payment, notice)
+    assert paid.payment.status == "paid"
+    with pytest.raises(WorkflowUpdateFailedError) as again:
+        await handle.execute_update(EnrollmentWorkflow.confirm_payment, notice)
+    assert isinstance(again.value.cause, ApplicationError)
+    assert again.value.cause.type == "already_paid"
+    result = await handle.result()
+    assert result.status == Status.EFFECTIVE
+    assert len(harness.world.named(act.SETTLE_ONLINE_PAYMENT)) == 1
+
+
+async def test_failed_verification_rejects_with_its_code(harness: Harness) -> None:
+    harness.world.verification = Verification(
+        passed=False,
+        failure_code="sanctions_hit",
+        checks=[CheckResult(name="sanctions", passed=False, detail="listed")],
+    )
+    handle = await harness.start()
+    await harness.apply(handle)
+    result = await handle.result()
+    assert result.status == Status.REJECTED
+    assert result.failure_code == "sanctions_hit"
+    assert harness.world.named(act.OPEN_TASK) == []
+
+
+async def test_declined_premium_charge_fails_the_enrollment(harness: Harness) -> None:
+    harness.world.decline = True
+    handle = await harness.start()
+    await harness.apply(handle)
+    result = await handle.result()
+    assert result.status == Status.FAILED
+    assert result.failure_code == "payment_declined"
+    assert harness.world.named(act.ISSUE_POLICY) == []
+
+
+async def test_withdrawal_before_quote_and_no_withdrawal_after_payment(harness: Harness) -> None:
+    handle = await harness.start()
+    state = await handle.execute_update(EnrollmentWorkflow.withdraw, Withdrawal(by="alice"))
+    assert state.status == Status.WITHDRAWN
+    assert (await handle.result()).status == Status.WITHDRAWN
+
+    paid = await harness.start()
+    await harness.apply(paid)
+    await harness.wait_for_stage(paid, Stage.ISSUED)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await paid.execute_update(EnrollmentWorkflow.withdraw, Withdrawal(by="alice"))
+    assert isinstance(refused.value.cause, ApplicationError)
+    assert refused.value.cause.type == "withdraw_not_allowed"
+
+
+async def test_consultation_without_application_expires(harness: Harness) -> None:
+    handle = await harness.start()
+    result = await handle.result()
+    assert result.status == Status.EXPIRED
+    assert result.stage == Stage.CONSULTATION
+
+
+@pytest.mark.parametrize(
+    ("product", "sum_insured", "code"),
+    [
+        ("TERM_LIFE_20", "50000", "sum_insured_out_of_range"),
+        ("NO_SUCH", "100000", "unknown_product"),
+    ],
+)
+async def test_quote_validator_refuses_out_of_range(
+    harness: Harness, product: str, sum_insured: str, code: str
+) -> None:
+    handle = await harness.start()
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            EnrollmentWorkflow.quote,
+            QuoteRequest(product_code=product, sum_insured=Decimal(sum_insured), by="alice"),
+        )
+    assert isinstance(refused.value.cause, ApplicationError)
+    assert refused.value.cause.type == code
+    state = await handle.query(EnrollmentWorkflow.state)
+    assert state.stage == Stage.CONSULTATION and state.quote is None
+    await handle.terminate("test over")
+
+
+async def test_application_needs_consent_and_a_bank_account_for_auto_debit(
+    harness: Harness,
+) -> None:
+    handle = await harness.start()
+    quote = await handle.execute_update(
+        EnrollmentWorkflow.quote,
+        QuoteRequest(product_code="ACCIDENT_1Y", sum_insured=Decimal("100000"), by="alice"),
+    )
+    for submit, code in [
+        (ApplicationSubmit(quote_id=quote.quote_id, payment_method=PaymentMethod.ONLINE,
+                           consent=False, by="alice"), "consent_required"),
+        (ApplicationSubmit(quote_id=quote.quote_id, payment_method=PaymentMethod.AUTO_DEBIT,
+                           consent=True, by="alice"), "bank_account_required"),
+        (ApplicationSubmit(quote_id="Q-other", payment_method=PaymentMethod.ONLINE,
+                           consent=True, by="alice"), "unknown_quote"),
+    ]:  # fmt: skip
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(EnrollmentWorkflow.submit_application, submit)
+        assert isinstance(refused.value.cause, ApplicationError)
+        assert refused.value.cause.type == code
+    await handle.terminate("test over")

@@ -1,0 +1,15 @@
+"""Activity names the workflows call. Workflows import names, never the implementations
+(those touch the database); the worker registers implementations under these names."""
+
+REGISTER_CUSTOMER = "register_customer"
+RECORD_ENROLLMENT = "record_enrollment"
+RECORD_QUOTE = "record_quote"
+VERIFY_APPLICANT = "verify_applicant"
+OPEN_TASK = "open_task"
+CHANGE_TASK = "change_task"
+CHARGE_PREMIUM = "charge_premium"
+CREATE_PAYMENT_ORDER = "create_payment_order"
+SETTLE_ONLINE_PAYMENT = "settle_online_payment"
+ISSUE_POLICY = "issue_policy"
+SET_POLICY_STATUS = "set_policy_status"
+SEND_NOTIFICATION = "send_notification"
