@@ -8,13 +8,23 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, computed_field
+from pydantic import BeforeValidator, Field, computed_field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
     from domain.clocks import ProcessClocks
+
+
+def _seconds_or_iso(value: object) -> object:
+    """Durations: ISO-8601 (``PT24H``, ``P7D``) or a plain number of seconds (``3600``)."""
+    if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+        return float(value)
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_seconds_or_iso)]
 
 
 class Settings(BaseSettings):
@@ -36,7 +46,7 @@ class Settings(BaseSettings):
     jwt_secret: str | None = None
     jwt_issuer: str = "insureflow"
     jwt_audience: str = "insureflow-api"
-    token_ttl: timedelta = timedelta(hours=8)
+    token_ttl: Duration = timedelta(hours=8)
     # "id:base64key,id:base64key" — the first is used to encrypt, all decrypt.
     codec_keys: str | None = None
     payment_gateway_secret: str = "dev-gateway-secret"
@@ -46,16 +56,16 @@ class Settings(BaseSettings):
     gateway_latency: float = 0.05
 
     # Process clocks.
-    consultation_window: timedelta = timedelta(days=30)
-    quote_validity: timedelta = timedelta(days=30)
-    underwriting_due: timedelta = timedelta(hours=24)
-    underwriting_escalate: timedelta = timedelta(hours=48)
-    underwriting_expire: timedelta = timedelta(days=7)
-    payment_deadline: timedelta = timedelta(days=7)
-    documents_deadline: timedelta = timedelta(days=30)
-    claim_decision_deadline: timedelta = timedelta(days=30)
-    payout_deadline: timedelta = timedelta(days=10)
-    appeal_window: timedelta = timedelta(days=60)
+    consultation_window: Duration = timedelta(days=30)
+    quote_validity: Duration = timedelta(days=30)
+    underwriting_due: Duration = timedelta(hours=24)
+    underwriting_escalate: Duration = timedelta(hours=48)
+    underwriting_expire: Duration = timedelta(days=7)
+    payment_deadline: Duration = timedelta(days=7)
+    documents_deadline: Duration = timedelta(days=30)
+    claim_decision_deadline: Duration = timedelta(days=30)
+    payout_deadline: Duration = timedelta(days=10)
+    appeal_window: Duration = timedelta(days=60)
 
     log_level: str = "INFO"
     log_format: Literal["auto", "console", "json"] = "auto"

@@ -8,6 +8,7 @@ run. Rotation = put a new key first and keep the old ones for decoding.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import json
 import os
@@ -38,9 +39,10 @@ class Keyring:
 
     @property
     def index_key(self) -> bytes:
-        """Key of the keyed hash used to look personal data up; stable across rotations
-        because it derives from the oldest key, which rotation keeps."""
-        oldest = self.keys[sorted(self.keys)[0]]
+        """Key of the keyed hash used to look personal data up. Stable across rotations:
+        it derives from the oldest key, the last one listed (rotation puts new keys first
+        and keeps the old ones after them)."""
+        oldest = self.keys[list(self.keys)[-1]]
         return hashlib.sha256(b"insureflow-index:" + oldest).digest()
 
 
@@ -54,7 +56,10 @@ def parse_keys(spec: str) -> Keyring:
         key_id, sep, b64 = part.partition(":")
         if not sep or not key_id:
             raise KeyConfigError("codec keys must look like 'id:base64key,...'")
-        raw = base64.b64decode(b64)
+        try:
+            raw = base64.b64decode(b64, validate=True)
+        except binascii.Error:
+            raise KeyConfigError(f"codec key {key_id!r} is not valid base64") from None
         if len(raw) not in (16, 24, 32):
             raise KeyConfigError(f"codec key {key_id!r} must be 16, 24 or 32 bytes")
         keys[key_id] = raw

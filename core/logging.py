@@ -20,18 +20,17 @@ from domain.masking import scrub
 def mask_personal_data(
     _: Any, __: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """Mask anything shaped like an ID number, phone or bank account in every string value."""
+    """Mask anything shaped like an ID number, phone or bank account in every value: strings
+    are scrubbed in place; any other value (a number, a model, a list) whose text shows
+    personal data is replaced by its scrubbed text."""
     for key, value in list(event_dict.items()):
         if isinstance(value, str):
             event_dict[key] = scrub(value)
-        elif isinstance(value, (list, tuple, dict)):
-            event_dict[key] = scrub(repr(value)) if _looks_sensitive(value) else value
+        elif value is not None and not isinstance(value, bool):
+            text = str(value)
+            if scrub(text) != text:
+                event_dict[key] = scrub(text)
     return event_dict
-
-
-def _looks_sensitive(value: object) -> bool:
-    text = repr(value)
-    return scrub(text) != text
 
 
 def configure_logging(settings: Settings, *, stream: Any = None) -> None:

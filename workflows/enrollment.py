@@ -403,6 +403,9 @@ class EnrollmentWorkflow:
                         account=application.bank_account,
                     ),
                     LedgerEntry,
+                    # Short, so a charge lost with a crashed worker is retried soon; the
+                    # idempotency key makes the retry safe.
+                    timeout=timedelta(seconds=15),
                 )
             except ActivityError as err:
                 if isinstance(err.cause, ApplicationError) and err.cause.type == "payment_declined":

@@ -1,0 +1,79 @@
+"""Record activities: keep the read model (customers, enrollments, quotes, policies) current.
+
+Every write is an idempotent upsert keyed by a business key, because activities run at
+least once.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from core.crypto import FieldCipher
+from db.repositories import customers, enrollments, policies, quotes
+from domain.activities import (
+    CustomerRef,
+    CustomerRegistration,
+    PolicyIssue,
+    PolicyStatusChange,
+    QuoteRecord,
+)
+from domain.enrollment import EnrollmentState
+from domain.masking import mask_id_number, mask_phone
+from workflows import activity_names as act
+
+
+class RecordActivities:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], cipher: FieldCipher):
+        self._sessions = session_factory
+        self._cipher = cipher
+
+    @activity.defn(name=act.REGISTER_CUSTOMER)
+    async def register_customer(self, registration: CustomerRegistration) -> CustomerRef:
+        """Find or create the customer by the keyed hash of their ID number; personal data
+        is stored encrypted."""
+        c = registration.customer
+        async with self._sessions() as session, session.begin():
+            row = await customers.upsert_customer(
+                session,
+                id_hash=self._cipher.blind_index(c.id_number),
+                id_number_enc=self._cipher.encrypt(c.id_number.upper()),
+                id_masked=mask_id_number(c.id_number),
+                name=c.name,
+                phone_enc=self._cipher.encrypt(c.phone),
+                phone_masked=mask_phone(c.phone),
+                email=c.email,
+                birth_date=registration.birth_date,
+            )
+        return CustomerRef(customer_id=row.id)
+
+    @activity.defn(name=act.RECORD_ENROLLMENT)
+    async def record_enrollment(self, state: EnrollmentState) -> None:
+        async with self._sessions() as session, session.begin():
+            await enrollments.upsert_enrollment(session, state=state)
+
+    @activity.defn(name=act.RECORD_QUOTE)
+    async def record_quote(self, record: QuoteRecord) -> None:
+        q = record.quote
+        async with self._sessions() as session, session.begin():
+            await quotes.save_quote(
+                session,
+                quote_id=q.quote_id,
+                application_no=record.application_no,
+                product_code=q.product_code,
+                sum_insured=q.sum_insured,
+                premium=q.premium,
+                valid_until=q.valid_until,
+            )
+
+    @activity.defn(name=act.ISSUE_POLICY)
+    async def issue_policy(self, issue: PolicyIssue) -> None:
+        async with self._sessions() as session, session.begin():
+            await policies.insert_policy(session, issue=issue)
+
+    @activity.defn(name=act.SET_POLICY_STATUS)
+    async def set_policy_status(self, change: PolicyStatusChange) -> None:
+        async with self._sessions() as session, session.begin():
+            await policies.set_policy_status(
+                session, policy_number=change.policy_number, status=change.status
+            )

@@ -1,0 +1,125 @@
+"""Request dependencies, as ``Annotated`` aliases routes declare as parameters:
+
+    async def list_things(session: SessionDep, actor: CurrentUser) -> ...
+    async def decide(actor: SupervisorUser, temporal: TemporalDep) -> ...
+    @router.post(..., dependencies=[Depends(require_roles(Role.OPS, Role.ADMIN))])
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated
+
+import structlog
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from api.errors import ProblemError
+from api.security import decode_access_token, invalid_token, not_authenticated
+from api.temporal_client import ensure_temporal
+from core.config import Settings
+from db.repositories.users import get_user
+from domain.underwriting import Actor, Role
+
+TOKEN_URL = "/v1/auth/token"
+
+# auto_error=False: a missing token is answered by our own 401 problem, not FastAPI's.
+_bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request, closed (and any open transaction rolled back) after it.
+    Routes commit what they change with ``await session.commit()``."""
+    factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
+    async with factory() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def get_temporal(request: Request) -> Client:
+    """The shared Temporal client; 503 ``temporal_unavailable`` while it cannot be reached."""
+    client = await ensure_temporal(request.app)
+    if client is None:
+        raise ProblemError(
+            503,
+            "temporal_unavailable",
+            "Workflow service unavailable",
+            "The workflow service cannot be reached right now; try again shortly.",
+            headers={"Retry-After": "5"},
+        )
+    return client
+
+
+TemporalDep = Annotated[Client, Depends(get_temporal)]
+
+
+async def get_current_user(
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    token: Annotated[str | None, Depends(_bearer)],
+) -> Actor:
+    """The caller, from their bearer token, as the user table describes them now.
+
+    The token proves who they are; roles and approval limit come from the user row, so
+    deactivating or demoting someone takes effect at once. Missing token: 401
+    ``not_authenticated``; bad, expired, or for an unknown or inactive user: 401
+    ``invalid_token``.
+    """
+    if not token:
+        raise not_authenticated()
+    claims = decode_access_token(settings, token)
+    user = await get_user(session, username=claims.username)
+    # End the read transaction now: a SQLite read snapshot held while the route waits
+    # on Temporal would make the route's own later write fail with "database is locked".
+    await session.commit()
+    if user is None or not user.active:
+        raise invalid_token("The user of this token is unknown or inactive.")
+    actor = Actor(
+        username=user.username,
+        roles=tuple(Role(role) for role in user.roles if role in Role.__members__.values()),
+        approval_limit=user.approval_limit,
+    )
+    request.state.user = actor.username  # for the access log line (api.middleware)
+    structlog.contextvars.bind_contextvars(user=actor.username)
+    return actor
+
+
+CurrentUser = Annotated[Actor, Depends(get_current_user)]
+
+
+def require_roles(*roles: Role) -> Callable[[Actor], Awaitable[Actor]]:
+    """A dependency that answers 403 ``forbidden`` unless the caller holds one of `roles`.
+
+    Roles are never implied: ``admin`` passes only where it is listed.
+    """
+    if not roles:
+        raise ValueError("require_roles needs at least one role")
+    allowed = ", ".join(str(role) for role in roles)
+
+    async def guard(actor: CurrentUser) -> Actor:
+        if not any(actor.has(role) for role in roles):
+            raise ProblemError(
+                403, "forbidden", "Forbidden", f"This action needs one of the roles: {allowed}."
+            )
+        return actor
+
+    guard.__name__ = f"require_{'_or_'.join(str(role) for role in roles)}"
+    return guard
+
+
+AgentUser = Annotated[Actor, Depends(require_roles(Role.AGENT))]
+SupervisorUser = Annotated[Actor, Depends(require_roles(Role.SUPERVISOR))]
+OpsUser = Annotated[Actor, Depends(require_roles(Role.OPS))]
+AdminUser = Annotated[Actor, Depends(require_roles(Role.ADMIN))]

@@ -1,0 +1,398 @@
+"""Enrollment (投保): an agent takes a customer from consultation to an effective policy."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, status
+from pydantic import BaseModel, Field
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep, require_roles
+from api.errors import ProblemError
+from api.processes import enrollment_handle, enrollment_state, refusal, sees_all
+from api.schemas import StrictModel
+from core.passwords import hash_password
+from db.repositories import credentials, enrollments
+from domain.enrollment import (
+    CustomerDetails,
+    EnrollmentState,
+    MaskedCustomer,
+    PaymentMethod,
+    Quote,
+    Stage,
+    Status,
+)
+from domain.identity import InvalidIdNumber, parse_id_number
+from domain.underwriting import Role
+from workflows import search_attributes as sa
+from workflows.enrollment import (
+    ApplicationSubmit,
+    EnrollmentStart,
+    EnrollmentWorkflow,
+    QuoteRequest,
+    Withdrawal,
+    workflow_id_for,
+)
+
+router = APIRouter(prefix="/v1/enrollments", tags=["enrollments"])
+AgentUser = Annotated[Any, require_roles(Role.AGENT)]
+
+_KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
+_PHONE_RE = re.compile(r"^\+?[0-9 -]{5,20}$")
+_ACCOUNT_RE = re.compile(r"^[0-9]{12,19}$")
+
+
+# --- request and response bodies ------------------------------------------------------
+
+
+class CustomerIn(StrictModel):
+    name: str = Field(min_length=1, max_length=100)
+    id_number: str = Field(description="18-character PRC resident ID (GB 11643)")
+    phone: str
+    email: str | None = Field(default=None, max_length=254)
+
+
+class EnrollmentCreate(StrictModel):
+    customer: CustomerIn
+    needs: dict[str, Any] | None = Field(
+        default=None,
+        description="What the customer wants covered; `health_conditions` (a list) "
+        "sends the case to a person for underwriting.",
+    )
+
+
+class EnrollmentAccepted(BaseModel):
+    enrollment_id: str
+    workflow_id: str
+    stage: Stage
+    status: Status
+
+
+class QuoteCreate(StrictModel):
+    product_code: str
+    sum_insured: Decimal = Field(gt=0, max_digits=14, decimal_places=2)
+
+
+class QuoteRead(BaseModel):
+    quote_id: str
+    product_code: str
+    sum_insured: Decimal
+    premium: Decimal
+    valid_until: datetime
+
+
+class ApplicationCreate(StrictModel):
+    quote_id: str
+    payment_method: PaymentMethod
+    bank_account: str | None = None
+    query_password: str = Field(min_length=6, max_length=128)
+    consent: bool
+    start_date: date | None = None
+
+
+class WithdrawalCreate(StrictModel):
+    reason: str = Field(default="", max_length=500)
+
+
+class UnderwritingRead(BaseModel):
+    decision: Literal["approve", "reject"] | None = None
+    decided_by: str | None = None
+    reason: str | None = None
+
+
+class PaymentRead(BaseModel):
+    method: PaymentMethod | None = None
+    order_id: str | None = None
+    status: str
+    amount: Decimal | None = None
+    due_at: datetime | None = None
+
+
+class HistoryRead(BaseModel):
+    stage: Stage
+    status: Status
+    at: datetime
+    by: str
+    note: str | None = None
+
+
+class EnrollmentRead(BaseModel):
+    enrollment_id: str
+    workflow_id: str
+    agent: str
+    stage: Stage
+    status: Status
+    customer: MaskedCustomer
+    quote: QuoteRead | None = None
+    verification: list[dict[str, Any]] = []
+    underwriting: UnderwritingRead
+    payment: PaymentRead
+    policy_number: str | None = None
+    effective_at: datetime | None = None
+    expires_at: datetime | None = None
+    failure_code: str | None = None
+    history: list[HistoryRead]
+
+    @classmethod
+    def of(cls, state: EnrollmentState) -> EnrollmentRead:
+        return cls(
+            enrollment_id=state.enrollment_id,
+            workflow_id=state.workflow_id,
+            agent=state.agent,
+            stage=state.stage,
+            status=state.status,
+            customer=state.customer,
+            quote=QuoteRead.model_validate(state.quote.model_dump()) if state.quote else None,
+            verification=[c.model_dump() for c in state.verification.checks]
+            if state.verification
+            else [],
+            underwriting=UnderwritingRead.model_validate(state.underwriting.model_dump()),
+            payment=PaymentRead.model_validate(state.payment.model_dump()),
+            policy_number=state.policy_number,
+            effective_at=state.effective_at,
+            expires_at=state.expires_at,
+            failure_code=state.failure_code,
+            history=[HistoryRead.model_validate(h.model_dump()) for h in state.history],
+        )
+
+
+class EnrollmentSummary(BaseModel):
+    enrollment_id: str
+    workflow_id: str
+    agent: str
+    stage: str
+    status: str
+    product_code: str | None
+    sum_insured: Decimal | None
+    premium: Decimal | None
+    policy_number: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class EnrollmentPage(BaseModel):
+    items: list[EnrollmentSummary]
+    next_cursor: str | None
+
+
+# --- routes ---------------------------------------------------------------------------
+
+
+def _application_no(secret: str, agent: str, idempotency_key: str | None) -> str:
+    """A business key for the new enrollment. With an Idempotency-Key it is derived from
+    (agent, key), so a retried request names the same workflow and gets the same case."""
+    if idempotency_key is None:
+        raw = secrets.token_bytes(8)
+    else:
+        raw = hmac.new(secret.encode(), f"{agent}\n{idempotency_key}".encode(), hashlib.sha256).digest()
+    return "E" + base64.b32encode(raw).decode()[:12]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=EnrollmentAccepted,
+)
+async def create_enrollment(
+    body: EnrollmentCreate,
+    user: AgentUser,
+    client: TemporalDep,
+    settings: SettingsDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> EnrollmentAccepted:
+    """Start an enrollment at consultation. The ID number gives birth date and age; it is
+    checked here (GB 11643) and never echoed back. `Idempotency-Key` makes a retry return
+    the same enrollment."""
+    if idempotency_key is not None and not _KEY_RE.match(idempotency_key):
+        raise ProblemError(422, "invalid_idempotency_key", "Invalid Idempotency-Key",
+                           "8-128 characters: letters, digits and _ . : -")  # fmt: skip
+    try:
+        identity = parse_id_number(body.customer.id_number)
+    except InvalidIdNumber as err:
+        raise ProblemError(422, "invalid_id_number", "Invalid ID number", str(err)) from None
+    if not _PHONE_RE.match(body.customer.phone):
+        raise ProblemError(422, "invalid_phone", "Invalid phone number", "5-20 digits")
+    conditions = (body.needs or {}).get("health_conditions") or []
+    if not isinstance(conditions, list) or not all(isinstance(c, str) for c in conditions):
+        raise ProblemError(422, "validation_error", "Invalid needs",
+                           "needs.health_conditions must be a list of strings")  # fmt: skip
+
+    application_no = _application_no(settings.resolved_jwt_secret(), user.username, idempotency_key)
+    start = EnrollmentStart(
+        application_no=application_no,
+        agent=user.username,
+        customer=CustomerDetails(
+            **body.customer.model_dump() | {"id_number": body.customer.id_number.upper()}
+        ),
+        birth_date=identity.birth_date,
+        declared_conditions=conditions,
+        clocks=settings.timers(),
+    )
+    workflow_id = workflow_id_for(application_no)
+    try:
+        handle = await client.start_workflow(
+            EnrollmentWorkflow.run,
+            start,
+            id=workflow_id,
+            task_queue=settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.PROCESS, "enrollment"),
+                    SearchAttributePair(sa.AGENT, user.username),
+                    SearchAttributePair(sa.STAGE, Stage.CONSULTATION.value),
+                    SearchAttributePair(sa.STATUS, Status.IN_PROGRESS.value),
+                ]
+            ),
+        )
+    except WorkflowAlreadyStartedError:
+        handle = enrollment_handle(client, application_no)  # closed already: same case
+    if idempotency_key is None:
+        return EnrollmentAccepted(
+            enrollment_id=application_no,
+            workflow_id=workflow_id,
+            stage=Stage.CONSULTATION,
+            status=Status.IN_PROGRESS,
+        )
+    state = await handle.query(EnrollmentWorkflow.state)
+    if state.customer != start.customer.masked():
+        raise ProblemError(422, "idempotency_key_reused", "Idempotency-Key reused",
+                           "this key was used for a different customer")  # fmt: skip
+    return EnrollmentAccepted(
+        enrollment_id=application_no, workflow_id=workflow_id, stage=state.stage,
+        status=state.status,
+    )  # fmt: skip
+
+
+@router.get("", response_model=EnrollmentPage)
+async def list_enrollments(
+    user: CurrentUser,
+    session: SessionDep,
+    stage: Stage | None = None,
+    status_: Annotated[Status | None, Query(alias="status")] = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> EnrollmentPage:
+    """The caller's enrollments (an agent) or all of them (supervisor, ops), newest first."""
+    try:
+        rows, next_cursor = await enrollments.list_enrollments(
+            session,
+            agent=None if sees_all(user) else user.username,
+            stage=stage.value if stage else None,
+            status=status_.value if status_ else None,
+            cursor=cursor,
+            limit=limit,
+        )
+    except ValueError:
+        raise ProblemError(422, "invalid_cursor", "Invalid cursor", "") from None
+    return EnrollmentPage(
+        items=[
+            EnrollmentSummary(
+                enrollment_id=r.application_no,
+                workflow_id=r.workflow_id,
+                agent=r.agent,
+                stage=r.stage,
+                status=r.status,
+                product_code=r.product_code,
+                sum_insured=r.sum_insured,
+                premium=r.premium,
+                policy_number=r.policy_number,
+                created_at=r.created_at,
+                updated_at=r.updated_at,
+            )
+            for r in rows
+        ],
+        next_cursor=next_cursor,
+    )
+
+
+@router.get("/{enrollment_id}", response_model=EnrollmentRead)
+async def get_enrollment(enrollment_id: str, user: CurrentUser, client: TemporalDep) -> EnrollmentRead:
+    """One enrollment as the process sees it now: stage, quote, underwriting, payment, history.
+    Personal data is masked."""
+    _, state = await enrollment_state(client, enrollment_id, user)
+    return EnrollmentRead.of(state)
+
+
+@router.post("/{enrollment_id}/quote", response_model=QuoteRead)
+async def quote(
+    enrollment_id: str, body: QuoteCreate, user: AgentUser, client: TemporalDep
+) -> QuoteRead:
+    """Price a product for the customer. Out-of-range sum or age: 422
+    `sum_insured_out_of_range` / `age_not_eligible`."""
+    handle, _ = await enrollment_state(client, enrollment_id, user)
+    try:
+        q: Quote = await handle.execute_update(
+            EnrollmentWorkflow.quote,
+            QuoteRequest(product_code=body.product_code, sum_insured=body.sum_insured, by=user.username),
+        )
+    except WorkflowUpdateFailedError as err:
+        raise refusal(err) from None
+    return QuoteRead.model_validate(q.model_dump())
+
+
+@router.post("/{enrollment_id}/application", response_model=EnrollmentRead)
+async def submit_application(
+    enrollment_id: str,
+    body: ApplicationCreate,
+    user: AgentUser,
+    client: TemporalDep,
+    session: SessionDep,
+) -> EnrollmentRead:
+    """Submit the signed application; verification and underwriting then run by themselves.
+    The query password is stored as an argon2id hash for the customer's policy look-up and
+    never enters the process."""
+    if body.bank_account is not None and not _ACCOUNT_RE.match(body.bank_account):
+        raise ProblemError(422, "invalid_bank_account", "Invalid bank account", "12-19 digits")
+    handle, _ = await enrollment_state(client, enrollment_id, user)
+    try:
+        state = await handle.execute_update(
+            EnrollmentWorkflow.submit_application,
+            ApplicationSubmit(
+                quote_id=body.quote_id,
+                payment_method=body.payment_method,
+                bank_account=body.bank_account,
+                consent=body.consent,
+                start_date=body.start_date,
+                by=user.username,
+            ),
+        )
+    except WorkflowUpdateFailedError as err:
+        raise refusal(err) from None
+    async with session.begin():
+        await credentials.store_query_credential(
+            session, application_no=enrollment_id, password_hash=hash_password(body.query_password)
+        )
+    return EnrollmentRead.of(state)
+
+
+@router.post("/{enrollment_id}/withdraw", response_model=EnrollmentRead)
+async def withdraw(
+    enrollment_id: str, body: WithdrawalCreate, user: AgentUser, client: TemporalDep
+) -> EnrollmentRead:
+    """Withdraw the application; allowed until the premium is being collected."""
+    handle, _ = await enrollment_state(client, enrollment_id, user)
+    try:
+        state = await handle.execute_update(
+            EnrollmentWorkflow.withdraw, Withdrawal(by=user.username, reason=body.reason)
+        )
+    except WorkflowUpdateFailedError as err:
+        raise refusal(err) from None
+    return EnrollmentRead.of(state)
+

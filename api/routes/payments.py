@@ -1,0 +1,88 @@
+"""The payment gateway's callback for online premium payments."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from pydantic import BaseModel, ValidationError
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.errors import ProblemError
+from api.processes import enrollment_handle, is_not_found, refusal
+from api.schemas import StrictModel
+from db.repositories import ledger
+from gateways.payment import sign_callback
+from workflows.enrollment import EnrollmentWorkflow, PaymentNotice
+
+router = APIRouter(prefix="/v1/payments", tags=["payments"])
+
+
+class PaymentCallback(StrictModel):
+    order_id: str
+    amount: Decimal
+    paid_at: datetime
+    gateway_ref: str
+
+
+class CallbackResult(BaseModel):
+    order_id: str
+    result: str  # "accepted" | "already_processed"
+    stage: str | None = None
+
+
+@router.post("/{order_id}/callback", response_model=CallbackResult)
+async def payment_callback(
+    order_id: str,
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    client: TemporalDep,
+    x_signature: Annotated[str | None, Header(alias="X-Signature")] = None,
+) -> CallbackResult:
+    """The gateway's notice that an order was paid, signed with HMAC-SHA256 over the raw
+    body (`X-Signature`, hex). A forged notice is refused; a repeated one is harmless."""
+    raw = await request.body()
+    expected = sign_callback(settings.payment_gateway_secret, raw)
+    if not x_signature or not hmac.compare_digest(expected, x_signature.strip().lower()):
+        raise ProblemError(401, "invalid_signature", "Invalid signature",
+                           "X-Signature does not match the body")  # fmt: skip
+    try:
+        body = PaymentCallback.model_validate(json.loads(raw))
+    except (ValueError, ValidationError):
+        raise ProblemError(422, "validation_error", "Invalid callback body", "") from None
+    if body.order_id != order_id:
+        raise ProblemError(422, "order_mismatch", "Order id mismatch",
+                           "the body names another order")  # fmt: skip
+    entry = await ledger.get_entry_by_order(session, order_id=order_id)
+    if entry is None:
+        raise ProblemError(404, "unknown_order", "No such payment order", "")
+    if entry.status == "succeeded":
+        return CallbackResult(order_id=order_id, result="already_processed")
+    handle = enrollment_handle(client, entry.case_id)
+    try:
+        state = await handle.execute_update(
+            EnrollmentWorkflow.confirm_payment,
+            PaymentNotice(
+                order_id=order_id,
+                amount=body.amount,
+                paid_at=body.paid_at,
+                gateway_ref=body.gateway_ref,
+            ),
+        )
+    except WorkflowUpdateFailedError as err:
+        if isinstance(err.cause, ApplicationError) and err.cause.type == "already_paid":
+            return CallbackResult(order_id=order_id, result="already_processed")
+        raise refusal(err) from None
+    except RPCError as err:
+        if is_not_found(err):
+            raise ProblemError(404, "unknown_order", "No such payment order", "") from None
+        raise
+    return CallbackResult(order_id=order_id, result="accepted", stage=state.stage.value)

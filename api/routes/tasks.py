@@ -1,0 +1,223 @@
+"""The supervisor inbox: list, inspect, claim, release and decide tasks.
+
+Who may decide is the process's rule, checked by the workflow's Update validator (role,
+approval limit, four eyes, stage); a refusal changes nothing and leaves no trace in the
+process history. What only the inbox knows — that a task is closed or held by someone
+else — is checked here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from temporalio.client import WorkflowUpdateFailedError
+
+from api.deps import CurrentUser, SessionDep, TemporalDep, require_roles
+from api.errors import ProblemError
+from api.processes import enrollment_state, refusal
+from api.schemas import StrictModel
+from db.models import Task
+from db.repositories import tasks
+from domain.underwriting import Actor, Role
+from workflows.enrollment import EnrollmentWorkflow, UnderwritingDecision
+
+router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
+InboxUser = Annotated[Any, require_roles(Role.SUPERVISOR, Role.OPS, Role.ADMIN)]
+
+
+class TaskRead(BaseModel):
+    task_id: str
+    kind: str
+    workflow_id: str
+    case_id: str
+    subject: str
+    amount: Decimal
+    status: str
+    assignee: str | None
+    priority: int
+    escalation_level: int
+    due_at: datetime
+    escalate_at: datetime | None
+    expire_at: datetime | None
+    created_at: datetime
+    decision: str | None = None
+    decided_by: str | None = None
+    reason: str | None = None
+
+    @classmethod
+    def of(cls, task: Task) -> TaskRead:
+        return cls.model_validate(task, from_attributes=True)
+
+
+class TaskPage(BaseModel):
+    items: list[TaskRead]
+    next_cursor: str | None
+
+
+class TaskDetail(TaskRead):
+    details: dict[str, Any]
+    case: dict[str, Any] | None = Field(
+        default=None, description="What a decision needs: the application, masked."
+    )
+
+
+class DecisionCreate(StrictModel):
+    decision: Literal["approve", "reject", "request_info"]
+    reason: str = Field(min_length=1, max_length=2000)
+    amount: Decimal | None = Field(default=None, gt=0)
+
+
+class DecisionResult(BaseModel):
+    task_id: str
+    workflow_id: str
+    decision: str
+    stage: str
+    status: str
+
+
+async def _task(session: Any, task_id: str) -> Task:
+    task = await tasks.get_task(session, task_id=task_id)
+    if task is None:
+        raise ProblemError(404, "task_not_found", "No such task", "")
+    return task
+
+
+@router.get("", response_model=TaskPage)
+async def list_tasks(
+    user: InboxUser,
+    session: SessionDep,
+    status: Literal["open", "claimed", "done", "cancelled", "expired"] | None = "open",
+    kind: Literal["underwriting", "claim_review", "claim_approval", "payout_failed"] | None = None,
+    assignee: Annotated[str | None, Query(description="`me` for the caller's tasks")] = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> TaskPage:
+    """Tasks ordered by due time (soonest first)."""
+    who = user.username if assignee == "me" else assignee
+    try:
+        rows, next_cursor = await tasks.list_tasks(
+            session, status=status, kind=kind, assignee=who, cursor=cursor, limit=limit
+        )
+    except ValueError:
+        raise ProblemError(422, "invalid_cursor", "Invalid cursor", "") from None
+    return TaskPage(items=[TaskRead.of(t) for t in rows], next_cursor=next_cursor)
+
+
+@router.get("/{task_id}", response_model=TaskDetail)
+async def get_task(
+    task_id: str, user: InboxUser, session: SessionDep, client: TemporalDep
+) -> TaskDetail:
+    """The task with what a decision needs: the application summary and verification."""
+    task = await _task(session, task_id)
+    case: dict[str, Any] | None = None
+    if task.kind == "underwriting":
+        _, state = await enrollment_state(client, task.case_id, user)
+        case = {
+            "enrollment_id": state.enrollment_id,
+            "agent": state.agent,
+            "customer": state.customer.model_dump(),
+            "age_birth_year": state.birth_date.year,
+            "quote": state.quote.model_dump(mode="json") if state.quote else None,
+            "verification": state.verification.model_dump(mode="json")
+            if state.verification
+            else None,
+            "routed_because": state.underwriting.routed_because,
+            "stage": state.stage,
+        }
+    base = TaskRead.of(task).model_dump()
+    return TaskDetail(**base, details=dict(task.details or {}), case=case)
+
+
+def _only_supervisors(user: Actor) -> None:
+    if not user.has(Role.SUPERVISOR):
+        raise ProblemError(403, "not_a_supervisor", "Not a supervisor",
+                           "only supervisors take tasks")  # fmt: skip
+
+
+@router.post("/{task_id}/claim", response_model=TaskRead)
+async def claim_task(task_id: str, user: CurrentUser, session: SessionDep) -> TaskRead:
+    """Take the task so no one else decides it meanwhile."""
+    _only_supervisors(user)
+    async with session.begin():
+        await _task(session, task_id)
+        try:
+            task = await tasks.claim_task(session, task_id=task_id, username=user.username)
+        except tasks.ClaimedByOther:
+            raise ProblemError(409, "claimed_by_other", "Claimed by someone else", "") from None
+        except tasks.TaskNotOpen:
+            raise ProblemError(409, "task_not_open", "Task is not open", "") from None
+    return TaskRead.of(task)
+
+
+@router.post("/{task_id}/release", response_model=TaskRead)
+async def release_task(task_id: str, user: CurrentUser, session: SessionDep) -> TaskRead:
+    """Give the task back to the inbox."""
+    _only_supervisors(user)
+    async with session.begin():
+        await _task(session, task_id)
+        try:
+            task = await tasks.release_task(session, task_id=task_id, username=user.username)
+        except tasks.ClaimedByOther:
+            raise ProblemError(409, "claimed_by_other", "Claimed by someone else", "") from None
+        except tasks.TaskNotOpen:
+            raise ProblemError(409, "task_not_open", "Task is not open", "") from None
+    return TaskRead.of(task)
+
+
+@router.post(
+    "/{task_id}/decision",
+    response_model=DecisionResult,
+    responses={
+        403: {"description": "`not_a_supervisor` · `approval_limit_exceeded`"},
+        409: {"description": "`four_eyes_violation` · `task_not_open` · `claimed_by_other`"},
+    },
+)
+async def decide(
+    task_id: str,
+    body: DecisionCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    client: TemporalDep,
+) -> DecisionResult:
+    """Approve or reject. 200 with the process's new stage, or a refusal that changes
+    nothing."""
+    task = await _task(session, task_id)
+    if task.status not in ("open", "claimed"):
+        raise ProblemError(409, "task_not_open", "Task is not open", "")
+    if task.assignee is not None and task.assignee != user.username:
+        raise ProblemError(409, "claimed_by_other", "Claimed by someone else",
+                           f"the task is held by {task.assignee}")  # fmt: skip
+    if task.kind != "underwriting":
+        raise ProblemError(409, "task_not_open", "Task is not open", "unknown task kind")
+    handle, _ = await enrollment_state(client, task.case_id, _as_reader(user))
+    try:
+        state = await handle.execute_update(
+            EnrollmentWorkflow.decide,
+            UnderwritingDecision(
+                task_id=task.task_id,
+                decision=body.decision,
+                reason=body.reason,
+                actor=Actor(
+                    username=user.username, roles=user.roles, approval_limit=user.approval_limit
+                ),
+            ),
+        )
+    except WorkflowUpdateFailedError as err:
+        raise refusal(err) from None
+    return DecisionResult(
+        task_id=task.task_id,
+        workflow_id=task.workflow_id,
+        decision=body.decision,
+        stage=state.stage.value,
+        status=state.status.value,
+    )
+
+
+def _as_reader(user: Actor) -> Actor:
+    """Finding the case is not deciding it: whoever may call this sees the case, so the
+    workflow's validator — not a 404 — answers an agent or ops who tries to decide."""
+    return Actor(username=user.username, roles=(*user.roles, Role.OPS))

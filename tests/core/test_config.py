@@ -1,0 +1,73 @@
+"""Settings from ``INSUREFLOW_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+import stat
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from core.config import Settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Settings read the process environment; start each test from none of ours."""
+    for name in list(os.environ):
+        if name.startswith("INSUREFLOW_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("INSUREFLOW_DATA_DIR", str(tmp_path))
+
+
+def test_duration_accepts_iso_8601_hours(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INSUREFLOW_UNDERWRITING_DUE", "PT24H")
+
+    assert Settings().underwriting_due == timedelta(hours=24)
+
+
+def test_duration_accepts_iso_8601_days(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INSUREFLOW_UNDERWRITING_DUE", "P7D")
+
+    assert Settings().underwriting_due == timedelta(days=7)
+
+
+def test_duration_accepts_plain_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INSUREFLOW_UNDERWRITING_DUE", "3600")
+
+    assert Settings().underwriting_due == timedelta(seconds=3600)
+
+
+def test_default_database_is_sqlite_in_the_data_dir(tmp_path: Path) -> None:
+    url = Settings().effective_database_url
+
+    assert url == f"sqlite+aiosqlite:///{(tmp_path / 'insureflow.db').resolve()}"
+
+
+def test_dev_jwt_secret_is_kept_owner_only_in_the_data_dir_and_reused(tmp_path: Path) -> None:
+    first = Settings().resolved_jwt_secret()
+
+    secret_file = tmp_path / "jwt-secret"
+    assert secret_file.read_text() == first
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    assert Settings().resolved_jwt_secret() == first
+
+
+def test_production_without_jwt_secret_is_an_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("INSUREFLOW_ENVIRONMENT", "production")
+
+    with pytest.raises(RuntimeError, match="INSUREFLOW_JWT_SECRET"):
+        Settings().resolved_jwt_secret()
+    assert not (tmp_path / "jwt-secret").exists()
+
+
+def test_configured_jwt_secret_is_used_even_in_production(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("INSUREFLOW_ENVIRONMENT", "production")
+    monkeypatch.setenv("INSUREFLOW_JWT_SECRET", "s3cret")
+
+    assert Settings().resolved_jwt_secret() == "s3cret"

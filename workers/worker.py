@@ -1,0 +1,113 @@
+"""The worker: the one list of registered workflows and activities."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+    Worker,
+)
+
+from activities.notifications import NotificationActivities
+from activities.payment import PaymentActivities
+from activities.records import RecordActivities
+from activities.tasks import TaskActivities
+from activities.verification import VerificationActivities
+from core.config import Settings
+from core.crypto import FieldCipher
+from core.keys import Keyring, load_keyring
+from gateways.payment import PaymentGateway
+from gateways.sanctions import SanctionsList
+from workflows.enrollment import EnrollmentWorkflow
+
+WORKFLOWS: Sequence[type] = (EnrollmentWorkflow,)
+
+
+class _LogContext(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        info = activity.info()
+        with structlog.contextvars.bound_contextvars(
+            workflow_id=info.workflow_id, activity=info.activity_type, attempt=info.attempt
+        ):
+            return await super().execute_activity(input)
+
+
+class LogContextInterceptor(Interceptor):
+    """Binds the workflow id and activity to every log line an activity writes."""
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _LogContext(next)
+
+
+def gateway_for(
+    settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+) -> PaymentGateway:
+    return PaymentGateway(
+        session_factory,
+        secret=settings.payment_gateway_secret,
+        control_file=settings.data_dir / "gateway-sim.json",
+        latency=settings.gateway_latency,
+    )
+
+
+def activities_for(
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    *,
+    keyring: Keyring | None = None,
+    gateway: PaymentGateway | None = None,
+) -> list[Any]:
+    cipher = FieldCipher(keyring or load_keyring(settings))
+    records = RecordActivities(session_factory, cipher)
+    verification = VerificationActivities(
+        session_factory, SanctionsList.load(settings.sanctions_file)
+    )
+    tasks = TaskActivities(session_factory)
+    payment = PaymentActivities(session_factory, gateway or gateway_for(settings, session_factory))
+    notifications = NotificationActivities(session_factory)
+    return [
+        records.register_customer,
+        records.record_enrollment,
+        records.record_quote,
+        records.issue_policy,
+        records.set_policy_status,
+        verification.verify_applicant,
+        tasks.open_task,
+        tasks.change_task,
+        payment.charge_premium,
+        payment.create_payment_order,
+        payment.settle_online_payment,
+        notifications.send_notification,
+    ]
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    *,
+    task_queue: str | None = None,
+    keyring: Keyring | None = None,
+    gateway: PaymentGateway | None = None,
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=list(WORKFLOWS),
+        activities=activities_for(settings, session_factory, keyring=keyring, gateway=gateway),
+        interceptors=[LogContextInterceptor()],
+    )
+
+
+async def run_until(stop: asyncio.Event, worker: Worker) -> None:
+    async with worker:
+        await stop.wait()
