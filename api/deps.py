@@ -1,8 +1,7 @@
-"""Request dependencies, as ``Annotated`` aliases routes declare as parameters:
+"""Request dependencies, as ``Annotated`` aliases that routes declare as parameters.
 
-    async def list_things(session: SessionDep, actor: CurrentUser) -> ...
-    async def decide(actor: SupervisorUser, temporal: TemporalDep) -> ...
-    @router.post(..., dependencies=[Depends(require_roles(Role.OPS, Role.ADMIN))])
+For example ``async def decide(actor: SupervisorUser, temporal: TemporalDep, session:
+SessionDep)``, or a guard alone with ``dependencies=[Depends(require_roles(Role.OPS))]``.
 """
 
 from __future__ import annotations
@@ -24,13 +23,14 @@ from db.repositories.users import get_user
 from domain.underwriting import Actor, Role
 
 TOKEN_URL = "/v1/auth/token"
+_ROLE_VALUES = frozenset(role.value for role in Role)
 
 # auto_error=False: a missing token is answered by our own 401 problem, not FastAPI's.
 _bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -88,7 +88,7 @@ async def get_current_user(
         raise invalid_token("The user of this token is unknown or inactive.")
     actor = Actor(
         username=user.username,
-        roles=tuple(Role(role) for role in user.roles if role in Role.__members__.values()),
+        roles=tuple(Role(role) for role in user.roles if role in _ROLE_VALUES),
         approval_limit=user.approval_limit,
     )
     request.state.user = actor.username  # for the access log line (api.middleware)

@@ -37,7 +37,7 @@ async def ensure_temporal(app: FastAPI, *, force: bool = False) -> Client | None
         return client
     async with app.state.temporal_lock:
         if app.state.temporal is not None:  # another request connected meanwhile
-            return app.state.temporal  # type: ignore[no-any-return]
+            return app.state.temporal
         now = time.monotonic()
         if not force and now < app.state.temporal_next_attempt:
             return None

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     appeal_window: Duration = timedelta(days=60)
 
     log_level: str = "INFO"
+    # Also write log lines (JSON) to this file; `insureflow dev` puts one in the data dir.
+    log_file: Path | None = None
     log_format: Literal["auto", "console", "json"] = "auto"
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 

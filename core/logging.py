@@ -65,14 +65,31 @@ def configure_logging(settings: Settings, *, stream: Any = None) -> None:
             renderer,
         ],
     )
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(formatter)
+    handlers: list[logging.Handler] = [logging.StreamHandler(stream)]
+    handlers[0].setFormatter(formatter)
+    if settings.log_file is not None:
+        settings.log_file.parent.mkdir(parents=True, exist_ok=True)
+        to_file = logging.FileHandler(settings.log_file, encoding="utf-8")
+        to_file.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                foreign_pre_chain=shared,
+                processors=[
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info,
+                    mask_personal_data,
+                    structlog.processors.JSONRenderer(ensure_ascii=False),
+                ],
+            )
+        )
+        handlers.append(to_file)
     root = logging.getLogger()
     for old in list(root.handlers):
         if getattr(old, "_insureflow", False):
             root.removeHandler(old)
-    handler._insureflow = True  # type: ignore[attr-defined]
-    root.addHandler(handler)
+            old.close()
+    for handler in handlers:
+        handler._insureflow = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
     for noisy in ("uvicorn.access", "aiosqlite", "sqlalchemy.engine"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -405,7 +405,7 @@ class EnrollmentWorkflow:
                     LedgerEntry,
                     # Short, so a charge lost with a crashed worker is retried soon; the
                     # idempotency key makes the retry safe.
-                    timeout=timedelta(seconds=15),
+                    start_to_close=timedelta(seconds=15),
                 )
             except ActivityError as err:
                 if isinstance(err.cause, ApplicationError) and err.cause.type == "payment_declined":
@@ -592,12 +592,19 @@ class EnrollmentWorkflow:
         if self._state.status != Status.IN_PROGRESS or self._state.stage not in allowed:
             raise _refuse("invalid_stage", f"cannot {action} at stage {self._state.stage.value}")
 
-    async def _activity(self, name: str, arg: BaseModel, result_type: type[Any] | None) -> Any:
+    async def _activity(
+        self,
+        name: str,
+        arg: BaseModel,
+        result_type: type[Any] | None,
+        *,
+        start_to_close: timedelta = timedelta(seconds=30),
+    ) -> Any:
         return await workflow.execute_activity(
             name,
             arg,
             result_type=result_type,
-            start_to_close_timeout=timedelta(seconds=30),
+            start_to_close_timeout=start_to_close,
             retry_policy=DEFAULT_RETRY,
         )
 

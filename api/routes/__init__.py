@@ -1,0 +1,21 @@
+"""Every router the app serves, in the order they appear in the OpenAPI document.
+
+Each module defines ``router = APIRouter(prefix=..., tags=[...])``; ``api.main`` includes
+the routers listed here and nothing else.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.routes import auth, enrollments, health, payments, products, tasks
+
+# New routers: import the module above and add its router here.
+ROUTERS: list[APIRouter] = [
+    health.router,
+    auth.router,
+    products.router,
+    enrollments.router,
+    tasks.router,
+    payments.router,
+]

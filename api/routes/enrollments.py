@@ -22,7 +22,7 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep, require_roles
+from api.deps import AgentUser, CurrentUser, SessionDep, SettingsDep, TemporalDep
 from api.errors import ProblemError
 from api.processes import enrollment_handle, enrollment_state, refusal, sees_all
 from api.schemas import StrictModel
@@ -38,7 +38,6 @@ from domain.enrollment import (
     Status,
 )
 from domain.identity import InvalidIdNumber, parse_id_number
-from domain.underwriting import Role
 from workflows import search_attributes as sa
 from workflows.enrollment import (
     ApplicationSubmit,
@@ -50,7 +49,6 @@ from workflows.enrollment import (
 )
 
 router = APIRouter(prefix="/v1/enrollments", tags=["enrollments"])
-AgentUser = Annotated[Any, require_roles(Role.AGENT)]
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 _PHONE_RE = re.compile(r"^\+?[0-9 -]{5,20}$")
@@ -199,7 +197,9 @@ def _application_no(secret: str, agent: str, idempotency_key: str | None) -> str
     if idempotency_key is None:
         raw = secrets.token_bytes(8)
     else:
-        raw = hmac.new(secret.encode(), f"{agent}\n{idempotency_key}".encode(), hashlib.sha256).digest()
+        raw = hmac.new(
+            secret.encode(), f"{agent}\n{idempotency_key}".encode(), hashlib.sha256
+        ).digest()
     return "E" + base64.b32encode(raw).decode()[:12]
 
 
@@ -323,7 +323,9 @@ async def list_enrollments(
 
 
 @router.get("/{enrollment_id}", response_model=EnrollmentRead)
-async def get_enrollment(enrollment_id: str, user: CurrentUser, client: TemporalDep) -> EnrollmentRead:
+async def get_enrollment(
+    enrollment_id: str, user: CurrentUser, client: TemporalDep
+) -> EnrollmentRead:
     """One enrollment as the process sees it now: stage, quote, underwriting, payment, history.
     Personal data is masked."""
     _, state = await enrollment_state(client, enrollment_id, user)
@@ -340,7 +342,9 @@ async def quote(
     try:
         q: Quote = await handle.execute_update(
             EnrollmentWorkflow.quote,
-            QuoteRequest(product_code=body.product_code, sum_insured=body.sum_insured, by=user.username),
+            QuoteRequest(
+                product_code=body.product_code, sum_insured=body.sum_insured, by=user.username
+            ),
         )
     except WorkflowUpdateFailedError as err:
         raise refusal(err) from None
@@ -395,4 +399,3 @@ async def withdraw(
     except WorkflowUpdateFailedError as err:
         raise refusal(err) from None
     return EnrollmentRead.of(state)
-

@@ -64,6 +64,7 @@ async def payment_callback(
     entry = await ledger.get_entry_by_order(session, order_id=order_id)
     if entry is None:
         raise ProblemError(404, "unknown_order", "No such payment order", "")
+    await session.commit()
     if entry.status == "succeeded":
         return CallbackResult(order_id=order_id, result="already_processed")
     handle = enrollment_handle(client, entry.case_id)

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from temporalio.client import WorkflowUpdateFailedError
 
@@ -26,7 +26,7 @@ from domain.underwriting import Actor, Role
 from workflows.enrollment import EnrollmentWorkflow, UnderwritingDecision
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
-InboxUser = Annotated[Any, require_roles(Role.SUPERVISOR, Role.OPS, Role.ADMIN)]
+InboxUser = Annotated[Actor, Depends(require_roles(Role.SUPERVISOR, Role.OPS, Role.ADMIN))]
 
 
 class TaskRead(BaseModel):
@@ -113,6 +113,7 @@ async def get_task(
 ) -> TaskDetail:
     """The task with what a decision needs: the application summary and verification."""
     task = await _task(session, task_id)
+    await session.commit()
     case: dict[str, Any] | None = None
     if task.kind == "underwriting":
         _, state = await enrollment_state(client, task.case_id, user)
@@ -186,6 +187,7 @@ async def decide(
     """Approve or reject. 200 with the process's new stage, or a refusal that changes
     nothing."""
     task = await _task(session, task_id)
+    await session.commit()  # hold no read snapshot while the process decides
     if task.status not in ("open", "claimed"):
         raise ProblemError(409, "task_not_open", "Task is not open", "")
     if task.assignee is not None and task.assignee != user.username:

@@ -1,0 +1,181 @@
+"""ASGI middleware: security headers, request context and access log, body size limit.
+
+Pure ASGI (not ``BaseHTTPMiddleware``): no extra task per request, streaming untouched,
+and context variables bound here are the ones the route sees. Outermost first:
+
+    SecurityHeadersMiddleware   headers on every response, error answers included
+    RequestContextMiddleware    X-Request-ID, structlog context, access log, 500 problem
+    BodySizeLimitMiddleware     413 problem for a body over settings.max_body_bytes
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Collection
+
+import structlog
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import ProblemError, internal_error_response, problem_response
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# An incoming id is kept only if it is short and plain (it lands in logs and the audit log).
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+# HTML pages (the /ui pages) load nothing from elsewhere and run no inline script.
+STRICT_CSP = "default-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+# Swagger UI and ReDoc load their bundles from a CDN and bootstrap with an inline script.
+DOCS_CSP = (
+    "default-src 'self'; "
+    "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src 'self' https://fonts.gstatic.com; "
+    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
+    "worker-src 'self' blob:; "
+    "frame-ancestors 'none'"
+)
+
+PROBE_PATHS = frozenset({"/healthz", "/readyz"})
+
+access_log = structlog.get_logger("api.access")
+
+
+class SecurityHeadersMiddleware:
+    """Adds ``SECURITY_HEADERS`` to every response, a CSP to HTML ones, and
+    ``Cache-Control: no-store`` to API answers (they may carry personal data)."""
+
+    def __init__(self, app: ASGIApp, *, docs_paths: Collection[str] = ()) -> None:
+        self.app = app
+        self.docs_paths = frozenset(docs_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                if headers.get("content-type", "").startswith("text/html"):
+                    csp = DOCS_CSP if path in self.docs_paths else STRICT_CSP
+                    headers.setdefault("Content-Security-Policy", csp)
+                if path.startswith("/v1/"):
+                    headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class RequestContextMiddleware:
+    """Gives each request an id (the client's ``X-Request-ID`` if plain, else a new one),
+    echoes it, binds it (and, once authenticated, the user) to structlog's context, writes
+    one access log line, and answers an unhandled exception with a bare 500 problem."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = Headers(scope=scope).get(REQUEST_ID_HEADER, "")
+        request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+
+        previous = structlog.contextvars.get_contextvars()
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            access_log.exception("unhandled_error", method=scope["method"], path=scope["path"])
+            if response_started:
+                raise
+            await internal_error_response()(scope, receive, send_with_id)
+        finally:
+            # Probes are routine: logged only when they fail. The query string is left
+            # out: it may hold search terms about customers.
+            quiet = scope["path"] in PROBE_PATHS and status < 400
+            (access_log.debug if quiet else access_log.info)(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                **({"user": state["user"]} if "user" in state else {}),
+            )
+            structlog.contextvars.clear_contextvars()
+            structlog.contextvars.bind_contextvars(**previous)
+
+
+class BodySizeLimitMiddleware:
+    """Refuses request bodies over `max_bytes` with 413 ``payload_too_large``: at once when
+    ``Content-Length`` says so, otherwise as soon as the bytes read pass the limit."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _too_large(self) -> ProblemError:
+        return ProblemError(
+            413,
+            "payload_too_large",
+            "Payload too large",
+            f"The request body is larger than {self.max_bytes} bytes.",
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            error = self._too_large()
+            response = problem_response(
+                error.status_code,
+                error.code,
+                error.title,
+                str(error.detail),
+                headers={"Connection": "close"},
+            )
+            await response(scope, receive, send)
+            return
+
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # An HTTPException: FastAPI's body reading lets it through to the
+                    # problem handler instead of turning it into a 400.
+                    raise self._too_large()
+            return message
+
+        await self.app(scope, limited_receive, send)

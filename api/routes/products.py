@@ -1,0 +1,46 @@
+"""The product catalogue (read-only; the rules live in ``domain.products``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from api.deps import CurrentUser
+from api.errors import ProblemError, problem_responses
+from api.schemas import Money, Page
+from domain.products import CATALOGUE, IncidentType, Product
+
+router = APIRouter(prefix="/v1/products", tags=["products"])
+
+
+class ProductRead(BaseModel):
+    code: str
+    name: str
+    kind: str
+    term_years: int
+    min_sum_insured: Money
+    max_sum_insured: Money
+    min_age: int
+    max_age: int
+    auto_underwriting_limit: Money
+    covered_incidents: list[IncidentType]
+
+    @classmethod
+    def from_product(cls, product: Product) -> ProductRead:
+        return cls.model_validate(product, from_attributes=True)
+
+
+@router.get("", responses=problem_responses(401))
+async def list_products(actor: CurrentUser) -> Page[ProductRead]:
+    """Every product that can be quoted: sums insured, ages, the automatic underwriting
+    limit, and the incident types (`covered_incidents`) claims may name."""
+    return Page(items=[ProductRead.from_product(p) for p in CATALOGUE.values()])
+
+
+@router.get("/{code}", responses=problem_responses(401, 404))
+async def read_product(code: str, actor: CurrentUser) -> ProductRead:
+    """One product by its code (e.g. `TERM_LIFE_20`); 404 `unknown_product` if none."""
+    product = CATALOGUE.get(code)
+    if product is None:
+        raise ProblemError(404, "unknown_product", "Unknown product", "No product has this code.")
+    return ProductRead.from_product(product)

@@ -1,0 +1,157 @@
+"""Every error answer is application/problem+json with a stable code."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+from api.errors import ProblemError
+from api.schemas import Money, StrictModel
+from tests.support import CUSTOMER_ID_NUMBER
+
+PROBLEM_KEYS = {"type", "title", "status", "detail", "code"}
+
+
+class CustomerCreate(StrictModel):
+    name: str
+    age: int
+
+
+class Nested(StrictModel):
+    customer: CustomerCreate
+    amount: Money
+
+
+class Echo(BaseModel):
+    name: str
+    amount: Money
+
+
+@pytest.fixture
+def api_app_with_test_routes(api_app: FastAPI) -> FastAPI:
+    @api_app.post("/test/customers")
+    async def create_customer(body: Nested) -> Echo:
+        return Echo(name=body.customer.name, amount=body.amount)
+
+    @api_app.get("/test/conflict")
+    async def conflict() -> None:
+        raise ProblemError(409, "four_eyes_violation", "Four eyes", "You submitted this case.")
+
+    @api_app.get("/test/boom")
+    async def boom() -> None:
+        raise RuntimeError(f"database password is hunter2; customer {CUSTOMER_ID_NUMBER}")
+
+    return api_app
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, object]:
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, object] = response.json()
+    assert PROBLEM_KEYS <= body.keys()
+    assert body["status"] == status
+    assert body["code"] == code
+    assert body["type"] == f"https://insureflow.dev/problems/{code}"
+    return body
+
+
+async def test_an_unknown_path_is_a_not_found_problem(api_client: httpx.AsyncClient) -> None:
+    body = assert_problem(await api_client.get("/v1/nothing-here"), 404, "not_found")
+
+    assert body["title"] == "Not Found"
+
+
+async def test_a_wrong_method_is_a_method_not_allowed_problem(
+    api_client: httpx.AsyncClient,
+) -> None:
+    response = await api_client.delete("/healthz")
+
+    assert_problem(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == "GET"
+
+
+async def test_a_raised_problem_keeps_its_code_and_detail(
+    api_app_with_test_routes: FastAPI, api_client: httpx.AsyncClient
+) -> None:
+    body = assert_problem(await api_client.get("/test/conflict"), 409, "four_eyes_violation")
+
+    assert body == {
+        "type": "https://insureflow.dev/problems/four_eyes_violation",
+        "title": "Four eyes",
+        "status": 409,
+        "detail": "You submitted this case.",
+        "code": "four_eyes_violation",
+    }
+
+
+async def test_an_unknown_body_field_is_a_validation_problem_naming_it(
+    api_app_with_test_routes: FastAPI, api_client: httpx.AsyncClient
+) -> None:
+    response = await api_client.post(
+        "/test/customers",
+        json={"customer": {"name": "Li Lei", "age": 30, "nickname": "x"}, "amount": "1.00"},
+    )
+
+    body = assert_problem(response, 422, "validation_error")
+    assert body["errors"] == [
+        {
+            "loc": ["body", "customer", "nickname"],
+            "msg": "Extra inputs are not permitted",
+            "type": "extra_forbidden",
+        }
+    ]
+    assert "body.customer.nickname" in str(body["detail"])
+
+
+async def test_a_validation_problem_never_echoes_the_input(
+    api_app_with_test_routes: FastAPI, api_client: httpx.AsyncClient
+) -> None:
+    response = await api_client.post(
+        "/test/customers",
+        json={"customer": {"name": "Li Lei", "age": f"id {CUSTOMER_ID_NUMBER}"}, "amount": "1.001"},
+    )
+
+    body = assert_problem(response, 422, "validation_error")
+    assert CUSTOMER_ID_NUMBER not in response.text
+    assert {tuple(e["loc"]) for e in body["errors"]} == {  # type: ignore[union-attr]
+        ("body", "customer", "age"),
+        ("body", "amount"),
+    }
+    assert all(set(e) == {"loc", "msg", "type"} for e in body["errors"])  # type: ignore[union-attr]
+
+
+async def test_malformed_json_is_a_validation_problem(
+    api_app_with_test_routes: FastAPI, api_client: httpx.AsyncClient
+) -> None:
+    response = await api_client.post(
+        "/test/customers", content=b'{"customer": ', headers={"content-type": "application/json"}
+    )
+
+    body = assert_problem(response, 422, "validation_error")
+    assert body["errors"][0]["type"] == "json_invalid"  # type: ignore[index]
+
+
+async def test_money_is_read_and_written_as_a_two_place_decimal_string(
+    api_app_with_test_routes: FastAPI, api_client: httpx.AsyncClient
+) -> None:
+    response = await api_client.post(
+        "/test/customers", json={"customer": {"name": "Li Lei", "age": 30}, "amount": "250000"}
+    )
+
+    assert response.json() == {"name": "Li Lei", "amount": "250000.00"}
+
+
+async def test_an_unexpected_error_is_a_bare_internal_error_problem(
+    api_app_with_test_routes: FastAPI, api_client: httpx.AsyncClient
+) -> None:
+    response = await api_client.get("/test/boom", headers={"X-Request-ID": "trace-500"})
+
+    body = assert_problem(response, 500, "internal_error")
+    assert "hunter2" not in response.text
+    assert CUSTOMER_ID_NUMBER not in response.text
+    assert "RuntimeError" not in response.text
+    assert response.headers["x-request-id"] == "trace-500"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert body["title"] == "Internal Server Error"

@@ -1,0 +1,215 @@
+"""A worker killed mid-charge, and personal data kept out of Temporal and the logs."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.testing import WorkflowEnvironment
+
+from core.config import Settings
+from domain.enrollment import CustomerDetails, PaymentMethod, Status
+from domain.identity import make_id_number
+from gateways.payment import GatewayMode, PaymentGateway
+from tests.integration.conftest import Login
+from tests.integration.test_enrollment_api import enroll, wait_for
+from tests.support import CUSTOMER_ID_NUMBER, keyring_spec
+from workflows import search_attributes as sa
+from workflows.enrollment import (
+    ApplicationSubmit,
+    EnrollmentStart,
+    EnrollmentWorkflow,
+    QuoteRequest,
+    workflow_id_for,
+)
+
+pytestmark = pytest.mark.devserver
+
+SHANGHAI = timezone(timedelta(hours=8))
+PHONE = "13800138000"
+ACCOUNT = "6222020200112233445"
+
+
+class WorkerProcess:
+    """``insureflow worker`` in its own process, on its own task queue and data dir."""
+
+    def __init__(self, settings: Settings, task_queue: str, data_dir: Path) -> None:
+        self.env = dict(
+            os.environ,
+            INSUREFLOW_ENVIRONMENT="test",
+            INSUREFLOW_DATA_DIR=str(data_dir),
+            INSUREFLOW_DATABASE_URL=settings.effective_database_url,
+            INSUREFLOW_TEMPORAL_ADDRESS=settings.effective_temporal_address,
+            INSUREFLOW_TASK_QUEUE=task_queue,
+            INSUREFLOW_CODEC_KEYS=keyring_spec(),
+            INSUREFLOW_LOG_FORMAT="json",
+            INSUREFLOW_LOG_FILE=str(data_dir / "worker.log"),
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "worker"],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@pytest.fixture
+async def crash_setup(
+    integration_settings: Settings, tmp_path: Path
+) -> AsyncIterator[tuple[WorkerProcess, Path]]:
+    worker = WorkerProcess(integration_settings, f"crash-{uuid.uuid4()}", tmp_path)
+    try:
+        yield worker, tmp_path / "gateway-sim.json"
+    finally:
+        worker.stop()
+
+
+async def _wait(condition, *, within: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + within
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+async def test_worker_killed_during_premium_charge_leaves_one_ledger_row_and_an_effective_policy(
+    dev_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    crash_setup: tuple[WorkerProcess, Path],
+) -> None:
+    from db.models import GatewayTransaction, PaymentLedger, Policy
+
+    worker, control = crash_setup
+    # The bank takes 8 s to answer: time enough to kill the worker after it has charged.
+    PaymentGateway.write_control(control, GatewayMode.NORMAL, latency=8)
+    worker.start()
+
+    app_no = "E" + uuid.uuid4().hex[:12].upper()
+    key = f"premium:{app_no}"
+    handle = await dev_env.client.start_workflow(
+        EnrollmentWorkflow.run,
+        EnrollmentStart(
+            application_no=app_no,
+            agent="alice",
+            customer=CustomerDetails(
+                name="李四", id_number=make_id_number("110105", date(1985, 2, 3), 7), phone=PHONE
+            ),
+            birth_date=date(1985, 2, 3),
+        ),
+        id=workflow_id_for(app_no),
+        task_queue=worker.env["INSUREFLOW_TASK_QUEUE"],
+        search_attributes=TypedSearchAttributes([SearchAttributePair(sa.PROCESS, "enrollment")]),
+    )
+    quote = await handle.execute_update(
+        EnrollmentWorkflow.quote,
+        QuoteRequest(product_code="ACCIDENT_1Y", sum_insured=Decimal("100000"), by="alice"),
+    )
+    await handle.execute_update(
+        EnrollmentWorkflow.submit_application,
+        ApplicationSubmit(
+            quote_id=quote.quote_id,
+            payment_method=PaymentMethod.AUTO_DEBIT,
+            bank_account=ACCOUNT,
+            consent=True,
+            start_date=datetime.now(SHANGHAI).date(),
+            by="alice",
+        ),
+    )
+
+    async def charged_at_bank() -> bool:
+        async with sessions() as s:
+            n = await s.scalar(
+                select(func.count()).where(GatewayTransaction.idempotency_key == key)
+            )
+        return bool(n)
+
+    await _wait(charged_at_bank, within=60, what="the gateway to take the charge")
+    worker.kill()  # mid-charge: the money moved, the reply never reached the workflow
+
+    PaymentGateway.write_control(control, GatewayMode.NORMAL, latency=0.01)
+    worker.start()
+    result = await asyncio.wait_for(handle.result(), timeout=120)
+
+    assert result.status == Status.EFFECTIVE
+    async with sessions() as s:
+        ledger_rows = await s.scalar(
+            select(func.count()).where(PaymentLedger.idempotency_key == key)
+        )
+        bank_rows = await s.scalar(
+            select(func.count()).where(GatewayTransaction.idempotency_key == key)
+        )
+        policy = await s.get(Policy, result.policy_number)
+    assert ledger_rows == 1
+    assert bank_rows == 1
+    assert policy is not None and policy.status == "effective"
+
+
+async def test_no_id_number_in_raw_history_workflow_ids_search_attributes_or_logs(
+    api: httpx.AsyncClient,
+    login: Login,
+    dev_env: WorkflowEnvironment,
+    integration_settings: Settings,
+) -> None:
+    alice = await login("alice")
+    eid = await enroll(api, alice, id_number=CUSTOMER_ID_NUMBER)
+    body = await wait_for(api, alice, eid, lambda b: b["status"] != "in_progress")
+    assert body["status"] == "effective"
+    secrets = [CUSTOMER_ID_NUMBER, PHONE, ACCOUNT]
+
+    # The history as stored, fetched by a client that has no codec.
+    raw_client = await Client.connect(
+        integration_settings.effective_temporal_address, namespace="default"
+    )
+    handle = raw_client.get_workflow_handle(body["workflow_id"])
+    history = await handle.fetch_history()
+    # Protobuf bytes hold payload data as raw bytes (plaintext would show as is); the JSON
+    # form is what `temporal workflow show --output json` prints.
+    stored = b"".join(event.SerializeToString() for event in history.events)
+    history_json = history.to_json()
+    assert b"binary/encrypted" in stored
+    for secret in secrets:
+        assert secret.encode() not in stored
+        assert secret not in history_json
+
+    # Workflow ids and search attributes across every process on the server.
+    async for execution in raw_client.list_workflows():
+        assert all(s not in execution.id for s in secrets)
+        for pair in execution.typed_search_attributes:
+            assert all(s not in str(pair.value) for s in secrets)
+
+    # Log lines written by the API and the worker during the run.
+    log = (integration_settings.log_file or Path("/nonexistent")).read_text(encoding="utf-8")
+    assert eid in log or "enrollment" in log  # the log is really being written
+    for secret in secrets:
+        assert secret not in log

@@ -1,0 +1,321 @@
+"""Enrollment through the API on the dev server, with the real activities and database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Callable
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import EventType
+from temporalio.testing import WorkflowEnvironment
+
+from core.config import Settings
+from db.models import GatewayTransaction, PaymentLedger, Policy, Task
+from domain.identity import make_id_number
+from gateways.payment import sign_callback
+from tests.integration.conftest import Login, customer
+
+pytestmark = pytest.mark.devserver
+
+SHANGHAI = timezone(timedelta(hours=8))
+
+
+def new_id_number() -> str:
+    birth = date(1980, 1, 1) + timedelta(days=random.randrange(365 * 15))
+    return make_id_number("110105", birth, random.randrange(1000))
+
+
+def today() -> str:
+    return datetime.now(SHANGHAI).date().isoformat()
+
+
+async def wait_for(
+    api: httpx.AsyncClient,
+    headers: dict[str, str],
+    enrollment_id: str,
+    done: Callable[[dict[str, Any]], bool],
+    *,
+    within: float = 45.0,
+) -> dict[str, Any]:
+    """Poll the enrollment until ``done`` holds, failing after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        r = await api.get(f"/v1/enrollments/{enrollment_id}", headers=headers)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        if done(body):
+            return body
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"condition not reached; last state {body['stage']}/{body['status']}"
+            )
+        await asyncio.sleep(0.1)
+
+
+async def enroll(
+    api: httpx.AsyncClient,
+    headers: dict[str, str],
+    *,
+    sum_insured: str = "200000.00",
+    product: str = "TERM_LIFE_20",
+    method: str = "auto_debit",
+    id_number: str | None = None,
+) -> str:
+    r = await api.post(
+        "/v1/enrollments",
+        json={"customer": customer(id_number or new_id_number())},
+        headers=headers,
+    )
+    assert r.status_code == 202, r.text
+    eid = r.json()["enrollment_id"]
+    r = await api.post(
+        f"/v1/enrollments/{eid}/quote",
+        json={"product_code": product, "sum_insured": sum_insured},
+        headers=headers,
+    )
+    assert r.status_code == 200, r.text
+    application = {
+        "quote_id": r.json()["quote_id"],
+        "payment_method": method,
+        "query_password": "s3cret-pass",
+        "consent": True,
+        "start_date": today(),
+    }
+    if method == "auto_debit":
+        application["bank_account"] = "6222020200112233445"
+    r = await api.post(f"/v1/enrollments/{eid}/application", json=application, headers=headers)
+    assert r.status_code == 200, r.text
+    return eid
+
+
+async def test_auto_path_through_the_api_ends_effective_with_one_ledger_row(
+    api: httpx.AsyncClient, login: Login, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    alice = await login("alice")
+    eid = await enroll(api, alice)
+    body = await wait_for(api, alice, eid, lambda b: b["status"] != "in_progress")
+    assert body["status"] == "effective", body
+    assert body["underwriting"]["decided_by"] == "system"
+    assert body["policy_number"] and body["effective_at"]
+    assert body["customer"]["id_number"].count("*") == 8
+    async with sessions() as s:
+        rows = await s.scalar(
+            select(func.count()).where(PaymentLedger.idempotency_key == f"premium:{eid}")
+        )
+        policy = await s.get(Policy, body["policy_number"])
+    assert rows == 1
+    assert policy is not None and policy.status == "effective"
+
+
+async def test_repeated_post_with_the_same_idempotency_key_returns_the_same_enrollment(
+    api: httpx.AsyncClient, login: Login
+) -> None:
+    alice = await login("alice")
+    body = {"customer": customer(new_id_number())}
+    headers = {**alice, "Idempotency-Key": f"retry-{random.randrange(10**9)}"}
+    first = await api.post("/v1/enrollments", json=body, headers=headers)
+    second = await api.post("/v1/enrollments", json=body, headers=headers)
+    assert first.status_code == second.status_code == 202
+    assert first.json()["enrollment_id"] == second.json()["enrollment_id"]
+    other = await api.post(
+        "/v1/enrollments", json={"customer": customer(new_id_number())}, headers=headers
+    )
+    assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
+
+
+async def test_online_payment_callback_forged_refused_repeat_harmless(
+    api: httpx.AsyncClient, login: Login, integration_settings: Settings
+) -> None:
+    alice = await login("alice")
+    eid = await enroll(api, alice, method="online")
+    body = await wait_for(api, alice, eid, lambda b: b["payment"]["order_id"] is not None)
+    order_id, amount = body["payment"]["order_id"], body["payment"]["amount"]
+    raw = json.dumps(
+        {"order_id": order_id, "amount": amount, "paid_at": datetime.now(SHANGHAI).isoformat(),
+         "gateway_ref": "GW-TEST-1"}
+    ).encode()  # fmt: skip
+    url = f"/v1/payments/{order_id}/callback"
+    forged = await api.post(url, content=raw, headers={"X-Signature": "0" * 64})
+    assert forged.status_code == 401 and forged.json()["code"] == "invalid_signature"
+    unsigned = await api.post(url, content=raw)
+    assert unsigned.status_code == 401
+    signature = sign_callback(integration_settings.payment_gateway_secret, raw)
+    ok = await api.post(url, content=raw, headers={"X-Signature": signature})
+    assert ok.status_code == 200 and ok.json()["result"] == "accepted", ok.text
+    again = await api.post(url, content=raw, headers={"X-Signature": signature})
+    assert again.status_code == 200 and again.json()["result"] == "already_processed"
+    body = await wait_for(api, alice, eid, lambda b: b["status"] != "in_progress")
+    assert body["status"] == "effective"
+    assert body["payment"]["status"] == "paid"
+
+
+async def _history_update_events(env: WorkflowEnvironment, workflow_id: str) -> int:
+    history = await env.client.get_workflow_handle(workflow_id).fetch_history()
+    return sum(
+        1
+        for e in history.events
+        if e.event_type
+        in (
+            EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+            EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ADMITTED,
+        )
+    )
+
+
+async def _underwriting_task(
+    sessions: async_sessionmaker[AsyncSession], eid: str, *, within: float = 30
+) -> str:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        async with sessions() as s:
+            task = await s.scalar(select(Task).where(Task.case_id == eid))
+        if task is not None:
+            return task.task_id
+        await asyncio.sleep(0.1)
+    raise AssertionError("no underwriting task opened")
+
+
+async def test_refused_decisions_leave_no_update_in_history_and_a_good_one_proceeds(
+    api: httpx.AsyncClient,
+    login: Login,
+    dev_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # sam (agent and supervisor, limit 500,000) submits a case he could otherwise decide.
+    sam = await login("sam")
+    eid = await enroll(api, sam, sum_insured="400000.00")
+    task_id = await _underwriting_task(sessions, eid)
+    workflow_id = f"enrollment-{eid}"
+    updates_before = await _history_update_events(dev_env, workflow_id)
+
+    async def decide(username: str) -> httpx.Response:
+        return await api.post(
+            f"/v1/tasks/{task_id}/decision",
+            json={"decision": "approve", "reason": "looks fine"},
+            headers=await login(username),
+        )
+
+    refused = {
+        "sam": (409, "four_eyes_violation"),
+        "bob": (403, "not_a_supervisor"),
+        "olga": (403, "not_a_supervisor"),
+    }
+    for username, (status, code) in refused.items():
+        r = await decide(username)
+        assert (r.status_code, r.json()["code"]) == (status, code), (username, r.text)
+    assert await _history_update_events(dev_env, workflow_id) == updates_before
+
+    # A bigger case: sid's limit (2,000,000) is too low for 3,000,000.
+    alice = await login("alice")
+    big = await enroll(api, alice, sum_insured="3000000.00")
+    big_task = await _underwriting_task(sessions, big)
+    big_before = await _history_update_events(dev_env, f"enrollment-{big}")
+    r = await api.post(
+        f"/v1/tasks/{big_task}/decision",
+        json={"decision": "approve", "reason": "ok"},
+        headers=await login("sid"),
+    )
+    assert (r.status_code, r.json()["code"]) == (403, "approval_limit_exceeded")
+    assert await _history_update_events(dev_env, f"enrollment-{big}") == big_before
+
+    # sue may decide sam's case: one Update, and the process moves on.
+    r = await decide("sue")
+    assert r.status_code == 200, r.text
+    assert r.json()["stage"] != "underwriting"
+    assert await _history_update_events(dev_env, workflow_id) == updates_before + 1
+    body = await wait_for(api, sam, eid, lambda b: b["status"] != "in_progress")
+    assert body["status"] == "effective"
+    assert body["underwriting"]["decided_by"] == "sue"
+    again = await decide("sue")
+    assert (again.status_code, again.json()["code"]) == (409, "task_not_open")
+
+
+async def test_agents_see_only_their_own_enrollments(api: httpx.AsyncClient, login: Login) -> None:
+    alice, bob, sue = await login("alice"), await login("bob"), await login("sue")
+    r = await api.post(
+        "/v1/enrollments", json={"customer": customer(new_id_number())}, headers=alice
+    )
+    eid = r.json()["enrollment_id"]
+    assert (await api.get(f"/v1/enrollments/{eid}", headers=bob)).status_code == 404
+    assert (await api.get(f"/v1/enrollments/{eid}", headers=sue)).status_code == 200
+    r = await api.post(
+        f"/v1/enrollments/{eid}/quote",
+        json={"product_code": "TERM_LIFE_20", "sum_insured": "200000"},
+        headers=bob,
+    )
+    assert r.status_code == 404
+    r = await api.post(f"/v1/enrollments/{eid}/withdraw", json={"reason": "test"}, headers=alice)
+    assert r.status_code == 200 and r.json()["status"] == "withdrawn"
+
+
+async def test_bad_input_is_refused_with_codes_and_changes_nothing(
+    api: httpx.AsyncClient, login: Login
+) -> None:
+    alice = await login("alice")
+    good = new_id_number()
+    bad_id = good[:-1] + ("0" if good[-1] != "0" else "1")  # wrong check digit
+    r = await api.post(
+        "/v1/enrollments", json={"customer": customer(new_id_number()), "extra": 1}, headers=alice
+    )
+    assert r.status_code == 422 and r.json()["code"] == "validation_error"
+    r = await api.post(
+        "/v1/enrollments", json={"customer": customer(new_id_number())}, headers=alice
+    )
+    eid = r.json()["enrollment_id"]
+    r = await api.post(
+        f"/v1/enrollments/{eid}/quote",
+        json={"product_code": "TERM_LIFE_20", "sum_insured": "50000"},
+        headers=alice,
+    )
+    assert r.status_code == 422 and r.json()["code"] == "sum_insured_out_of_range"
+    body = (await api.get(f"/v1/enrollments/{eid}", headers=alice)).json()
+    assert body["stage"] == "consultation" and body["quote"] is None
+    r = await api.post("/v1/enrollments", json={"customer": customer(bad_id)}, headers=alice)
+    assert r.status_code == 422 and r.json()["code"] == "invalid_id_number"
+    assert bad_id not in r.text
+
+
+async def test_sanctioned_applicant_is_rejected_by_verification(
+    api: httpx.AsyncClient, login: Login
+) -> None:
+    alice = await login("alice")
+    eid = await enroll(api, alice, id_number="440301198211300582")
+    body = await wait_for(api, alice, eid, lambda b: b["status"] != "in_progress")
+    assert body["status"] == "rejected"
+    assert body["failure_code"] == "sanctions_hit"
+
+
+async def test_declined_card_fails_and_gateway_book_matches_ledger(
+    api: httpx.AsyncClient,
+    login: Login,
+    integration_settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    from gateways.payment import GatewayMode, PaymentGateway
+
+    control = integration_settings.data_dir / "gateway-sim.json"
+    PaymentGateway.write_control(control, GatewayMode.DECLINE)
+    try:
+        alice = await login("alice")
+        eid = await enroll(api, alice)
+        body = await wait_for(api, alice, eid, lambda b: b["status"] != "in_progress")
+    finally:
+        PaymentGateway.write_control(control, GatewayMode.NORMAL)
+    assert body["status"] == "failed" and body["failure_code"] == "payment_declined"
+    async with sessions() as s:
+        entry = await s.scalar(
+            select(PaymentLedger).where(PaymentLedger.idempotency_key == f"premium:{eid}")
+        )
+        booked = await s.scalar(
+            select(func.count()).where(GatewayTransaction.idempotency_key == f"premium:{eid}")
+        )
+    assert entry is not None and entry.status == "declined"
+    assert booked == 1
