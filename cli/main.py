@@ -107,6 +107,7 @@ def dev() -> None:
     data = settings.data_dir.resolve()
     data.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, INSUREFLOW_DATA_DIR=str(data))
+    env.setdefault("INSUREFLOW_LOG_FILE", str(data / "insureflow.log"))
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
 
     def stop_all(*_: object) -> None:

@@ -59,6 +59,9 @@ class TaskChange(BaseModel):
     by: str = "system"
     decision: str | None = None
     reason: str | None = None
+    # For "escalate": the level this change brings the task to, so a retried activity
+    # does not escalate twice.
+    level: int | None = None
 
 
 class Charge(BaseModel):

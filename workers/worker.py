@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -105,6 +106,8 @@ def build_worker(
         workflows=list(WORKFLOWS),
         activities=activities_for(settings, session_factory, keyring=keyring, gateway=gateway),
         interceptors=[LogContextInterceptor()],
+        # Let in-flight activities (a premium charge) finish on Ctrl-C before cancelling.
+        graceful_shutdown_timeout=timedelta(seconds=10),
     )
 
 

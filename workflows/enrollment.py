@@ -341,7 +341,10 @@ class EnrollmentWorkflow:
         for moment, action in ((due_at, "remind"), (escalate_at, "escalate")):
             if await self._wait_until(settled, moment):
                 break
-            await self._activity(act.CHANGE_TASK, TaskChange(task_id=task_id, action=action), None)
+            level = 1 if action == "escalate" else None
+            await self._activity(
+                act.CHANGE_TASK, TaskChange(task_id=task_id, action=action, level=level), None
+            )
             self._history(f"underwriting task {action}", by=SYSTEM)
             await self._notify(f"underwriting_{action}", task_id=task_id)
         else:

@@ -140,14 +140,19 @@ async def apply_task_change(session: AsyncSession, *, change: TaskChange) -> Tas
     """
     now = utcnow()
     values: dict[str, Any]
+    condition: Any = Task.status.not_in(TASK_CLOSED_STATUSES)
     match change.action:
         case "remind":
             values = {"reminded_at": now}
         case "escalate":
             values = {
-                "escalation_level": Task.escalation_level + 1,
+                "escalation_level": Task.escalation_level + 1
+                if change.level is None
+                else change.level,
                 "priority": Task.priority + 1,
             }
+            if change.level is not None:
+                condition = and_(condition, Task.escalation_level < change.level)
         case "expire":
             values = {"status": "expired", "closed_at": now}
         case "complete":
@@ -160,7 +165,7 @@ async def apply_task_change(session: AsyncSession, *, change: TaskChange) -> Tas
             }
         case "cancel":
             values = {"status": "cancelled", "reason": change.reason, "closed_at": now}
-    await _update_where(session, change.task_id, Task.status.not_in(TASK_CLOSED_STATUSES), **values)
+    await _update_where(session, change.task_id, condition, **values)
     return await _reload(session, change.task_id)
 
 
