@@ -6,6 +6,7 @@ Durations accept ISO-8601 (``PT24H``, ``P7D``) or a number of seconds, as API.md
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -63,9 +64,14 @@ class Settings(BaseSettings):
     underwriting_expire: Duration = timedelta(days=7)
     payment_deadline: Duration = timedelta(days=7)
     documents_deadline: Duration = timedelta(days=30)
+    documents_reminder_every: Duration = timedelta(days=7)
     claim_decision_deadline: Duration = timedelta(days=30)
     payout_deadline: Duration = timedelta(days=10)
     appeal_window: Duration = timedelta(days=60)
+
+    # Claim approval tiers (API.md "Claims").
+    claim_auto_limit: Decimal = Decimal("5000.00")
+    dual_control_limit: Decimal = Decimal("1000000.00")
 
     log_level: str = "INFO"
     # Also write log lines (JSON) to this file; `insureflow dev` puts one in the data dir.
@@ -104,6 +110,7 @@ class Settings(BaseSettings):
             underwriting_expire=self.underwriting_expire,
             payment_deadline=self.payment_deadline,
             documents_deadline=self.documents_deadline,
+            documents_reminder_every=self.documents_reminder_every,
             claim_decision_deadline=self.claim_decision_deadline,
             payout_deadline=self.payout_deadline,
             appeal_window=self.appeal_window,

@@ -192,6 +192,35 @@ class Policy(TimestampMixin, Base):
     paid_to_date: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
 
 
+class Claim(TimestampMixin, Base):
+    """The read model of one claim process, written by its record activity."""
+
+    __tablename__ = "claim"
+
+    claim_no: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(128), unique=True)
+    agent: Mapped[str] = mapped_column(String(64))  # indexed by the listing index below
+    # Indexed by the duplicate-check index below, which leads with it.
+    policy_number: Mapped[str] = mapped_column(ForeignKey("policy.policy_number"))
+    incident_date: Mapped[date] = mapped_column(Date)
+    incident_type: Mapped[str] = mapped_column(String(32))
+    stage: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32))
+    amount_claimed: Mapped[Decimal] = mapped_column(Money)
+    amount_approved: Mapped[Decimal | None] = mapped_column(Money)
+    # ClaimState.model_dump(mode="json"): the payee account only masked, no raw personal data.
+    state: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+
+    __table_args__ = (
+        # Keyset listing: newest first, filtered by one of these.
+        Index(None, "agent", "created_at", "claim_no"),
+        Index(None, "status", "created_at", "claim_no"),
+        Index(None, "stage", "created_at", "claim_no"),
+        # The duplicate-claim check; also serves a policy's claims and the foreign key.
+        Index(None, "policy_number", "incident_date", "incident_type"),
+    )
+
+
 class Task(TimestampMixin, Base):
     """A human step waiting in the supervisor inbox."""
 

@@ -124,3 +124,28 @@ class PolicyIssue(BaseModel):
 class PolicyStatusChange(BaseModel):
     policy_number: str
     status: Literal["issued", "effective", "cancelled", "lapsed", "expired"]
+
+
+class PolicyRef(BaseModel):
+    policy_number: str
+
+
+class PolicyPosition(BaseModel):
+    """What a claim assessment needs to know about its policy, read at assessment time."""
+
+    policy_number: str
+    status: str
+    sum_insured: Decimal
+    paid_to_date: Decimal
+    effective_at: datetime
+    expires_at: datetime
+
+
+class PayoutRequest(BaseModel):
+    """Pay an approved claim to the payee. ``idempotency_key`` is the business key."""
+
+    idempotency_key: str
+    claim_no: str
+    policy_number: str
+    amount: Decimal
+    account: str

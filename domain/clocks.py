@@ -21,6 +21,7 @@ class ProcessClocks(BaseModel):
     underwriting_expire: timedelta = timedelta(days=7)
     payment_deadline: timedelta = timedelta(days=7)
     documents_deadline: timedelta = timedelta(days=30)
+    documents_reminder_every: timedelta = timedelta(days=7)
     claim_decision_deadline: timedelta = timedelta(days=30)
     payout_deadline: timedelta = timedelta(days=10)
     appeal_window: timedelta = timedelta(days=60)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.errors import NotFound
 from db.models import PaymentLedger, new_id
+from db.repositories.policies import add_to_paid
 from db.upsert import insert_or_ignore
 
 
@@ -74,6 +75,63 @@ async def count_entries(session: AsyncSession, *, idempotency_key: str) -> int:
     """How many entries carry this key: 0 or 1, as the UNIQUE constraint guarantees."""
     query = select(func.count()).where(PaymentLedger.idempotency_key == idempotency_key)
     return int(await session.scalar(query) or 0)
+
+
+async def record_payout(
+    session: AsyncSession,
+    *,
+    idempotency_key: str,
+    case_id: str,
+    policy_number: str,
+    amount: Decimal,
+    status: str,
+    gateway_ref: str | None,
+) -> PaymentLedger:
+    """Record a claim payout once and count it against the policy's sum insured.
+
+    The first call with a key inserts the entry and, when the payout `succeeded`, raises the
+    policy's paid to date by `amount`, both in one savepoint so they stand or fall together.
+    A repeat with the same key (an activity retried) returns the first entry and changes
+    nothing. A payout is recorded with its outcome, `succeeded` or `declined`: a `pending`
+    one is refused, because settling it later would never reach paid to date. Raises
+    ValueError for those and for a non-positive amount, NotFound for an unknown policy.
+    """
+    if status not in ("succeeded", "declined"):
+        raise ValueError(f"a payout is recorded succeeded or declined, not {status!r}")
+    if amount <= 0:
+        raise ValueError("a payout amount must be positive")
+    entry_id = new_id()
+    async with session.begin_nested():
+        await insert_or_ignore(
+            session,
+            PaymentLedger,
+            key="idempotency_key",
+            values={
+                "id": entry_id,
+                "idempotency_key": idempotency_key,
+                "kind": "payout",
+                "case_id": case_id,
+                "amount": amount,
+                "status": status,
+                "gateway_ref": gateway_ref,
+            },
+        )
+        entry = await _reload(session, PaymentLedger.idempotency_key == idempotency_key)
+        # Our fresh id on the stored row means this call inserted it; a repeat (or the loser
+        # of a race, which waits for the winner's commit) finds the first call's id instead.
+        if entry.id == entry_id and entry.status == "succeeded":
+            await add_to_paid(session, policy_number=policy_number, amount=amount)
+    return entry
+
+
+async def payouts_for_case(session: AsyncSession, *, case_id: str) -> list[PaymentLedger]:
+    """The payout entries of a case (a claim number), oldest first."""
+    query = (
+        select(PaymentLedger)
+        .where(PaymentLedger.case_id == case_id, PaymentLedger.kind == "payout")
+        .order_by(PaymentLedger.created_at, PaymentLedger.id)
+    )
+    return list(await session.scalars(query))
 
 
 async def _transition(session: AsyncSession, idempotency_key: str, **values: Any) -> PaymentLedger:

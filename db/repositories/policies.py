@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +34,30 @@ async def set_policy_status(session: AsyncSession, *, policy_number: str, status
     """Set a policy's status (issued, effective, cancelled, lapsed, expired)."""
     await session.execute(
         update(Policy).where(Policy.policy_number == policy_number).values(status=status)
+    )
+    query = (
+        select(Policy)
+        .where(Policy.policy_number == policy_number)
+        .execution_options(populate_existing=True)
+    )
+    policy = await session.scalar(query)
+    if policy is None:
+        raise NotFound(f"policy {policy_number} not found")
+    return policy
+
+
+async def add_to_paid(session: AsyncSession, *, policy_number: str, amount: Decimal) -> Policy:
+    """Raise a policy's claims paid to date by `amount`. Raises NotFound.
+
+    Only `db.repositories.ledger.record_payout` calls this, in the transaction that records
+    the payout, so each payout counts once. The addition runs in SQL: two payouts at once
+    cannot both read the old total and lose one.
+    """
+    await session.execute(
+        update(Policy)
+        .where(Policy.policy_number == policy_number)
+        .values(paid_to_date=Policy.paid_to_date + amount)
+        .execution_options(synchronize_session=False)
     )
     query = (
         select(Policy)
