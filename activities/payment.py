@@ -18,7 +18,7 @@ from gateways.payment import PaymentGateway
 from workflows import activity_names as act
 
 
-def _entry(row: PaymentLedger) -> LedgerEntry:
+def ledger_entry(row: PaymentLedger) -> LedgerEntry:
     return LedgerEntry(
         ledger_id=row.id,
         idempotency_key=row.idempotency_key,
@@ -61,7 +61,7 @@ class PaymentActivities:
                 type="payment_declined",
                 non_retryable=True,
             )
-        return _entry(done)
+        return ledger_entry(done)
 
     @activity.defn(name=act.CREATE_PAYMENT_ORDER)
     async def create_payment_order(self, order: PaymentOrder) -> LedgerEntry:
@@ -79,7 +79,7 @@ class PaymentActivities:
                 gateway_ref=result.gateway_ref,
                 order_id=order.order_id,
             )
-        return _entry(row)
+        return ledger_entry(row)
 
     @activity.defn(name=act.SETTLE_ONLINE_PAYMENT)
     async def settle_online_payment(self, settlement: Settlement) -> LedgerEntry:
@@ -95,4 +95,4 @@ class PaymentActivities:
                     idempotency_key=settlement.idempotency_key,
                     gateway_ref=settlement.gateway_ref,
                 )
-        return _entry(row)
+        return ledger_entry(row)

@@ -36,6 +36,11 @@ REFUSAL_STATUS: dict[str, int] = {
     "invalid_start_date": 422,
     "amount_mismatch": 422,
     "decision_not_allowed": 422,
+    "amount_above_assessment": 422,
+    "documents_required": 422,
+    "unknown_document_kind": 422,
+    "appeal_not_allowed": 409,
+    "appeal_window_closed": 409,
 }
 
 

@@ -76,7 +76,14 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE: take the write lock at the start, waiting up to busy_timeout for it. A
+        # deferred transaction that reads and then writes after another connection has
+        # committed cannot upgrade its snapshot and fails at once with "database is locked"
+        # (the busy handler is not even called), which the API and the worker — two
+        # processes writing one file — hit under load. So SQLite runs our transactions
+        # one at a time (each takes milliseconds); PostgreSQL is the store for real
+        # concurrency.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -95,18 +95,28 @@ class PaymentGateway:
 
     async def charge(self, *, idempotency_key: str, amount: Decimal, account: str) -> GatewayResult:
         """Debit ``account``. A repeat with the same key returns the first outcome."""
+        return await self._move(idempotency_key, "charge", amount, account)
+
+    async def _move(
+        self, idempotency_key: str, kind: str, amount: Decimal, account: str
+    ) -> GatewayResult:
         if (previous := await self._find(idempotency_key)) is not None:
             return previous
         mode = self.mode()
         if mode == GatewayMode.ERROR:
             raise GatewayUnavailable("payment gateway unavailable")
         status = "declined" if mode == GatewayMode.DECLINE else "succeeded"
-        result = await self._book(idempotency_key, "charge", amount, status, account[-4:])
+        result = await self._book(idempotency_key, kind, amount, status, account[-4:])
         # The bank has moved the money; the reply takes time to come back, or never does.
         await asyncio.sleep(self.latency())
         if mode == GatewayMode.TIMEOUT:
             raise GatewayTimeout("payment gateway did not reply in time")
         return result
+
+    async def payout(self, *, idempotency_key: str, amount: Decimal, account: str) -> GatewayResult:
+        """Credit ``account`` (a claim payout). Same idempotency and failure modes as a
+        charge: a decline means the receiving bank refused (wrong or closed account)."""
+        return await self._move(idempotency_key, "payout", amount, account)
 
     async def create_order(self, *, idempotency_key: str, amount: Decimal) -> GatewayResult:
         """Open an online payment order the customer pays on the gateway's page."""

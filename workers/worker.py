@@ -18,6 +18,7 @@ from temporalio.worker import (
     Worker,
 )
 
+from activities.claims import ClaimActivities
 from activities.notifications import NotificationActivities
 from activities.payment import PaymentActivities
 from activities.records import RecordActivities
@@ -28,9 +29,10 @@ from core.crypto import FieldCipher
 from core.keys import Keyring, load_keyring
 from gateways.payment import PaymentGateway
 from gateways.sanctions import SanctionsList
+from workflows.claim import ClaimWorkflow
 from workflows.enrollment import EnrollmentWorkflow
 
-WORKFLOWS: Sequence[type] = (EnrollmentWorkflow,)
+WORKFLOWS: Sequence[type] = (EnrollmentWorkflow, ClaimWorkflow)
 
 
 class _LogContext(ActivityInboundInterceptor):
@@ -73,7 +75,9 @@ def activities_for(
         session_factory, SanctionsList.load(settings.sanctions_file)
     )
     tasks = TaskActivities(session_factory)
-    payment = PaymentActivities(session_factory, gateway or gateway_for(settings, session_factory))
+    gateway = gateway or gateway_for(settings, session_factory)
+    payment = PaymentActivities(session_factory, gateway)
+    claims = ClaimActivities(session_factory, gateway)
     notifications = NotificationActivities(session_factory)
     return [
         records.register_customer,
@@ -88,6 +92,9 @@ def activities_for(
         payment.create_payment_order,
         payment.settle_online_payment,
         notifications.send_notification,
+        claims.record_claim,
+        claims.load_policy_position,
+        claims.pay_claim,
     ]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import auth, enrollments, health, payments, products, tasks
+from api.routes import auth, claims, enrollments, health, payments, products, tasks
 
 # New routers: import the module above and add its router here.
 ROUTERS: list[APIRouter] = [
@@ -16,6 +16,7 @@ ROUTERS: list[APIRouter] = [
     auth.router,
     products.router,
     enrollments.router,
+    claims.router,
     tasks.router,
     payments.router,
 ]

@@ -23,6 +23,7 @@ from api.schemas import StrictModel
 from db.models import Task
 from db.repositories import tasks
 from domain.underwriting import Actor, Role
+from workflows.claim import ClaimDecision, ClaimWorkflow
 from workflows.enrollment import EnrollmentWorkflow, UnderwritingDecision
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
@@ -68,7 +69,16 @@ class TaskDetail(TaskRead):
 class DecisionCreate(StrictModel):
     decision: Literal["approve", "reject", "request_info"]
     reason: str = Field(min_length=1, max_length=2000)
-    amount: Decimal | None = Field(default=None, gt=0)
+    amount: Decimal | None = Field(
+        default=None,
+        gt=0,
+        max_digits=14,
+        decimal_places=2,
+        description="Claims: approve less than assessed (never more)",
+    )
+    missing: list[str] = Field(
+        default=[], max_length=20, description="Claims, with `request_info`: the document kinds"
+    )
 
 
 class DecisionResult(BaseModel):
@@ -111,7 +121,8 @@ async def list_tasks(
 async def get_task(
     task_id: str, user: InboxUser, session: SessionDep, client: TemporalDep
 ) -> TaskDetail:
-    """The task with what a decision needs: the application summary and verification."""
+    """The task with what a decision needs: for underwriting the application (customer
+    masked) and verification results; for claims the documents, assessment and approvals."""
     task = await _task(session, task_id)
     await session.commit()
     case: dict[str, Any] | None = None
@@ -129,6 +140,17 @@ async def get_task(
             "routed_because": state.underwriting.routed_because,
             "stage": state.stage,
         }
+    elif task.kind in ("claim_approval", "claim_review", "payout_failed"):
+        claim = client.get_workflow_handle_for(ClaimWorkflow.run, task.workflow_id)
+        cs = await claim.query(ClaimWorkflow.state)
+        case = cs.model_dump(
+            mode="json",
+            include={
+                "claim_id", "agent", "policy_number", "product_code", "incident_date",
+                "incident_type", "description", "amount_claimed", "documents", "assessment",
+                "tier", "approvals", "rejected_by", "payee_account_masked", "deadlines", "stage",
+            },
+        )  # fmt: skip
     base = TaskRead.of(task).model_dump()
     return TaskDetail(**base, details=dict(task.details or {}), case=case)
 
@@ -193,21 +215,36 @@ async def decide(
     if task.assignee is not None and task.assignee != user.username:
         raise ProblemError(409, "claimed_by_other", "Claimed by someone else",
                            f"the task is held by {task.assignee}")  # fmt: skip
-    if task.kind != "underwriting":
-        raise ProblemError(409, "task_not_open", "Task is not open", "unknown task kind")
-    handle, _ = await enrollment_state(client, task.case_id, _as_reader(user))
+    actor = Actor(username=user.username, roles=user.roles, approval_limit=user.approval_limit)
     try:
-        state = await handle.execute_update(
-            EnrollmentWorkflow.decide,
-            UnderwritingDecision(
-                task_id=task.task_id,
-                decision=body.decision,
-                reason=body.reason,
-                actor=Actor(
-                    username=user.username, roles=user.roles, approval_limit=user.approval_limit
+        if task.kind == "underwriting":
+            handle, _ = await enrollment_state(client, task.case_id, _as_reader(user))
+            state: Any = await handle.execute_update(
+                EnrollmentWorkflow.decide,
+                UnderwritingDecision(
+                    task_id=task.task_id, decision=body.decision, reason=body.reason, actor=actor
                 ),
-            ),
-        )
+            )
+        elif task.kind in ("claim_approval", "claim_review"):
+            claim = client.get_workflow_handle_for(ClaimWorkflow.run, task.workflow_id)
+            state = await claim.execute_update(
+                ClaimWorkflow.decide,
+                ClaimDecision(
+                    task_id=task.task_id,
+                    decision=body.decision,
+                    reason=body.reason,
+                    amount=body.amount,
+                    missing=body.missing,
+                    actor=actor,
+                ),
+            )
+        else:
+            raise ProblemError(
+                409,
+                "decision_not_allowed",
+                "Not decided here",
+                "a failed payout is resolved with POST /v1/claims/{id}/payout/retry",
+            )
     except WorkflowUpdateFailedError as err:
         raise refusal(err) from None
     return DecisionResult(

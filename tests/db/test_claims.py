@@ -453,11 +453,13 @@ async def test_payouts_for_case_lists_only_that_cases_payouts(
         amount=Decimal("10.00"),
         status="succeeded",
     )
-    await session.execute(
-        update(PaymentLedger)
-        .where(PaymentLedger.idempotency_key == "payout:C1")
-        .values(created_at=NOW - timedelta(hours=1))
-    )
+    # The retry's entry is the newer one, whatever order the clock gave them.
+    for key, created_at in [("payout:C1", NOW - timedelta(hours=1)), ("payout:C1:2", NOW)]:
+        await session.execute(
+            update(PaymentLedger)
+            .where(PaymentLedger.idempotency_key == key)
+            .values(created_at=created_at)
+        )
 
     payouts = await payouts_for_case(session, case_id="C1")
 

@@ -1,0 +1,76 @@
+"""Claim activities: the claim read model, the policy position for assessment, and payouts.
+
+A payout is recorded in the ledger and counted against the policy's sum insured in one
+transaction, once per idempotency key (``payout:<claim_no>``), so the policy's paid-to-date
+rises exactly once however often the activity runs.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.payment import ledger_entry
+from db.repositories import claims, ledger, policies
+from domain.activities import LedgerEntry, PayoutRequest, PolicyPosition, PolicyRef
+from domain.claims import ClaimState
+from gateways.payment import PaymentGateway
+from workflows import activity_names as act
+
+
+class ClaimActivities:
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], gateway: PaymentGateway
+    ) -> None:
+        self._sessions = session_factory
+        self._gateway = gateway
+
+    @activity.defn(name=act.RECORD_CLAIM)
+    async def record_claim(self, state: ClaimState) -> None:
+        async with self._sessions() as session, session.begin():
+            await claims.upsert_claim(session, state=state)
+
+    @activity.defn(name=act.LOAD_POLICY_POSITION)
+    async def load_policy_position(self, ref: PolicyRef) -> PolicyPosition:
+        async with self._sessions() as session:
+            policy = await policies.get_policy(session, policy_number=ref.policy_number)
+        if policy is None:
+            raise ApplicationError(f"no policy {ref.policy_number}", type="invalid_input")
+        return PolicyPosition(
+            policy_number=policy.policy_number,
+            status=policy.status,
+            sum_insured=policy.sum_insured,
+            paid_to_date=policy.paid_to_date,
+            effective_at=policy.effective_at,
+            expires_at=policy.expires_at,
+        )
+
+    @activity.defn(name=act.PAY_CLAIM)
+    async def pay_claim(self, request: PayoutRequest) -> LedgerEntry:
+        async with self._sessions() as session:
+            done = await ledger.get_entry_by_key(session, idempotency_key=request.idempotency_key)
+        if done is None:
+            # Gateway errors and timeouts propagate and are retried with the same key.
+            result = await self._gateway.payout(
+                idempotency_key=request.idempotency_key,
+                amount=request.amount,
+                account=request.account,
+            )
+            async with self._sessions() as session, session.begin():
+                done = await ledger.record_payout(
+                    session,
+                    idempotency_key=request.idempotency_key,
+                    case_id=request.claim_no,
+                    policy_number=request.policy_number,
+                    amount=request.amount,
+                    status=result.status,
+                    gateway_ref=result.gateway_ref,
+                )
+        if done.status == "declined":
+            raise ApplicationError(
+                f"payout declined by the receiving bank (ledger {done.id})",
+                type="payout_declined",
+                non_retryable=True,
+            )
+        return ledger_entry(done)

@@ -1,0 +1,388 @@
+"""Claims (理赔): a policyholder's loss from first notice to money in their account."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, status
+from pydantic import BaseModel, Field
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from api.deps import AgentUser, CurrentUser, SessionDep, SettingsDep, TemporalDep, require_roles
+from api.errors import ProblemError
+from api.processes import is_not_found, refusal, sees_all
+from api.schemas import Money, StrictModel
+from db.repositories import claims, policies
+from domain.claim_rules import DOCUMENT_KINDS, intake_refusal
+from domain.claims import (
+    DUPLICATE_BLOCKING,
+    Approval,
+    Assessment,
+    ClaimDocument,
+    ClaimHistoryEntry,
+    ClaimStage,
+    ClaimState,
+    ClaimStatus,
+    Deadlines,
+    Payout,
+)
+from domain.products import IncidentType, get_product
+from domain.underwriting import Actor, Role
+from workflows import search_attributes as sa
+from workflows.claim import (
+    ClaimAppeal,
+    ClaimLimits,
+    ClaimStart,
+    ClaimWithdrawal,
+    ClaimWorkflow,
+    DocumentsSupplement,
+    PayoutFix,
+    workflow_id_for,
+)
+
+router = APIRouter(prefix="/v1/claims", tags=["claims"])
+SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+_ACCOUNT_RE = re.compile(r"^[0-9]{12,19}$")
+PayoutFixer = Annotated[Actor, Depends(require_roles(Role.OPS, Role.SUPERVISOR))]
+
+
+class ClaimCreate(StrictModel):
+    policy_number: str = Field(min_length=1, max_length=40)
+    incident_date: date
+    incident_type: str = Field(description="One of the product's `covered_incidents`")
+    description: str = Field(min_length=1, max_length=2000)
+    amount_claimed: Decimal = Field(max_digits=14, decimal_places=2)
+    documents: list[ClaimDocument] = Field(default=[], max_length=50)
+    payee_account: str = Field(description="12-19 digits; shown masked afterwards")
+
+
+class ClaimAccepted(BaseModel):
+    claim_id: str
+    workflow_id: str
+    stage: ClaimStage
+    status: ClaimStatus
+
+
+class DocumentsCreate(StrictModel):
+    documents: list[ClaimDocument] = Field(min_length=1, max_length=50)
+
+
+class AppealCreate(StrictModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ClaimWithdrawalCreate(StrictModel):
+    reason: str = Field(default="", max_length=500)
+
+
+class PayoutRetryCreate(StrictModel):
+    payee_account: str
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class ClaimRead(BaseModel):
+    claim_id: str
+    workflow_id: str
+    agent: str
+    policy_number: str
+    product_code: str
+    incident_date: date
+    incident_type: IncidentType
+    stage: ClaimStage
+    status: ClaimStatus
+    amount_claimed: Money
+    amount_approved: Money | None
+    payee_account: str = Field(description="masked")
+    documents: list[ClaimDocument]
+    missing_documents: list[str]
+    assessment: Assessment | None
+    tier: str | None
+    approvals: list[Approval]
+    payout: Payout | None
+    deadlines: Deadlines
+    history: list[ClaimHistoryEntry]
+
+    @classmethod
+    def of(cls, state: ClaimState) -> ClaimRead:
+        data = state.model_dump(exclude={"payee_account_masked", "description", "open_task_id"})
+        return cls(**data, payee_account=state.payee_account_masked)
+
+
+class ClaimSummary(BaseModel):
+    claim_id: str
+    workflow_id: str
+    agent: str
+    policy_number: str
+    incident_date: date
+    incident_type: str
+    stage: str
+    status: str
+    amount_claimed: Money
+    amount_approved: Money | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ClaimPage(BaseModel):
+    items: list[ClaimSummary]
+    next_cursor: str | None
+
+
+def _claim_no(policy_number: str, incident_date: date, incident_type: str, earlier: int) -> str:
+    """The business key of a report: the same incident reported again while the first is
+    still open names the same workflow, so even a race between two reports yields one."""
+    digest = hashlib.sha256(
+        f"{policy_number}|{incident_date.isoformat()}|{incident_type}|{earlier}".encode()
+    ).digest()
+    return "C" + base64.b32encode(digest).decode()[:12]
+
+
+async def _claim(
+    client: Client, claim_id: str, user: Actor
+) -> tuple[WorkflowHandle[Any, ClaimState], ClaimState]:
+    handle = client.get_workflow_handle_for(ClaimWorkflow.run, workflow_id_for(claim_id))
+    try:
+        state = await handle.query(ClaimWorkflow.state)
+    except RPCError as err:
+        if is_not_found(err):
+            raise ProblemError(404, "claim_not_found", "No such claim", "") from None
+        raise
+    if not sees_all(user) and state.agent != user.username:
+        raise ProblemError(404, "claim_not_found", "No such claim", "")
+    return handle, state
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ClaimAccepted,
+    responses={
+        409: {"description": "`duplicate_claim`"},
+        422: {
+            "description": "`unknown_policy` · `policy_not_effective` · `incident_not_covered`"
+            " · `incident_in_future` · `invalid_amount` · `unknown_document_kind`"
+        },
+    },
+)
+async def report_claim(
+    body: ClaimCreate,
+    user: AgentUser,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+) -> ClaimAccepted:
+    """First notice of loss. Checked before anything starts: the policy (the caller's
+    customer's), effective on the incident date, the incident covered by the product, the
+    date not in the future, the amount positive, and not the same claim again (same policy,
+    incident date and type, still open or paid: 409 `duplicate_claim`)."""
+    if not _ACCOUNT_RE.match(body.payee_account):
+        raise ProblemError(422, "invalid_bank_account", "Invalid payee account", "12-19 digits")
+    unknown = sorted({d.kind for d in body.documents} - DOCUMENT_KINDS)
+    if unknown:
+        raise ProblemError(422, "unknown_document_kind", "Unknown document kind",
+                           f"unknown kinds: {', '.join(unknown)}")  # fmt: skip
+    policy = await policies.get_policy(session, policy_number=body.policy_number)
+    if policy is None or (not sees_all(user) and policy.agent != user.username):
+        raise ProblemError(422, "unknown_policy", "Unknown policy", "no such policy")
+    product = get_product(policy.product_code)
+    today = datetime.now(SHANGHAI).date()
+    refused = intake_refusal(
+        policy_status=policy.status,
+        effective_on=policy.effective_at.astimezone(SHANGHAI).date(),
+        expires_on=policy.expires_at.astimezone(SHANGHAI).date(),
+        covered=product.covered_incidents,
+        incident_type=body.incident_type,
+        incident_date=body.incident_date,
+        today=today,
+        amount_claimed=body.amount_claimed,
+    )
+    if refused is not None:
+        code, message = refused
+        raise ProblemError(422, code, code.replace("_", " ").capitalize(), message)
+    earlier = await claims.claims_for_incident(
+        session,
+        policy_number=body.policy_number,
+        incident_date=body.incident_date,
+        incident_type=body.incident_type,
+    )
+    await session.commit()
+    if any(c.status in DUPLICATE_BLOCKING for c in earlier):
+        raise ProblemError(409, "duplicate_claim", "Claim already reported",
+                           "this incident is already claimed on this policy")  # fmt: skip
+    claim_no = _claim_no(body.policy_number, body.incident_date, body.incident_type, len(earlier))
+    start = ClaimStart(
+        claim_no=claim_no,
+        agent=policy.agent,
+        policy_number=policy.policy_number,
+        product_code=policy.product_code,
+        policy_effective_on=policy.effective_at.astimezone(SHANGHAI).date(),
+        incident_date=body.incident_date,
+        incident_type=IncidentType(body.incident_type),
+        description=body.description,
+        amount_claimed=body.amount_claimed,
+        documents=body.documents,
+        payee_account=body.payee_account,
+        clocks=settings.timers(),
+        limits=ClaimLimits(
+            auto_limit=settings.claim_auto_limit, dual_limit=settings.dual_control_limit
+        ),
+    )
+    try:
+        await client.start_workflow(
+            ClaimWorkflow.run,
+            start,
+            id=workflow_id_for(claim_no),
+            task_queue=settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.PROCESS, "claim"),
+                    SearchAttributePair(sa.AGENT, policy.agent),
+                    SearchAttributePair(sa.STAGE, ClaimStage.REPORTED.value),
+                    SearchAttributePair(sa.STATUS, ClaimStatus.IN_PROGRESS.value),
+                    SearchAttributePair(sa.AMOUNT, float(body.amount_claimed)),
+                ]
+            ),
+        )
+    except WorkflowAlreadyStartedError:
+        raise ProblemError(409, "duplicate_claim", "Claim already reported",
+                           "this incident is already claimed on this policy") from None  # fmt: skip
+    return ClaimAccepted(
+        claim_id=claim_no,
+        workflow_id=workflow_id_for(claim_no),
+        stage=ClaimStage.REPORTED,
+        status=ClaimStatus.IN_PROGRESS,
+    )
+
+
+@router.get("", response_model=ClaimPage)
+async def list_claims(
+    user: CurrentUser,
+    session: SessionDep,
+    stage: ClaimStage | None = None,
+    status_: Annotated[ClaimStatus | None, Query(alias="status")] = None,
+    policy_number: str | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> ClaimPage:
+    """The caller's claims (an agent) or all of them (supervisor, ops), newest first."""
+    try:
+        rows, next_cursor = await claims.list_claims(
+            session,
+            agent=None if sees_all(user) else user.username,
+            stage=stage.value if stage else None,
+            status=status_.value if status_ else None,
+            policy_number=policy_number,
+            cursor=cursor,
+            limit=limit,
+        )
+    except ValueError:
+        raise ProblemError(422, "invalid_cursor", "Invalid cursor", "") from None
+    return ClaimPage(
+        items=[
+            ClaimSummary(
+                claim_id=r.claim_no,
+                workflow_id=r.workflow_id,
+                agent=r.agent,
+                policy_number=r.policy_number,
+                incident_date=r.incident_date,
+                incident_type=r.incident_type,
+                stage=r.stage,
+                status=r.status,
+                amount_claimed=r.amount_claimed,
+                amount_approved=r.amount_approved,
+                created_at=r.created_at,
+                updated_at=r.updated_at,
+            )
+            for r in rows
+        ],
+        next_cursor=next_cursor,
+    )
+
+
+@router.get("/{claim_id}", response_model=ClaimRead)
+async def get_claim(claim_id: str, user: CurrentUser, client: TemporalDep) -> ClaimRead:
+    """Where the claim stands: stage, missing documents, assessment with the reasons for any
+    reduction, approvals, payout, deadlines (and any breach), history."""
+    _, state = await _claim(client, claim_id, user)
+    return ClaimRead.of(state)
+
+
+@router.post("/{claim_id}/documents", response_model=ClaimRead)
+async def supplement_documents(
+    claim_id: str, body: DocumentsCreate, user: AgentUser, client: TemporalDep
+) -> ClaimRead:
+    """Supplement missing documents; the review resumes when none is missing."""
+    handle, _ = await _claim(client, claim_id, user)
+    try:
+        state = await handle.execute_update(
+            ClaimWorkflow.supplement_documents,
+            DocumentsSupplement(documents=body.documents, by=user.username),
+        )
+    except WorkflowUpdateFailedError as err:
+        raise refusal(err) from None
+    return ClaimRead.of(state)
+
+
+@router.post("/{claim_id}/appeal", response_model=ClaimRead)
+async def appeal(
+    claim_id: str, body: AppealCreate, user: AgentUser, client: TemporalDep
+) -> ClaimRead:
+    """Appeal a rejection within the appeal window; a supervisor other than the one who
+    rejected reviews it."""
+    handle, _ = await _claim(client, claim_id, user)
+    try:
+        state = await handle.execute_update(
+            ClaimWorkflow.appeal, ClaimAppeal(by=user.username, reason=body.reason)
+        )
+    except WorkflowUpdateFailedError as err:
+        raise refusal(err) from None
+    return ClaimRead.of(state)
+
+
+@router.post("/{claim_id}/withdraw", response_model=ClaimRead)
+async def withdraw_claim(
+    claim_id: str, body: ClaimWithdrawalCreate, user: AgentUser, client: TemporalDep
+) -> ClaimRead:
+    """Withdraw the claim before it is approved."""
+    handle, _ = await _claim(client, claim_id, user)
+    try:
+        state = await handle.execute_update(
+            ClaimWorkflow.withdraw, ClaimWithdrawal(by=user.username, reason=body.reason)
+        )
+    except WorkflowUpdateFailedError as err:
+        raise refusal(err) from None
+    return ClaimRead.of(state)
+
+
+@router.post("/{claim_id}/payout/retry", response_model=ClaimRead)
+async def retry_payout(
+    claim_id: str, body: PayoutRetryCreate, user: PayoutFixer, client: TemporalDep
+) -> ClaimRead:
+    """After the bank declined the payout (stage `payout_failed`): correct the payee account
+    and pay again (ops or supervisor)."""
+    if not _ACCOUNT_RE.match(body.payee_account):
+        raise ProblemError(422, "invalid_bank_account", "Invalid payee account", "12-19 digits")
+    handle, _ = await _claim(client, claim_id, user)
+    try:
+        state = await handle.execute_update(
+            ClaimWorkflow.fix_payout,
+            PayoutFix(payee_account=body.payee_account, by=user.username, reason=body.reason),
+        )
+    except WorkflowUpdateFailedError as err:
+        raise refusal(err) from None
+    return ClaimRead.of(state)
