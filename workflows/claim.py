@@ -167,6 +167,7 @@ class ClaimWorkflow:
         self._docs_at_request = 0  # … counted from this many documents on
         self._decisions: list[ClaimDecision] = []
         self._round_approvers: list[str] = []
+        self._awaiting_second_approval = False
         self._withdrawal: ClaimWithdrawal | None = None
         self._appeal: ClaimAppeal | None = None
         self._payout_fix: PayoutFix | None = None
@@ -347,6 +348,7 @@ class ClaimWorkflow:
                 await self._close_task(task_id, "cancel", by=self._withdrawal.by)
                 return await self._end_withdrawn()
             decision = self._decisions.pop(0)
+            self._awaiting_second_approval = False
             self._state.approvals.append(
                 Approval(
                     by=decision.actor.username,
@@ -361,6 +363,7 @@ class ClaimWorkflow:
                 approved = decision.amount or amount
                 self._state.amount_approved = min(approved, self._state.amount_approved or approved)
                 if len(self._round_approvers) < approvals_needed(tier):
+                    self._awaiting_second_approval = True
                     self._history(f"first approval by {decision.actor.username}", by=SYSTEM)
                     await self._notify("second_approval_needed", key_suffix=task_id)
                     await self._record()
@@ -564,9 +567,14 @@ class ClaimWorkflow:
 
     @workflow.update
     async def decide(self, decision: ClaimDecision) -> ClaimState:
+        """Answer with the state the decision led to: the next stage, or the same stage
+        waiting for a second approver."""
         self._decisions.append(decision)
-        before = len(self._state.approvals)
-        await workflow.wait_condition(lambda: len(self._state.approvals) > before)
+        before, stage = len(self._state.approvals), self._state.stage
+        await workflow.wait_condition(
+            lambda: len(self._state.approvals) > before
+            and (self._state.stage != stage or self._awaiting_second_approval)
+        )
         return self._state.model_copy(deep=True)
 
     @decide.validator

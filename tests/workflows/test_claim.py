@@ -248,6 +248,7 @@ async def test_single_supervisor_approves_within_limit_and_the_filer_cannot(
     assert refused(err) == "four_eyes_violation"
     state = await harness.decide(handle, SAM)
     assert state.approvals[-1].by == "sam"
+    assert state.stage == ClaimStage.APPROVED  # the answer shows where the decision led
     result = await handle.result()
     assert result.status == ClaimStatus.PAID
     assert result.tier == "single"
