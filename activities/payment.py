@@ -13,7 +13,7 @@ from temporalio.exceptions import ApplicationError
 
 from db.models import PaymentLedger
 from db.repositories import ledger
-from domain.activities import Charge, LedgerEntry, PaymentOrder, Settlement
+from domain.activities import Charge, LedgerEntry, PaymentOrder, Refund, Settlement
 from gateways.payment import PaymentGateway
 from workflows import activity_names as act
 
@@ -95,4 +95,41 @@ class PaymentActivities:
                     idempotency_key=settlement.idempotency_key,
                     gateway_ref=settlement.gateway_ref,
                 )
+        return ledger_entry(row)
+
+    @activity.defn(name=act.REFUND_PREMIUM)
+    async def refund_premium(self, refund: Refund) -> LedgerEntry:
+        """Refund a collected premium once (``refund:<policy_no>``). What counts as collected:
+        our ledger says so, or — for a charge cut off by the cancellation — the gateway's
+        book does."""
+        async with self._sessions() as session:
+            done = await ledger.get_entry_by_key(session, idempotency_key=refund.idempotency_key)
+            original = await ledger.get_entry_by_key(session, idempotency_key=refund.original_key)
+        if done is not None:
+            return ledger_entry(done)
+        if original is not None and original.status != "succeeded":
+            return LedgerEntry(
+                ledger_id="", idempotency_key=refund.idempotency_key, amount=refund.amount,
+                status="nothing_to_refund",
+            )  # fmt: skip
+        result = await self._gateway.refund(
+            idempotency_key=refund.idempotency_key,
+            original_key=refund.original_key,
+            amount=original.amount if original is not None else refund.amount,
+        )
+        if result.status == "nothing_to_refund":
+            return LedgerEntry(
+                ledger_id="", idempotency_key=refund.idempotency_key, amount=refund.amount,
+                status="nothing_to_refund",
+            )  # fmt: skip
+        async with self._sessions() as session, session.begin():
+            row = await ledger.record_entry(
+                session,
+                idempotency_key=refund.idempotency_key,
+                kind="refund",
+                case_id=refund.case_id,
+                amount=original.amount if original is not None else refund.amount,
+                status=result.status,
+                gateway_ref=result.gateway_ref,
+            )
         return ledger_entry(row)

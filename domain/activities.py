@@ -74,6 +74,15 @@ class Charge(BaseModel):
     purpose: Literal["premium"] = "premium"
 
 
+class Refund(BaseModel):
+    """Give back what ``original_key`` collected, if it collected anything."""
+
+    idempotency_key: str
+    original_key: str
+    case_id: str
+    amount: Decimal
+
+
 class PaymentOrder(BaseModel):
     order_id: str
     idempotency_key: str
@@ -95,7 +104,7 @@ class LedgerEntry(BaseModel):
     ledger_id: str
     idempotency_key: str
     amount: Decimal
-    status: Literal["pending", "succeeded", "declined"]
+    status: Literal["pending", "succeeded", "declined", "nothing_to_refund"]
     gateway_ref: str | None = None
     order_id: str | None = None
 

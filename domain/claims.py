@@ -31,6 +31,7 @@ class ClaimStatus(StrEnum):
     PAID = "paid"
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"
+    CANCELLED = "cancelled"  # by ops
 
 
 # A claim in one of these counts as "the same claim already reported".

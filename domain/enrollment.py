@@ -33,6 +33,7 @@ class Status(StrEnum):
     LAPSED = "lapsed"
     EXPIRED = "expired"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # by ops; what was charged is refunded
 
 
 class PaymentMethod(StrEnum):
@@ -95,12 +96,13 @@ class Underwriting(BaseModel):
 class Payment(BaseModel):
     method: PaymentMethod | None = None
     order_id: str | None = None
-    status: Literal["none", "pending", "paid", "declined", "lapsed"] = "none"
+    status: Literal["none", "pending", "paid", "declined", "lapsed", "refunded"] = "none"
     amount: Decimal | None = None
     due_at: datetime | None = None
     ledger_id: str | None = None
     gateway_ref: str | None = None
     paid_at: datetime | None = None
+    refund_ledger_id: str | None = None
 
 
 class HistoryEntry(BaseModel):

@@ -118,6 +118,20 @@ class PaymentGateway:
         charge: a decline means the receiving bank refused (wrong or closed account)."""
         return await self._move(idempotency_key, "payout", amount, account)
 
+    async def refund(
+        self, *, idempotency_key: str, original_key: str, amount: Decimal
+    ) -> GatewayResult:
+        """Give back what the request ``original_key`` collected. Nothing collected (never
+        charged, or declined): status ``nothing_to_refund`` and nothing booked."""
+        if (previous := await self._find(idempotency_key)) is not None:
+            return previous
+        original = await self._find(original_key)
+        if original is None or original.status == "declined":
+            return GatewayResult("", "nothing_to_refund")
+        if self.mode() == GatewayMode.ERROR:
+            raise GatewayUnavailable("payment gateway unavailable")
+        return await self._book(idempotency_key, "refund", amount, "succeeded", None)
+
     async def create_order(self, *, idempotency_key: str, amount: Decimal) -> GatewayResult:
         """Open an online payment order the customer pays on the gateway's page."""
         if (previous := await self._find(idempotency_key)) is not None:

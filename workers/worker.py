@@ -91,6 +91,7 @@ def activities_for(
         payment.charge_premium,
         payment.create_payment_order,
         payment.settle_online_payment,
+        payment.refund_premium,
         notifications.send_notification,
         claims.record_claim,
         claims.load_policy_position,

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from domain.activities import (
@@ -178,6 +179,21 @@ class ClaimWorkflow:
 
     @workflow.run
     async def run(self, start: ClaimStart) -> ClaimState:
+        try:
+            return await self._handle_claim()
+        except asyncio.CancelledError:
+            # Ops cancelled the process: close its task and end as cancelled. A payout in
+            # flight finishes first (it waits on cancel), and money paid stays paid.
+            if self._state.open_task_id:
+                await self._close_task(self._state.open_task_id, "cancel", by="ops")
+            await self._notify("claim_cancelled")
+            self._state.status = ClaimStatus.CANCELLED
+            self._history("cancelled by ops", by="ops")
+            workflow.upsert_search_attributes([sa.STATUS.value_set(ClaimStatus.CANCELLED.value)])
+            await self._record()
+            raise
+
+    async def _handle_claim(self) -> ClaimState:
         await self._record()
         await self._notify("claim_reported")
         outcome = await self._review_until_decided()
@@ -482,6 +498,7 @@ class ClaimWorkflow:
                 result_type=LedgerEntry,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=PAYOUT_RETRY,
+                cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             )
             if "payout_deadline" not in deadlines.breaches and not await self._wait_until(
                 handle.done, deadlines.payout_due_at
@@ -572,8 +589,10 @@ class ClaimWorkflow:
         self._decisions.append(decision)
         before, stage = len(self._state.approvals), self._state.stage
         await workflow.wait_condition(
-            lambda: len(self._state.approvals) > before
-            and (self._state.stage != stage or self._awaiting_second_approval)
+            lambda: (
+                len(self._state.approvals) > before
+                and (self._state.stage != stage or self._awaiting_second_approval)
+            )
         )
         return self._state.model_copy(deep=True)
 

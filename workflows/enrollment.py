@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from domain.activities import (
@@ -30,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         PolicyIssue,
         PolicyStatusChange,
         QuoteRecord,
+        Refund,
         Settlement,
         TaskChange,
         TaskOpen,
@@ -130,6 +132,11 @@ def _refuse(code: str, message: str) -> ApplicationError:
     return ApplicationError(message, type=code, non_retryable=True)
 
 
+def _policy_number(application_no: str) -> str:
+    """The policy an application becomes: a business key known before issuance."""
+    return "P" + application_no.removeprefix("E")
+
+
 def shanghai_today(now: datetime) -> date:
     return now.astimezone(SHANGHAI).date()
 
@@ -173,6 +180,14 @@ class EnrollmentWorkflow:
 
     @workflow.run
     async def run(self, start: EnrollmentStart) -> EnrollmentState:
+        try:
+            return await self._enroll(start)
+        except asyncio.CancelledError:
+            # Ops cancelled the process: undo what it did, then end as cancelled.
+            await self._compensate()
+            raise
+
+    async def _enroll(self, start: EnrollmentStart) -> EnrollmentState:
         ref = await self._activity(
             act.REGISTER_CUSTOMER,
             CustomerRegistration(
@@ -261,7 +276,7 @@ class EnrollmentWorkflow:
         now = workflow.now()
         start_date = application.start_date or shanghai_today(now) + timedelta(days=1)
         effective_at = max(datetime.combine(start_date, time(0), SHANGHAI), now)
-        policy_number = "P" + start.application_no.removeprefix("E")
+        policy_number = _policy_number(start.application_no)
         self._state.policy_number = policy_number
         self._state.effective_at = effective_at
         self._state.expires_at = add_years(effective_at, product.term_years)
@@ -409,6 +424,8 @@ class EnrollmentWorkflow:
                     # Short, so a charge lost with a crashed worker is retried soon; the
                     # idempotency key makes the retry safe.
                     start_to_close=timedelta(seconds=15),
+                    # On cancellation, let the charge finish first: the refund must see it.
+                    wait_on_cancel=True,
                 )
             except ActivityError as err:
                 if isinstance(err.cause, ApplicationError) and err.cause.type == "payment_declined":
@@ -602,6 +619,7 @@ class EnrollmentWorkflow:
         result_type: type[Any] | None,
         *,
         start_to_close: timedelta = timedelta(seconds=30),
+        wait_on_cancel: bool = False,
     ) -> Any:
         return await workflow.execute_activity(
             name,
@@ -609,6 +627,9 @@ class EnrollmentWorkflow:
             result_type=result_type,
             start_to_close_timeout=start_to_close,
             retry_policy=DEFAULT_RETRY,
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+            if wait_on_cancel
+            else ActivityCancellationType.TRY_CANCEL,
         )
 
     async def _wait_until(self, condition: Callable[[], bool], moment: datetime) -> bool:
@@ -661,6 +682,47 @@ class EnrollmentWorkflow:
             ),
             None,
         )
+
+    async def _compensate(self) -> None:
+        """After a cancellation: refund a premium that was collected (or may have been, if
+        the charge was in flight), close the open task, cancel an issued policy."""
+        app_no = self._start.application_no
+        by = "ops"
+        if self._open_task_id:
+            await self._activity(
+                act.CHANGE_TASK,
+                TaskChange(task_id=self._open_task_id, action="cancel", by=by,
+                           reason="process cancelled"),
+                None,
+            )  # fmt: skip
+            self._open_task_id = None
+        payment = self._state.payment
+        if payment.status == "paid" or self._charging:
+            refund = await self._activity(
+                act.REFUND_PREMIUM,
+                Refund(
+                    idempotency_key=f"refund:{_policy_number(app_no)}",
+                    original_key=f"premium:{app_no}",
+                    case_id=app_no,
+                    amount=payment.amount or Decimal(0),
+                ),
+                LedgerEntry,
+            )
+            if refund.status == "succeeded":
+                payment.status = "refunded"
+                payment.refund_ledger_id = refund.ledger_id
+                self._history("premium refunded", by=SYSTEM)
+        if self._state.policy_number:
+            await self._activity(
+                act.SET_POLICY_STATUS,
+                PolicyStatusChange(policy_number=self._state.policy_number, status="cancelled"),
+                None,
+            )
+        await self._notify("enrollment_cancelled")
+        self._state.status = Status.CANCELLED
+        self._history("cancelled by ops", by=by)
+        workflow.upsert_search_attributes([sa.STATUS.value_set(Status.CANCELLED.value)])
+        await self._record()
 
     async def _end_withdrawn(self) -> EnrollmentState:
         withdrawal = self._withdrawal

@@ -213,3 +213,34 @@ async def test_no_id_number_in_raw_history_workflow_ids_search_attributes_or_log
     assert eid in log or "enrollment" in log  # the log is really being written
     for secret in secrets:
         assert secret not in log
+
+
+async def test_cancelling_after_the_premium_was_charged_refunds_it_exactly_once(
+    api: httpx.AsyncClient,
+    login: Login,
+    dev_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    from db.models import GatewayTransaction, PaymentLedger, Policy
+
+    alice = await login("alice")
+    tomorrow = (datetime.now(SHANGHAI).date() + timedelta(days=1)).isoformat()
+    eid = await enroll(api, alice, start_date=tomorrow)  # charged, then waits to take effect
+    body = await wait_for(api, alice, eid, lambda b: b["stage"] == "issued")
+    handle = dev_env.client.get_workflow_handle(body["workflow_id"])
+    await handle.cancel()
+    await handle.cancel()  # a repeated request changes nothing
+    body = await wait_for(api, alice, eid, lambda b: b["status"] != "in_progress")
+    assert body["status"] == "cancelled"
+    assert body["payment"]["status"] == "refunded"
+    refund_key = f"refund:{body['policy_number']}"
+    async with sessions() as s:
+        refunds = await s.scalar(
+            select(func.count()).where(PaymentLedger.idempotency_key == refund_key)
+        )
+        at_bank = await s.scalar(
+            select(func.count()).where(GatewayTransaction.idempotency_key == refund_key)
+        )
+        policy = await s.get(Policy, body["policy_number"])
+    assert (refunds, at_bank) == (1, 1)
+    assert policy is not None and policy.status == "cancelled"

@@ -68,6 +68,7 @@ async def enroll(
     product: str = "TERM_LIFE_20",
     method: str = "auto_debit",
     id_number: str | None = None,
+    start_date: str | None = None,
 ) -> str:
     r = await api.post(
         "/v1/enrollments",
@@ -87,7 +88,7 @@ async def enroll(
         "payment_method": method,
         "query_password": "s3cret-pass",
         "consent": True,
-        "start_date": today(),
+        "start_date": start_date or today(),
     }
     if method == "auto_debit":
         application["bank_account"] = "6222020200112233445"

@@ -11,7 +11,12 @@ from typing import Any
 
 import pytest
 from temporalio import activity
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -402,3 +407,15 @@ async def test_sum_insured_already_paid_caps_the_approved_amount(harness: Harnes
     result = await handle.result()
     assert result.amount_approved == Decimal("1000.00")
     assert result.assessment and result.assessment.reductions[-1].reason == "remaining_sum_insured"
+
+
+async def test_cancellation_closes_the_open_task(harness: Harness) -> None:
+    handle = await harness.report(amount="200000.00")
+    await harness.task(handle)
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    assert harness.world.named(act.CHANGE_TASK)[-1].action == "cancel"
+    state = await handle.query(ClaimWorkflow.state)
+    assert state.status == ClaimStatus.CANCELLED
+    assert harness.world.named(act.PAY_CLAIM) == []

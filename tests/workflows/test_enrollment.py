@@ -13,11 +13,12 @@ import pytest
 from temporalio import activity
 from temporalio.client import (
     WorkflowExecutionStatus,
+    WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -31,6 +32,7 @@ from domain.activities import (
     PolicyIssue,
     PolicyStatusChange,
     QuoteRecord,
+    Refund,
     Settlement,
     TaskChange,
     TaskOpen,
@@ -150,6 +152,16 @@ class World:
                 order_id=arg.order_id,
             )
 
+        @activity.defn(name=act.REFUND_PREMIUM)
+        async def refund_premium(arg: Refund) -> LedgerEntry:
+            world.calls.append((act.REFUND_PREMIUM, arg))
+            return LedgerEntry(
+                ledger_id="R1",
+                idempotency_key=arg.idempotency_key,
+                amount=arg.amount,
+                status="succeeded",
+            )
+
         @activity.defn(name=act.ISSUE_POLICY)
         async def issue_policy(arg: PolicyIssue) -> None:
             world.calls.append((act.ISSUE_POLICY, arg))
@@ -172,6 +184,7 @@ class World:
             charge_premium,
             create_payment_order,
             settle_online_payment,
+            refund_premium,
             issue_policy,
             set_policy_status,
             send_notification,
@@ -579,3 +592,36 @@ async def test_application_needs_consent_and_a_bank_account_for_auto_debit(
         assert isinstance(refused.value.cause, ApplicationError)
         assert refused.value.cause.type == code
     await handle.terminate("test over")
+
+
+async def test_cancellation_after_the_charge_refunds_once_and_cancels_the_policy(
+    harness: Harness,
+) -> None:
+    handle = await harness.start()
+    await harness.apply(handle, sum_insured="200000")
+    await harness.wait_for_stage(handle, Stage.ISSUED)  # charged, waiting to take effect
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError) as ended:
+        await handle.result()
+    assert isinstance(ended.value.cause, CancelledError)
+    state = await handle.query(EnrollmentWorkflow.state)
+    assert state.status == Status.CANCELLED
+    assert state.payment.status == "refunded"
+    (refund,) = harness.world.named(act.REFUND_PREMIUM)
+    assert refund.idempotency_key == f"refund:{state.policy_number}"
+    assert refund.original_key == f"premium:{state.enrollment_id}"
+    assert [c.status for c in harness.world.named(act.SET_POLICY_STATUS)] == ["cancelled"]
+
+
+async def test_cancellation_in_underwriting_closes_the_task_and_refunds_nothing(
+    harness: Harness,
+) -> None:
+    handle = await harness.start()
+    await harness.apply(handle, sum_insured="1000000")
+    await harness.wait_for_call(act.OPEN_TASK)
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    assert harness.world.named(act.CHANGE_TASK)[-1].action == "cancel"
+    assert harness.world.named(act.REFUND_PREMIUM) == []
+    assert (await handle.query(EnrollmentWorkflow.state)).status == Status.CANCELLED
