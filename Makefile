@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install run test lint fmt typecheck pytest bench clean distclean
+.PHONY: help install run test lint fmt typecheck pytest bench histories clean distclean
 
 help:
 	@echo "make run        start Temporal dev server + worker + API (data in .data/)"
@@ -16,6 +16,7 @@ help:
 	@echo "make fmt        ruff check --fix + ruff format"
 	@echo "make typecheck  mypy"
 	@echo "make bench      run the benchmarks"
+	@echo "make histories  re-record the golden workflow histories (see tests/histories/README.md)"
 	@echo "make clean      remove caches and build output (keeps .venv and .data)"
 	@echo "make distclean  clean, and remove .venv too"
 
@@ -54,6 +55,11 @@ pytest: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench
+
+# Golden histories for the replay test; regenerate only to add scenarios or after a
+# versioned change, never to make a replay failure pass.
+histories: $(VENV)/.installed
+	$(BIN)/python -m tests.histories.regenerate
 
 clean:
 	rm -rf build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache bench/results

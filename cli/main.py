@@ -111,16 +111,18 @@ def dev() -> None:
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
 
     def stop_all(*_: object) -> None:
+        # One at a time, newest first: the API, then the worker (which drains in-flight
+        # activities and reports them to Temporal), then Temporal itself.
         for name, proc in reversed(children):
             if proc.poll() is None:
                 _say(f"stopping {name}")
                 proc.send_signal(signal.SIGINT if name != "temporal" else signal.SIGTERM)
-        for name, proc in reversed(children):
             try:
-                proc.wait(timeout=20)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 _say(f"{name} did not stop in time; killing it")
                 proc.kill()
+                proc.wait()
 
     try:
         if settings.temporal_address is None:
@@ -133,8 +135,14 @@ def dev() -> None:
                 )
             log = (data / "temporal.log").open("ab")
             _say(f"starting the Temporal dev server (state in {data / 'temporal.db'})")
+            # Own process groups: Ctrl-C in the terminal reaches only this process, which
+            # then stops the children in order.
             server = subprocess.Popen(
-                dev_server_command(settings), stdout=log, stderr=subprocess.STDOUT, env=env
+                dev_server_command(settings),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                process_group=0,
             )
             children.append(("temporal", server))
             _wait_for_port(
@@ -144,9 +152,9 @@ def dev() -> None:
         asyncio.run(_prepare(settings.model_copy(update={"data_dir": data}), seed_users=True))
 
         here = [sys.executable, "-m", "cli.main"]
-        worker = subprocess.Popen([*here, "worker"], env=env)
+        worker = subprocess.Popen([*here, "worker"], env=env, process_group=0)
         children.append(("worker", worker))
-        api = subprocess.Popen([*here, "api"], env=env)
+        api = subprocess.Popen([*here, "api"], env=env, process_group=0)
         children.append(("api", api))
         _wait_for_port(settings.api_host, settings.api_port, what="API", timeout=60, proc=api)
 

@@ -73,6 +73,15 @@ class Settings(BaseSettings):
     claim_auto_limit: Decimal = Decimal("5000.00")
     dual_control_limit: Decimal = Decimal("1000000.00")
 
+    # Ops: an activity failing this many attempts in a row is an incident; the incident
+    # scan looks at this many of the most recently started running processes.
+    incident_attempt_threshold: int = Field(default=3, ge=1)
+    incident_scan_limit: int = Field(default=200, ge=1, le=1000)
+    # Origin of the Temporal Web UI allowed to call the codec endpoint (/codec) from the
+    # ops user's browser. Unset: the local dev server's UI (127.0.0.1 and localhost on
+    # temporal_ui_port).
+    ui_origin: str | None = None
+
     log_level: str = "INFO"
     # Also write log lines (JSON) to this file; `insureflow dev` puts one in the data dir.
     log_file: Path | None = None
@@ -89,6 +98,14 @@ class Settings(BaseSettings):
     @property
     def effective_temporal_address(self) -> str:
         return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def effective_ui_origins(self) -> list[str]:
+        """The origins the codec endpoint answers cross-origin requests from."""
+        if self.ui_origin:
+            return [origin.strip() for origin in self.ui_origin.split(",") if origin.strip()]
+        port = self.temporal_ui_port
+        return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
 
     def resolved_jwt_secret(self) -> str:
         """The signing secret: configured, or a development secret kept in the data dir."""

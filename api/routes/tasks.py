@@ -100,14 +100,17 @@ async def _task(session: Any, task_id: str) -> Task:
 async def list_tasks(
     user: InboxUser,
     session: SessionDep,
-    status: Literal["open", "claimed", "done", "cancelled", "expired"] | None = "open",
+    status: Literal["open", "claimed", "done", "cancelled", "expired"] | None = None,
     kind: Literal["underwriting", "claim_review", "claim_approval", "payout_failed"] | None = None,
     assignee: Annotated[str | None, Query(description="`me` for the caller's tasks")] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> TaskPage:
-    """Tasks ordered by due time (soonest first)."""
+    """Tasks ordered by due time (soonest first). Without `status`: the open inbox, or with
+    `assignee`, that person's tasks in any state."""
     who = user.username if assignee == "me" else assignee
+    if status is None and who is None:
+        status = "open"
     try:
         rows, next_cursor = await tasks.list_tasks(
             session, status=status, kind=kind, assignee=who, cursor=cursor, limit=limit

@@ -1,0 +1,432 @@
+"""A process's history told in business words: "Application submitted by alice",
+"Verification passed", "Premium charged ¥1,234.00 (ledger …)".
+
+Built from the decoded, masked events of ``api.ops.history``: activities by their name
+with their input and result, Updates by their name with the person in their arguments,
+timers, and how the process started and ended. Bookkeeping (read-model records) is left
+out; anything unknown is still shown, plainly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pydantic import BaseModel
+
+from api.ops.history import parse_time
+from workflows import activity_names as act
+from workflows import search_attributes as sa
+
+SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+# Read-model writes: how the API's lists stay current, not something the process did.
+_BOOKKEEPING = {act.RECORD_ENROLLMENT, act.RECORD_QUOTE, act.RECORD_CLAIM}
+_TASK_KINDS = {
+    "underwriting": "Underwriting",
+    "claim_review": "Claim review",
+    "claim_approval": "Claim approval",
+    "payout_failed": "Payout fix",
+}
+_ACTIVITY_LABELS = {
+    act.REGISTER_CUSTOMER: "Customer registration",
+    act.VERIFY_APPLICANT: "Verification",
+    act.OPEN_TASK: "Opening a task",
+    act.CHANGE_TASK: "Updating a task",
+    act.CHARGE_PREMIUM: "Premium charge",
+    act.CREATE_PAYMENT_ORDER: "Payment order",
+    act.SETTLE_ONLINE_PAYMENT: "Online payment settlement",
+    act.REFUND_PREMIUM: "Premium refund",
+    act.ISSUE_POLICY: "Policy issue",
+    act.SET_POLICY_STATUS: "Policy status change",
+    act.SEND_NOTIFICATION: "Notification",
+    act.LOAD_POLICY_POSITION: "Reading the policy position",
+    act.PAY_CLAIM: "Claim payout",
+}
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)s$")
+
+
+class TimelineEntry(BaseModel):
+    """One step a person reads: when, what happened, and where it comes from."""
+
+    at: datetime
+    event: str
+    detail: str
+    event_id: int
+
+
+def money(value: Any) -> str:
+    """``¥1,234.00``."""
+    try:
+        return f"¥{Decimal(str(value)):,.2f}"
+    except (InvalidOperation, ValueError):
+        return f"¥{value}"
+
+
+def moment(value: Any) -> str:
+    """A time as people here read it: ``2025-03-01 09:30 UTC+8``."""
+    parsed = value if isinstance(value, datetime) else parse_time(value)
+    if parsed is None:
+        return str(value)
+    return parsed.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M UTC+8")
+
+
+def duration(value: Any) -> timedelta | None:
+    """A protobuf JSON duration (``"86400s"``)."""
+    match = _DURATION.match(value) if isinstance(value, str) else None
+    return timedelta(seconds=float(match.group(1))) if match else None
+
+
+def words(code: Any) -> str:
+    return str(code).replace("_", " ")
+
+
+def _first(values: Any) -> Any:
+    """The first decoded payload of a ``Payloads`` list (args, input, result)."""
+    if isinstance(values, list) and values:
+        return values[0]
+    return None
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _failure_text(failure: Any) -> str:
+    failure = _as_dict(failure)
+    message = str(failure.get("message") or "no message")
+    cause = _as_dict(failure.get("cause"))
+    if cause.get("message") and cause.get("message") != message:
+        message = f"{message}: {cause['message']}"
+    return message
+
+
+class _Timeline:
+    def __init__(self) -> None:
+        self.entries: list[TimelineEntry] = []
+        self.activities: dict[str, tuple[str, dict[str, Any]]] = {}
+        self.updates: dict[str, tuple[str, dict[str, Any]]] = {}
+        self.task_kinds: dict[str, str] = {}
+        self.effective_at: dict[str, Any] = {}
+        self.timers: dict[str, datetime | None] = {}
+        self.workflow_type = ""
+
+    def add(self, event: dict[str, Any], text: str, detail: str = "") -> None:
+        at = parse_time(event["at"])
+        assert at is not None
+        self.entries.append(
+            TimelineEntry(at=at, event=text, detail=detail, event_id=int(event["event_id"]))
+        )
+
+    # --- the process itself ------------------------------------------------------------
+
+    def workflow_started(self, event: dict[str, Any], a: dict[str, Any]) -> None:
+        self.workflow_type = _as_dict(a.get("workflow_type")).get("name", "")
+        start = _as_dict(_first(a.get("input")))
+        if self.workflow_type == "EnrollmentWorkflow":
+            self.add(event, f"Enrollment started by {start.get('agent', 'unknown')}",
+                     f"application {start.get('application_no', '')}")  # fmt: skip
+        elif self.workflow_type == "ClaimWorkflow":
+            self.add(
+                event,
+                f"Claim reported by {start.get('agent', 'unknown')}: "
+                f"{words(start.get('incident_type', ''))}, {money(start.get('amount_claimed'))} "
+                f"claimed on {start.get('policy_number', '')}",
+                f"claim {start.get('claim_no', '')}",
+            )
+        else:
+            self.add(event, f"{self.workflow_type or 'Process'} started")
+
+    def workflow_completed(self, event: dict[str, Any], a: dict[str, Any]) -> None:
+        result = _as_dict(_first(a.get("result")))
+        status = result.get("status")
+        if self.workflow_type == "EnrollmentWorkflow" and status:
+            self.add(event, f"Enrollment ended: {words(status)}",
+                     f"stage {words(result.get('stage', ''))}")  # fmt: skip
+        elif self.workflow_type == "ClaimWorkflow" and status:
+            self.add(event, f"Claim closed: {words(status)}",
+                     f"stage {words(result.get('stage', ''))}")  # fmt: skip
+        else:
+            self.add(event, "Process completed")
+
+    def workflow_failed(self, event: dict[str, Any], a: dict[str, Any]) -> None:
+        self.add(event, f"Process failed: {_failure_text(a.get('failure'))}")
+
+    def cancel_requested(self, event: dict[str, Any], a: dict[str, Any]) -> None:
+        cause = a.get("cause") or "no reason given"
+        self.add(event, f"Cancellation requested: {cause}", a.get("identity", ""))
+
+    def canceled(self, event: dict[str, Any], a: dict[str, Any]) -> None:
+        self.add(event, "Process cancelled")
+
+    def terminated(self, event: dict[str, Any], a: dict[str, Any]) -> None:
+        self.add(event, f"Process terminated: {a.get('reason') or 'no reason given'}",
+                 a.get("identity", ""))  # fmt: skip
+
+    def timed_out(self, event: dict[str, Any], a: dict[str, Any]) -> None:
+        self.add(event, "Process timed out")
+
+    def continued_as_new(self, event: dict[str, Any], a: dict[str, Any]) -> None:
+        self.add(event, "Continued in a new run", a.get("new_execution_run_id", ""))
+
+    def signaled(self, event: dict[str, Any], a: dict[str, Any]) -> None:
+        self.add(event, f"Signal {a.get('signal_name', '')} received", a.get("identity", ""))
+
+    def search_attributes(self, event: dict[str, Any], a: dict[str, Any]) -> None:
+        fields = _as_dict(_as_dict(a.get("search_attributes")).get("indexed_fields"))
+        stage = fields.get(sa.STAGE.name)
+        if isinstance(stage, str) and stage:
+            self.add(event, f"Stage: {words(stage)}")
+
+    # --- activities ----------------------------------------------------------------------
+
+    def activity_scheduled(self, event: dict[str, Any], a: dict[str, Any]) -> None:
+        name = _as_dict(a.get("activity_type")).get("name", "")
+        argument = _as_dict(_first(a.get("input")))
+        self.activities[str(event["event_id"])] = (name, argument)
+        if name == act.OPEN_TASK and argument.get("task_id"):
+            self.task_kinds[argument["task_id"]] = argument.get("kind", "")
+        if name == act.ISSUE_POLICY and argument.get("policy_number"):
+            self.effective_at[argument["policy_number"]] = argument.get("effective_at")
+
+    def activity_completed(self, event: dict[str, Any], a: dict[str, Any]) -> None:
+        name, argument = self.activities.get(str(a.get("scheduled_event_id")), ("", {}))
+        if name in _BOOKKEEPING:
+            return
+        result = _first(a.get("result"))
+        text = self._activity_text(name, argument, _as_dict(result))
+        if text:
+            self.add(event, text, f"activity {name}")
+
+    def _task_name(self, task_id: str) -> str:
+        kind = self.task_kinds.get(task_id, "")
+        return f"{_TASK_KINDS.get(kind, 'The')} task"
+
+    def _activity_text(self, name: str, argument: dict[str, Any], result: dict[str, Any]) -> str:
+        match name:
+            case act.REGISTER_CUSTOMER:
+                return "Customer registered"
+            case act.VERIFY_APPLICANT:
+                if result.get("passed"):
+                    flags = result.get("risk_flags") or []
+                    return "Verification passed" + (
+                        f" (risk flags: {', '.join(map(words, flags))})" if flags else ""
+                    )
+                return f"Verification failed: {words(result.get('failure_code') or 'unknown')}"
+            case act.OPEN_TASK:
+                kind = _TASK_KINDS.get(argument.get("kind", ""), "A")
+                return f"{kind} task opened (due {moment(argument.get('due_at'))})"
+            case act.CHANGE_TASK:
+                return self._task_change_text(argument)
+            case act.CHARGE_PREMIUM:
+                return (
+                    f"Premium charged {money(result.get('amount'))} "
+                    f"(ledger {result.get('ledger_id', '')})"
+                )
+            case act.CREATE_PAYMENT_ORDER:
+                return (
+                    f"Payment order {argument.get('order_id', '')} created: "
+                    f"{money(argument.get('amount'))} due {moment(argument.get('due_at'))}"
+                )
+            case act.SETTLE_ONLINE_PAYMENT:
+                return (
+                    f"Premium paid online {money(result.get('amount'))} "
+                    f"(ledger {result.get('ledger_id', '')})"
+                )
+            case act.REFUND_PREMIUM:
+                if result.get("status") == "succeeded":
+                    return (
+                        f"Premium refunded {money(result.get('amount'))} "
+                        f"(ledger {result.get('ledger_id', '')})"
+                    )
+                return "Nothing to refund: no premium was collected"
+            case act.ISSUE_POLICY:
+                return (
+                    f"Policy {argument.get('policy_number', '')} issued "
+                    f"(effective {moment(argument.get('effective_at'))})"
+                )
+            case act.SET_POLICY_STATUS:
+                number = argument.get("policy_number", "")
+                status = argument.get("status", "")
+                if status == "effective":
+                    return f"Policy {number} effective {moment(self.effective_at.get(number))}"
+                return f"Policy {number} {words(status)}"
+            case act.SEND_NOTIFICATION:
+                recipient = str(argument.get("recipient", "")).partition(":")[0] or "someone"
+                return f"Notified the {recipient}: {words(argument.get('template', ''))}"
+            case act.LOAD_POLICY_POSITION:
+                return (
+                    f"Policy position read: sum insured {money(result.get('sum_insured'))}, "
+                    f"paid to date {money(result.get('paid_to_date'))}"
+                )
+            case act.PAY_CLAIM:
+                return (
+                    f"Claim paid {money(result.get('amount'))} "
+                    f"(ledger {result.get('ledger_id', '')})"
+                )
+        return f"{_ACTIVITY_LABELS.get(name, name or 'An activity')} done"
+
+    def _task_change_text(self, change: dict[str, Any]) -> str:
+        task = self._task_name(str(change.get("task_id", "")))
+        match change.get("action"):
+            case "remind":
+                return f"{task} past due: reminder sent"
+            case "escalate":
+                level = change.get("level")
+                return f"{task} escalated" + (f" (level {level})" if level else "")
+            case "expire":
+                return f"{task} expired"
+            case "cancel":
+                reason = change.get("reason")
+                return f"{task} cancelled" + (f": {reason}" if reason else "")
+            case "complete":
+                return f"{task} closed ({words(change.get('decision') or 'done')})"
+        return f"{task} changed"
+
+    def activity_failed(self, event: dict[str, Any], a: dict[str, Any], how: str) -> None:
+        name, _ = self.activities.get(str(a.get("scheduled_event_id")), ("", {}))
+        label = _ACTIVITY_LABELS.get(name, name or "An activity")
+        text = f"{label} {how}"
+        if how == "failed":
+            text += f": {_failure_text(a.get('failure'))}"
+        self.add(event, text, f"activity {name}")
+
+    # --- people (Updates) ----------------------------------------------------------------
+
+    def update_accepted(self, event: dict[str, Any], a: dict[str, Any]) -> None:
+        request = _as_dict(a.get("accepted_request"))
+        name = _as_dict(request.get("input")).get("name", "")
+        argument = _as_dict(_first(_as_dict(request.get("input")).get("args")))
+        update_id = _as_dict(request.get("meta")).get("update_id", "")
+        self.updates[update_id] = (name, argument)
+        self.updates[str(event["event_id"])] = (name, argument)
+        self.add(event, self._update_text(name, argument), f"update {name}")
+
+    def _update_text(self, name: str, argument: dict[str, Any]) -> str:
+        by = argument.get("by") or _as_dict(argument.get("actor")).get("username") or "someone"
+        reason = argument.get("reason") or ""
+        match name:
+            case "quote":
+                return (
+                    f"Quote requested by {by}: {argument.get('product_code', '')}, "
+                    f"sum insured {money(argument.get('sum_insured'))}"
+                )
+            case "submit_application":
+                return f"Application submitted by {by}"
+            case "decide":
+                decision = argument.get("decision")
+                amount = argument.get("amount")
+                suffix = f" ({money(amount)})" if amount else ""
+                if decision == "approve":
+                    return f"Approved by {by}: {reason}{suffix}"
+                if decision == "reject":
+                    return f"Rejected by {by}: {reason}"
+                missing = ", ".join(map(words, argument.get("missing") or []))
+                return f"More information requested by {by}: {reason}" + (
+                    f" (missing: {missing})" if missing else ""
+                )
+            case "withdraw":
+                return f"Withdrawn by {by}" + (f": {reason}" if reason else "")
+            case "confirm_payment":
+                return (
+                    f"Payment received {money(argument.get('amount'))} "
+                    f"(order {argument.get('order_id', '')})"
+                )
+            case "supplement_documents":
+                kinds = ", ".join(
+                    words(_as_dict(d).get("kind", "")) for d in argument.get("documents") or []
+                )
+                return f"Documents supplemented by {by}: {kinds}"
+            case "appeal":
+                return f"Appeal filed by {by}: {reason}"
+            case "fix_payout":
+                return f"Payee account corrected by {by}"
+        return f"{words(name).capitalize()} by {by}"
+
+    def update_completed(self, event: dict[str, Any], a: dict[str, Any]) -> None:
+        update_id = _as_dict(a.get("meta")).get("update_id", "")
+        name, _ = self.updates.get(update_id) or self.updates.get(
+            str(a.get("accepted_event_id")), ("", {})
+        )
+        outcome = _as_dict(a.get("outcome"))
+        if "failure" in outcome:
+            self.add(event, f"{words(name).capitalize()} failed: "
+                     f"{_failure_text(outcome['failure'])}", f"update {name}")  # fmt: skip
+            return
+        result = _as_dict(_first(outcome.get("success")))
+        if name == "quote" and result:
+            self.add(
+                event,
+                f"Quoted {result.get('product_code', '')}: premium {money(result.get('premium'))}"
+                f" for sum insured {money(result.get('sum_insured'))}",
+                f"quote {result.get('quote_id', '')}, valid until "
+                f"{moment(result.get('valid_until'))}",
+            )
+
+    # --- timers --------------------------------------------------------------------------
+
+    def timer_started(self, event: dict[str, Any], a: dict[str, Any]) -> None:
+        wait = duration(a.get("start_to_fire_timeout"))
+        started = parse_time(event["at"])
+        fires = started + wait if started and wait is not None else None
+        self.timers[str(a.get("timer_id"))] = fires
+        self.add(event, f"Timer set for {moment(fires) if fires else 'later'}",
+                 f"timer {a.get('timer_id')}, {_human(wait)}")  # fmt: skip
+
+    def timer_fired(self, event: dict[str, Any], a: dict[str, Any]) -> None:
+        self.add(event, "Timer fired", f"timer {a.get('timer_id')}")
+
+    def timer_canceled(self, event: dict[str, Any], a: dict[str, Any]) -> None:
+        # A wait that ended early (the awaited step came first) cancels its timer.
+        self.add(event, "Timer cancelled: what it waited for came first",
+                 f"timer {a.get('timer_id')}")  # fmt: skip
+
+
+def _human(wait: timedelta | None) -> str:
+    if wait is None:
+        return "unknown duration"
+    seconds = int(wait.total_seconds())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m"),
+                                          (seconds, "s")) if n]  # fmt: skip
+    return " ".join(parts) or "0s"
+
+
+_Handler = Callable[[_Timeline, dict[str, Any], dict[str, Any]], None]
+_HANDLERS: dict[str, _Handler] = {
+    "WorkflowExecutionStarted": _Timeline.workflow_started,
+    "WorkflowExecutionCompleted": _Timeline.workflow_completed,
+    "WorkflowExecutionFailed": _Timeline.workflow_failed,
+    "WorkflowExecutionCancelRequested": _Timeline.cancel_requested,
+    "WorkflowExecutionCanceled": _Timeline.canceled,
+    "WorkflowExecutionTerminated": _Timeline.terminated,
+    "WorkflowExecutionTimedOut": _Timeline.timed_out,
+    "WorkflowExecutionContinuedAsNew": _Timeline.continued_as_new,
+    "WorkflowExecutionSignaled": _Timeline.signaled,
+    "UpsertWorkflowSearchAttributes": _Timeline.search_attributes,
+    "ActivityTaskScheduled": _Timeline.activity_scheduled,
+    "ActivityTaskCompleted": _Timeline.activity_completed,
+    "ActivityTaskFailed": lambda t, e, a: t.activity_failed(e, a, "failed"),
+    "ActivityTaskTimedOut": lambda t, e, a: t.activity_failed(e, a, "timed out"),
+    "ActivityTaskCanceled": lambda t, e, a: t.activity_failed(e, a, "cancelled"),
+    "WorkflowExecutionUpdateAccepted": _Timeline.update_accepted,
+    "WorkflowExecutionUpdateCompleted": _Timeline.update_completed,
+    "TimerStarted": _Timeline.timer_started,
+    "TimerFired": _Timeline.timer_fired,
+    "TimerCanceled": _Timeline.timer_canceled,
+}
+
+
+def build_timeline(events: list[dict[str, Any]]) -> list[TimelineEntry]:
+    """The timeline of decoded events (``api.ops.history.decode_events``), oldest first."""
+    timeline = _Timeline()
+    for event in events:
+        handler = _HANDLERS.get(event["type"])
+        if handler is not None:
+            handler(timeline, event, _as_dict(event.get("attributes")))
+    return timeline.entries
