@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import http
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError, RPCStatusCode
 
 from domain.masking import scrub
 
@@ -83,9 +86,12 @@ class ValidationIssue(BaseModel):
 
 
 class ValidationProblem(Problem):
-    """A request that failed validation (422, ``code: validation_error``)."""
+    """A request that failed validation (422): ``code: validation_error`` with the
+    offending fields in ``errors``, or a route's own refusal code (without them)."""
 
-    errors: list[ValidationIssue]
+    errors: list[ValidationIssue] = Field(
+        default_factory=list, description="The offending fields (request validation only)."
+    )
 
 
 def status_code_name(status: int) -> str:
@@ -196,31 +202,88 @@ async def _unhandled_error_handler(request: Request, exc: Exception) -> Response
     return internal_error_response()
 
 
+async def _temporal_error_handler(request: Request, exc: Exception) -> Response:
+    """Temporal's answers that are the caller's business, not a server fault: acting on a
+    process that has already ended (409 ``process_closed``), or Temporal being down (503)."""
+    assert isinstance(exc, RPCError)
+    if exc.status == RPCStatusCode.NOT_FOUND and "already completed" in exc.message:
+        return await _problem_error_handler(
+            request,
+            ProblemError(409, "process_closed", "Process has ended",
+                         "this process has ended and takes no more actions"),
+        )  # fmt: skip
+    if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+        return await _problem_error_handler(
+            request,
+            ProblemError(503, "temporal_unavailable", "Workflow service unavailable",
+                         "try again shortly", headers={"Retry-After": "5"}),
+        )  # fmt: skip
+    return await _unhandled_error_handler(request, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _problem_error_handler)
+    app.add_exception_handler(RPCError, _temporal_error_handler)
     app.add_exception_handler(StarletteHTTPException, _http_exception_handler)
     app.add_exception_handler(RequestValidationError, _validation_error_handler)
     app.add_exception_handler(Exception, _unhandled_error_handler)
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses=`` entries documenting problem answers for these statuses.
+# The problem codes an operation may answer with because of what it is, whatever its
+# route does: added to every operation they apply to by ``install_problem_openapi``.
+AUTH_CODES = ("not_authenticated", "invalid_token")  # 401: any route that needs a token
+ROLE_CODES = ("forbidden",)  # 403: a route guarded by ``require_roles``
+TEMPORAL_CODES = ("temporal_unavailable",)  # 503: a route that uses the Temporal client
+# 400: a route that takes a body FastAPI cannot decode (JSON that is not UTF-8, a broken form)
+UNREADABLE_BODY_CODES = ("bad_request",)
+BODY_CODES = ("payload_too_large",)  # 413: a route that takes a body (BodySizeLimitMiddleware)
+VALIDATION_CODES = ("validation_error",)  # 422: a route with a body or parameters
+INTERNAL_CODES = ("internal_error",)  # 500: any route
 
-    ``@router.post(..., responses=problem_responses(401, 403, 409))``. The document lists
-    them under ``application/problem+json`` (see ``install_problem_openapi``).
+# A response's problem codes, machine-readable. Present only when the list is complete:
+# a status a route documents without naming its codes (``problem_responses(404)``, a
+# hand-written entry) may carry codes no one listed, so it gets none.
+PROBLEM_CODES_KEY = "x-problem-codes"
+_IMPLIED_CODES_KEY = "x-implied-problem-codes"  # used while the document is rewritten
+
+ProblemSpec = int | Mapping[int, str | Sequence[str]]
+
+
+def problem_responses(*specs: ProblemSpec) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries documenting a route's own problem answers.
+
+    Each spec is a status, or a mapping of statuses to every problem ``code`` the route
+    answers with: ``problem_responses({404: "claim_not_found", 409: ["a", "b"]})``. The
+    codes are listed in the response's description and, machine-readable, in its
+    ``x-problem-codes`` (a bare status says nothing of its codes, and gets no such list,
+    so name them). What every route of a kind answers (401 with a token, 403 with a
+    role guard, 400/413/422 with a body, 503 with Temporal, 500) is added to the document by
+    ``install_problem_openapi``: list here only what the route itself refuses with.
     """
-    return {
-        status: {
+    codes: dict[int, list[str]] = {}
+    for spec in specs:
+        entries: Mapping[int, str | Sequence[str]] = {spec: ()} if isinstance(spec, int) else spec
+        for status, names in entries.items():
+            merged = codes.setdefault(status, [])
+            for name in (names,) if isinstance(names, str) else names:
+                if name not in merged:
+                    merged.append(name)
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status, names in codes.items():
+        entry: dict[str, Any] = {
             "model": ValidationProblem if status == 422 else Problem,
             "description": status_title(status),
         }
-        for status in statuses
-    }
+        if names:
+            entry[PROBLEM_CODES_KEY] = names
+        responses[status] = entry
+    return responses
 
 
 def install_problem_openapi(app: FastAPI) -> None:
     """Make the OpenAPI document say what the handlers do: error responses are
-    ``application/problem+json`` and 422 bodies are ``ValidationProblem``s."""
+    ``application/problem+json``, 422 bodies are ``ValidationProblem``s, and each operation
+    lists the problems it may answer because of what it is (see ``implied_problems``)."""
 
     generate = app.openapi
 
@@ -228,10 +291,106 @@ def install_problem_openapi(app: FastAPI) -> None:
         if app.openapi_schema:
             return app.openapi_schema
         schema = generate()  # FastAPI's document, cached on the app: rewritten in place
+        _add_implied_problems(app, schema)
         _rewrite_error_responses(schema)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _dependency_calls(dependant: Dependant) -> set[Callable[..., Any]]:
+    """Every callable a route depends on, directly or through other dependencies."""
+    calls: set[Callable[..., Any]] = set()
+    for sub in dependant.dependencies:
+        if sub.call is not None:
+            calls.add(sub.call)
+        calls |= _dependency_calls(sub)
+    return calls
+
+
+def implied_problems(route: Any, operation: Mapping[str, Any]) -> dict[int, tuple[str, ...]]:
+    """The problems an operation may answer with because of its dependencies and shape.
+
+    `route` is the operation's ``APIRoute`` (or route context): its dependency tree says
+    whether it needs a token (401), a role (403) or Temporal (503); the operation says
+    whether it takes a body (400, 413, 422) or parameters (422); anything may fail (500)."""
+    # api.deps imports this module; by the time a document is generated both are loaded.
+    from api.deps import get_current_user, get_temporal, require_roles
+
+    calls = _dependency_calls(route.dependant)
+    guard_prefix = f"{require_roles.__qualname__}.<locals>."  # the guards it makes
+    problems: dict[int, tuple[str, ...]] = {}
+    if get_current_user in calls or operation.get("security"):
+        problems[401] = AUTH_CODES
+    if any(getattr(call, "__qualname__", "").startswith(guard_prefix) for call in calls):
+        problems[403] = ROLE_CODES
+    if "requestBody" in operation:
+        problems[400] = UNREADABLE_BODY_CODES
+        problems[413] = BODY_CODES
+    if "requestBody" in operation or operation.get("parameters"):
+        problems[422] = VALIDATION_CODES
+    problems[500] = INTERNAL_CODES
+    if get_temporal in calls:
+        problems[503] = TEMPORAL_CODES
+    return problems
+
+
+def _api_routes(app: FastAPI) -> Iterator[Any]:
+    """The app's API routes as the document sees them (prefix and router dependencies
+    included): ``APIRoute``s, or on newer FastAPI their route contexts (same attributes)."""
+    try:  # newer FastAPI keeps included routers as such in app.routes
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # pragma: no cover - older FastAPI: the routes themselves
+        yield from (route for route in app.routes if isinstance(route, APIRoute))
+        return
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute):
+            yield context
+
+
+def _add_implied_problems(app: FastAPI, schema: dict[str, Any]) -> None:
+    paths = schema.get("paths", {})
+    for route in _api_routes(app):
+        if not route.include_in_schema:
+            continue
+        for method in route.methods:
+            operation = paths.get(route.path_format, {}).get(method.lower())
+            if operation is None:
+                continue
+            responses = operation.setdefault("responses", {})
+            fastapi_422 = responses.get("422", {})
+            if _schema_ref(fastapi_422).endswith("/HTTPValidationError"):
+                # FastAPI's own 422 for a route with parameters: only validation_error
+                # (implied below) unless the route lists more.
+                fastapi_422.setdefault(PROBLEM_CODES_KEY, [])
+            for status, codes in implied_problems(route, operation).items():
+                # A status only implied has just these codes; a documented one keeps its own.
+                response = responses.setdefault(str(status), {PROBLEM_CODES_KEY: []})
+                response.setdefault(_IMPLIED_CODES_KEY, []).extend(codes)
+            # In status order, as a reader scans them (the route's own ones came first).
+            operation["responses"] = dict(
+                sorted(responses.items(), key=lambda item: (not item[0].isdigit(), item[0]))
+            )
+
+
+def _schema_ref(response: Mapping[str, Any]) -> str:
+    body = response.get("content", {}).get("application/json", {})
+    return str(body.get("schema", {}).get("$ref", ""))
+
+
+def _describe_problems(status: int, response: dict[str, Any]) -> None:
+    """``"Conflict: `duplicate_claim`"``: the title (or the route's own description) and
+    every code known, so the docs page shows them too; ``x-problem-codes`` if complete."""
+    listed = response.pop(PROBLEM_CODES_KEY, None)  # None: the route named no codes
+    codes = list(dict.fromkeys([*(listed or []), *response.pop(_IMPLIED_CODES_KEY, [])]))
+    description = response.get("description") or ""
+    # FastAPI's default for 422 and an empty one are replaced by the status title.
+    if description in ("", "Validation Error"):
+        description = status_title(status)
+    named = " · ".join(f"`{code}`" for code in codes if f"`{code}`" not in description)
+    response["description"] = f"{description}: {named}" if named else description
+    if listed is not None and codes:
+        response[PROBLEM_CODES_KEY] = codes
 
 
 def _rewrite_error_responses(schema: dict[str, Any]) -> None:
@@ -242,6 +401,7 @@ def _rewrite_error_responses(schema: dict[str, Any]) -> None:
     )
     for name, definition in definitions.get("$defs", {}).items():
         components.setdefault(name, definition)
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
     validation_ref = {"$ref": "#/components/schemas/ValidationProblem"}
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
@@ -252,7 +412,10 @@ def _rewrite_error_responses(schema: dict[str, Any]) -> None:
                 body = content.pop("application/json", None) or {}
                 if body.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
                     body = {"schema": validation_ref}
+                if not body.get("schema"):
+                    body = {"schema": validation_ref if status == "422" else problem_ref}
                 content.setdefault(PROBLEM_MEDIA_TYPE, body)
+                _describe_problems(int(status), response)
     # FastAPI's own validation error shape is never sent; drop it once nothing refers to it.
     for unused in ("HTTPValidationError", "ValidationError"):
         if f'"#/components/schemas/{unused}"' not in json.dumps(schema):

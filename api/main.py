@@ -12,8 +12,10 @@ from importlib.metadata import PackageNotFoundError, version
 
 import structlog
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from temporalio.client import Client
 
+from api.audit import AuditMiddleware
 from api.errors import install_error_handlers, install_problem_openapi
 from api.middleware import (
     BodySizeLimitMiddleware,
@@ -21,8 +23,11 @@ from api.middleware import (
     SecurityHeadersMiddleware,
 )
 from api.routes import ROUTERS
+from api.routes.codec import CodecCORSMiddleware
 from api.temporal_client import ensure_temporal, init_temporal_state
+from api.web import STATIC_DIR, STATIC_PATH
 from core.config import Settings, get_settings
+from core.crypto import FieldCipher
 from core.keys import load_keyring
 from core.logging import configure_logging
 from db.session import make_engine, make_session_factory
@@ -59,7 +64,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     configure_logging(settings)
     # Configuration errors should stop the start-up, not surface on the first request.
     settings.resolved_jwt_secret()
-    load_keyring(settings)
+    app.state.field_cipher = FieldCipher(load_keyring(settings))
 
     engine = None
     if getattr(app.state, "session_factory", None) is None:
@@ -99,12 +104,17 @@ def create_app(
     install_error_handlers(app)
     install_problem_openapi(app)
     # Added innermost first: the last one added wraps all the others.
+    app.add_middleware(AuditMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(
         SecurityHeadersMiddleware,
         docs_paths=(DOCS_URL, REDOC_URL, f"{DOCS_URL}/oauth2-redirect"),
     )
+    # Outermost: the Temporal UI (another origin) calls /codec, and must read its errors too.
+    app.add_middleware(CodecCORSMiddleware, settings=settings)
     for router in ROUTERS:
         app.include_router(router)
+    # The console's CSS and script (api.web): the pages' CSP allows no inline ones.
+    app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="ui-static")
     return app

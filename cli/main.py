@@ -67,6 +67,10 @@ def dev_server_command(settings: Settings) -> list[str]:
         "--sqlite-pragma",
         "synchronous=normal",
         "--ui-disable-news-fetch",
+        # The UI runs in the ops user's browser, which calls the API's codec directly:
+        # ops read decoded payloads there too (api/routes/codec.py).
+        "--ui-codec-endpoint",
+        f"http://{settings.api_host}:{settings.api_port}/codec",
         "--log-level",
         "warn",
     ]

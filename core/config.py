@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     # temporal_ui_port).
     ui_origin: str | None = None
 
+    # The customer policy query: attempts per client address per minute.
+    policy_query_rate_per_minute: int = Field(default=20, ge=1)
+
     log_level: str = "INFO"
     # Also write log lines (JSON) to this file; `insureflow dev` puts one in the data dir.
     log_file: Path | None = None

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",
-    "PRAGMA busy_timeout=5000",
+    "PRAGMA busy_timeout=30000",  # writers queue on one lock; wait, do not fail
     "PRAGMA synchronous=NORMAL",
 )
 

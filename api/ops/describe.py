@@ -103,18 +103,16 @@ class ProcessDescription(WorkflowSummary):
 # --- the process's own state ---------------------------------------------------------------
 
 
-async def query_state(
-    client: Client, workflow_id: str, *, timeout: timedelta = QUERY_TIMEOUT
-) -> ProcessState | None:
+async def query_state(client: Client, workflow_id: str) -> ProcessState | None:
     """The process's state from its ``state`` query; None for a workflow that is not one
     of ours or cannot answer now (no worker, query refused)."""
     try:
         if workflow_id.startswith("enrollment-"):
             enrollment = client.get_workflow_handle_for(EnrollmentWorkflow.run, workflow_id)
-            return await enrollment.query(EnrollmentWorkflow.state, rpc_timeout=timeout)
+            return await enrollment.query(EnrollmentWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
         if workflow_id.startswith("claim-"):
             claim = client.get_workflow_handle_for(ClaimWorkflow.run, workflow_id)
-            return await claim.query(ClaimWorkflow.state, rpc_timeout=timeout)
+            return await claim.query(ClaimWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
     except (WorkflowQueryFailedError, WorkflowQueryRejectedError, RPCError) as err:
         log.warning("ops_state_query_failed", workflow_id=workflow_id, error=type(err).__name__)
     return None
@@ -195,7 +193,7 @@ async def pending_activity(converter: DataConverter, info: PendingActivityInfo) 
     message = error_type = None
     if info.HasField("last_failure"):
         message, error_type = await failure_message(converter, info.last_failure)
-    state = PendingActivityState.Name(info.state)  # type: ignore[arg-type]
+    state = PendingActivityState.Name(info.state)
     return PendingActivity(
         activity_id=info.activity_id,
         activity_type=info.activity_type.name,

@@ -80,9 +80,11 @@ async def running_processes(client: Client, *, limit: int) -> tuple[list[Workflo
     cursor: str | None = None
     while len(found) < limit:
         page, cursor = await list_page(
-            client, running_processes_query(), page_size=min(100, limit - len(found)),
+            client,
+            running_processes_query(),
+            page_size=min(100, limit - len(found)),
             cursor=cursor,
-        )  # fmt: skip
+        )
         found += page
         if cursor is None:
             return found, True
@@ -113,8 +115,11 @@ async def scan(
                 handle = client.get_workflow_handle(summary.workflow_id, run_id=summary.run_id)
                 description = await handle.describe(rpc_timeout=DESCRIBE_TIMEOUT)
             except RPCError as err:
-                log.warning("ops_describe_failed", workflow_id=summary.workflow_id,
-                            error=err.status.name if err.status else "unknown")  # fmt: skip
+                log.warning(
+                    "ops_describe_failed",
+                    workflow_id=summary.workflow_id,
+                    error=err.status.name if err.status else "unknown",
+                )
                 skipped.append(summary.workflow_id)
                 return None
             pending = [
@@ -122,9 +127,11 @@ async def scan(
                 for p in description.raw_description.pending_activities
                 if p.attempt >= threshold
             ]
-            state = await query_state(client, summary.workflow_id) if _needs_state(summary) else None
-            if _needs_state(summary) and state is None:
-                skipped.append(summary.workflow_id)
+            state = None
+            if _needs_state(summary):
+                state = await query_state(client, summary.workflow_id)
+                if state is None:
+                    skipped.append(summary.workflow_id)
             return summary, pending, state
 
     inspected = [r for r in await asyncio.gather(*(inspect(s) for s in summaries)) if r]

@@ -127,8 +127,11 @@ class _Timeline:
         self.workflow_type = _as_dict(a.get("workflow_type")).get("name", "")
         start = _as_dict(_first(a.get("input")))
         if self.workflow_type == "EnrollmentWorkflow":
-            self.add(event, f"Enrollment started by {start.get('agent', 'unknown')}",
-                     f"application {start.get('application_no', '')}")  # fmt: skip
+            self.add(
+                event,
+                f"Enrollment started by {start.get('agent', 'unknown')}",
+                f"application {start.get('application_no', '')}",
+            )
         elif self.workflow_type == "ClaimWorkflow":
             self.add(
                 event,
@@ -144,11 +147,15 @@ class _Timeline:
         result = _as_dict(_first(a.get("result")))
         status = result.get("status")
         if self.workflow_type == "EnrollmentWorkflow" and status:
-            self.add(event, f"Enrollment ended: {words(status)}",
-                     f"stage {words(result.get('stage', ''))}")  # fmt: skip
+            self.add(
+                event,
+                f"Enrollment ended: {words(status)}",
+                f"stage {words(result.get('stage', ''))}",
+            )
         elif self.workflow_type == "ClaimWorkflow" and status:
-            self.add(event, f"Claim closed: {words(status)}",
-                     f"stage {words(result.get('stage', ''))}")  # fmt: skip
+            self.add(
+                event, f"Claim closed: {words(status)}", f"stage {words(result.get('stage', ''))}"
+            )
         else:
             self.add(event, "Process completed")
 
@@ -163,8 +170,11 @@ class _Timeline:
         self.add(event, "Process cancelled")
 
     def terminated(self, event: dict[str, Any], a: dict[str, Any]) -> None:
-        self.add(event, f"Process terminated: {a.get('reason') or 'no reason given'}",
-                 a.get("identity", ""))  # fmt: skip
+        self.add(
+            event,
+            f"Process terminated: {a.get('reason') or 'no reason given'}",
+            a.get("identity", ""),
+        )
 
     def timed_out(self, event: dict[str, Any], a: dict[str, Any]) -> None:
         self.add(event, "Process timed out")
@@ -353,8 +363,11 @@ class _Timeline:
         )
         outcome = _as_dict(a.get("outcome"))
         if "failure" in outcome:
-            self.add(event, f"{words(name).capitalize()} failed: "
-                     f"{_failure_text(outcome['failure'])}", f"update {name}")  # fmt: skip
+            self.add(
+                event,
+                f"{words(name).capitalize()} failed: {_failure_text(outcome['failure'])}",
+                f"update {name}",
+            )
             return
         result = _as_dict(_first(outcome.get("success")))
         if name == "quote" and result:
@@ -373,16 +386,20 @@ class _Timeline:
         started = parse_time(event["at"])
         fires = started + wait if started and wait is not None else None
         self.timers[str(a.get("timer_id"))] = fires
-        self.add(event, f"Timer set for {moment(fires) if fires else 'later'}",
-                 f"timer {a.get('timer_id')}, {_human(wait)}")  # fmt: skip
+        self.add(
+            event,
+            f"Timer set for {moment(fires) if fires else 'later'}",
+            f"timer {a.get('timer_id')}, {_human(wait)}",
+        )
 
     def timer_fired(self, event: dict[str, Any], a: dict[str, Any]) -> None:
         self.add(event, "Timer fired", f"timer {a.get('timer_id')}")
 
     def timer_canceled(self, event: dict[str, Any], a: dict[str, Any]) -> None:
         # A wait that ended early (the awaited step came first) cancels its timer.
-        self.add(event, "Timer cancelled: what it waited for came first",
-                 f"timer {a.get('timer_id')}")  # fmt: skip
+        self.add(
+            event, "Timer cancelled: what it waited for came first", f"timer {a.get('timer_id')}"
+        )
 
 
 def _human(wait: timedelta | None) -> str:
@@ -392,8 +409,9 @@ def _human(wait: timedelta | None) -> str:
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, seconds = divmod(rest, 60)
-    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m"),
-                                          (seconds, "s")) if n]  # fmt: skip
+    parts = [
+        f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s")) if n
+    ]
     return " ".join(parts) or "0s"
 
 

@@ -21,6 +21,7 @@ from temporalio.api.workflowservice.v1 import ListWorkflowExecutionsRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import TypedSearchAttributes
 from temporalio.converter import decode_typed_search_attributes
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.schemas import CENT, Money
 from workflows import search_attributes as sa
@@ -119,6 +120,7 @@ def _timestamp(value: datetime) -> str:
 
 
 def encode_cursor(token: bytes) -> str:
+    """Temporal's page token as a cursor (url-safe base64, unpadded)."""
     return base64.urlsafe_b64encode(token).decode().rstrip("=")
 
 
@@ -196,16 +198,20 @@ async def list_page(
     client: Client, query: str, *, page_size: int, cursor: str | None
 ) -> tuple[list[WorkflowSummary], str | None]:
     """One page of the processes matching `query` and the cursor of the next (None at the
-    end). Raises InvalidCursor for a cursor that does not decode; Temporal itself refuses
-    (INVALID_ARGUMENT) a token made for another query."""
-    response = await client.workflow_service.list_workflow_executions(
-        ListWorkflowExecutionsRequest(
-            namespace=client.namespace,
-            query=query,
-            page_size=page_size,
-            next_page_token=decode_cursor(cursor) if cursor else b"",
+    end). Raises InvalidCursor for a cursor that does not decode, or that Temporal refuses
+    (made up, or from another search)."""
+    token = decode_cursor(cursor) if cursor else b""
+    try:
+        response = await client.workflow_service.list_workflow_executions(
+            ListWorkflowExecutionsRequest(
+                namespace=client.namespace, query=query, page_size=page_size, next_page_token=token
+            )
         )
-    )
+    except RPCError as err:
+        # Temporal parses the token it gets back; a foreign one fails that parse.
+        if token and err.status in (RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.UNKNOWN):
+            raise InvalidCursor("Temporal refused the page token") from None
+        raise
     items = [summary_of(info) for info in response.executions]
-    token = response.next_page_token
-    return items, encode_cursor(token) if token else None
+    following = response.next_page_token
+    return items, encode_cursor(following) if following else None

@@ -8,7 +8,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import auth, claims, enrollments, health, payments, products, tasks
+from api.routes import (
+    audit,
+    auth,
+    claims,
+    codec,
+    enrollments,
+    health,
+    ops,
+    payments,
+    policy_query,
+    products,
+    tasks,
+)
+from api.web import pages as web_pages
 
 # New routers: import the module above and add its router here.
 ROUTERS: list[APIRouter] = [
@@ -19,4 +32,9 @@ ROUTERS: list[APIRouter] = [
     claims.router,
     tasks.router,
     payments.router,
+    ops.router,
+    audit.router,
+    policy_query.router,
+    codec.router,
+    web_pages.router,  # the /ui console, not in the OpenAPI document
 ]

@@ -65,7 +65,7 @@ def _refusal_reason(user: User | None, *, password_ok: bool) -> str | None:
     return None
 
 
-@router.post("/token", responses=problem_responses(401, 422))
+@router.post("/token", responses=problem_responses({401: "invalid_credentials"}))
 async def issue_token(
     request: Request,
     response: Response,
@@ -118,7 +118,7 @@ async def issue_token(
     return TokenRead(access_token=token, expires_in=expires_in, user=UserRead.from_actor(actor))
 
 
-@router.get("/me", responses=problem_responses(401))
+@router.get("/me")
 async def read_me(actor: CurrentUser) -> UserRead:
     """The signed-in user: username, roles and approval limit, as the user table says now."""
     return UserRead.from_actor(actor)

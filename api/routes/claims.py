@@ -22,7 +22,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api.deps import AgentUser, CurrentUser, SessionDep, SettingsDep, TemporalDep, require_roles
-from api.errors import ProblemError
+from api.errors import ProblemError, problem_responses
 from api.processes import is_not_found, refusal, sees_all
 from api.schemas import Money, StrictModel
 from db.repositories import claims, policies
@@ -37,7 +37,6 @@ from domain.claims import (
     ClaimState,
     ClaimStatus,
     Deadlines,
-    Payout,
 )
 from domain.products import IncidentType, get_product
 from domain.underwriting import Actor, Role
@@ -57,6 +56,13 @@ router = APIRouter(prefix="/v1/claims", tags=["claims"])
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 _ACCOUNT_RE = re.compile(r"^[0-9]{12,19}$")
 PayoutFixer = Annotated[Actor, Depends(require_roles(Role.OPS, Role.SUPERVISOR))]
+
+# The problems these routes answer with themselves. What every route of its kind answers
+# (401, 403, 503, body and validation errors, 500) is documented app-wide: see
+# api.errors.install_problem_openapi. `process_refused`: an Update refused for a reason
+# with no code of its own (api.processes.refusal).
+_NOT_FOUND = {404: "claim_not_found"}
+_REFUSED = {409: "process_refused"}
 
 
 class ClaimCreate(StrictModel):
@@ -93,6 +99,15 @@ class PayoutRetryCreate(StrictModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
+class PayoutRead(BaseModel):
+    """The payout as the agent sees it: no ledger or idempotency internals."""
+
+    status: str
+    amount: Money | None = None
+    paid_at: datetime | None = None
+    attempts: int = 0
+
+
 class ClaimRead(BaseModel):
     claim_id: str
     workflow_id: str
@@ -111,14 +126,17 @@ class ClaimRead(BaseModel):
     assessment: Assessment | None
     tier: str | None
     approvals: list[Approval]
-    payout: Payout | None
+    payout: PayoutRead | None
     deadlines: Deadlines
     history: list[ClaimHistoryEntry]
 
     @classmethod
     def of(cls, state: ClaimState) -> ClaimRead:
-        data = state.model_dump(exclude={"payee_account_masked", "description", "open_task_id"})
-        return cls(**data, payee_account=state.payee_account_masked)
+        data = state.model_dump(
+            exclude={"payee_account_masked", "description", "open_task_id", "payout"}
+        )
+        payout = PayoutRead.model_validate(state.payout.model_dump())
+        return cls(**data, payout=payout, payee_account=state.payee_account_masked)
 
 
 class ClaimSummary(BaseModel):
@@ -169,13 +187,21 @@ async def _claim(
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ClaimAccepted,
-    responses={
-        409: {"description": "`duplicate_claim`"},
-        422: {
-            "description": "`unknown_policy` · `policy_not_effective` · `incident_not_covered`"
-            " · `incident_in_future` · `invalid_amount` · `unknown_document_kind`"
+    responses=problem_responses(
+        {409: "duplicate_claim"},
+        {
+            422: [
+                "invalid_bank_account",
+                "unknown_document_kind",
+                "unknown_policy",
+                "policy_not_effective",
+                "incident_not_covered",
+                "unknown_incident_type",
+                "incident_in_future",
+                "invalid_amount",
+            ]
         },
-    },
+    ),
 )
 async def report_claim(
     body: ClaimCreate,
@@ -269,7 +295,7 @@ async def report_claim(
     )
 
 
-@router.get("", response_model=ClaimPage)
+@router.get("", response_model=ClaimPage, responses=problem_responses({422: "invalid_cursor"}))
 async def list_claims(
     user: CurrentUser,
     session: SessionDep,
@@ -314,7 +340,7 @@ async def list_claims(
     )
 
 
-@router.get("/{claim_id}", response_model=ClaimRead)
+@router.get("/{claim_id}", response_model=ClaimRead, responses=problem_responses(_NOT_FOUND))
 async def get_claim(claim_id: str, user: CurrentUser, client: TemporalDep) -> ClaimRead:
     """Where the claim stands: stage, missing documents, assessment with the reasons for any
     reduction, approvals, payout, deadlines (and any breach), history."""
@@ -322,7 +348,13 @@ async def get_claim(claim_id: str, user: CurrentUser, client: TemporalDep) -> Cl
     return ClaimRead.of(state)
 
 
-@router.post("/{claim_id}/documents", response_model=ClaimRead)
+@router.post(
+    "/{claim_id}/documents",
+    response_model=ClaimRead,
+    responses=problem_responses(
+        _NOT_FOUND, {409: "invalid_stage"}, _REFUSED, {422: "unknown_document_kind"}
+    ),
+)
 async def supplement_documents(
     claim_id: str, body: DocumentsCreate, user: AgentUser, client: TemporalDep
 ) -> ClaimRead:
@@ -338,7 +370,13 @@ async def supplement_documents(
     return ClaimRead.of(state)
 
 
-@router.post("/{claim_id}/appeal", response_model=ClaimRead)
+@router.post(
+    "/{claim_id}/appeal",
+    response_model=ClaimRead,
+    responses=problem_responses(
+        _NOT_FOUND, {409: ["appeal_not_allowed", "appeal_window_closed"]}, _REFUSED
+    ),
+)
 async def appeal(
     claim_id: str, body: AppealCreate, user: AgentUser, client: TemporalDep
 ) -> ClaimRead:
@@ -354,7 +392,11 @@ async def appeal(
     return ClaimRead.of(state)
 
 
-@router.post("/{claim_id}/withdraw", response_model=ClaimRead)
+@router.post(
+    "/{claim_id}/withdraw",
+    response_model=ClaimRead,
+    responses=problem_responses(_NOT_FOUND, {409: "withdraw_not_allowed"}, _REFUSED),
+)
 async def withdraw_claim(
     claim_id: str, body: ClaimWithdrawalCreate, user: AgentUser, client: TemporalDep
 ) -> ClaimRead:
@@ -369,7 +411,13 @@ async def withdraw_claim(
     return ClaimRead.of(state)
 
 
-@router.post("/{claim_id}/payout/retry", response_model=ClaimRead)
+@router.post(
+    "/{claim_id}/payout/retry",
+    response_model=ClaimRead,
+    responses=problem_responses(
+        _NOT_FOUND, {409: "invalid_stage"}, _REFUSED, {422: "invalid_bank_account"}
+    ),
+)
 async def retry_payout(
     claim_id: str, body: PayoutRetryCreate, user: PayoutFixer, client: TemporalDep
 ) -> ClaimRead:

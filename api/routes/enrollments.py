@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, status
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.common import (
@@ -23,7 +24,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.deps import AgentUser, CurrentUser, SessionDep, SettingsDep, TemporalDep
-from api.errors import ProblemError
+from api.errors import ProblemError, problem_responses
 from api.processes import enrollment_handle, enrollment_state, refusal, sees_all
 from api.schemas import StrictModel
 from core.passwords import hash_password
@@ -49,6 +50,13 @@ from workflows.enrollment import (
 )
 
 router = APIRouter(prefix="/v1/enrollments", tags=["enrollments"])
+
+# The problems these routes answer with themselves. What every route of its kind answers
+# (401, 403, 503, body and validation errors, 500) is documented app-wide: see
+# api.errors.install_problem_openapi. `process_refused`: an Update refused for a reason
+# with no code of its own (api.processes.refusal).
+_NOT_FOUND = {404: "enrollment_not_found"}
+_REFUSED = {409: "process_refused"}
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 _PHONE_RE = re.compile(r"^\+?[0-9 -]{5,20}$")
@@ -207,6 +215,16 @@ def _application_no(secret: str, agent: str, idempotency_key: str | None) -> str
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=EnrollmentAccepted,
+    responses=problem_responses(
+        {
+            422: [
+                "invalid_idempotency_key",
+                "invalid_id_number",
+                "invalid_phone",
+                "idempotency_key_reused",
+            ]
+        },
+    ),
 )
 async def create_enrollment(
     body: EnrollmentCreate,
@@ -280,7 +298,7 @@ async def create_enrollment(
     )  # fmt: skip
 
 
-@router.get("", response_model=EnrollmentPage)
+@router.get("", response_model=EnrollmentPage, responses=problem_responses({422: "invalid_cursor"}))
 async def list_enrollments(
     user: CurrentUser,
     session: SessionDep,
@@ -322,7 +340,9 @@ async def list_enrollments(
     )
 
 
-@router.get("/{enrollment_id}", response_model=EnrollmentRead)
+@router.get(
+    "/{enrollment_id}", response_model=EnrollmentRead, responses=problem_responses(_NOT_FOUND)
+)
 async def get_enrollment(
     enrollment_id: str, user: CurrentUser, client: TemporalDep
 ) -> EnrollmentRead:
@@ -332,7 +352,16 @@ async def get_enrollment(
     return EnrollmentRead.of(state)
 
 
-@router.post("/{enrollment_id}/quote", response_model=QuoteRead)
+@router.post(
+    "/{enrollment_id}/quote",
+    response_model=QuoteRead,
+    responses=problem_responses(
+        _NOT_FOUND,
+        {409: "invalid_stage"},
+        _REFUSED,
+        {422: ["sum_insured_out_of_range", "age_not_eligible", "unknown_product"]},
+    ),
+)
 async def quote(
     enrollment_id: str, body: QuoteCreate, user: AgentUser, client: TemporalDep
 ) -> QuoteRead:
@@ -351,7 +380,25 @@ async def quote(
     return QuoteRead.model_validate(q.model_dump())
 
 
-@router.post("/{enrollment_id}/application", response_model=EnrollmentRead)
+@router.post(
+    "/{enrollment_id}/application",
+    response_model=EnrollmentRead,
+    responses=problem_responses(
+        _NOT_FOUND,
+        {409: "invalid_stage"},
+        _REFUSED,
+        {
+            422: [
+                "invalid_bank_account",
+                "unknown_quote",
+                "quote_expired",
+                "consent_required",
+                "bank_account_required",
+                "invalid_start_date",
+            ]
+        },
+    ),
+)
 async def submit_application(
     enrollment_id: str,
     body: ApplicationCreate,
@@ -379,14 +426,20 @@ async def submit_application(
         )
     except WorkflowUpdateFailedError as err:
         raise refusal(err) from None
+    # argon2id takes ~0.2 s of CPU: off the event loop, and before the write lock is taken.
+    password_hash = await run_in_threadpool(hash_password, body.query_password)
     async with session.begin():
         await credentials.store_query_credential(
-            session, application_no=enrollment_id, password_hash=hash_password(body.query_password)
+            session, application_no=enrollment_id, password_hash=password_hash
         )
     return EnrollmentRead.of(state)
 
 
-@router.post("/{enrollment_id}/withdraw", response_model=EnrollmentRead)
+@router.post(
+    "/{enrollment_id}/withdraw",
+    response_model=EnrollmentRead,
+    responses=problem_responses(_NOT_FOUND, {409: "withdraw_not_allowed"}, _REFUSED),
+)
 async def withdraw(
     enrollment_id: str, body: WithdrawalCreate, user: AgentUser, client: TemporalDep
 ) -> EnrollmentRead:

@@ -39,7 +39,7 @@ async def healthz() -> HealthRead:
     return HealthRead()
 
 
-@router.get("/readyz", responses=problem_responses(503))
+@router.get("/readyz", responses=problem_responses({503: "not_ready"}))
 async def readyz(request: Request, session: SessionDep) -> ReadinessRead:
     """The database answers `SELECT 1` and Temporal answers a system-info call.
 

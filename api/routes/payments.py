@@ -15,7 +15,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.errors import ProblemError
+from api.errors import ProblemError, problem_responses
 from api.processes import enrollment_handle, is_not_found, refusal
 from api.schemas import StrictModel
 from db.repositories import ledger
@@ -38,7 +38,19 @@ class CallbackResult(BaseModel):
     stage: str | None = None
 
 
-@router.post("/{order_id}/callback", response_model=CallbackResult)
+@router.post(
+    "/{order_id}/callback",
+    response_model=CallbackResult,
+    # The body is read raw (its signature covers the bytes), so the document has no
+    # requestBody and the app-wide 413 is not implied: listed here.
+    responses=problem_responses(
+        {401: "invalid_signature"},
+        {404: "unknown_order"},
+        {409: ["payment_not_expected", "process_refused"]},
+        {413: "payload_too_large"},
+        {422: ["validation_error", "order_mismatch", "amount_mismatch"]},
+    ),
+)
 async def payment_callback(
     order_id: str,
     request: Request,

@@ -30,14 +30,14 @@ class ProductRead(BaseModel):
         return cls.model_validate(product, from_attributes=True)
 
 
-@router.get("", responses=problem_responses(401))
+@router.get("")
 async def list_products(actor: CurrentUser) -> Page[ProductRead]:
     """Every product that can be quoted: sums insured, ages, the automatic underwriting
     limit, and the incident types (`covered_incidents`) claims may name."""
     return Page(items=[ProductRead.from_product(p) for p in CATALOGUE.values()])
 
 
-@router.get("/{code}", responses=problem_responses(401, 404))
+@router.get("/{code}", responses=problem_responses({404: "unknown_product"}))
 async def read_product(code: str, actor: CurrentUser) -> ProductRead:
     """One product by its code (e.g. `TERM_LIFE_20`); 404 `unknown_product` if none."""
     product = CATALOGUE.get(code)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from temporalio.client import WorkflowUpdateFailedError
 
 from api.deps import CurrentUser, SessionDep, TemporalDep, require_roles
-from api.errors import ProblemError
+from api.errors import ProblemError, problem_responses
 from api.processes import enrollment_state, refusal
 from api.schemas import StrictModel
 from db.models import Task
@@ -28,6 +28,12 @@ from workflows.enrollment import EnrollmentWorkflow, UnderwritingDecision
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 InboxUser = Annotated[Actor, Depends(require_roles(Role.SUPERVISOR, Role.OPS, Role.ADMIN))]
+
+# The problems these routes answer with themselves. What every route of its kind answers
+# (401, 403, 503, body and validation errors, 500) is documented app-wide: see
+# api.errors.install_problem_openapi.
+_NOT_FOUND = {404: "task_not_found"}
+_HELD = {409: ["task_not_open", "claimed_by_other"]}
 
 
 class TaskRead(BaseModel):
@@ -96,7 +102,7 @@ async def _task(session: Any, task_id: str) -> Task:
     return task
 
 
-@router.get("", response_model=TaskPage)
+@router.get("", response_model=TaskPage, responses=problem_responses({422: "invalid_cursor"}))
 async def list_tasks(
     user: InboxUser,
     session: SessionDep,
@@ -120,7 +126,11 @@ async def list_tasks(
     return TaskPage(items=[TaskRead.of(t) for t in rows], next_cursor=next_cursor)
 
 
-@router.get("/{task_id}", response_model=TaskDetail)
+@router.get(
+    "/{task_id}",
+    response_model=TaskDetail,
+    responses=problem_responses({404: ["task_not_found", "enrollment_not_found"]}),
+)
 async def get_task(
     task_id: str, user: InboxUser, session: SessionDep, client: TemporalDep
 ) -> TaskDetail:
@@ -164,7 +174,11 @@ def _only_supervisors(user: Actor) -> None:
                            "only supervisors take tasks")  # fmt: skip
 
 
-@router.post("/{task_id}/claim", response_model=TaskRead)
+@router.post(
+    "/{task_id}/claim",
+    response_model=TaskRead,
+    responses=problem_responses({403: "not_a_supervisor"}, _NOT_FOUND, _HELD),
+)
 async def claim_task(task_id: str, user: CurrentUser, session: SessionDep) -> TaskRead:
     """Take the task so no one else decides it meanwhile."""
     _only_supervisors(user)
@@ -179,7 +193,11 @@ async def claim_task(task_id: str, user: CurrentUser, session: SessionDep) -> Ta
     return TaskRead.of(task)
 
 
-@router.post("/{task_id}/release", response_model=TaskRead)
+@router.post(
+    "/{task_id}/release",
+    response_model=TaskRead,
+    responses=problem_responses({403: "not_a_supervisor"}, _NOT_FOUND, _HELD),
+)
 async def release_task(task_id: str, user: CurrentUser, session: SessionDep) -> TaskRead:
     """Give the task back to the inbox."""
     _only_supervisors(user)
@@ -197,10 +215,20 @@ async def release_task(task_id: str, user: CurrentUser, session: SessionDep) -> 
 @router.post(
     "/{task_id}/decision",
     response_model=DecisionResult,
-    responses={
-        403: {"description": "`not_a_supervisor` · `approval_limit_exceeded`"},
-        409: {"description": "`four_eyes_violation` · `task_not_open` · `claimed_by_other`"},
-    },
+    responses=problem_responses(
+        {403: ["not_a_supervisor", "approval_limit_exceeded"]},
+        {404: ["task_not_found", "enrollment_not_found"]},
+        {
+            409: [
+                "four_eyes_violation",
+                "task_not_open",
+                "claimed_by_other",
+                "decision_not_allowed",
+                "process_refused",
+            ]
+        },
+        {422: ["decision_not_allowed", "amount_above_assessment", "documents_required"]},
+    ),
 )
 async def decide(
     task_id: str,

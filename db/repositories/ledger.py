@@ -153,3 +153,13 @@ async def _reload(session: AsyncSession, condition: Any) -> PaymentLedger:
     if entry is None:
         raise NotFound("no ledger entry with this idempotency key")
     return entry
+
+
+async def entries_for_case(session: AsyncSession, *, case_id: str) -> list[PaymentLedger]:
+    """Every money movement of one case (premium, refund, payout), oldest first."""
+    query = (
+        select(PaymentLedger)
+        .where(PaymentLedger.case_id == case_id)
+        .order_by(PaymentLedger.created_at, PaymentLedger.id)
+    )
+    return list(await session.scalars(query))

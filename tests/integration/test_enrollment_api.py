@@ -255,6 +255,9 @@ async def test_agents_see_only_their_own_enrollments(api: httpx.AsyncClient, log
     assert r.status_code == 404
     r = await api.post(f"/v1/enrollments/{eid}/withdraw", json={"reason": "test"}, headers=alice)
     assert r.status_code == 200 and r.json()["status"] == "withdrawn"
+    # The process has ended: a further action is refused, not a server error.
+    r = await api.post(f"/v1/enrollments/{eid}/withdraw", json={"reason": "again"}, headers=alice)
+    assert (r.status_code, r.json()["code"]) == (409, "process_closed")
 
 
 async def test_bad_input_is_refused_with_codes_and_changes_nothing(

@@ -1,0 +1,265 @@
+"""How the console says things: times in Asia/Shanghai, SLA state in words ("due in 3 h",
+"overdue by 1 d", "escalated"), money, a refusal's code as a sentence, and a process's
+timeline as steps with the waits between them. Pure functions, computed on the server."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+OPEN_TASK_STATUSES = ("open", "claimed")
+# A task due within this is shown as "soon" (amber) rather than "ok".
+DUE_SOON = timedelta(hours=4)
+# Steps closer together than this are drawn without a gap between them.
+MIN_GAP = timedelta(minutes=1)
+
+SlaState = Literal["ok", "soon", "overdue", "escalated", "closed"]
+
+
+def shanghai(at: datetime | str | None) -> str:
+    """``2025-03-01 09:30`` in Asia/Shanghai (an ISO string is read first); empty for none."""
+    if at is None or at == "":
+        return ""
+    if isinstance(at, str):
+        try:
+            moment = datetime.fromisoformat(at)
+        except ValueError:
+            return at
+    else:
+        moment = at
+    return aware(moment).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+def span(delta: timedelta) -> str:
+    """A duration as people glance at it: ``45 min``, ``3 h``, ``2 d`` (rounded down)."""
+    seconds = abs(delta.total_seconds())
+    if seconds < 60:
+        return "<1 min"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min"
+    if seconds < 24 * 3600:
+        return f"{int(seconds // 3600)} h"
+    return f"{int(seconds // 86400)} d"
+
+
+def relative(at: datetime, now: datetime) -> str:
+    """``in 3 h`` or ``2 d ago``."""
+    at = aware(at)
+    return f"in {span(at - now)}" if at > now else f"{span(now - at)} ago"
+
+
+def money(value: Any) -> str:
+    """``¥1,234.00``; anything that is not a number is shown as is."""
+    if value is None or value == "":
+        return ""
+    try:
+        return f"¥{Decimal(str(value)):,.2f}"
+    except (InvalidOperation, ValueError):
+        return str(value)
+
+
+def words(code: Any) -> str:
+    """``claim_approval`` → ``claim approval``."""
+    return str(code or "").replace("_", " ")
+
+
+@dataclass(frozen=True)
+class Sla:
+    text: str
+    state: SlaState
+
+
+def sla(*, status: str, due_at: datetime, escalation_level: int, now: datetime) -> Sla:
+    """The SLA state of a task at a glance."""
+    if status not in OPEN_TASK_STATUSES:
+        return Sla(words(status), "closed")
+    due_at = aware(due_at)
+    state: SlaState
+    if due_at <= now:
+        text, state = f"overdue by {span(now - due_at)}", "overdue"
+    else:
+        text = f"due in {span(due_at - now)}"
+        state = "soon" if due_at - now <= DUE_SOON else "ok"
+    if escalation_level > 0:
+        level = f" (level {escalation_level})" if escalation_level > 1 else ""
+        return Sla(f"escalated{level} · {text}", "escalated")
+    return Sla(text, state)
+
+
+# --- refusals ------------------------------------------------------------------------------
+
+
+def refusal_text(
+    code: str,
+    *,
+    detail: str = "",
+    username: str = "",
+    submitted_by: str | None = None,
+    assignee: str | None = None,
+    amount: Decimal | None = None,
+    approval_limit: Decimal | None = None,
+) -> str:
+    """A refused action, said to the person who tried it. `code` is the API's problem code."""
+    match code:
+        case "four_eyes_violation":
+            if submitted_by is not None and submitted_by == username:
+                return "You submitted this case: a second person must decide it (four-eyes rule)."
+            return (
+                "You already took part in this decision (as filer, approver or the one who "
+                "rejected it): a different supervisor must decide (four-eyes rule)."
+            )
+        case "approval_limit_exceeded":
+            if amount is not None and approval_limit is not None:
+                return (
+                    f"The amount {money(amount)} is above your approval limit "
+                    f"{money(approval_limit)}: a supervisor with a higher limit must decide it."
+                )
+            return (
+                "The amount is above your approval limit: a supervisor with a higher limit "
+                "must decide it."
+            )
+        case "task_not_open":
+            return "This task is no longer open: it has already been decided or closed."
+        case "claimed_by_other":
+            who = assignee or "another supervisor"
+            return f"This task is claimed by {who}: only they can act on it while they hold it."
+        case "not_a_supervisor":
+            return "Only a supervisor can take or decide tasks; your role cannot."
+        case "decision_not_allowed":
+            return f"This decision is not possible here: {detail or 'not allowed'}."
+        case "amount_above_assessment":
+            return f"The approved amount must be above zero and within the assessment ({detail})."
+        case "documents_required":
+            return "To request more information, tick the documents that are still missing."
+        case "reason_required":
+            return "Give a reason for the decision."
+        case "invalid_amount":
+            return "The amount must be a number with at most two decimals, above zero."
+        case "temporal_unavailable":
+            return "The workflow service cannot be reached right now; try again shortly."
+        case "workflow_not_running":
+            return "The process is not running any more: there is nothing to cancel."
+        case "task_not_found" | "enrollment_not_found" | "workflow_not_found":
+            return "There is no such case."
+    return "The process refused the request; nothing was changed."
+
+
+# --- the timeline --------------------------------------------------------------------------
+
+_BY = re.compile(r"\bby ([A-Za-z0-9_.@-]{1,64})")
+_ACTOR_PREFIX = re.compile(r"^(?:Cancellation requested|Process terminated): ([A-Za-z0-9_.@-]+):")
+_FAILED = re.compile(r"\b(?:failed|timed out)\b")
+
+StepKind = Literal["person", "system", "failure"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing the process did or had done to it: when, what, who."""
+
+    at: datetime
+    what: str
+    detail: str
+    who: str
+    kind: StepKind
+    gap: str | None  # the wait before this step, in words ("3 h later"); None if short
+    gap_size: int  # 0 (none) to 4 (a day or more): how tall the gap is drawn
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """A deadline or timer still ahead of a running process (or just passed)."""
+
+    at: datetime
+    what: str
+    when: str
+    passed: bool
+    gap: str | None = None  # the wait from the step before (or now), in words
+    gap_size: int = 0
+
+
+def who_did(event: str, detail: str) -> str:
+    """The person in a timeline entry's text, or ``system``."""
+    match = _ACTOR_PREFIX.match(event) or _BY.search(event)
+    return match.group(1) if match else "system"
+
+
+def gap_size(delta: timedelta) -> int:
+    if delta < MIN_GAP:
+        return 0
+    if delta < timedelta(minutes=10):
+        return 1
+    if delta < timedelta(hours=2):
+        return 2
+    if delta < timedelta(days=1):
+        return 3
+    return 4
+
+
+def steps(entries: Iterable[Any]) -> list[Step]:
+    """Timeline entries (``at``, ``event``, ``detail``) as steps, each with the wait before it."""
+    result: list[Step] = []
+    previous: datetime | None = None
+    for entry in entries:
+        at = aware(entry.at)
+        who = who_did(entry.event, entry.detail)
+        kind: StepKind = (
+            "failure" if _FAILED.search(entry.event) else "system" if who == "system" else "person"
+        )
+        wait = at - previous if previous is not None else timedelta(0)
+        size = gap_size(wait)
+        result.append(
+            Step(
+                at=at,
+                what=entry.event,
+                detail=entry.detail,
+                who=who,
+                kind=kind,
+                gap=f"{span(wait)} later" if size else None,
+                gap_size=size,
+            )
+        )
+        previous = at
+    return result
+
+
+def ahead(deadlines: Sequence[Any], timers: Sequence[Any], *, now: datetime) -> list[Ahead]:
+    """The deadlines (``name``, ``at``, ``passed``) and timers (``timer_id``, ``fires_at``) of a
+    running process, soonest first."""
+    items = [
+        Ahead(at=aware(d.at), what=words(d.name).capitalize(), when="", passed=d.passed)
+        for d in deadlines
+    ]
+    items += [
+        Ahead(at=aware(t.fires_at), what=f"Timer {t.timer_id} fires", when="", passed=False)
+        for t in timers
+        if t.fires_at is not None
+    ]
+    result: list[Ahead] = []
+    previous = now
+    for item in sorted(items, key=lambda i: i.at):
+        wait = item.at - previous
+        size = gap_size(wait)
+        result.append(
+            Ahead(
+                at=item.at,
+                what=item.what,
+                when=relative(item.at, now),
+                passed=item.passed,
+                gap=f"{span(wait)} later" if size else None,
+                gap_size=size,
+            )
+        )
+        previous = max(previous, item.at)
+    return result
+
+
+def aware(at: datetime) -> datetime:
+    """`at` with its zone; a naive time is UTC."""
+    # SQLite hands back naive datetimes in some paths; ours are always stored in UTC.
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

@@ -1,0 +1,373 @@
+"""The supervisor inbox: open tasks soonest due first, one task with what its decision
+needs, and the claim / release / decide forms.
+
+Everything a task page does is what ``api.routes.tasks`` does, called as is: the same
+repository functions, the same workflow Updates, so the workflow validators stay the one
+source of the rules (role, approval limit, four eyes, stage). A refusal is shown in words
+on the task page, with the refusal's HTTP status, and nothing changes. The audit log gets
+the row the API's audit middleware would have written for the same call.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import structlog
+from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from api.deps import SessionDep, TemporalDep, get_temporal
+from api.errors import ProblemError
+from api.routes import tasks as task_routes
+from api.web import formatting
+from api.web.rendering import WebRoute, redirect, render
+from api.web.session import INBOX_ROLES, InboxUser, PageError, WebUser, has_any, require_csrf
+from db.models import Task
+from db.pagination import encode_cursor
+from db.repositories import audit, tasks
+from domain.claim_rules import DOCUMENT_KINDS
+from domain.products import CATALOGUE
+from domain.underwriting import Actor, Role
+
+log = structlog.get_logger("api.web")
+
+router: APIRouter = APIRouter(route_class=WebRoute)
+
+PAGE_SIZE = 20
+KINDS = ("underwriting", "claim_approval", "claim_review", "payout_failed")
+SHOWS = {"all": "All open", "mine": "Claimed by me", "unassigned": "Unassigned"}
+DECISIONS = ("approve", "reject", "request_info")
+TaskId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:@-]{1,64}$")]
+# What a successful action says on the task page it leads back to.
+NOTICES = {
+    "claimed": "You claimed this task: it is yours until you decide or release it.",
+    "released": "You released this task: it is back in the inbox.",
+    "approve": "You approved this task. The process moves on.",
+    "reject": "You rejected this task. The process moves on.",
+    "request_info": "You asked for more information. The process waits for the documents.",
+}
+
+
+# --- the inbox -----------------------------------------------------------------------------
+
+
+async def inbox_rows(
+    session: Any,
+    *,
+    show: str,
+    kind: str | None,
+    username: str,
+    overdue: bool,
+    cursor: str | None,
+    now: datetime,
+    limit: int = PAGE_SIZE,
+) -> tuple[list[Task], str | None]:
+    """One page of open tasks, soonest due first, and the cursor of the next (None on the
+    last page).
+
+    "All open" is two listings of the repository (open, claimed) merged by due time: each
+    gives the first rows after the cursor of its own status, so their merge gives the first
+    rows of both; one row more than a page says whether another page follows. Overdue
+    tasks are the head of a listing by due time, so "overdue" ends where the first task
+    not yet due starts.
+    """
+    statuses = {"mine": ("claimed",), "unassigned": ("open",)}.get(show, ("open", "claimed"))
+    assignee = username if show == "mine" else None
+    rows: list[Task] = []
+    for status in statuses:
+        page, _ = await tasks.list_tasks(
+            session, status=status, kind=kind, assignee=assignee, cursor=cursor, limit=limit + 1
+        )
+        rows += page
+    rows.sort(key=lambda t: (t.due_at, t.task_id))
+    head, following = rows[:limit], rows[limit] if len(rows) > limit else None
+    if overdue:
+        due = [t for t in head if formatting.aware(t.due_at) <= now]
+        if len(due) < len(head) or (following and formatting.aware(following.due_at) > now):
+            following = None
+        head = due
+    if following is None or not head:
+        return head, None
+    last = head[-1]
+    # The repository's cursor is (due_at, task_id) in its "task" scope, whatever the status.
+    return head, encode_cursor(tasks._CURSOR_SCOPE, last.due_at, last.task_id)
+
+
+@router.get("/inbox")
+async def inbox(
+    request: Request,
+    user: InboxUser,
+    session: SessionDep,
+    kind: str = "",
+    show: str = "all",
+    overdue: str = "",
+    cursor: str = "",
+) -> Response:
+    """Open tasks soonest due first, filtered by kind, holder and overdue, with their SLA."""
+    kind = kind if kind in KINDS else ""
+    show = show if show in SHOWS else "all"
+    is_overdue = overdue in ("1", "on", "true")
+    now = datetime.now(UTC)
+    alert = None
+    try:
+        rows, next_cursor = await inbox_rows(
+            session,
+            show=show,
+            kind=kind or None,
+            username=user.username,
+            overdue=is_overdue,
+            cursor=cursor or None,
+            now=now,
+        )
+    except ValueError:
+        rows, next_cursor = [], None
+        alert = "This page link is no longer valid. Start again from the first page."
+    await session.commit()
+    filters = {"kind": kind, "show": show, "overdue": "1" if is_overdue else ""}
+    query = {k: v for k, v in filters.items() if v and not (k == "show" and v == "all")}
+    return render(
+        request,
+        "inbox.html",
+        {
+            "title": "Inbox",
+            "rows": [
+                {
+                    "task": t,
+                    "sla": formatting.sla(
+                        status=t.status,
+                        due_at=t.due_at,
+                        escalation_level=t.escalation_level,
+                        now=now,
+                    ),
+                }
+                for t in rows
+            ],
+            "kinds": KINDS,
+            "shows": SHOWS,
+            "kind": kind,
+            "show": show,
+            "overdue": is_overdue,
+            "next_url": f"/ui/inbox?{urlencode({**query, 'cursor': next_cursor})}"
+            if next_cursor
+            else None,
+            "first_url": f"/ui/inbox?{urlencode(query)}" if cursor else None,
+            "alert": alert,
+        },
+    )
+
+
+# --- one task ------------------------------------------------------------------------------
+
+
+async def task_page(
+    request: Request,
+    task_id: str,
+    user: Actor,
+    session: Any,
+    client: Any,
+    *,
+    notice: str | None = None,
+    alert: str | None = None,
+    reason: str = "",
+    status_code: int = 200,
+) -> Response:
+    detail = await task_routes.get_task(task_id, user, session, client)
+    now = datetime.now(UTC)
+    case = dict(detail.case or {})
+    is_supervisor = user.has(Role.SUPERVISOR)
+    if not is_supervisor:
+        # Ops and admins read the case but decide nothing: they need no personal data.
+        for personal in ("customer", "payee_account_masked", "description"):
+            case.pop(personal, None)
+    quote = case.get("quote") or {}
+    product_code = quote.get("product_code") or case.get("product_code")
+    product = CATALOGUE.get(product_code) if product_code else None
+    is_open = detail.status in formatting.OPEN_TASK_STATUSES
+    return render(
+        request,
+        "task.html",
+        {
+            "title": f"Task {detail.task_id}",
+            "task": detail,
+            "case": case,
+            "product": product,
+            "product_code": product_code,
+            "sla": formatting.sla(
+                status=detail.status,
+                due_at=detail.due_at,
+                escalation_level=detail.escalation_level,
+                now=now,
+            ),
+            "is_open": is_open,
+            "can_decide": is_open and is_supervisor,
+            "held_by_me": detail.assignee == user.username,
+            "is_claim": detail.kind in ("claim_approval", "claim_review"),
+            "document_kinds": sorted(DOCUMENT_KINDS),
+            "notice": notice,
+            "alert": alert,
+            "reason": reason,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/tasks/{task_id}")
+async def task(
+    request: Request,
+    task_id: TaskId,
+    user: InboxUser,
+    session: SessionDep,
+    client: TemporalDep,
+    done: str = "",
+) -> Response:
+    """One task with what its decision needs, and the forms to claim, release and decide."""
+    return await task_page(request, task_id, user, session, client, notice=NOTICES.get(done))
+
+
+async def _refused(
+    request: Request,
+    task_id: str,
+    user: Actor,
+    session: Any,
+    err: ProblemError,
+    *,
+    amount: Decimal | None = None,
+    reason: str = "",
+) -> Response:
+    """The task page with the refusal `err` in words, answered with its status."""
+    row = await tasks.get_task(session, task_id=task_id)
+    await session.commit()
+    text = formatting.refusal_text(
+        err.code,
+        detail=str(err.detail),
+        username=user.username,
+        submitted_by=row.submitted_by if row else None,
+        assignee=row.assignee if row else None,
+        amount=amount if amount is not None else (row.amount if row else None),
+        approval_limit=user.approval_limit,
+    )
+    if row is None or not has_any(user, INBOX_ROLES):
+        raise PageError(err.status_code, "Refused", text)
+    client = await get_temporal(request)  # the page shows the case, as the process has it
+    return await task_page(
+        request, task_id, user, session, client,
+        alert=text, reason=reason, status_code=err.status_code,
+    )  # fmt: skip
+
+
+async def _audit(
+    request: Request, user: Actor, action: str, task_id: str, status: int, code: str | None
+) -> None:
+    """The row ``api.audit.AuditMiddleware`` writes for the same call under /v1."""
+    detail: dict[str, Any] = {"status": status, "outcome": "ok" if status < 400 else "refused"}
+    if code is not None:
+        detail["code"] = code
+    detail["via"] = "ui"
+    try:
+        async with request.app.state.session_factory() as session, session.begin():
+            await audit.append(
+                session,
+                actor=user.username,
+                action=action,
+                case_id=task_id,
+                client=request.client.host[:64] if request.client else None,
+                request_id=getattr(request.state, "request_id", None),
+                detail=detail,
+            )
+    except Exception:
+        # The action is done; losing its audit line must at least be loud.
+        log.exception("audit write failed", action=action, case_id=task_id)
+
+
+@router.post("/tasks/{task_id}/claim", dependencies=[Depends(require_csrf)])
+async def claim(request: Request, task_id: TaskId, user: WebUser, session: SessionDep) -> Response:
+    """Take the task (``POST /v1/tasks/{id}/claim``)."""
+    try:
+        await task_routes.claim_task(task_id, user, session)
+    except ProblemError as err:
+        await _audit(request, user, "tasks.claim_task", task_id, err.status_code, err.code)
+        return await _refused(request, task_id, user, session, err)
+    await _audit(request, user, "tasks.claim_task", task_id, 200, None)
+    return redirect(f"/ui/tasks/{task_id}?done=claimed")
+
+
+@router.post("/tasks/{task_id}/release", dependencies=[Depends(require_csrf)])
+async def release(
+    request: Request, task_id: TaskId, user: WebUser, session: SessionDep
+) -> Response:
+    """Give the task back to the inbox (``POST /v1/tasks/{id}/release``)."""
+    try:
+        await task_routes.release_task(task_id, user, session)
+    except ProblemError as err:
+        await _audit(request, user, "tasks.release_task", task_id, err.status_code, err.code)
+        return await _refused(request, task_id, user, session, err)
+    await _audit(request, user, "tasks.release_task", task_id, 200, None)
+    return redirect(f"/ui/tasks/{task_id}?done=released")
+
+
+def _form_refusal(code: str, status: int = 422) -> ProblemError:
+    return ProblemError(status, code, "Not accepted", "")
+
+
+def decision_body(
+    decision: str, reason: str, amount: str, missing: list[str]
+) -> task_routes.DecisionCreate:
+    """The JSON route's body from the form; a ProblemError in the API's words if it is not one."""
+    if decision not in DECISIONS:
+        raise _form_refusal("decision_not_allowed")
+    if not reason.strip():
+        raise _form_refusal("reason_required")
+    value: Decimal | None = None
+    if amount.strip():
+        try:
+            value = Decimal(amount.strip().replace(",", ""))
+        except InvalidOperation:
+            raise _form_refusal("invalid_amount") from None
+    try:
+        return task_routes.DecisionCreate(
+            decision=decision,
+            reason=reason.strip(),
+            amount=value,
+            missing=missing if decision == "request_info" else [],
+        )
+    except ValidationError as err:
+        fields = {str(e["loc"][0]) for e in err.errors() if e["loc"]}
+        if "amount" in fields:
+            raise _form_refusal("invalid_amount") from None
+        if "missing" in fields:
+            raise _form_refusal("documents_required") from None
+        raise _form_refusal("reason_required") from None
+
+
+@router.post("/tasks/{task_id}/decision", dependencies=[Depends(require_csrf)])
+async def decide(
+    request: Request,
+    task_id: TaskId,
+    user: WebUser,
+    session: SessionDep,
+    client: TemporalDep,
+    decision: Annotated[str, Form(max_length=20)] = "",
+    reason: Annotated[str, Form(max_length=4000)] = "",
+    amount: Annotated[str, Form(max_length=40)] = "",
+    missing: Annotated[list[str], Form()] = [],  # noqa: B006  # FastAPI copies defaults
+) -> Response:
+    """Approve, reject or ask for information: ``POST /v1/tasks/{id}/decision`` itself."""
+    body: task_routes.DecisionCreate | None = None
+    try:
+        body = decision_body(decision, reason, amount, missing)
+        await task_routes.decide(task_id, body, user, session, client)
+    except ProblemError as err:
+        await session.rollback()
+        # A malformed form is what a malformed body is to the API: 422 validation_error.
+        code = err.code if body is not None else "validation_error"
+        await _audit(request, user, "tasks.decide", task_id, err.status_code, code)
+        return await _refused(
+            request, task_id, user, session, err,
+            amount=body.amount if body else None, reason=reason[:2000],
+        )  # fmt: skip
+    await _audit(request, user, "tasks.decide", task_id, 200, None)
+    return redirect(f"/ui/tasks/{task_id}?done={body.decision}")
