@@ -20,7 +20,8 @@ _SQLITE = [
        BEGIN SELECT RAISE(ABORT, 'audit_event is append-only'); END""",
 ]
 _POSTGRES = [
-    """CREATE FUNCTION audit_event_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    """CREATE OR REPLACE FUNCTION audit_event_append_only() RETURNS trigger
+       LANGUAGE plpgsql AS $$
        BEGIN RAISE EXCEPTION 'audit_event is append-only'; END $$""",
     """CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_event
        FOR EACH ROW EXECUTE FUNCTION audit_event_append_only()""",

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.repositories import audit
@@ -55,3 +58,12 @@ async def test_audit_events_list_newest_first_and_count_by_action(session: Async
     assert [e.detail for e in events[1:]] == [{"attempt": 2}, {"attempt": 1}]
     assert failures == 3
     assert events[0].id > events[1].id
+
+
+async def test_the_audit_log_refuses_updates_and_deletes(session: AsyncSession) -> None:
+    await audit.append(session, actor="olga", action="workflow_cancelled", case_id="P9")
+    for statement in ("UPDATE audit_event SET actor = 'mallory'", "DELETE FROM audit_event"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with session.begin_nested():
+                await session.execute(text(statement))
+    assert [e.actor for e in await audit.list_for_case(session, case_id="P9", limit=5)] == ["olga"]
