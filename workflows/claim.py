@@ -9,7 +9,6 @@ Updates whose validators refuse before anything is written to history.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -55,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.underwriting import SYSTEM, Actor
     from workflows import activity_names as act
     from workflows import search_attributes as sa
+    from workflows.waiting import wait_until
 
 PROCESS = "claim"
 
@@ -281,10 +281,10 @@ class ClaimWorkflow:
         for n, moment in enumerate(
             reminder_times(start=opened, deadline=due, every=clocks.documents_reminder_every), 1
         ):
-            if await self._wait_until(settled, moment):
+            if await wait_until(settled, moment):
                 break
             await self._notify("documents_reminder", key_suffix=f"{len(self._state.history)}-{n}")
-        if not await self._wait_until(settled, due):
+        if not await wait_until(settled, due):
             await self._notify("documents_deadline_passed")
             await self._finish(
                 ClaimStatus.WITHDRAWN,
@@ -404,7 +404,7 @@ class ClaimWorkflow:
         if until is None:
             await workflow.wait_condition(arrived)
             return True
-        return await self._wait_until(arrived, until)
+        return await wait_until(arrived, until)
 
     async def _rejected(self, *, by: str, note: str | None = None) -> Literal["rejected"]:
         self._state.status = ClaimStatus.REJECTED
@@ -418,7 +418,7 @@ class ClaimWorkflow:
         other than the one who rejected re-reviews it."""
         until = self._state.deadlines.appeal_until
         assert until is not None
-        if not await self._wait_until(lambda: self._appeal is not None, until):
+        if not await wait_until(lambda: self._appeal is not None, until):
             return "rejected"
         appeal = self._appeal
         assert appeal is not None
@@ -500,7 +500,7 @@ class ClaimWorkflow:
                 retry_policy=PAYOUT_RETRY,
                 cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             )
-            if "payout_deadline" not in deadlines.breaches and not await self._wait_until(
+            if "payout_deadline" not in deadlines.breaches and not await wait_until(
                 handle.done, deadlines.payout_due_at
             ):
                 deadlines.breaches.append("payout_deadline")
@@ -713,21 +713,6 @@ class ClaimWorkflow:
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=ACTIVITY_RETRY,
         )
-
-    async def _wait_until(self, condition: Callable[[], bool], moment: datetime | None) -> bool:
-        if condition():
-            return True
-        if moment is None:
-            await workflow.wait_condition(condition)
-            return True
-        remaining = moment - workflow.now()
-        if remaining <= timedelta(0):
-            return False
-        try:
-            await workflow.wait_condition(condition, timeout=remaining)
-        except TimeoutError:
-            return False
-        return True
 
     def _history(self, note: str | None, *, by: str) -> None:
         self._state.history.append(

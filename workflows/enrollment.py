@@ -9,7 +9,6 @@ refuse bad requests before anything is written to history.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Literal
@@ -54,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.underwriting import SYSTEM, Actor, decision_refusal, route_underwriting
     from workflows import activity_names as act
     from workflows import search_attributes as sa
+    from workflows.waiting import wait_until
 
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 PROCESS = "enrollment"
@@ -202,7 +202,7 @@ class EnrollmentWorkflow:
         await self._record()
 
         # Consultation and quoting: the agent quotes (as often as needed) and submits.
-        submitted = await self._wait_until(
+        submitted = await wait_until(
             lambda: self._application is not None or self._withdrawal is not None,
             workflow.now() + start.clocks.consultation_window,
         )
@@ -354,7 +354,7 @@ class EnrollmentWorkflow:
             return self._decision is not None or self._withdrawal is not None
 
         for moment, action in ((due_at, "remind"), (escalate_at, "escalate")):
-            if await self._wait_until(settled, moment):
+            if await wait_until(settled, moment):
                 break
             level = 1 if action == "escalate" else None
             await self._activity(
@@ -363,7 +363,7 @@ class EnrollmentWorkflow:
             self._history(f"underwriting task {action}", by=SYSTEM)
             await self._notify(f"underwriting_{action}", task_id=task_id)
         else:
-            if not await self._wait_until(settled, expire_at):
+            if not await wait_until(settled, expire_at):
                 await self._activity(
                     act.CHANGE_TASK, TaskChange(task_id=task_id, action="expire"), None
                 )
@@ -452,7 +452,7 @@ class EnrollmentWorkflow:
             )
             await self._record()
             await self._notify("payment_requested", order_id=order_id)
-            paid = await self._wait_until(
+            paid = await wait_until(
                 lambda: self._payment_notice is not None or self._withdrawal is not None,
                 payment.due_at,
             )
@@ -631,19 +631,6 @@ class EnrollmentWorkflow:
             if wait_on_cancel
             else ActivityCancellationType.TRY_CANCEL,
         )
-
-    async def _wait_until(self, condition: Callable[[], bool], moment: datetime) -> bool:
-        """Wait for ``condition`` until ``moment`` (a durable timer); True if it held."""
-        if condition():
-            return True
-        remaining = moment - workflow.now()
-        if remaining <= timedelta(0):
-            return False
-        try:
-            await workflow.wait_condition(condition, timeout=remaining)
-        except TimeoutError:
-            return False
-        return True
 
     def _history(self, note: str | None, *, by: str) -> None:
         self._state.history.append(
