@@ -1,0 +1,46 @@
+"""The baseline: a bare workflow of five trivial steps, as regular activities or as local
+activities. It has none of InsureFlow's work in it, so its throughput on the same server
+is the ceiling Temporal itself sets on this machine.
+
+Loaded into the workflow sandbox: imports only the standard library and temporalio.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import activity, workflow
+
+STEPS = 5
+_TIMEOUT = timedelta(seconds=30)
+
+
+@activity.defn(name="bench_step")
+async def bench_step(n: int) -> int:
+    """A step that does nothing but answer."""
+    return n + 1
+
+
+@workflow.defn(name="BenchPipeline")
+class BenchPipelineWorkflow:
+    """Five regular activities in a row."""
+
+    @workflow.run
+    async def run(self, n: int) -> int:
+        for _ in range(STEPS):
+            n = await workflow.execute_activity(bench_step, n, start_to_close_timeout=_TIMEOUT)
+        return n
+
+
+@workflow.defn(name="BenchLocalPipeline")
+class BenchLocalPipelineWorkflow:
+    """The same five steps as local activities: run inside the workflow task, no round
+    trip through the server per step."""
+
+    @workflow.run
+    async def run(self, n: int) -> int:
+        for _ in range(STEPS):
+            n = await workflow.execute_local_activity(
+                bench_step, n, start_to_close_timeout=_TIMEOUT
+            )
+        return n

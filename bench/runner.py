@@ -1,0 +1,289 @@
+"""``python -m bench [--quick] [--only NAME,...] [--out DIR]``: start a private stack, run the
+scenarios side by side, write ``report-<timestamp>.json`` and ``.md`` (and ``latest.*``).
+
+Sizes come from flags, or from ``BENCH_<FLAG>`` environment variables (``BENCH_PARKED=5000``);
+``--quick`` shrinks the defaults. Progress goes to stderr with the time elapsed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shlex
+import signal
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.api_load import run_api_load
+from bench.baseline import run_tuning
+from bench.inbox import run_inbox
+from bench.parked import run_parked
+from bench.processes import People
+from bench.progress import Progress
+from bench.report import read_model_facts, write_reports
+from bench.sampler import ProcessSampler
+from bench.stack import REPO, Stack
+from bench.throughput import run_throughput
+
+SCENARIOS = ("baseline", "tuning", "enrollment", "claims", "api", "parked", "inbox")
+
+
+@dataclass
+class Sizes:
+    """How much each scenario does. Full defaults first, ``--quick`` ones second."""
+
+    workflows: int = 120  # baseline pipelines per variant
+    tuning_workflows: int = 60  # pipelines on each side of a tuning change
+    wal_workflows: int = 40  # pipelines on each of the fresh WAL / no-WAL servers
+    enrollments: int = 80
+    claims: int = 80
+    concurrency: int = 20
+    rounds: int = 2  # interleaved rounds of each side-by-side comparison
+    api_flows: int = 150
+    api_concurrency: int = 20
+    api_seconds: float = 40.0
+    api_readers: int = 2
+    api_light_concurrency: int = 2  # a light load first: per-call latency without queueing
+    api_light_seconds: float = 20.0
+    parked: int = 1000
+    parked_concurrency: int = 40
+    decisions: int = 20
+    inbox_tasks: int = 100_000
+    inbox_pages: int = 150
+    query_reps: int = 10
+
+
+QUICK = Sizes(
+    workflows=80,
+    tuning_workflows=40,
+    wal_workflows=30,
+    enrollments=50,
+    claims=50,
+    api_flows=60,
+    api_concurrency=10,
+    api_seconds=40.0,
+    api_light_seconds=15.0,
+    parked=300,
+    inbox_pages=100,
+    query_reps=5,
+)
+
+
+def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Sizes]:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (about 3 minutes)")
+    parser.add_argument(
+        "--only", default="", help=f"comma-separated scenarios, from: {', '.join(SCENARIOS)}"
+    )
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    parser.add_argument("--keep", action="store_true", help="keep the run's temp dir and logs")
+    parser.add_argument(
+        "--rerender",
+        type=Path,
+        metavar="REPORT_JSON",
+        help="run nothing: rebuild the Markdown (and JSON) of an earlier report",
+    )
+    defaults = Sizes()
+    for name, value in asdict(defaults).items():
+        parser.add_argument(
+            "--" + name.replace("_", "-"), type=type(value), default=None, help=f"default {value}"
+        )
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else defaults
+    chosen: dict[str, Any] = {}
+    for name, value in asdict(sizes).items():
+        flag = getattr(args, name)
+        env = os.environ.get(f"BENCH_{name.upper()}")
+        chosen[name] = flag if flag is not None else type(value)(env) if env else value
+    only = [s.strip() for s in args.only.split(",") if s.strip()] or list(SCENARIOS)
+    unknown = set(only) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+    args.only = only
+    return args, Sizes(**chosen)
+
+
+def _temporal_version() -> str:
+    from cli.main import temporal_binary
+
+    try:
+        out = subprocess.run(
+            [temporal_binary(), "--version"], capture_output=True, text=True, timeout=10
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _git() -> str:
+    """The commit measured, and how many files differ from it (others edit as we run)."""
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True
+        ).stdout.splitlines()
+    except OSError:
+        return "unknown"
+    return f"{rev} + {len(dirty)} changed files" if dirty else rev
+
+
+def _machine() -> dict[str, Any]:
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if "model name" in line), "")
+    except OSError:
+        pass
+    with open("/proc/meminfo") as f:
+        mem_kib = int(f.readline().split()[1])
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gib": round(mem_kib / 1024 / 1024, 1),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "temporal": _temporal_version(),
+    }
+
+
+async def run(args: argparse.Namespace, sizes: Sizes, stack: Stack) -> dict[str, Any]:
+    progress = stack.progress
+    results: dict[str, Any] = {}
+    # SIGTERM ends the run like Ctrl-C: the main task is cancelled, and main() stops the stack.
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
+    await stack.start()
+    with stack.sampler.window() as whole:
+        await _scenarios(args, sizes, stack, results)
+    results["whole_run"] = whole.as_dict()
+    results["log_errors"] = {name: stack.log_errors(name) for name in ("api", "worker")}
+    progress.say("scenarios done; stopping the stack")
+    await stack.close_database()
+    return results
+
+
+async def _scenarios(
+    args: argparse.Namespace, sizes: Sizes, stack: Stack, results: dict[str, Any]
+) -> None:
+    people = People()
+    only = set(args.only)
+    s = sizes
+    wanted = {"baseline", "enrollment", "claims"} & only
+    if wanted:
+        results.update(
+            await run_throughput(
+                stack,
+                people,
+                baseline=s.workflows if "baseline" in wanted else None,
+                enrollments=s.enrollments if "enrollment" in wanted else None,
+                claims=s.claims if "claims" in wanted else None,
+                concurrency=s.concurrency,
+                rounds=s.rounds,
+            )
+        )
+    if "tuning" in only:
+        results["tuning"] = await run_tuning(
+            stack,
+            total=s.tuning_workflows,
+            concurrency=s.concurrency,
+            wal_total=s.wal_workflows,
+            rounds=s.rounds,
+        )
+    if "api" in only:
+        results["api_light"] = await run_api_load(
+            stack,
+            people,
+            flows=s.api_flows,
+            concurrency=s.api_light_concurrency,
+            within=s.api_light_seconds,
+            readers=s.api_readers,
+            label="API light load",
+        )
+        results["api"] = await run_api_load(
+            stack,
+            people,
+            flows=s.api_flows,
+            concurrency=s.api_concurrency,
+            within=s.api_seconds,
+            readers=s.api_readers,
+        )
+    if "parked" in only:
+        results["parked"] = await run_parked(
+            stack, people, parked=s.parked, concurrency=s.parked_concurrency, decisions=s.decisions
+        )
+    if "inbox" in only:
+        results["inbox"] = await run_inbox(
+            stack,
+            tasks=s.inbox_tasks,
+            first_pages=s.inbox_pages,
+            keyset_pages=s.inbox_pages,
+            depths=[0, 10_000, 50_000, s.inbox_tasks - 100],
+            reps=s.query_reps,
+        )
+
+
+def rerender(path: Path, out_dir: Path) -> int:
+    """Rebuild an earlier run's report with this version of bench/report.py."""
+    earlier = json.loads(path.read_text())
+    stamp = datetime.fromisoformat(earlier["meta"]["started_at"])
+    json_path, md_path = write_reports(out_dir, earlier["meta"], earlier["results"], stamp=stamp)
+    print(f"report: {md_path} and {json_path.name}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, sizes = parse_args(argv)
+    if args.rerender:
+        return rerender(args.rerender, args.out)
+    progress = Progress()
+    sampler = ProcessSampler()
+    sampler.watch("bench", os.getpid())
+    sampler.start()
+    stack = Stack.create(progress, sampler, keep=args.keep)
+    started_at = datetime.now(UTC)
+    code_at_start = _git()
+    progress.say(f"bench: scenarios {', '.join(args.only)}; files in {stack.root}")
+    results: dict[str, Any] = {}
+    failed: str | None = None
+    try:
+        results = asyncio.run(run(args, sizes, stack))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        progress.say("interrupted; stopping the stack")
+        return 130
+    except Exception as err:
+        failed = f"{type(err).__name__}: {err}"
+        progress.say(f"bench failed: {failed}")
+        raise
+    finally:
+        stack.stop(failed=failed is not None)
+        sampler.stop()
+        progress.say("stack stopped")
+    meta = {
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "duration_s": round(progress.elapsed, 1),
+        "command": (
+            "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
+        ).strip(),
+        "quick": args.quick,
+        "scenarios": args.only,
+        "sizes": asdict(sizes),
+        "machine": _machine(),
+        # Other engineers edit the tree as it runs: the worker and API import what is on
+        # disk when they start; the end state shows whether it moved meanwhile.
+        "git": code_at_start,
+        "git_at_end": _git(),
+        "read_model": read_model_facts(),
+    }
+    json_path, md_path = write_reports(args.out, meta, results, stamp=started_at)
+    progress.say(f"report: {md_path} and {json_path.name} (also latest.md, latest.json)")
+    return 0

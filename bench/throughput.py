@@ -1,0 +1,95 @@
+"""Scenarios (a) to (d), interleaved: the bare pipeline with regular and with local activities
+(the ceiling Temporal sets here), enrollments to ``effective`` and claims to ``closed`` (the
+real worker process), in alternating rounds so the ratios between them are measured under
+the same conditions.
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from typing import Any
+
+from bench.baseline import Pipeline
+from bench.histories import history_profile
+from bench.load import Arm, drive, interleave
+from bench.processes import (
+    AUTO_SUM,
+    CLAIM_AMOUNT,
+    PRODUCT,
+    People,
+    claim_operation,
+    enrollment_operation,
+)
+from bench.stack import Stack
+from workflows.claim import workflow_id_for as claim_workflow_id
+from workflows.enrollment import workflow_id_for
+
+PROCESS_WARMUP = 3
+
+
+async def run_throughput(
+    stack: Stack,
+    people: People,
+    *,
+    baseline: int | None,
+    enrollments: int | None,
+    claims: int | None,
+    concurrency: int,
+    rounds: int,
+) -> dict[str, Any]:
+    """Whichever of the four are asked for (a size of None leaves one out)."""
+    client = stack.require_client()
+    progress = stack.progress
+    arms: list[Arm] = []
+    pipelines: dict[str, Pipeline] = {}
+    async with AsyncExitStack() as running:
+        if baseline:
+            for variant in ("regular", "local"):
+                pipeline = await running.enter_async_context(Pipeline(client, variant).running())
+                pipelines[variant] = pipeline
+                arms.append(Arm(f"baseline {variant}", pipeline.one(), baseline, concurrency))
+        if enrollments:
+            warm = enrollment_operation(stack, people, prefix="EW")
+            await drive(PROCESS_WARMUP, PROCESS_WARMUP, warm)
+            arms.append(
+                Arm("enrollment", enrollment_operation(stack, people), enrollments, concurrency)
+            )
+        if claims:
+            warm = await claim_operation(stack, PROCESS_WARMUP, prefix="CW")
+            await drive(PROCESS_WARMUP, PROCESS_WARMUP, warm)
+            one = await claim_operation(stack, claims)
+            progress.say(f"claims: {claims} effective policies written to the read model")
+            arms.append(Arm("claims", one, claims, concurrency))
+        progress.say(
+            "throughput: "
+            + ", ".join(f"{a.name} {a.total}" for a in arms)
+            + f"; {concurrency} in flight; {rounds} interleaved rounds"
+        )
+        results = await interleave(arms, rounds=rounds, sampler=stack.sampler, progress=progress)
+        out: dict[str, Any] = {}
+        if pipelines:
+            out["baseline"] = {
+                variant: results[f"baseline {variant}"].as_dict()
+                | {"concurrency": concurrency}
+                | await pipeline.describe()
+                for variant, pipeline in pipelines.items()
+            }
+    if enrollments:
+        out["enrollment"] = results["enrollment"].as_dict() | {
+            "concurrency": concurrency,
+            "path": f"{PRODUCT} {AUTO_SUM}, auto_debit, start today → effective",
+            "per_process": await history_profile(client, workflow_id_for("EA0000000")),
+        }
+    if claims:
+        out["claims"] = results["claims"].as_dict() | {
+            "concurrency": concurrency,
+            "path": f"MEDICAL_1Y hospitalisation {CLAIM_AMOUNT}, complete documents → auto → paid",
+            "per_process": await history_profile(client, claim_workflow_id("CB0000000")),
+        }
+    for name, r in results.items():
+        summary = r.drive.latencies.summary()
+        progress.say(
+            f"{name}: {r.drive.per_second:.2f}/s, p50 {summary['p50_ms']} ms, "
+            f"p99 {summary['p99_ms']} ms, errors {summary['errors']}"
+        )
+    return out
