@@ -166,6 +166,7 @@ def dev() -> None:
         typer.echo(
             "\nInsureFlow is running.\n"
             f"  API           {base}   (docs {base}/docs, ready {base}/readyz)\n"
+            f"  Web console   {base}/ui/\n"
             f"  Temporal UI   http://127.0.0.1:{settings.temporal_ui_port}\n"
             f"  Temporal gRPC {env.get('INSUREFLOW_TEMPORAL_ADDRESS')}\n"
             f"  Data          {data}\n"
