@@ -57,6 +57,15 @@ def refusal(err: WorkflowUpdateFailedError) -> ProblemError:
     return ProblemError(409, "process_refused", "The process refused the request", "")
 
 
+async def run_update(handle: WorkflowHandle[Any, Any], update: Any, arg: Any) -> Any:
+    """Send an Update and wait for its result; a validator's refusal (which wrote nothing
+    to history) becomes the problem the contract names."""
+    try:
+        return await handle.execute_update(update, arg)
+    except WorkflowUpdateFailedError as err:
+        raise refusal(err) from None
+
+
 def is_not_found(err: RPCError) -> bool:
     return err.status == RPCStatusCode.NOT_FOUND
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -23,7 +23,7 @@ from temporalio.service import RPCError
 
 from api.deps import AgentUser, CurrentUser, SessionDep, SettingsDep, TemporalDep, require_roles
 from api.errors import ProblemError, problem_responses
-from api.processes import is_not_found, refusal, sees_all
+from api.processes import is_not_found, run_update, sees_all
 from api.schemas import Money, StrictModel
 from db.repositories import claims, policies
 from domain.claim_rules import DOCUMENT_KINDS, intake_refusal
@@ -360,13 +360,11 @@ async def supplement_documents(
 ) -> ClaimRead:
     """Supplement missing documents; the review resumes when none is missing."""
     handle, _ = await _claim(client, claim_id, user)
-    try:
-        state = await handle.execute_update(
-            ClaimWorkflow.supplement_documents,
-            DocumentsSupplement(documents=body.documents, by=user.username),
-        )
-    except WorkflowUpdateFailedError as err:
-        raise refusal(err) from None
+    state = await run_update(
+        handle,
+        ClaimWorkflow.supplement_documents,
+        DocumentsSupplement(documents=body.documents, by=user.username),
+    )
     return ClaimRead.of(state)
 
 
@@ -383,12 +381,9 @@ async def appeal(
     """Appeal a rejection within the appeal window; a supervisor other than the one who
     rejected reviews it."""
     handle, _ = await _claim(client, claim_id, user)
-    try:
-        state = await handle.execute_update(
-            ClaimWorkflow.appeal, ClaimAppeal(by=user.username, reason=body.reason)
-        )
-    except WorkflowUpdateFailedError as err:
-        raise refusal(err) from None
+    state = await run_update(
+        handle, ClaimWorkflow.appeal, ClaimAppeal(by=user.username, reason=body.reason)
+    )
     return ClaimRead.of(state)
 
 
@@ -402,12 +397,9 @@ async def withdraw_claim(
 ) -> ClaimRead:
     """Withdraw the claim before it is approved."""
     handle, _ = await _claim(client, claim_id, user)
-    try:
-        state = await handle.execute_update(
-            ClaimWorkflow.withdraw, ClaimWithdrawal(by=user.username, reason=body.reason)
-        )
-    except WorkflowUpdateFailedError as err:
-        raise refusal(err) from None
+    state = await run_update(
+        handle, ClaimWorkflow.withdraw, ClaimWithdrawal(by=user.username, reason=body.reason)
+    )
     return ClaimRead.of(state)
 
 
@@ -426,11 +418,9 @@ async def retry_payout(
     if not _ACCOUNT_RE.match(body.payee_account):
         raise ProblemError(422, "invalid_bank_account", "Invalid payee account", "12-19 digits")
     handle, _ = await _claim(client, claim_id, user)
-    try:
-        state = await handle.execute_update(
-            ClaimWorkflow.fix_payout,
-            PayoutFix(payee_account=body.payee_account, by=user.username, reason=body.reason),
-        )
-    except WorkflowUpdateFailedError as err:
-        raise refusal(err) from None
+    state = await run_update(
+        handle,
+        ClaimWorkflow.fix_payout,
+        PayoutFix(payee_account=body.payee_account, by=user.username, reason=body.reason),
+    )
     return ClaimRead.of(state)

@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
-from temporalio.client import WorkflowUpdateFailedError
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -25,7 +24,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.deps import AgentUser, CurrentUser, SessionDep, SettingsDep, TemporalDep
 from api.errors import ProblemError, problem_responses
-from api.processes import enrollment_handle, enrollment_state, refusal, sees_all
+from api.processes import enrollment_handle, enrollment_state, run_update, sees_all
 from api.schemas import StrictModel
 from core.passwords import hash_password
 from db.repositories import credentials, enrollments
@@ -368,15 +367,13 @@ async def quote(
     """Price a product for the customer. Out-of-range sum or age: 422
     `sum_insured_out_of_range` / `age_not_eligible`."""
     handle, _ = await enrollment_state(client, enrollment_id, user)
-    try:
-        q: Quote = await handle.execute_update(
-            EnrollmentWorkflow.quote,
-            QuoteRequest(
-                product_code=body.product_code, sum_insured=body.sum_insured, by=user.username
-            ),
-        )
-    except WorkflowUpdateFailedError as err:
-        raise refusal(err) from None
+    q: Quote = await run_update(
+        handle,
+        EnrollmentWorkflow.quote,
+        QuoteRequest(
+            product_code=body.product_code, sum_insured=body.sum_insured, by=user.username
+        ),
+    )
     return QuoteRead.model_validate(q.model_dump())
 
 
@@ -412,20 +409,18 @@ async def submit_application(
     if body.bank_account is not None and not _ACCOUNT_RE.match(body.bank_account):
         raise ProblemError(422, "invalid_bank_account", "Invalid bank account", "12-19 digits")
     handle, _ = await enrollment_state(client, enrollment_id, user)
-    try:
-        state = await handle.execute_update(
-            EnrollmentWorkflow.submit_application,
-            ApplicationSubmit(
-                quote_id=body.quote_id,
-                payment_method=body.payment_method,
-                bank_account=body.bank_account,
-                consent=body.consent,
-                start_date=body.start_date,
-                by=user.username,
-            ),
-        )
-    except WorkflowUpdateFailedError as err:
-        raise refusal(err) from None
+    state = await run_update(
+        handle,
+        EnrollmentWorkflow.submit_application,
+        ApplicationSubmit(
+            quote_id=body.quote_id,
+            payment_method=body.payment_method,
+            bank_account=body.bank_account,
+            consent=body.consent,
+            start_date=body.start_date,
+            by=user.username,
+        ),
+    )
     # argon2id takes ~0.2 s of CPU: off the event loop, and before the write lock is taken.
     password_hash = await run_in_threadpool(hash_password, body.query_password)
     async with session.begin():
@@ -445,10 +440,7 @@ async def withdraw(
 ) -> EnrollmentRead:
     """Withdraw the application; allowed until the premium is being collected."""
     handle, _ = await enrollment_state(client, enrollment_id, user)
-    try:
-        state = await handle.execute_update(
-            EnrollmentWorkflow.withdraw, Withdrawal(by=user.username, reason=body.reason)
-        )
-    except WorkflowUpdateFailedError as err:
-        raise refusal(err) from None
+    state = await run_update(
+        handle, EnrollmentWorkflow.withdraw, Withdrawal(by=user.username, reason=body.reason)
+    )
     return EnrollmentRead.of(state)

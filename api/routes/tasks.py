@@ -8,17 +8,18 @@ else — is checked here.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
-from temporalio.client import WorkflowUpdateFailedError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import CurrentUser, SessionDep, TemporalDep, require_roles
 from api.errors import ProblemError, problem_responses
-from api.processes import enrollment_state, refusal
+from api.processes import enrollment_state, run_update
 from api.schemas import StrictModel
 from db.models import Task
 from db.repositories import tasks
@@ -168,6 +169,25 @@ async def get_task(
     return TaskDetail(**base, details=dict(task.details or {}), case=case)
 
 
+async def _hold(
+    session: AsyncSession,
+    task_id: str,
+    user: Actor,
+    change: Callable[..., Awaitable[Task]],
+) -> TaskRead:
+    """Claim or release a task for a supervisor, with the inbox's refusals."""
+    _only_supervisors(user)
+    async with session.begin():
+        await _task(session, task_id)
+        try:
+            task = await change(session, task_id=task_id, username=user.username)
+        except tasks.ClaimedByOther:
+            raise ProblemError(409, "claimed_by_other", "Claimed by someone else", "") from None
+        except tasks.TaskNotOpen:
+            raise ProblemError(409, "task_not_open", "Task is not open", "") from None
+    return TaskRead.of(task)
+
+
 def _only_supervisors(user: Actor) -> None:
     if not user.has(Role.SUPERVISOR):
         raise ProblemError(403, "not_a_supervisor", "Not a supervisor",
@@ -181,16 +201,7 @@ def _only_supervisors(user: Actor) -> None:
 )
 async def claim_task(task_id: str, user: CurrentUser, session: SessionDep) -> TaskRead:
     """Take the task so no one else decides it meanwhile."""
-    _only_supervisors(user)
-    async with session.begin():
-        await _task(session, task_id)
-        try:
-            task = await tasks.claim_task(session, task_id=task_id, username=user.username)
-        except tasks.ClaimedByOther:
-            raise ProblemError(409, "claimed_by_other", "Claimed by someone else", "") from None
-        except tasks.TaskNotOpen:
-            raise ProblemError(409, "task_not_open", "Task is not open", "") from None
-    return TaskRead.of(task)
+    return await _hold(session, task_id, user, tasks.claim_task)
 
 
 @router.post(
@@ -200,16 +211,7 @@ async def claim_task(task_id: str, user: CurrentUser, session: SessionDep) -> Ta
 )
 async def release_task(task_id: str, user: CurrentUser, session: SessionDep) -> TaskRead:
     """Give the task back to the inbox."""
-    _only_supervisors(user)
-    async with session.begin():
-        await _task(session, task_id)
-        try:
-            task = await tasks.release_task(session, task_id=task_id, username=user.username)
-        except tasks.ClaimedByOther:
-            raise ProblemError(409, "claimed_by_other", "Claimed by someone else", "") from None
-        except tasks.TaskNotOpen:
-            raise ProblemError(409, "task_not_open", "Task is not open", "") from None
-    return TaskRead.of(task)
+    return await _hold(session, task_id, user, tasks.release_task)
 
 
 @router.post(
@@ -246,38 +248,36 @@ async def decide(
     if task.assignee is not None and task.assignee != user.username:
         raise ProblemError(409, "claimed_by_other", "Claimed by someone else",
                            f"the task is held by {task.assignee}")  # fmt: skip
-    actor = Actor(username=user.username, roles=user.roles, approval_limit=user.approval_limit)
-    try:
-        if task.kind == "underwriting":
-            handle, _ = await enrollment_state(client, task.case_id, _as_reader(user))
-            state: Any = await handle.execute_update(
-                EnrollmentWorkflow.decide,
-                UnderwritingDecision(
-                    task_id=task.task_id, decision=body.decision, reason=body.reason, actor=actor
-                ),
-            )
-        elif task.kind in ("claim_approval", "claim_review"):
-            claim = client.get_workflow_handle_for(ClaimWorkflow.run, task.workflow_id)
-            state = await claim.execute_update(
-                ClaimWorkflow.decide,
-                ClaimDecision(
-                    task_id=task.task_id,
-                    decision=body.decision,
-                    reason=body.reason,
-                    amount=body.amount,
-                    missing=body.missing,
-                    actor=actor,
-                ),
-            )
-        else:
-            raise ProblemError(
-                409,
-                "decision_not_allowed",
-                "Not decided here",
-                "a failed payout is resolved with POST /v1/claims/{id}/payout/retry",
-            )
-    except WorkflowUpdateFailedError as err:
-        raise refusal(err) from None
+    state: Any
+    if task.kind == "underwriting":
+        handle, _ = await enrollment_state(client, task.case_id, _as_reader(user))
+        state = await run_update(
+            handle,
+            EnrollmentWorkflow.decide,
+            UnderwritingDecision(
+                task_id=task.task_id, decision=body.decision, reason=body.reason, actor=user
+            ),
+        )
+    elif task.kind in ("claim_approval", "claim_review"):
+        state = await run_update(
+            client.get_workflow_handle_for(ClaimWorkflow.run, task.workflow_id),
+            ClaimWorkflow.decide,
+            ClaimDecision(
+                task_id=task.task_id,
+                decision=body.decision,
+                reason=body.reason,
+                amount=body.amount,
+                missing=body.missing,
+                actor=user,
+            ),
+        )
+    else:
+        raise ProblemError(
+            409,
+            "decision_not_allowed",
+            "Not decided here",
+            "a failed payout is resolved with POST /v1/claims/{id}/payout/retry",
+        )
     return DecisionResult(
         task_id=task.task_id,
         workflow_id=task.workflow_id,
