@@ -116,9 +116,10 @@ async def start_enrollment(
 
 
 def enrollment_operation(
-    stack: Stack, people: People, *, prefix: str = "EA"
+    stack: Stack, people: People, *, prefix: str = "EA", task_queue: str | None = None
 ) -> Callable[[int], Awaitable[None]]:
-    """(c) One enrollment through auto-underwriting to ``effective``."""
+    """(c) One enrollment through auto-underwriting to ``effective``, on the real worker's
+    queue unless another is named (``stack.regular_steps_queue``: the before side)."""
     client = stack.require_client()
     assert stack.settings is not None
     clocks = stack.settings.timers()
@@ -126,7 +127,7 @@ def enrollment_operation(
     async def one(i: int) -> None:
         handle = await start_enrollment(
             client,
-            stack.task_queue,
+            task_queue or stack.task_queue,
             people,
             f"{prefix}{i:07d}",
             clocks=clocks,
@@ -180,7 +181,7 @@ async def insert_effective_policies(
 
 
 async def claim_operation(
-    stack: Stack, count: int, *, prefix: str = "CB"
+    stack: Stack, count: int, *, prefix: str = "CB", task_queue: str | None = None
 ) -> Callable[[int], Awaitable[None]]:
     """(d) One claim through auto-approval and payout to ``closed``; ``count`` effective
     policies are written first, one per claim."""
@@ -211,7 +212,7 @@ async def claim_operation(
                 limits=ClaimLimits(),
             ),
             id=claim_workflow_id(claim_no),
-            task_queue=stack.task_queue,
+            task_queue=task_queue or stack.task_queue,
             search_attributes=TypedSearchAttributes(
                 [
                     SearchAttributePair(sa.PROCESS, "claim"),

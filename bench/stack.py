@@ -112,6 +112,8 @@ class Stack:
     children: list[Child] = field(default_factory=list)
     codec_keys: str = ""
     task_queue: str = ""
+    # The "before" worker of the local-steps change (bench.regular_steps), its own queue.
+    regular_steps_queue: str = ""
     api_port: int = 0
     temporal: TemporalServer | None = None
     client: Client | None = None
@@ -168,6 +170,12 @@ class Stack:
         self.progress.say(f"read model migrated, development users seeded ({self.db_file})")
 
         self._spawn("worker", [sys.executable, "-m", "cli.main", "worker"], self._app_env())
+        self.regular_steps_queue = self.task_queue + "-regular-steps"
+        self._spawn(
+            "worker_regular_steps",
+            [sys.executable, "-m", "bench.regular_steps"],
+            self._app_env() | {"INSUREFLOW_TASK_QUEUE": self.regular_steps_queue},
+        )
         self.api_port = free_port()
         env = self._app_env() | {"INSUREFLOW_API_PORT": str(self.api_port)}
         self._spawn("api", [sys.executable, "-m", "cli.main", "api"], env)
@@ -235,7 +243,7 @@ class Stack:
         return child
 
     async def _wait_ready(self) -> None:
-        """The API answers /readyz and the worker polls our task queue."""
+        """The API answers /readyz and both workers poll their task queues."""
         client = self.require_client()
         deadline = time.monotonic() + 90
         async with httpx.AsyncClient(base_url=self.api_base, timeout=5) as http:
@@ -247,16 +255,17 @@ class Stack:
                 if time.monotonic() > deadline:
                     raise RuntimeError("the API did not become ready within 90s")
                 await asyncio.sleep(0.3)
-        request = DescribeTaskQueueRequest(
-            namespace=client.namespace,
-            task_queue=TaskQueue(name=self.task_queue),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-        )
-        while not (await client.workflow_service.describe_task_queue(request)).pollers:
-            self._check_alive()
-            if time.monotonic() > deadline:
-                raise RuntimeError("the worker did not poll within 90s")
-            await asyncio.sleep(0.3)
+        for queue in (self.task_queue, self.regular_steps_queue):
+            request = DescribeTaskQueueRequest(
+                namespace=client.namespace,
+                task_queue=TaskQueue(name=queue),
+                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+            )
+            while not (await client.workflow_service.describe_task_queue(request)).pollers:
+                self._check_alive()
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"no worker polled {queue} within 90s")
+                await asyncio.sleep(0.3)
         self.progress.say(f"worker polling {self.task_queue}; API ready on {self.api_base}")
 
     def _check_alive(self) -> None:

@@ -25,6 +25,8 @@ from workflows.claim import workflow_id_for as claim_workflow_id
 from workflows.enrollment import workflow_id_for
 
 PROCESS_WARMUP = 3
+REGULAR_ENROLLMENT = "enrollment, regular steps"
+REGULAR_CLAIMS = "claims, regular steps"
 
 
 async def run_throughput(
@@ -48,18 +50,33 @@ async def run_throughput(
                 pipeline = await running.enter_async_context(Pipeline(client, variant).running())
                 pipelines[variant] = pipeline
                 arms.append(Arm(f"baseline {variant}", pipeline.one(), baseline, concurrency))
+        # Each process also runs on the before side of the local-steps change: the same
+        # workflows with every step a regular activity (bench.regular_steps, own worker).
+        before = stack.regular_steps_queue
         if enrollments:
-            warm = enrollment_operation(stack, people, prefix="EW")
-            await drive(PROCESS_WARMUP, PROCESS_WARMUP, warm)
+            for queue, prefix in ((None, "EW"), (before, "EV")):
+                warm = enrollment_operation(stack, people, prefix=prefix, task_queue=queue)
+                await drive(PROCESS_WARMUP, PROCESS_WARMUP, warm)
             arms.append(
                 Arm("enrollment", enrollment_operation(stack, people), enrollments, concurrency)
             )
+            arms.append(
+                Arm(
+                    REGULAR_ENROLLMENT,
+                    enrollment_operation(stack, people, prefix="ER", task_queue=before),
+                    enrollments,
+                    concurrency,
+                )
+            )
         if claims:
-            warm = await claim_operation(stack, PROCESS_WARMUP, prefix="CW")
-            await drive(PROCESS_WARMUP, PROCESS_WARMUP, warm)
+            for queue, prefix in ((None, "CW"), (before, "CV")):
+                warm = await claim_operation(stack, PROCESS_WARMUP, prefix=prefix, task_queue=queue)
+                await drive(PROCESS_WARMUP, PROCESS_WARMUP, warm)
             one = await claim_operation(stack, claims)
-            progress.say(f"claims: {claims} effective policies written to the read model")
+            one_before = await claim_operation(stack, claims, prefix="CR", task_queue=before)
+            progress.say(f"claims: {2 * claims} effective policies written to the read model")
             arms.append(Arm("claims", one, claims, concurrency))
+            arms.append(Arm(REGULAR_CLAIMS, one_before, claims, concurrency))
         progress.say(
             "throughput: "
             + ", ".join(f"{a.name} {a.total}" for a in arms)
@@ -73,6 +90,18 @@ async def run_throughput(
                 | {"concurrency": concurrency}
                 | await pipeline.describe()
                 for variant, pipeline in pipelines.items()
+            }
+    for key, arm, first in (
+        ("enrollment_regular_steps", REGULAR_ENROLLMENT, "ER0000000"),
+        ("claims_regular_steps", REGULAR_CLAIMS, "CR0000000"),
+    ):
+        if arm in results:
+            workflow_id = (workflow_id_for if key.startswith("enr") else claim_workflow_id)(first)
+            out[key] = results[arm].as_dict() | {
+                "concurrency": concurrency,
+                "path": "as above, every step a regular activity (runs from before "
+                "LOCAL_STEPS_PATCH)",
+                "per_process": await history_profile(client, workflow_id),
             }
     if enrollments:
         out["enrollment"] = results["enrollment"].as_dict() | {

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -230,13 +231,18 @@ def worker() -> None:
     asyncio.run(_run_worker(get_settings()))
 
 
-async def _run_worker(settings: Settings) -> None:
+async def _run_worker(
+    settings: Settings, *, workflows: Sequence[type] | None = None, relay: bool = True
+) -> None:
+    """The worker process: workflows and activities on the task queue, and the outbox relay.
+    ``workflows`` replaces the registered workflow classes (the benchmark's variants, which
+    leave the relay to the real worker: ``relay=False``)."""
     import structlog
 
     from core.logging import configure_logging
     from db.session import make_engine, make_session_factory
     from workers.outbox import SimulatedMessenger, relay_forever
-    from workers.worker import build_worker
+    from workers.worker import WORKFLOWS, build_worker
 
     configure_logging(settings)
     log = structlog.get_logger("insureflow.worker")
@@ -249,9 +255,12 @@ async def _run_worker(settings: Settings) -> None:
     client = await _connect_with_retry(settings)
     messenger = SimulatedMessenger(settings.data_dir / "messages.jsonl")
     try:
-        async with build_worker(client, settings, sessions):
+        async with build_worker(client, settings, sessions, workflows=workflows or WORKFLOWS):
             log.info("worker started", task_queue=settings.task_queue)
-            await relay_forever(sessions, messenger, stop)
+            if relay:
+                await relay_forever(sessions, messenger, stop)
+            else:
+                await stop.wait()
     finally:
         await engine.dispose()
         log.info("worker stopped")

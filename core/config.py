@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     temporal_ui_port: int = 8233
     temporal_namespace: str = "default"
     task_queue: str = "insureflow"
+    # Worker tuning (the SDK's defaults; docs/benchmarks.md measures what they change).
+    worker_max_cached_workflows: int = Field(default=1000, ge=0)
+    worker_max_concurrent_workflow_tasks: int = Field(default=100, ge=2)
+    worker_max_concurrent_activities: int = Field(default=100, ge=1)
+    worker_max_concurrent_local_activities: int = Field(default=100, ge=1)
 
     # Security: tokens, payload codec, gateway signature, keyed hashes of personal data.
     jwt_secret: str | None = None

@@ -107,13 +107,18 @@ def build_worker(
     task_queue: str | None = None,
     keyring: Keyring | None = None,
     gateway: PaymentGateway | None = None,
+    workflows: Sequence[type] = WORKFLOWS,
 ) -> Worker:
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=list(WORKFLOWS),
+        workflows=list(workflows),
         activities=activities_for(settings, session_factory, keyring=keyring, gateway=gateway),
         interceptors=[LogContextInterceptor()],
+        max_cached_workflows=settings.worker_max_cached_workflows,
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
+        max_concurrent_local_activities=settings.worker_max_concurrent_local_activities,
         # Let in-flight activities (a premium charge) finish on Ctrl-C before cancelling.
         graceful_shutdown_timeout=timedelta(seconds=10),
     )

@@ -17,3 +17,28 @@ SEND_NOTIFICATION = "send_notification"
 RECORD_CLAIM = "record_claim"
 LOAD_POLICY_POSITION = "load_policy_position"
 PAY_CLAIM = "pay_claim"
+
+# Short steps against our own database, run as local activities on new runs: the worker
+# executes them inside the workflow task that asks for them, so each saves two trips
+# through the server (schedule, then completion) and a workflow task. Steps that call an
+# outside service (the payment gateway) stay regular activities: ops see their attempts
+# and failures while they retry, and a charge in flight is awaited on cancellation.
+# Old runs keep regular activities for every step: see LOCAL_STEPS_PATCH.
+LOCAL = frozenset(
+    {
+        REGISTER_CUSTOMER,
+        RECORD_ENROLLMENT,
+        RECORD_QUOTE,
+        VERIFY_APPLICANT,
+        OPEN_TASK,
+        CHANGE_TASK,
+        ISSUE_POLICY,
+        SET_POLICY_STATUS,
+        SEND_NOTIFICATION,
+        RECORD_CLAIM,
+        LOAD_POLICY_POSITION,
+    }
+)
+# The workflow.patched id guarding that change. Runs started before it replay with every
+# step a regular activity, as their histories say.
+LOCAL_STEPS_PATCH = "local-steps-1"

@@ -54,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.underwriting import SYSTEM, Actor
     from workflows import activity_names as act
     from workflows import search_attributes as sa
+    from workflows.steps import local_steps, run_step
     from workflows.waiting import wait_until
 
 PROCESS = "claim"
@@ -706,13 +707,17 @@ class ClaimWorkflow:
         self._state.open_task_id = None
 
     async def _activity(self, name: str, arg: BaseModel, result_type: type[Any] | None) -> Any:
-        return await workflow.execute_activity(
+        return await run_step(
             name,
             arg,
-            result_type=result_type,
-            start_to_close_timeout=timedelta(seconds=30),
+            result_type,
+            local=name in act.LOCAL and self._local_steps(),
+            start_to_close=timedelta(seconds=30),
             retry_policy=ACTIVITY_RETRY,
         )
+
+    def _local_steps(self) -> bool:
+        return local_steps()
 
     def _history(self, note: str | None, *, by: str) -> None:
         self._state.history.append(

@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.underwriting import SYSTEM, Actor, decision_refusal, route_underwriting
     from workflows import activity_names as act
     from workflows import search_attributes as sa
+    from workflows.steps import local_steps, run_step
     from workflows.waiting import wait_until
 
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -621,16 +622,20 @@ class EnrollmentWorkflow:
         start_to_close: timedelta = timedelta(seconds=30),
         wait_on_cancel: bool = False,
     ) -> Any:
-        return await workflow.execute_activity(
+        return await run_step(
             name,
             arg,
-            result_type=result_type,
-            start_to_close_timeout=start_to_close,
+            result_type,
+            local=name in act.LOCAL and self._local_steps(),
+            start_to_close=start_to_close,
             retry_policy=DEFAULT_RETRY,
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
             if wait_on_cancel
             else ActivityCancellationType.TRY_CANCEL,
         )
+
+    def _local_steps(self) -> bool:
+        return local_steps()
 
     def _history(self, note: str | None, *, by: str) -> None:
         self._state.history.append(

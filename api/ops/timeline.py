@@ -46,6 +46,7 @@ _ACTIVITY_LABELS = {
     act.LOAD_POLICY_POSITION: "Reading the policy position",
     act.PAY_CLAIM: "Claim payout",
 }
+_LOCAL_ACTIVITY_MARKER = "core_local_activity"
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)s$")
 
 
@@ -197,10 +198,35 @@ class _Timeline:
         name = _as_dict(a.get("activity_type")).get("name", "")
         argument = _as_dict(_first(a.get("input")))
         self.activities[str(event["event_id"])] = (name, argument)
+        self._remember(name, argument)
+
+    def _remember(self, name: str, argument: dict[str, Any]) -> None:
+        """What later steps' words need: a task's kind, a policy's effective moment."""
         if name == act.OPEN_TASK and argument.get("task_id"):
             self.task_kinds[argument["task_id"]] = argument.get("kind", "")
         if name == act.ISSUE_POLICY and argument.get("policy_number"):
             self.effective_at[argument["policy_number"]] = argument.get("effective_at")
+
+    def marker_recorded(self, event: dict[str, Any], a: dict[str, Any]) -> None:
+        """A local activity (the short database steps of ``act.LOCAL``) is one marker with
+        its result and no input; those steps return what they did, so the result serves
+        as both. Other markers (a ``workflow.patched`` note) are not business."""
+        if a.get("marker_name") != _LOCAL_ACTIVITY_MARKER:
+            return
+        details = _as_dict(a.get("details"))
+        name = str(_as_dict(_first(details.get("data"))).get("activity_type", ""))
+        if a.get("failure"):
+            label = _ACTIVITY_LABELS.get(name, name or "An activity")
+            text = f"{label} failed: {_failure_text(a.get('failure'))}"
+            self.add(event, text, f"activity {name}")
+            return
+        if name in _BOOKKEEPING:
+            return
+        result = _as_dict(_first(details.get("result")))
+        self._remember(name, result)
+        text = self._activity_text(name, result, result)
+        if text:
+            self.add(event, text, f"activity {name}")
 
     def activity_completed(self, event: dict[str, Any], a: dict[str, Any]) -> None:
         name, argument = self.activities.get(str(a.get("scheduled_event_id")), ("", {}))
@@ -428,6 +454,7 @@ _HANDLERS: dict[str, _Handler] = {
     "WorkflowExecutionSignaled": _Timeline.signaled,
     "UpsertWorkflowSearchAttributes": _Timeline.search_attributes,
     "ActivityTaskScheduled": _Timeline.activity_scheduled,
+    "MarkerRecorded": _Timeline.marker_recorded,
     "ActivityTaskCompleted": _Timeline.activity_completed,
     "ActivityTaskFailed": lambda t, e, a: t.activity_failed(e, a, "failed"),
     "ActivityTaskTimedOut": lambda t, e, a: t.activity_failed(e, a, "timed out"),

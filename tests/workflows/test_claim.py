@@ -91,12 +91,14 @@ class World:
             )
 
         @activity.defn(name=act.OPEN_TASK)
-        async def open_task(arg: TaskOpen) -> None:
+        async def open_task(arg: TaskOpen) -> TaskOpen:
             world.calls.append((act.OPEN_TASK, arg))
+            return arg  # as the real one: what it did
 
         @activity.defn(name=act.CHANGE_TASK)
-        async def change_task(arg: TaskChange) -> None:
+        async def change_task(arg: TaskChange) -> TaskChange:
             world.calls.append((act.CHANGE_TASK, arg))
+            return arg  # as the real one: what it did
 
         @activity.defn(name=act.PAY_CLAIM)
         async def pay_claim(arg: PayoutRequest) -> LedgerEntry:
@@ -113,8 +115,9 @@ class World:
             )
 
         @activity.defn(name=act.SEND_NOTIFICATION)
-        async def send_notification(arg: Notification) -> None:
+        async def send_notification(arg: Notification) -> Notification:
             world.calls.append((act.SEND_NOTIFICATION, arg))
+            return arg  # as the real one: what it did
 
         return [
             record_claim,

@@ -109,12 +109,14 @@ class World:
             return world.verification
 
         @activity.defn(name=act.OPEN_TASK)
-        async def open_task(arg: TaskOpen) -> None:
+        async def open_task(arg: TaskOpen) -> TaskOpen:
             world.calls.append((act.OPEN_TASK, arg))
+            return arg  # as the real one: what it did
 
         @activity.defn(name=act.CHANGE_TASK)
-        async def change_task(arg: TaskChange) -> None:
+        async def change_task(arg: TaskChange) -> TaskChange:
             world.calls.append((act.CHANGE_TASK, arg))
+            return arg  # as the real one: what it did
 
         @activity.defn(name=act.CHARGE_PREMIUM)
         async def charge_premium(arg: Charge) -> LedgerEntry:
@@ -163,16 +165,19 @@ class World:
             )
 
         @activity.defn(name=act.ISSUE_POLICY)
-        async def issue_policy(arg: PolicyIssue) -> None:
+        async def issue_policy(arg: PolicyIssue) -> PolicyIssue:
             world.calls.append((act.ISSUE_POLICY, arg))
+            return arg  # as the real one: what it did
 
         @activity.defn(name=act.SET_POLICY_STATUS)
-        async def set_policy_status(arg: PolicyStatusChange) -> None:
+        async def set_policy_status(arg: PolicyStatusChange) -> PolicyStatusChange:
             world.calls.append((act.SET_POLICY_STATUS, arg))
+            return arg  # as the real one: what it did
 
         @activity.defn(name=act.SEND_NOTIFICATION)
-        async def send_notification(arg: Notification) -> None:
+        async def send_notification(arg: Notification) -> Notification:
             world.calls.append((act.SEND_NOTIFICATION, arg))
+            return arg  # as the real one: what it did
 
         return [
             register_customer,

@@ -117,8 +117,16 @@ async def test_a_reordered_workflow_fails_replay_as_non_deterministic() -> None:
     replayer = Replayer(
         workflows=[ReorderedEnrollmentWorkflow], data_converter=data_converter(TEST_KEYRING)
     )
+    # A run from before LOCAL_STEPS_PATCH: every step a regular activity, whose type the
+    # server's history names, so the moved command is caught by name.
     result = await replayer.replay_workflow(
-        load(HISTORIES / "enrollment-effective.json"), raise_on_replay_failure=False
+        load(HISTORIES / "enrollment-effective.v1.json"), raise_on_replay_failure=False
     )
     assert isinstance(result.replay_failure, workflow.NondeterminismError)
     assert "register_customer" in str(result.replay_failure)
+    # A run since the patch (local steps): replay fails too — though a local activity's
+    # marker is matched by its sequence number, so the error may not name the step.
+    result = await replayer.replay_workflow(
+        load(HISTORIES / "enrollment-effective.json"), raise_on_replay_failure=False
+    )
+    assert result.replay_failure is not None

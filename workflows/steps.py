@@ -1,0 +1,51 @@
+"""How a workflow runs one step: a regular activity, or — for the short steps against our
+own database on runs started since ``LOCAL_STEPS_PATCH`` — a local activity."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.workflow import ActivityCancellationType
+
+with workflow.unsafe.imports_passed_through():
+    from workflows import activity_names as act
+
+
+def local_steps() -> bool:
+    """Whether this run executes the steps of ``act.LOCAL`` as local activities. Decided
+    once per run (the SDK memoises a patch): a run whose history predates the change
+    replays with regular activities throughout."""
+    return workflow.patched(act.LOCAL_STEPS_PATCH)
+
+
+async def run_step(
+    name: str,
+    arg: BaseModel,
+    result_type: type[Any] | None,
+    *,
+    local: bool,
+    start_to_close: timedelta,
+    retry_policy: RetryPolicy,
+    cancellation_type: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL,
+) -> Any:
+    if local and name in act.LOCAL:
+        return await workflow.execute_local_activity(
+            name,
+            arg,
+            result_type=result_type,
+            start_to_close_timeout=start_to_close,
+            retry_policy=retry_policy,
+            cancellation_type=cancellation_type,
+        )
+    return await workflow.execute_activity(
+        name,
+        arg,
+        result_type=result_type,
+        start_to_close_timeout=start_to_close,
+        retry_policy=retry_policy,
+        cancellation_type=cancellation_type,
+    )
