@@ -54,17 +54,8 @@ class RecordActivities:
 
     @activity.defn(name=act.RECORD_QUOTE)
     async def record_quote(self, record: QuoteRecord) -> None:
-        q = record.quote
         async with self._sessions() as session, session.begin():
-            await quotes.save_quote(
-                session,
-                quote_id=q.quote_id,
-                application_no=record.application_no,
-                product_code=q.product_code,
-                sum_insured=q.sum_insured,
-                premium=q.premium,
-                valid_until=q.valid_until,
-            )
+            await quotes.save_quote_record(session, record=record)
 
     @activity.defn(name=act.ISSUE_POLICY)
     async def issue_policy(self, issue: PolicyIssue) -> PolicyIssue:

@@ -9,7 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from domain.enrollment import CustomerDetails, Quote
+from domain.claims import ClaimState
+from domain.enrollment import CustomerDetails, EnrollmentState, Quote
 
 
 class CustomerRegistration(BaseModel):
@@ -158,3 +159,32 @@ class PayoutRequest(BaseModel):
     policy_number: str
     amount: Decimal
     account: str
+
+
+class Change(BaseModel):
+    """One read-model write a process step makes and needs nothing back from (a quote
+    record, a task opened or changed, a policy row, an outbox notification). Exactly one
+    field is set."""
+
+    quote: QuoteRecord | None = None
+    task_open: TaskOpen | None = None
+    task_change: TaskChange | None = None
+    policy_issue: PolicyIssue | None = None
+    policy_status: PolicyStatusChange | None = None
+    notification: Notification | None = None
+
+
+class ChangeBatch(BaseModel):
+    """What a process changed since its last write, applied in one transaction: its state
+    (the enrollment's or the claim's read-model row), then the changes in order."""
+
+    enrollment: EnrollmentState | None = None
+    claim: ClaimState | None = None
+    changes: list[Change] = []
+
+
+class ChangesRecorded(BaseModel):
+    """The changes applied (without the state): all a local activity's history marker
+    keeps, so the ops timeline reads the steps from here."""
+
+    changes: list[Change] = []

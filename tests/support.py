@@ -6,9 +6,14 @@ import base64
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
+
+from temporalio import activity
 
 from core.keys import Keyring
+from domain.activities import ChangeBatch, ChangesRecorded
 from domain.identity import make_id_number
+from workflows import activity_names as act
 
 BIN = Path(sys.executable).parent
 TEST_KEYRING = Keyring(active_id="test-1", keys={"test-1": b"k" * 32})
@@ -20,3 +25,22 @@ CUSTOMER_ID_NUMBER = make_id_number("110101", date(1990, 5, 17), 123)
 def keyring_spec(keyring: Keyring = TEST_KEYRING) -> str:
     """The ``INSUREFLOW_CODEC_KEYS`` value for a keyring."""
     return ",".join(f"{k}:{base64.b64encode(v).decode()}" for k, v in keyring.keys.items())
+
+
+def record_changes_mock(calls: list[tuple[str, Any]]) -> Any:
+    """A mocked ``record_changes`` (the batched write of runs since LOCAL_STEPS_PATCH) that
+    logs the batch in ``calls`` as the single steps it stands for — the state's record,
+    then each change under its step's name — so tests read the same calls either way."""
+
+    @activity.defn(name=act.RECORD_CHANGES)
+    async def record_changes(batch: ChangeBatch) -> ChangesRecorded:
+        if batch.enrollment is not None:
+            calls.append((act.RECORD_ENROLLMENT, batch.enrollment))
+        if batch.claim is not None:
+            calls.append((act.RECORD_CLAIM, batch.claim))
+        for change in batch.changes:
+            [(field, value)] = [(f, v) for f, v in change if v is not None]
+            calls.append((act.STEP_OF_CHANGE[field], value))
+        return ChangesRecorded(changes=batch.changes)
+
+    return record_changes

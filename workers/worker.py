@@ -18,6 +18,7 @@ from temporalio.worker import (
     Worker,
 )
 
+from activities.changes import ChangeActivities
 from activities.claims import ClaimActivities
 from activities.notifications import NotificationActivities
 from activities.payment import PaymentActivities
@@ -79,6 +80,7 @@ def activities_for(
     payment = PaymentActivities(session_factory, gateway)
     claims = ClaimActivities(session_factory, gateway)
     notifications = NotificationActivities(session_factory)
+    changes = ChangeActivities(session_factory)
     return [
         records.register_customer,
         records.record_enrollment,
@@ -96,6 +98,7 @@ def activities_for(
         claims.record_claim,
         claims.load_policy_position,
         claims.pay_claim,
+        changes.record_changes,
     ]
 
 

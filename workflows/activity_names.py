@@ -17,6 +17,7 @@ SEND_NOTIFICATION = "send_notification"
 RECORD_CLAIM = "record_claim"
 LOAD_POLICY_POSITION = "load_policy_position"
 PAY_CLAIM = "pay_claim"
+RECORD_CHANGES = "record_changes"
 
 # Short steps against our own database, run as local activities on new runs: the worker
 # executes them inside the workflow task that asks for them, so each saves two trips
@@ -37,8 +38,22 @@ LOCAL = frozenset(
         SEND_NOTIFICATION,
         RECORD_CLAIM,
         LOAD_POLICY_POSITION,
+        RECORD_CHANGES,
     }
 )
+# Of those, the writes a step needs nothing back from: since the patch they are queued and
+# applied together, with the process's state, by one RECORD_CHANGES local activity just
+# before the process next waits or calls another step (activities/changes.py). The value
+# names the field of domain.activities.Change the write goes in.
+BATCHED = {
+    RECORD_QUOTE: "quote",
+    OPEN_TASK: "task_open",
+    CHANGE_TASK: "task_change",
+    ISSUE_POLICY: "policy_issue",
+    SET_POLICY_STATUS: "policy_status",
+    SEND_NOTIFICATION: "notification",
+}
+STEP_OF_CHANGE = {field: name for name, field in BATCHED.items()}
 # The workflow.patched id guarding that change. Runs started before it replay with every
 # step a regular activity, as their histories say.
 LOCAL_STEPS_PATCH = "local-steps-1"

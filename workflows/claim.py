@@ -9,6 +9,7 @@ Updates whose validators refuse before anything is written to history.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -21,6 +22,8 @@ from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from domain.activities import (
+        ChangeBatch,
+        ChangesRecorded,
         LedgerEntry,
         Notification,
         PayoutRequest,
@@ -54,7 +57,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.underwriting import SYSTEM, Actor
     from workflows import activity_names as act
     from workflows import search_attributes as sa
-    from workflows.steps import local_steps, run_step
+    from workflows.steps import PendingChanges, local_steps, run_step
     from workflows.waiting import wait_until
 
 PROCESS = "claim"
@@ -174,6 +177,7 @@ class ClaimWorkflow:
         self._appeal: ClaimAppeal | None = None
         self._payout_fix: PayoutFix | None = None
         self._record_lock = asyncio.Lock()
+        self._pending = PendingChanges()
         self._history(None, by=start.agent)
 
     # --- the process, in business order -------------------------------------------------
@@ -192,6 +196,7 @@ class ClaimWorkflow:
             self._history("cancelled by ops", by="ops")
             workflow.upsert_search_attributes([sa.STATUS.value_set(ClaimStatus.CANCELLED.value)])
             await self._record()
+            await self._flush()
             raise
 
     async def _handle_claim(self) -> ClaimState:
@@ -282,10 +287,10 @@ class ClaimWorkflow:
         for n, moment in enumerate(
             reminder_times(start=opened, deadline=due, every=clocks.documents_reminder_every), 1
         ):
-            if await wait_until(settled, moment):
+            if await self._wait_until(settled, moment):
                 break
             await self._notify("documents_reminder", key_suffix=f"{len(self._state.history)}-{n}")
-        if not await wait_until(settled, due):
+        if not await self._wait_until(settled, due):
             await self._notify("documents_deadline_passed")
             await self._finish(
                 ClaimStatus.WITHDRAWN,
@@ -402,10 +407,7 @@ class ClaimWorkflow:
         def arrived() -> bool:
             return bool(self._decisions) or self._withdrawal is not None
 
-        if until is None:
-            await workflow.wait_condition(arrived)
-            return True
-        return await wait_until(arrived, until)
+        return await self._wait_until(arrived, until)
 
     async def _rejected(self, *, by: str, note: str | None = None) -> Literal["rejected"]:
         self._state.status = ClaimStatus.REJECTED
@@ -419,7 +421,7 @@ class ClaimWorkflow:
         other than the one who rejected re-reviews it."""
         until = self._state.deadlines.appeal_until
         assert until is not None
-        if not await wait_until(lambda: self._appeal is not None, until):
+        if not await self._wait_until(lambda: self._appeal is not None, until):
             return "rejected"
         appeal = self._appeal
         assert appeal is not None
@@ -449,7 +451,7 @@ class ClaimWorkflow:
             None,
         )
         await self._record()
-        await workflow.wait_condition(lambda: bool(self._decisions))
+        await self._wait_until(lambda: bool(self._decisions), None)
         decision = self._decisions.pop(0)
         self._state.approvals.append(
             Approval(
@@ -487,6 +489,7 @@ class ClaimWorkflow:
             payout.idempotency_key = key
             payout.status = "pending"
             await self._record()
+            await self._flush()
             handle = workflow.start_activity(
                 act.PAY_CLAIM,
                 PayoutRequest(
@@ -501,7 +504,7 @@ class ClaimWorkflow:
                 retry_policy=PAYOUT_RETRY,
                 cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             )
-            if "payout_deadline" not in deadlines.breaches and not await wait_until(
+            if "payout_deadline" not in deadlines.breaches and not await self._wait_until(
                 handle.done, deadlines.payout_due_at
             ):
                 deadlines.breaches.append("payout_deadline")
@@ -548,7 +551,7 @@ class ClaimWorkflow:
             None,
         )
         await self._notify("payout_failed", key_suffix=task_id)
-        await workflow.wait_condition(lambda: self._payout_fix is not None)
+        await self._wait_until(lambda: self._payout_fix is not None, None)
         fix = self._payout_fix
         assert fix is not None
         self._account = fix.payee_account
@@ -570,6 +573,7 @@ class ClaimWorkflow:
         self._state.missing_documents = self._missing()
         self._history("documents supplemented", by=supplement.by)
         await self._record()
+        await self._flush()
         return self._state.model_copy(deep=True)
 
     @supplement_documents.validator
@@ -707,6 +711,11 @@ class ClaimWorkflow:
         self._state.open_task_id = None
 
     async def _activity(self, name: str, arg: BaseModel, result_type: type[Any] | None) -> Any:
+        if self._local_steps():
+            if name in act.BATCHED:
+                self._pending.queue(name, arg)
+                return None
+            await self._flush()
         return await run_step(
             name,
             arg,
@@ -718,6 +727,29 @@ class ClaimWorkflow:
 
     def _local_steps(self) -> bool:
         return local_steps()
+
+    async def _flush(self) -> None:
+        """Apply the queued writes with the current state in one local activity (see
+        EnrollmentWorkflow._flush): before the run waits or calls another step, and
+        before an Update handler answers."""
+        if not self._pending.state:
+            return  # nothing queued (always so on runs from before the patch: no lock taken)
+        async with self._record_lock:
+            changes = self._pending.take()
+            if changes is None:
+                return
+            await run_step(
+                act.RECORD_CHANGES,
+                ChangeBatch(claim=self._state.model_copy(deep=True), changes=changes),
+                ChangesRecorded,
+                local=True,
+                start_to_close=timedelta(seconds=30),
+                retry_policy=ACTIVITY_RETRY,
+            )
+
+    async def _wait_until(self, condition: Callable[[], bool], moment: datetime | None) -> bool:
+        await self._flush()
+        return await wait_until(condition, moment)
 
     def _history(self, note: str | None, *, by: str) -> None:
         self._state.history.append(
@@ -739,6 +771,9 @@ class ClaimWorkflow:
         await self._record()
 
     async def _record(self) -> None:
+        if self._local_steps():
+            self._pending.state = True  # written by the next _flush, with the latest state
+            return
         async with self._record_lock:
             await self._activity(act.RECORD_CLAIM, self._state.model_copy(deep=True), None)
 
@@ -777,6 +812,7 @@ class ClaimWorkflow:
             [sa.STAGE.value_set(stage.value), sa.STATUS.value_set(status.value)]
         )
         await self._record()
+        await self._flush()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state
 

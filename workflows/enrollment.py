@@ -9,6 +9,7 @@ refuse bad requests before anything is written to history.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Literal
@@ -21,6 +22,8 @@ from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from domain.activities import (
+        ChangeBatch,
+        ChangesRecorded,
         Charge,
         CustomerRef,
         CustomerRegistration,
@@ -53,7 +56,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.underwriting import SYSTEM, Actor, decision_refusal, route_underwriting
     from workflows import activity_names as act
     from workflows import search_attributes as sa
-    from workflows.steps import local_steps, run_step
+    from workflows.steps import PendingChanges, local_steps, run_step
     from workflows.waiting import wait_until
 
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -173,6 +176,7 @@ class EnrollmentWorkflow:
         self._open_task_id: str | None = None
         self._charging = False
         self._record_lock = asyncio.Lock()
+        self._pending = PendingChanges()
         # The consultation stage starts with the process; an Update may move past it
         # before run() has done anything, so nothing in run() sets it again.
         self._history(None, by=start.agent)
@@ -203,7 +207,7 @@ class EnrollmentWorkflow:
         await self._record()
 
         # Consultation and quoting: the agent quotes (as often as needed) and submits.
-        submitted = await wait_until(
+        submitted = await self._wait_until(
             lambda: self._application is not None or self._withdrawal is not None,
             workflow.now() + start.clocks.consultation_window,
         )
@@ -300,6 +304,7 @@ class EnrollmentWorkflow:
         await self._notify("policy_issued", policy_number=policy_number)
         wait = effective_at - workflow.now()
         if wait > timedelta(0):
+            await self._flush()
             await workflow.sleep(wait)
         await self._activity(
             act.SET_POLICY_STATUS,
@@ -355,7 +360,7 @@ class EnrollmentWorkflow:
             return self._decision is not None or self._withdrawal is not None
 
         for moment, action in ((due_at, "remind"), (escalate_at, "escalate")):
-            if await wait_until(settled, moment):
+            if await self._wait_until(settled, moment):
                 break
             level = 1 if action == "escalate" else None
             await self._activity(
@@ -364,7 +369,7 @@ class EnrollmentWorkflow:
             self._history(f"underwriting task {action}", by=SYSTEM)
             await self._notify(f"underwriting_{action}", task_id=task_id)
         else:
-            if not await wait_until(settled, expire_at):
+            if not await self._wait_until(settled, expire_at):
                 await self._activity(
                     act.CHANGE_TASK, TaskChange(task_id=task_id, action="expire"), None
                 )
@@ -453,7 +458,7 @@ class EnrollmentWorkflow:
             )
             await self._record()
             await self._notify("payment_requested", order_id=order_id)
-            paid = await wait_until(
+            paid = await self._wait_until(
                 lambda: self._payment_notice is not None or self._withdrawal is not None,
                 payment.due_at,
             )
@@ -505,6 +510,7 @@ class EnrollmentWorkflow:
             QuoteRecord(application_no=self._start.application_no, quote=quote),
             None,
         )
+        await self._flush()
         return quote
 
     @quote.validator
@@ -524,6 +530,7 @@ class EnrollmentWorkflow:
         self._state.payment.method = application.payment_method
         await self._enter(Stage.APPLICATION_SUBMITTED, by=application.by)
         await self._notify("application_received")
+        await self._flush()
         return self._state.model_copy(deep=True)
 
     @submit_application.validator
@@ -622,6 +629,11 @@ class EnrollmentWorkflow:
         start_to_close: timedelta = timedelta(seconds=30),
         wait_on_cancel: bool = False,
     ) -> Any:
+        if self._local_steps():
+            if name in act.BATCHED:
+                self._pending.queue(name, arg)
+                return None
+            await self._flush()
         return await run_step(
             name,
             arg,
@@ -636,6 +648,29 @@ class EnrollmentWorkflow:
 
     def _local_steps(self) -> bool:
         return local_steps()
+
+    async def _flush(self) -> None:
+        """Apply the queued writes with the current state, in one local activity (runs
+        since the patch; nothing is queued on older ones). Called before the run waits or
+        calls any other step, and before an Update handler answers."""
+        if not self._pending.state:
+            return  # nothing queued (always so on runs from before the patch: no lock taken)
+        async with self._record_lock:
+            changes = self._pending.take()
+            if changes is None:
+                return
+            await run_step(
+                act.RECORD_CHANGES,
+                ChangeBatch(enrollment=self._state.model_copy(deep=True), changes=changes),
+                ChangesRecorded,
+                local=True,
+                start_to_close=timedelta(seconds=30),
+                retry_policy=DEFAULT_RETRY,
+            )
+
+    async def _wait_until(self, condition: Callable[[], bool], moment: datetime | None) -> bool:
+        await self._flush()
+        return await wait_until(condition, moment)
 
     def _history(self, note: str | None, *, by: str) -> None:
         self._state.history.append(
@@ -655,6 +690,9 @@ class EnrollmentWorkflow:
         await self._record()
 
     async def _record(self) -> None:
+        if self._local_steps():
+            self._pending.state = True  # written by the next _flush, with the latest state
+            return
         # Serialised, and the snapshot taken inside the lock, so the read model never goes
         # back to an older state when handlers and the main run record at the same time.
         async with self._record_lock:
@@ -715,6 +753,7 @@ class EnrollmentWorkflow:
         self._history("cancelled by ops", by=by)
         workflow.upsert_search_attributes([sa.STATUS.value_set(Status.CANCELLED.value)])
         await self._record()
+        await self._flush()
 
     async def _end_withdrawn(self) -> EnrollmentState:
         withdrawal = self._withdrawal
@@ -741,6 +780,7 @@ class EnrollmentWorkflow:
             [sa.STAGE.value_set(self._state.stage.value), sa.STATUS.value_set(status.value)]
         )
         await self._record()
+        await self._flush()
         # Let in-flight Update handlers (waiting on this ending) answer before completing.
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state

@@ -1,5 +1,6 @@
 """How a workflow runs one step: a regular activity, or — for the short steps against our
-own database on runs started since ``LOCAL_STEPS_PATCH`` — a local activity."""
+own database on runs started since ``LOCAL_STEPS_PATCH`` — a local activity, and for the
+writes among them a change queued until the run next waits or calls another step."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from temporalio.common import RetryPolicy
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
+    from domain.activities import Change
     from workflows import activity_names as act
 
 
@@ -49,3 +51,23 @@ async def run_step(
         retry_policy=retry_policy,
         cancellation_type=cancellation_type,
     )
+
+
+class PendingChanges:
+    """The writes a run has queued since it last applied them (runs since the patch only):
+    whether its state changed, and the changes of ``act.BATCHED`` in order."""
+
+    def __init__(self) -> None:
+        self.state = False
+        self.changes: list[Change] = []
+
+    def queue(self, name: str, arg: BaseModel) -> None:
+        self.changes.append(Change(**{act.BATCHED[name]: arg}))
+        self.state = True
+
+    def take(self) -> list[Change] | None:
+        """The queued changes, now cleared; None when nothing is pending."""
+        if not self.state:
+            return None
+        changes, self.changes, self.state = self.changes, [], False
+        return changes

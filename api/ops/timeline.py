@@ -210,7 +210,8 @@ class _Timeline:
     def marker_recorded(self, event: dict[str, Any], a: dict[str, Any]) -> None:
         """A local activity (the short database steps of ``act.LOCAL``) is one marker with
         its result and no input; those steps return what they did, so the result serves
-        as both. Other markers (a ``workflow.patched`` note) are not business."""
+        as both, and ``record_changes`` returns the batch of writes it applied. Other
+        markers (a ``workflow.patched`` note) are not business."""
         if a.get("marker_name") != _LOCAL_ACTIVITY_MARKER:
             return
         details = _as_dict(a.get("details"))
@@ -220,9 +221,19 @@ class _Timeline:
             text = f"{label} failed: {_failure_text(a.get('failure'))}"
             self.add(event, text, f"activity {name}")
             return
+        result = _as_dict(_first(details.get("result")))
+        if name == act.RECORD_CHANGES:
+            # The batched writes (activities/changes.py): one step each, in order.
+            for change in result.get("changes") or []:
+                for field, value in _as_dict(change).items():
+                    if value is not None and field in act.STEP_OF_CHANGE:
+                        self._local_step(event, act.STEP_OF_CHANGE[field], _as_dict(value))
+            return
+        self._local_step(event, name, result)
+
+    def _local_step(self, event: dict[str, Any], name: str, result: dict[str, Any]) -> None:
         if name in _BOOKKEEPING:
             return
-        result = _as_dict(_first(details.get("result")))
         self._remember(name, result)
         text = self._activity_text(name, result, result)
         if text:

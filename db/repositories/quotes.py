@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Quote
 from db.upsert import insert_or_ignore
+from domain.activities import QuoteRecord
 
 
 async def save_quote(
@@ -52,3 +53,17 @@ async def list_quotes(session: AsyncSession, *, application_no: str) -> list[Quo
         .order_by(Quote.created_at, Quote.quote_id)
     )
     return list(await session.scalars(query))
+
+
+async def save_quote_record(session: AsyncSession, *, record: QuoteRecord) -> Quote:
+    """``save_quote`` for a process's quote record."""
+    q = record.quote
+    return await save_quote(
+        session,
+        quote_id=q.quote_id,
+        application_no=record.application_no,
+        product_code=q.product_code,
+        sum_insured=q.sum_insured,
+        premium=q.premium,
+        valid_until=q.valid_until,
+    )

@@ -35,6 +35,7 @@ from domain.claims import ClaimDocument, ClaimStage, ClaimState, ClaimStatus
 from domain.clocks import ProcessClocks
 from domain.products import IncidentType
 from domain.underwriting import Actor, Role
+from tests.support import record_changes_mock
 from workflows import activity_names as act
 from workflows.claim import (
     ClaimAppeal,
@@ -120,6 +121,7 @@ class World:
             return arg  # as the real one: what it did
 
         return [
+            record_changes_mock(world.calls),
             record_claim,
             load_policy_position,
             open_task,

@@ -51,7 +51,7 @@ from domain.enrollment import (
 from domain.identity import age_on
 from domain.products import annual_premium, get_product
 from domain.underwriting import Actor, Role
-from tests.support import CUSTOMER_ID_NUMBER
+from tests.support import CUSTOMER_ID_NUMBER, record_changes_mock
 from workflows import activity_names as act
 from workflows import search_attributes as sa
 from workflows.enrollment import (
@@ -180,6 +180,7 @@ class World:
             return arg  # as the real one: what it did
 
         return [
+            record_changes_mock(world.calls),
             register_customer,
             record_enrollment,
             record_quote,

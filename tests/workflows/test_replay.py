@@ -113,6 +113,18 @@ class ReorderedEnrollmentWorkflow(EnrollmentWorkflow):
         return await super().run(start)
 
 
+@workflow.defn(name="EnrollmentWorkflow")
+class FlushFirstEnrollmentWorkflow(EnrollmentWorkflow):
+    """The negative control for runs since LOCAL_STEPS_PATCH: the read model written (the
+    queued record applied) before the customer is registered."""
+
+    @workflow.run
+    async def run(self, start: EnrollmentStart) -> EnrollmentState:
+        await self._record()
+        await self._flush()
+        return await super().run(start)
+
+
 async def test_a_reordered_workflow_fails_replay_as_non_deterministic() -> None:
     replayer = Replayer(
         workflows=[ReorderedEnrollmentWorkflow], data_converter=data_converter(TEST_KEYRING)
@@ -124,8 +136,13 @@ async def test_a_reordered_workflow_fails_replay_as_non_deterministic() -> None:
     )
     assert isinstance(result.replay_failure, workflow.NondeterminismError)
     assert "register_customer" in str(result.replay_failure)
-    # A run since the patch (local steps): replay fails too — though a local activity's
-    # marker is matched by its sequence number, so the error may not name the step.
+    # A run since the patch: the same edit queues the record (no command until the next
+    # flush), so the careless version there writes the batch first. Replay hands the
+    # recorded register_customer marker to that command: a non-determinism error, or the
+    # result failing to decode as the batch's — either way the run would not go on.
+    replayer = Replayer(
+        workflows=[FlushFirstEnrollmentWorkflow], data_converter=data_converter(TEST_KEYRING)
+    )
     result = await replayer.replay_workflow(
         load(HISTORIES / "enrollment-effective.json"), raise_on_replay_failure=False
     )

@@ -1,0 +1,55 @@
+"""The batched read-model write: everything a process step changed, in one transaction.
+
+Since ``LOCAL_STEPS_PATCH`` the workflows queue the writes they need nothing back from
+(their state, quote records, tasks, policy rows, notifications) and apply them together
+before they next wait or call anything else: one local activity instead of one activity
+per write. Each write is the same idempotent upsert as its single-step activity, so a
+retried batch changes nothing twice; the state row and the outbox rows commit together
+(a notification is never sent for a state that was not recorded).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from db.repositories import claims, enrollments, notifications, policies, quotes, tasks
+from domain.activities import Change, ChangeBatch, ChangesRecorded
+from workflows import activity_names as act
+
+
+async def apply_change(session: AsyncSession, change: Change) -> None:
+    if change.quote is not None:
+        await quotes.save_quote_record(session, record=change.quote)
+    elif change.task_open is not None:
+        await tasks.insert_task(session, task=change.task_open)
+    elif change.task_change is not None:
+        await tasks.apply_task_change(session, change=change.task_change)
+    elif change.policy_issue is not None:
+        await policies.insert_policy(session, issue=change.policy_issue)
+    elif change.policy_status is not None:
+        await policies.set_policy_status(
+            session,
+            policy_number=change.policy_status.policy_number,
+            status=change.policy_status.status,
+        )
+    elif change.notification is not None:
+        await notifications.enqueue(session, notification=change.notification)
+    else:
+        raise ValueError("an empty change")
+
+
+class ChangeActivities:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = session_factory
+
+    @activity.defn(name=act.RECORD_CHANGES)
+    async def record_changes(self, batch: ChangeBatch) -> ChangesRecorded:
+        async with self._sessions() as session, session.begin():
+            if batch.enrollment is not None:
+                await enrollments.upsert_enrollment(session, state=batch.enrollment)
+            if batch.claim is not None:
+                await claims.upsert_claim(session, state=batch.claim)
+            for change in batch.changes:
+                await apply_change(session, change)
+        return ChangesRecorded(changes=batch.changes)
