@@ -257,9 +257,10 @@ def findings(results: dict[str, Any], ratios: dict[str, float | None]) -> dict[s
         )
         eps = api["endpoints"]
         out["updates_wait"] = (
-            "The quote and application calls are Updates whose handlers await two "
-            "activities each (the read-model record, then the quote record or a "
-            "notification) before answering, so each call waits for the busy worker twice: "
+            "The quote and application calls are Updates whose handlers apply their "
+            "read-model writes (one batched local activity) before answering, and every "
+            "GET of an enrollment is a query: each waits for the worker, which the load "
+            "keeps busy: "
             f"quote p50 {_get(eps, 'POST /v1/enrollments/{id}/quote', 'p50_ms')} ms, "
             "application p50 "
             f"{_get(eps, 'POST /v1/enrollments/{id}/application', 'p50_ms')} ms, against "
@@ -278,11 +279,9 @@ def findings(results: dict[str, Any], ratios: dict[str, float | None]) -> dict[s
                 f"Parking {n:,} cases raised the worker's RSS from {before} to {after} MiB "
                 f"({1024 * per_case:.0f} KiB per cached case) and the server's from "
                 f"{server_before} to {server_after} MiB. The worker caches at most 1,000 "
-                "workflows (SDK default), so at 5,000 parked its RSS stays near "
-                f"{before + per_case * min(5000, 1000):.0f} MiB by this slope if the cache is "
-                "what holds the memory (not measured at 5,000 here: --parked 5000 takes "
-                "about a quarter of an hour); the other cases are evicted and replay their "
-                "history when a decision arrives."
+                "workflows (SDK default, INSUREFLOW_WORKER_MAX_CACHED_WORKFLOWS); beyond that "
+                "the least recently used cases are evicted and replay their history when a "
+                "decision arrives."
             )
     return out
 
@@ -340,11 +339,14 @@ def evaluate_targets(
                 ratio >= 0.6,
                 _get(results, "enrollment", "window"),
                 why="an enrollment is three client calls (start and two Updates), a regular "
-                "activity for the charge and about twenty local steps against the baseline's "
-                "one call and five steps (finding round_trips)",
-                lift="one read-model record per stage instead of one per state change; "
-                "update-with-start for the first quote; then more worker processes once the "
-                "worker rather than the machine is the limit",
+                "activity for the charge and eight database transactions (local activities) "
+                "against the baseline's one call and five trivial steps; the worker process "
+                "is the bottleneck, near one core of CPU (finding round_trips, CPU table)",
+                lift="less worker CPU per step (the read model's SQLAlchemy ORM round trips "
+                "are about a third of it; the SDK's sandbox re-imports the workflow module "
+                "for every new run); the read model on PostgreSQL, so that two or more "
+                "worker processes can share the load without queueing on SQLite's one write "
+                "lock; more cores",
             )
         )
     api = results.get("api")
@@ -362,7 +364,7 @@ def evaluate_targets(
                 why="each flow is one enrollment, which the worker and server complete at "
                 f"{_get(results, 'enrollment', RATE)}/s on this machine even without HTTP "
                 "(finding round_trips); the API adds an argon2 hash per application (finding "
-                "argon2) and two worker waits per Update (finding updates_wait)",
+                "argon2) and a worker wait per Update and per GET (finding updates_wait)",
                 lift="the enrollment target's remedies first; then several API processes "
                 "(uvicorn --workers) and more cores: the hashes alone need several cores at "
                 "20 flows/s",
@@ -379,9 +381,9 @@ def evaluate_targets(
                 p99 is not None and p99 < 250,
                 window,
                 why="the load keeps the machine saturated, so every call queues behind the "
-                "worker: Updates wait for it twice (finding updates_wait) and GETs are "
-                "queries answered by it; argon2 costs CPU per application (finding argon2); "
-                "requests share the SQLite write lock with the worker",
+                "worker: Updates wait for their batched write and GETs are queries answered "
+                "by it (finding updates_wait); argon2 costs CPU per application (finding "
+                "argon2); requests share the SQLite write lock with the worker",
                 lift="see the findings; a lighter offered load (fewer flows in flight) shows "
                 "the per-call latency without the queueing",
             )
@@ -434,10 +436,11 @@ def evaluate_targets(
                 f"decisions{at}",
                 None if p99 is None else p99 < 300,
                 parked.get("deciding_window"),
-                why="the decision Update answers only after the task-complete activity and a "
-                "notification activity have run; with the machine busy each waits",
-                lift="answer the Update once the decision is recorded in the workflow (wait "
-                "for the stage change only), or run those two steps as local activities",
+                why="the decision Update answers once the process has moved on: the task "
+                "closed and the next writes applied (one batched local activity); a case "
+                "evicted from the worker's cache first replays its history",
+                lift="a larger workflow cache where memory allows; fewer writes before the "
+                "answer",
             )
         )
         rss = _get(parked, "rss_mib_with_all_parked", "worker")

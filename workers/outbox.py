@@ -53,7 +53,8 @@ async def relay_once(
                 template=n.template,
                 params=dict(n.params or {}),
             )
-            await notifications.mark_sent(session, key=n.key)
+        # One statement for the batch: the read model's write lock is held briefly.
+        await notifications.mark_all_sent(session, keys=[n.key for n in pending])
     return len(pending)
 
 

@@ -57,3 +57,17 @@ async def mark_sent(session: AsyncSession, *, key: str) -> Notification:
     if notification is None:
         raise NotFound("no notification with this key")
     return notification
+
+
+async def mark_all_sent(session: AsyncSession, *, keys: list[str]) -> int:
+    """Mark these messages sent in one statement (the relay's batch); messages already
+    sent keep their first send time. Returns how many changed."""
+    if not keys:
+        return 0
+    result = await session.execute(
+        update(Notification)
+        .where(Notification.key.in_(keys), Notification.status == "pending")
+        .values(status="sent", sent_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

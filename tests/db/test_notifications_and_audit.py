@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.repositories import audit
-from db.repositories.notifications import enqueue, list_pending, mark_sent
+from db.repositories.notifications import enqueue, list_pending, mark_all_sent, mark_sent
 from domain.activities import Notification as NotificationMessage
 
 
@@ -29,6 +29,15 @@ async def test_mark_sent_takes_a_message_out_of_the_pending_list(session: AsyncS
     pending = await list_pending(session, limit=10)
     assert (sent.status, again.sent_at) == ("sent", first_sent_at)
     assert [n.key for n in pending] == ["A1:issued"]
+
+
+async def test_mark_all_sent_marks_a_batch_once(session: AsyncSession) -> None:
+    for key in ("A1:a", "A1:b", "A1:c"):
+        await enqueue(session, notification=message(key))
+    assert await mark_all_sent(session, keys=["A1:a", "A1:b"]) == 2
+    assert await mark_all_sent(session, keys=["A1:a", "A1:b"]) == 0  # already sent
+    assert await mark_all_sent(session, keys=[]) == 0
+    assert [n.key for n in await list_pending(session, limit=10)] == ["A1:c"]
 
 
 async def test_audit_events_list_newest_first_and_count_by_action(session: AsyncSession) -> None:
