@@ -439,8 +439,7 @@ def evaluate_targets(
                 why="the decision Update answers once the process has moved on: the task "
                 "closed and the next writes applied (one batched local activity); a case "
                 "evicted from the worker's cache first replays its history",
-                lift="a larger workflow cache where memory allows; fewer writes before the "
-                "answer",
+                lift="a larger workflow cache where memory allows; fewer writes before the answer",
             )
         )
         rss = _get(parked, "rss_mib_with_all_parked", "worker")
