@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ProblemError
-from domain.enrollment import EnrollmentState
+from db.repositories import enrollments
+from domain.enrollment import EnrollmentState, Status
 from domain.underwriting import Actor, Role
 from workflows.enrollment import EnrollmentWorkflow, workflow_id_for
 
@@ -94,6 +96,24 @@ async def enrollment_state(
     if not sees_all(user) and state.agent != user.username:
         raise _not_found()
     return handle, state
+
+
+async def read_enrollment(
+    client: Client, session: AsyncSession, enrollment_id: str, user: Actor
+) -> EnrollmentState:
+    """An enrollment's state for reading. A finished process's comes from the read model:
+    its last record is its final state, written before it completed, and asking the
+    process instead would make a worker replay its whole history (it is no longer cached)
+    to answer. A running one is asked (a query), as in ``enrollment_state``."""
+    row = await enrollments.get_enrollment(session, application_no=enrollment_id)
+    await session.commit()
+    if row is not None and row.status != Status.IN_PROGRESS.value:
+        state = EnrollmentState.model_validate(row.state)
+        if not sees_all(user) and state.agent != user.username:
+            raise _not_found()
+        return state
+    _, state = await enrollment_state(client, enrollment_id, user)
+    return state
 
 
 def _not_found() -> ProblemError:

@@ -24,7 +24,13 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.deps import AgentUser, CurrentUser, SessionDep, SettingsDep, TemporalDep
 from api.errors import ProblemError, problem_responses
-from api.processes import enrollment_handle, enrollment_state, run_update, sees_all
+from api.processes import (
+    enrollment_handle,
+    enrollment_state,
+    read_enrollment,
+    run_update,
+    sees_all,
+)
 from api.schemas import StrictModel
 from core.passwords import hash_password
 from db.repositories import credentials, enrollments
@@ -343,11 +349,12 @@ async def list_enrollments(
     "/{enrollment_id}", response_model=EnrollmentRead, responses=problem_responses(_NOT_FOUND)
 )
 async def get_enrollment(
-    enrollment_id: str, user: CurrentUser, client: TemporalDep
+    enrollment_id: str, user: CurrentUser, client: TemporalDep, session: SessionDep
 ) -> EnrollmentRead:
     """One enrollment as the process sees it now: stage, quote, underwriting, payment, history.
-    Personal data is masked."""
-    _, state = await enrollment_state(client, enrollment_id, user)
+    Personal data is masked. A finished enrollment is read from the read model (its final
+    state), a running one from the process."""
+    state = await read_enrollment(client, session, enrollment_id, user)
     return EnrollmentRead.of(state)
 
 

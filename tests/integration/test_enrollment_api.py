@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from core.config import Settings
@@ -114,6 +115,29 @@ async def test_auto_path_through_the_api_ends_effective_with_one_ledger_row(
         policy = await s.get(Policy, body["policy_number"])
     assert rows == 1
     assert policy is not None and policy.status == "effective"
+
+
+async def test_a_finished_enrollment_is_read_from_the_read_model_without_asking_the_process(
+    api: httpx.AsyncClient,
+    login: Login,
+    dev_env: WorkflowEnvironment,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    alice, bob = await login("alice"), await login("bob")
+    eid = await enroll(api, alice)
+    done = await wait_for(api, alice, eid, lambda b: b["status"] != "in_progress")
+    handle = dev_env.client.get_workflow_handle(f"enrollment-{eid}")
+    await handle.result()  # completed, so out of the worker's cache
+
+    async def no_query(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a finished enrollment was read with a workflow query")
+
+    monkeypatch.setattr(WorkflowHandle, "query", no_query)
+    again = await api.get(f"/v1/enrollments/{eid}", headers=alice)
+    assert again.status_code == 200
+    assert again.json() == done  # the final record is the final state
+    hidden = await api.get(f"/v1/enrollments/{eid}", headers=bob)
+    assert (hidden.status_code, hidden.json()["code"]) == (404, "enrollment_not_found")
 
 
 async def test_repeated_post_with_the_same_idempotency_key_returns_the_same_enrollment(
