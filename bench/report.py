@@ -212,8 +212,8 @@ def findings(results: dict[str, Any], ratios: dict[str, float | None]) -> dict[s
             f"{_get(results, 'baseline', 'local', 'per_process', 'workflow_tasks')} workflow "
             f"task(s). Per step, the enrollment runs at {ratios.get(ENROLL_ACTS)} x the "
             "bare pipeline's regular activity rate. Local activities on the bare pipeline give "
-            f"{ratios.get(LOCAL_VS_REGULAR)} x regular ones. The CPU goes to the worker and "
-            f"the server about equally: {profile(enr.get('window'))}."
+            f"{ratios.get(LOCAL_VS_REGULAR)} x regular ones. Where the CPU went during the "
+            f"enrollment rounds: {profile(enr.get('window'))}."
         )
     api = results.get("api")
     if api:
@@ -258,9 +258,9 @@ def findings(results: dict[str, Any], ratios: dict[str, float | None]) -> dict[s
         eps = api["endpoints"]
         out["updates_wait"] = (
             "The quote and application calls are Updates whose handlers apply their "
-            "read-model writes (one batched local activity) before answering, and every "
-            "GET of an enrollment is a query: each waits for the worker, which the load "
-            "keeps busy: "
+            "read-model writes (one batched local activity) before answering, and a GET of "
+            "a running enrollment is a query (a finished one is read from the read model): "
+            "each waits for the worker, which the load keeps busy: "
             f"quote p50 {_get(eps, 'POST /v1/enrollments/{id}/quote', 'p50_ms')} ms, "
             "application p50 "
             f"{_get(eps, 'POST /v1/enrollments/{id}/application', 'p50_ms')} ms, against "
@@ -364,7 +364,8 @@ def evaluate_targets(
                 why="each flow is one enrollment, which the worker and server complete at "
                 f"{_get(results, 'enrollment', RATE)}/s on this machine even without HTTP "
                 "(finding round_trips); the API adds an argon2 hash per application (finding "
-                "argon2) and a worker wait per Update and per GET (finding updates_wait)",
+                "argon2) and a worker wait per Update and per GET of a running enrollment "
+                "(finding updates_wait)",
                 lift="the enrollment target's remedies first; then several API processes "
                 "(uvicorn --workers) and more cores: the hashes alone need several cores at "
                 "20 flows/s",
@@ -381,8 +382,9 @@ def evaluate_targets(
                 p99 is not None and p99 < 250,
                 window,
                 why="the load keeps the machine saturated, so every call queues behind the "
-                "worker: Updates wait for their batched write and GETs are queries answered "
-                "by it (finding updates_wait); argon2 costs CPU per application (finding "
+                "worker: Updates wait for their batched write and GETs of running cases are "
+                "queries answered by it (finding updates_wait); argon2 costs CPU per "
+                "application (finding "
                 "argon2); requests share the SQLite write lock with the worker",
                 lift="see the findings; a lighter offered load (fewer flows in flight) shows "
                 "the per-call latency without the queueing",
