@@ -104,6 +104,8 @@ async def run_parked(
                     progress.say(f"parked: decision on {task_id} failed: {err}")
                 await asyncio.sleep(DECISION_PAUSE)
     decided = endpoints.summary().get(name, {})
+    assert stack.settings is not None
+    cache = stack.settings.worker_max_cached_workflows  # the worker's: same environment
     out = {
         "parked_requested": parked,
         "parked_started": started.completed,
@@ -121,13 +123,14 @@ async def run_parked(
         "decision_pause_s": DECISION_PAUSE,
         "deciding_window": deciding.as_dict(),
         "worker_cache_note": (
-            "build_worker sets no max_cached_workflows, so the SDK default (1,000) applies: "
-            f"with {open_tasks} parked, "
+            f"the worker caches at most {cache:,} workflows "
+            "(INSUREFLOW_WORKER_MAX_CACHED_WORKFLOWS, the SDK default): "
+            f"with {open_tasks:,} parked, "
             + (
                 "all fit in the cache"
-                if open_tasks <= 1000
-                else f"about {open_tasks - 1000} are evicted and a decision on one replays "
-                "its history first"
+                if open_tasks <= cache
+                else f"about {open_tasks - cache:,} are evicted, and a decision on one of "
+                "them (the decided cases are drawn at random) replays its history first"
             )
         ),
     }
