@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -27,13 +28,17 @@ def keyring_spec(keyring: Keyring = TEST_KEYRING) -> str:
     return ",".join(f"{k}:{base64.b64encode(v).decode()}" for k, v in keyring.keys.items())
 
 
-def record_changes_mock(calls: list[tuple[str, Any]]) -> Any:
+def record_changes_mock(
+    calls: list[tuple[str, Any]], before: Callable[[ChangeBatch], Awaitable[None]] | None = None
+) -> Any:
     """A mocked ``record_changes`` (the batched write of runs since LOCAL_STEPS_PATCH) that
     logs the batch in ``calls`` as the single steps it stands for — the state's record,
     then each change under its step's name — so tests read the same calls either way."""
 
     @activity.defn(name=act.RECORD_CHANGES)
     async def record_changes(batch: ChangeBatch) -> ChangesRecorded:
+        if before is not None:
+            await before(batch)  # a test's hook: hold the write, or fail it
         if batch.enrollment is not None:
             calls.append((act.RECORD_ENROLLMENT, batch.enrollment))
         if batch.claim is not None:

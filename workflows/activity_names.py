@@ -57,3 +57,6 @@ STEP_OF_CHANGE = {field: name for name, field in BATCHED.items()}
 # The workflow.patched id guarding that change. Runs started before it replay with every
 # step a regular activity, as their histories say.
 LOCAL_STEPS_PATCH = "local-steps-1"
+# Runs since this patch also compensate when the cancellation interrupts a step in flight
+# (the step then fails as cancelled instead of the wait being cancelled).
+COMPENSATE_CANCELLED_STEP = "compensate-cancelled-step-1"

@@ -57,7 +57,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.underwriting import SYSTEM, Actor
     from workflows import activity_names as act
     from workflows import search_attributes as sa
-    from workflows.steps import PendingChanges, local_steps, run_step
+    from workflows.steps import PendingChanges, cancelled_step, local_steps, run_step
     from workflows.waiting import wait_until
 
 PROCESS = "claim"
@@ -186,7 +186,13 @@ class ClaimWorkflow:
     async def run(self, start: ClaimStart) -> ClaimState:
         try:
             return await self._handle_claim()
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, ActivityError) as err:
+            # Cancelled while a step was in flight, the step fails as cancelled: runs since
+            # the patch handle that like any cancellation (older ones ended without it).
+            if isinstance(err, ActivityError) and not (
+                cancelled_step(err) and workflow.patched(act.COMPENSATE_CANCELLED_STEP)
+            ):
+                raise
             # Ops cancelled the process: close its task and end as cancelled. A payout in
             # flight finishes first (it waits on cancel), and money paid stays paid.
             if self._state.open_task_id:
@@ -511,6 +517,7 @@ class ClaimWorkflow:
                 self._history("payout deadline breached", by=SYSTEM)
                 await self._notify("payout_deadline_breached")
                 await self._record()
+                await self._flush()  # the breach is known now, not when the payout ends
             try:
                 entry = await handle
             except ActivityError as err:
@@ -732,20 +739,29 @@ class ClaimWorkflow:
         """Apply the queued writes with the current state in one local activity (see
         EnrollmentWorkflow._flush): before the run waits or calls another step, and
         before an Update handler answers."""
-        if not self._pending.state:
+        if not self._pending.state and not self._pending.in_flight:
             return  # nothing queued (always so on runs from before the patch: no lock taken)
-        async with self._record_lock:
+        async with self._record_lock:  # waits for a flush in flight: its writes too
             changes = self._pending.take()
             if changes is None:
                 return
-            await run_step(
-                act.RECORD_CHANGES,
-                ChangeBatch(claim=self._state.model_copy(deep=True), changes=changes),
-                ChangesRecorded,
-                local=True,
-                start_to_close=timedelta(seconds=30),
-                retry_policy=ACTIVITY_RETRY,
-            )
+            self._pending.in_flight = True
+            try:
+                await run_step(
+                    act.RECORD_CHANGES,
+                    ChangeBatch(claim=self._state.model_copy(deep=True), changes=changes),
+                    ChangesRecorded,
+                    local=True,
+                    start_to_close=timedelta(seconds=30),
+                    retry_policy=ACTIVITY_RETRY,
+                )
+            except BaseException:
+                # Cancelled (ops cancelled the process) or failed: the writes stay queued
+                # for the next flush, e.g. the one that ends the compensation.
+                self._pending.put_back(changes)
+                raise
+            finally:
+                self._pending.in_flight = False
 
     async def _wait_until(self, condition: Callable[[], bool], moment: datetime | None) -> bool:
         await self._flush()

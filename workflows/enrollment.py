@@ -56,7 +56,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.underwriting import SYSTEM, Actor, decision_refusal, route_underwriting
     from workflows import activity_names as act
     from workflows import search_attributes as sa
-    from workflows.steps import PendingChanges, local_steps, run_step
+    from workflows.steps import PendingChanges, cancelled_step, local_steps, run_step
     from workflows.waiting import wait_until
 
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -189,6 +189,13 @@ class EnrollmentWorkflow:
             return await self._enroll(start)
         except asyncio.CancelledError:
             # Ops cancelled the process: undo what it did, then end as cancelled.
+            await self._compensate()
+            raise
+        except ActivityError as err:
+            # Cancelled while a step was in flight: the step fails as cancelled. Runs since
+            # the patch compensate then too (older ones ended without it, as recorded).
+            if not (cancelled_step(err) and workflow.patched(act.COMPENSATE_CANCELLED_STEP)):
+                raise
             await self._compensate()
             raise
 
@@ -653,20 +660,29 @@ class EnrollmentWorkflow:
         """Apply the queued writes with the current state, in one local activity (runs
         since the patch; nothing is queued on older ones). Called before the run waits or
         calls any other step, and before an Update handler answers."""
-        if not self._pending.state:
+        if not self._pending.state and not self._pending.in_flight:
             return  # nothing queued (always so on runs from before the patch: no lock taken)
-        async with self._record_lock:
+        async with self._record_lock:  # waits for a flush in flight: its writes too
             changes = self._pending.take()
             if changes is None:
                 return
-            await run_step(
-                act.RECORD_CHANGES,
-                ChangeBatch(enrollment=self._state.model_copy(deep=True), changes=changes),
-                ChangesRecorded,
-                local=True,
-                start_to_close=timedelta(seconds=30),
-                retry_policy=DEFAULT_RETRY,
-            )
+            self._pending.in_flight = True
+            try:
+                await run_step(
+                    act.RECORD_CHANGES,
+                    ChangeBatch(enrollment=self._state.model_copy(deep=True), changes=changes),
+                    ChangesRecorded,
+                    local=True,
+                    start_to_close=timedelta(seconds=30),
+                    retry_policy=DEFAULT_RETRY,
+                )
+            except BaseException:
+                # Cancelled (ops cancelled the process) or failed: the writes stay queued
+                # for the next flush, e.g. the one that ends the compensation.
+                self._pending.put_back(changes)
+                raise
+            finally:
+                self._pending.in_flight = False
 
     async def _wait_until(self, condition: Callable[[], bool], moment: datetime | None) -> bool:
         await self._flush()

@@ -10,11 +10,17 @@ from typing import Any
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, CancelledError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from domain.activities import Change
     from workflows import activity_names as act
+
+
+def cancelled_step(err: ActivityError) -> bool:
+    """Whether a step failed because the process was cancelled while it ran."""
+    return isinstance(err.cause, CancelledError)
 
 
 def local_steps() -> bool:
@@ -60,6 +66,7 @@ class PendingChanges:
     def __init__(self) -> None:
         self.state = False
         self.changes: list[Change] = []
+        self.in_flight = False  # a flush has taken changes and not yet applied them
 
     def queue(self, name: str, arg: BaseModel) -> None:
         self.changes.append(Change(**{act.BATCHED[name]: arg}))
@@ -71,3 +78,9 @@ class PendingChanges:
             return None
         changes, self.changes, self.state = self.changes, [], False
         return changes
+
+    def put_back(self, changes: list[Change]) -> None:
+        """Changes a flush took but did not apply (its activity failed or was cancelled):
+        first in line again, so the next flush applies them (they are idempotent)."""
+        self.changes = changes + self.changes
+        self.state = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -65,6 +66,7 @@ class World:
     sum_insured: Decimal = Decimal("1000000")
     paid_to_date: Decimal = Decimal("0")
     declines_left: int = 0
+    gateway_down_until_breach: bool = False
 
     def named(self, name: str) -> list[Any]:
         return [arg for n, arg in self.calls if n == name]
@@ -104,6 +106,10 @@ class World:
         @activity.defn(name=act.PAY_CLAIM)
         async def pay_claim(arg: PayoutRequest) -> LedgerEntry:
             world.calls.append((act.PAY_CLAIM, arg))
+            if world.gateway_down_until_breach and (
+                "payout_deadline_breached" not in world.templates()
+            ):
+                raise ApplicationError("gateway unavailable", type="gateway_error")
             if world.declines_left:
                 world.declines_left -= 1
                 raise ApplicationError("declined", type="payout_declined", non_retryable=True)
@@ -148,6 +154,7 @@ class Harness:
         incident: IncidentType = IncidentType.HOSPITALISATION,
         documents: list[str] | None = None,
         effective_on: date = date(2025, 1, 1),
+        clocks: ProcessClocks = CLOCKS,
     ) -> Handle:
         claim_no = "C" + uuid.uuid4().hex[:12].upper()
         handle = await self.env.client.start_workflow(
@@ -164,7 +171,7 @@ class Harness:
                 amount_claimed=Decimal(amount),
                 documents=docs(*(HOSPITAL_DOCS if documents is None else documents)),
                 payee_account="6222020200112233445",
-                clocks=CLOCKS,
+                clocks=clocks,
             ),
             id=workflow_id_for(claim_no),
             task_queue=self.task_queue,
@@ -380,6 +387,22 @@ async def test_payout_decline_opens_a_task_and_a_fixed_account_pays_once(harness
     assert second.idempotency_key == f"payout:{state.claim_id}:2"
     assert second.account == "6222020200999988887"
     assert result.payee_account_masked.endswith("8887")
+
+
+async def test_a_payout_deadline_breach_is_written_while_the_payout_still_retries(
+    harness: Harness,
+) -> None:
+    # The gateway stays down until the breach notice is in the outbox: the notice must be
+    # written while the payout activity is still retrying, not when it ends.
+    harness.world.gateway_down_until_breach = True
+    handle = await harness.report(
+        clocks=CLOCKS.model_copy(update={"payout_deadline": timedelta(hours=1)})
+    )
+    # Without the breach written mid-payout the gateway never comes back: bound the wait.
+    result = await asyncio.wait_for(handle.result(), timeout=60)
+    assert result.status == ClaimStatus.PAID
+    assert result.deadlines.breaches == ["payout_deadline"]
+    assert len(harness.world.named(act.PAY_CLAIM)) > 1  # it did retry through the outage
 
 
 async def test_decision_deadline_escalates_then_records_a_breach(harness: Harness) -> None:

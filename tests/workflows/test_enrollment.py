@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from domain.activities import (
+    ChangeBatch,
     Charge,
     CustomerRef,
     CustomerRegistration,
@@ -83,6 +85,15 @@ class World:
         )
     )
     decline: bool = False
+    # Set to hold the first batched write that opens a task until the process is cancelled.
+    hold_task_open: asyncio.Event | None = None
+
+    async def _before_batch(self, batch: ChangeBatch) -> None:
+        held = self.hold_task_open
+        if held is not None and any(c.task_open for c in batch.changes):
+            self.hold_task_open = None  # only the first such batch
+            held.set()  # tell the test the write is in flight
+            await asyncio.Event().wait()  # until cancelled
 
     def named(self, name: str) -> list[Any]:
         return [arg for n, arg in self.calls if n == name]
@@ -180,7 +191,7 @@ class World:
             return arg  # as the real one: what it did
 
         return [
-            record_changes_mock(world.calls),
+            record_changes_mock(world.calls, world._before_batch),
             register_customer,
             record_enrollment,
             record_quote,
@@ -617,6 +628,25 @@ async def test_cancellation_after_the_charge_refunds_once_and_cancels_the_policy
     assert refund.idempotency_key == f"refund:{state.policy_number}"
     assert refund.original_key == f"premium:{state.enrollment_id}"
     assert [c.status for c in harness.world.named(act.SET_POLICY_STATUS)] == ["cancelled"]
+
+
+async def test_a_cancellation_during_a_batched_write_keeps_the_writes_for_the_next(
+    harness: Harness,
+) -> None:
+    # The batch that opens the underwriting task is in flight when ops cancel: its writes
+    # must not be lost, or the compensation would cancel a task that was never written.
+    in_flight = asyncio.Event()
+    harness.world.hold_task_open = in_flight
+    handle = await harness.start()
+    await harness.apply(handle, sum_insured="1000000")
+    await asyncio.wait_for(in_flight.wait(), timeout=30)
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError):
+        await asyncio.wait_for(handle.result(), timeout=60)
+    names = [name for name, _ in harness.world.calls]
+    assert names.index(act.OPEN_TASK) < names.index(act.CHANGE_TASK)
+    assert harness.world.named(act.CHANGE_TASK)[-1].action == "cancel"
+    assert harness.world.named(act.RECORD_ENROLLMENT)[-1].status == Status.CANCELLED
 
 
 async def test_cancellation_in_underwriting_closes_the_task_and_refunds_nothing(
