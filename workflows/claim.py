@@ -23,7 +23,6 @@ from temporalio.workflow import ActivityCancellationType
 with workflow.unsafe.imports_passed_through():
     from domain.activities import (
         ChangeBatch,
-        ChangesRecorded,
         LedgerEntry,
         Notification,
         PayoutRequest,
@@ -739,29 +738,11 @@ class ClaimWorkflow:
         """Apply the queued writes with the current state in one local activity (see
         EnrollmentWorkflow._flush): before the run waits or calls another step, and
         before an Update handler answers."""
-        if not self._pending.state and not self._pending.in_flight:
-            return  # nothing queued (always so on runs from before the patch: no lock taken)
-        async with self._record_lock:  # waits for a flush in flight: its writes too
-            changes = self._pending.take()
-            if changes is None:
-                return
-            self._pending.in_flight = True
-            try:
-                await run_step(
-                    act.RECORD_CHANGES,
-                    ChangeBatch(claim=self._state.model_copy(deep=True), changes=changes),
-                    ChangesRecorded,
-                    local=True,
-                    start_to_close=timedelta(seconds=30),
-                    retry_policy=ACTIVITY_RETRY,
-                )
-            except BaseException:
-                # Cancelled (ops cancelled the process) or failed: the writes stay queued
-                # for the next flush, e.g. the one that ends the compensation.
-                self._pending.put_back(changes)
-                raise
-            finally:
-                self._pending.in_flight = False
+        await self._pending.flush(
+            self._record_lock,
+            lambda changes: ChangeBatch(claim=self._state.model_copy(deep=True), changes=changes),
+            retry_policy=ACTIVITY_RETRY,
+        )
 
     async def _wait_until(self, condition: Callable[[], bool], moment: datetime | None) -> bool:
         await self._flush()

@@ -23,7 +23,6 @@ from temporalio.workflow import ActivityCancellationType
 with workflow.unsafe.imports_passed_through():
     from domain.activities import (
         ChangeBatch,
-        ChangesRecorded,
         Charge,
         CustomerRef,
         CustomerRegistration,
@@ -660,29 +659,13 @@ class EnrollmentWorkflow:
         """Apply the queued writes with the current state, in one local activity (runs
         since the patch; nothing is queued on older ones). Called before the run waits or
         calls any other step, and before an Update handler answers."""
-        if not self._pending.state and not self._pending.in_flight:
-            return  # nothing queued (always so on runs from before the patch: no lock taken)
-        async with self._record_lock:  # waits for a flush in flight: its writes too
-            changes = self._pending.take()
-            if changes is None:
-                return
-            self._pending.in_flight = True
-            try:
-                await run_step(
-                    act.RECORD_CHANGES,
-                    ChangeBatch(enrollment=self._state.model_copy(deep=True), changes=changes),
-                    ChangesRecorded,
-                    local=True,
-                    start_to_close=timedelta(seconds=30),
-                    retry_policy=DEFAULT_RETRY,
-                )
-            except BaseException:
-                # Cancelled (ops cancelled the process) or failed: the writes stay queued
-                # for the next flush, e.g. the one that ends the compensation.
-                self._pending.put_back(changes)
-                raise
-            finally:
-                self._pending.in_flight = False
+        await self._pending.flush(
+            self._record_lock,
+            lambda changes: ChangeBatch(
+                enrollment=self._state.model_copy(deep=True), changes=changes
+            ),
+            retry_policy=DEFAULT_RETRY,
+        )
 
     async def _wait_until(self, condition: Callable[[], bool], moment: datetime | None) -> bool:
         await self._flush()

@@ -4,6 +4,8 @@ writes among them a change queued until the run next waits or calls another step
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +16,7 @@ from temporalio.exceptions import ActivityError, CancelledError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from domain.activities import Change
+    from domain.activities import Change, ChangeBatch, ChangesRecorded
     from workflows import activity_names as act
 
 
@@ -84,3 +86,39 @@ class PendingChanges:
         first in line again, so the next flush applies them (they are idempotent)."""
         self.changes = changes + self.changes
         self.state = True
+
+    async def flush(
+        self,
+        lock: asyncio.Lock,
+        batch: Callable[[list[Change]], ChangeBatch],
+        *,
+        retry_policy: RetryPolicy,
+    ) -> None:
+        """Apply the queued changes, with the state ``batch`` snapshots, in one
+        ``record_changes`` local activity. ``lock`` is the run's record lock: flushes (and
+        the old path's records) go one at a time and the snapshot is taken in turn, so the
+        read model never goes back. Nothing queued and nothing in flight: returns at once,
+        without taking the lock (so runs from before the patch never yield here)."""
+        if not self.state and not self.in_flight:
+            return
+        async with lock:  # waits for a flush in flight: its writes too
+            changes = self.take()
+            if changes is None:
+                return
+            self.in_flight = True
+            try:
+                await run_step(
+                    act.RECORD_CHANGES,
+                    batch(changes),
+                    ChangesRecorded,
+                    local=True,
+                    start_to_close=timedelta(seconds=30),
+                    retry_policy=retry_policy,
+                )
+            except BaseException:
+                # Cancelled (ops cancelled the process) or failed: the writes stay queued
+                # for the next flush, e.g. the one that ends the compensation.
+                self.put_back(changes)
+                raise
+            finally:
+                self.in_flight = False

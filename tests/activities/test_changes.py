@@ -3,20 +3,16 @@ transaction, applied once however often the activity runs."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.changes import ChangeActivities
-from db.migrate import upgrade_async
 from db.models import Enrollment, Notification, Quote, Task
 from db.repositories import tasks
-from db.session import make_engine, make_session_factory
 from domain.activities import (
     Change,
     ChangeBatch,
@@ -30,17 +26,6 @@ from domain.activities import (
 from domain.enrollment import CustomerDetails, EnrollmentState, Stage, Status
 from domain.enrollment import Quote as QuoteModel
 from tests.support import CUSTOMER_ID_NUMBER
-
-
-@pytest.fixture
-async def sessions(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'changes.db'}"
-    await upgrade_async(url)
-    engine = make_engine(url)
-    try:
-        yield make_session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 def batch(stage: Stage, changes: list[Change]) -> ChangeBatch:

@@ -4,38 +4,24 @@ rotation."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.records import RecordActivities
 from core.crypto import FieldCipher
 from core.keys import Keyring
-from db.migrate import upgrade_async
 from db.repositories import customers
-from db.session import make_engine, make_session_factory
 from domain.activities import CustomerRegistration
 from domain.enrollment import CustomerDetails
+from tests.activities.conftest import DB_NAME
 from tests.support import CUSTOMER_ID_NUMBER
 
 OLD = Keyring(active_id="2026-01", keys={"2026-01": b"o" * 32})
 # Rotation: the new key goes first and encrypts; the old one stays to decrypt old rows.
 ROTATED = Keyring(active_id="2026-07", keys={"2026-07": b"n" * 32, "2026-01": b"o" * 32})
 PHONE = "13912345678"
-
-
-@pytest.fixture
-async def sessions(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'records.db'}"
-    await upgrade_async(url)
-    engine = make_engine(url)
-    try:
-        yield make_session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 def registration(app_no: str, phone: str = PHONE) -> CustomerRegistration:
@@ -57,10 +43,10 @@ async def test_id_number_and_phone_are_stored_encrypted_and_masked(
     assert row.id_masked == CUSTOMER_ID_NUMBER[:6] + "*" * 8 + CUSTOMER_ID_NUMBER[-4:]
     assert FieldCipher(OLD).decrypt(row.id_number_enc) == CUSTOMER_ID_NUMBER
     assert FieldCipher(OLD).decrypt(row.phone_enc) == PHONE
-    raw = b"".join(p.read_bytes() for p in tmp_path.glob("records.db*"))
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob(DB_NAME + "*"))
     assert CUSTOMER_ID_NUMBER.encode() not in raw and PHONE.encode() not in raw
     # Nothing in any text column of the file holds the number either.
-    with sqlite3.connect(tmp_path / "records.db") as db:
+    with sqlite3.connect(tmp_path / DB_NAME) as db:
         dump = "\n".join(db.iterdump())
     assert CUSTOMER_ID_NUMBER not in dump and PHONE not in dump
 
