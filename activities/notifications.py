@@ -16,8 +16,6 @@ class NotificationActivities:
         self._sessions = session_factory
 
     @activity.defn(name=act.SEND_NOTIFICATION)
-    async def send_notification(self, notification: Notification) -> Notification:
+    async def send_notification(self, notification: Notification) -> None:
         async with self._sessions() as session, session.begin():
             await notifications.enqueue(session, notification=notification)
-        # What was sent, for the ops timeline (see activities/tasks.py).
-        return notification

@@ -58,16 +58,13 @@ class RecordActivities:
             await quotes.save_quote_record(session, record=record)
 
     @activity.defn(name=act.ISSUE_POLICY)
-    async def issue_policy(self, issue: PolicyIssue) -> PolicyIssue:
+    async def issue_policy(self, issue: PolicyIssue) -> None:
         async with self._sessions() as session, session.begin():
             await policies.insert_policy(session, issue=issue)
-        # What was done, for the ops timeline (see activities/tasks.py).
-        return issue
 
     @activity.defn(name=act.SET_POLICY_STATUS)
-    async def set_policy_status(self, change: PolicyStatusChange) -> PolicyStatusChange:
+    async def set_policy_status(self, change: PolicyStatusChange) -> None:
         async with self._sessions() as session, session.begin():
             await policies.set_policy_status(
                 session, policy_number=change.policy_number, status=change.status
             )
-        return change

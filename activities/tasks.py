@@ -1,8 +1,4 @@
-"""Task activities: the workflow's side of the supervisor inbox.
-
-Each returns what it did: run as a local activity, its result is all the history keeps
-(a local activity's marker holds no input), and the ops timeline reads it from there.
-"""
+"""Task activities: the workflow's side of the supervisor inbox."""
 
 from __future__ import annotations
 
@@ -19,13 +15,11 @@ class TaskActivities:
         self._sessions = session_factory
 
     @activity.defn(name=act.OPEN_TASK)
-    async def open_task(self, task: TaskOpen) -> TaskOpen:
+    async def open_task(self, task: TaskOpen) -> None:
         async with self._sessions() as session, session.begin():
             await tasks.insert_task(session, task=task)
-        return task
 
     @activity.defn(name=act.CHANGE_TASK)
-    async def change_task(self, change: TaskChange) -> TaskChange:
+    async def change_task(self, change: TaskChange) -> None:
         async with self._sessions() as session, session.begin():
             await tasks.apply_task_change(session, change=change)
-        return change

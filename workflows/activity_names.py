@@ -19,32 +19,18 @@ LOAD_POLICY_POSITION = "load_policy_position"
 PAY_CLAIM = "pay_claim"
 RECORD_CHANGES = "record_changes"
 
-# Short steps against our own database, run as local activities on new runs: the worker
-# executes them inside the workflow task that asks for them, so each saves two trips
-# through the server (schedule, then completion) and a workflow task. Steps that call an
-# outside service (the payment gateway) stay regular activities: ops see their attempts
-# and failures while they retry, and a charge in flight is awaited on cancellation.
-# Old runs keep regular activities for every step: see LOCAL_STEPS_PATCH.
-LOCAL = frozenset(
-    {
-        REGISTER_CUSTOMER,
-        RECORD_ENROLLMENT,
-        RECORD_QUOTE,
-        VERIFY_APPLICANT,
-        OPEN_TASK,
-        CHANGE_TASK,
-        ISSUE_POLICY,
-        SET_POLICY_STATUS,
-        SEND_NOTIFICATION,
-        RECORD_CLAIM,
-        LOAD_POLICY_POSITION,
-        RECORD_CHANGES,
-    }
-)
-# Of those, the writes a step needs nothing back from: since the patch they are queued and
-# applied together, with the process's state, by one RECORD_CHANGES local activity just
-# before the process next waits or calls another step (activities/changes.py). The value
-# names the field of domain.activities.Change the write goes in.
+# Since LOCAL_STEPS_PATCH, the short steps against our own database run as local
+# activities: the worker executes them inside the workflow task that asks for them, so
+# each saves two trips through the server (schedule, then completion) and a workflow task.
+# The steps whose result the process needs run one by one (LOCAL); the writes it needs
+# nothing back from (BATCHED, and the state's record) are queued and applied together by
+# one RECORD_CHANGES local activity just before the process next waits or calls another
+# step (activities/changes.py). Steps that call an outside service (the payment gateway)
+# stay regular activities: ops see their attempts and failures while they retry, and a
+# charge in flight is awaited on cancellation. Runs from before the patch replay with
+# every step a regular activity, as their histories say.
+LOCAL = frozenset({REGISTER_CUSTOMER, VERIFY_APPLICANT, LOAD_POLICY_POSITION, RECORD_CHANGES})
+# The value names the field of domain.activities.Change the write goes in.
 BATCHED = {
     RECORD_QUOTE: "quote",
     OPEN_TASK: "task_open",

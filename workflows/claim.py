@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
@@ -56,7 +56,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.underwriting import SYSTEM, Actor
     from workflows import activity_names as act
     from workflows import search_attributes as sa
-    from workflows.steps import PendingChanges, cancelled_step, local_steps, run_step
+    from workflows.steps import PendingChanges, local_steps, run_step
     from workflows.waiting import wait_until
 
 PROCESS = "claim"
@@ -189,7 +189,7 @@ class ClaimWorkflow:
             # Cancelled while a step was in flight, the step fails as cancelled: runs since
             # the patch handle that like any cancellation (older ones ended without it).
             if isinstance(err, ActivityError) and not (
-                cancelled_step(err) and workflow.patched(act.COMPENSATE_CANCELLED_STEP)
+                is_cancelled_exception(err) and workflow.patched(act.COMPENSATE_CANCELLED_STEP)
             ):
                 raise
             # Ops cancelled the process: close its task and end as cancelled. A payout in
@@ -324,29 +324,21 @@ class ClaimWorkflow:
         escalate_at = due - self._start.clocks.claim_decision_deadline / 6
         self._state.open_task_id = task_id
         await self._enter(ClaimStage.AWAITING_APPROVAL, by=SYSTEM, note=f"{tier.value} approval")
-        await self._activity(
-            act.OPEN_TASK,
-            TaskOpen(
-                task_id=task_id,
-                kind="claim_approval",
-                workflow_id=self._state.workflow_id,
-                case_id=self._start.claim_no,
-                subject=f"Approve {self._start.incident_type.value} claim on "
-                f"{self._start.policy_number}",
-                amount=amount,
-                submitted_by=self._filed_by,
-                agent=self._start.agent,
-                due_at=due,
-                escalate_at=escalate_at,
-                details={
-                    "tier": tier.value,
-                    "approvals_needed": approvals_needed(tier),
-                    "amount_claimed": str(self._start.amount_claimed),
-                    "approved_amount": str(amount),
-                    "flags": self._state.assessment.flags if self._state.assessment else [],
-                },
-            ),
-            None,
+        await self._open_task(
+            task_id,
+            "claim_approval",
+            subject=f"Approve {self._start.incident_type.value} claim on "
+            f"{self._start.policy_number}",
+            amount=amount,
+            due_at=due,
+            escalate_at=escalate_at,
+            details={
+                "tier": tier.value,
+                "approvals_needed": approvals_needed(tier),
+                "amount_claimed": str(self._start.amount_claimed),
+                "approved_amount": str(amount),
+                "flags": self._state.assessment.flags if self._state.assessment else [],
+            },
         )
         await self._record()
         escalated = breached = False
@@ -438,22 +430,14 @@ class ClaimWorkflow:
         self._state.open_task_id = task_id
         self._decisions = []
         self._round_approvers = []
-        await self._activity(
-            act.OPEN_TASK,
-            TaskOpen(
-                task_id=task_id,
-                kind="claim_review",
-                workflow_id=self._state.workflow_id,
-                case_id=self._start.claim_no,
-                subject=f"Appeal: {self._start.incident_type.value} claim on "
-                f"{self._start.policy_number}",
-                amount=amount,
-                submitted_by=self._filed_by,
-                agent=self._start.agent,
-                due_at=workflow.now() + self._start.clocks.claim_decision_deadline,
-                details={"rejected_by": self._state.rejected_by, "appeal": appeal.reason},
-            ),
-            None,
+        await self._open_task(
+            task_id,
+            "claim_review",
+            subject=f"Appeal: {self._start.incident_type.value} claim on "
+            f"{self._start.policy_number}",
+            amount=amount,
+            due_at=workflow.now() + self._start.clocks.claim_decision_deadline,
+            details={"rejected_by": self._state.rejected_by, "appeal": appeal.reason},
         )
         await self._record()
         await self._wait_until(lambda: bool(self._decisions), None)
@@ -540,21 +524,13 @@ class ClaimWorkflow:
         self._payout_fix = None
         self._state.open_task_id = task_id
         await self._enter(ClaimStage.PAYOUT_FAILED, by=SYSTEM, note="payout declined")
-        await self._activity(
-            act.OPEN_TASK,
-            TaskOpen(
-                task_id=task_id,
-                kind="payout_failed",
-                workflow_id=self._state.workflow_id,
-                case_id=self._start.claim_no,
-                subject=f"Payout declined for claim {self._start.claim_no}: fix the account",
-                amount=self._state.payout.amount or Decimal(0),
-                submitted_by=self._filed_by,
-                agent=self._start.agent,
-                due_at=workflow.now() + timedelta(days=1),
-                details={"payee_account": self._state.payee_account_masked},
-            ),
-            None,
+        await self._open_task(
+            task_id,
+            "payout_failed",
+            subject=f"Payout declined for claim {self._start.claim_no}: fix the account",
+            amount=self._state.payout.amount or Decimal(0),
+            due_at=workflow.now() + timedelta(days=1),
+            details={"payee_account": self._state.payee_account_masked},
         )
         await self._notify("payout_failed", key_suffix=task_id)
         await self._wait_until(lambda: self._payout_fix is not None, None)
@@ -699,6 +675,36 @@ class ClaimWorkflow:
             Approval(by=SYSTEM, decision=decision, at=workflow.now(), reason=reason)
         )
 
+    async def _open_task(
+        self,
+        task_id: str,
+        kind: Literal["claim_approval", "claim_review", "payout_failed"],
+        *,
+        subject: str,
+        amount: Decimal,
+        due_at: datetime,
+        escalate_at: datetime | None = None,
+        details: dict[str, Any],
+    ) -> None:
+        """Open an inbox task on this claim (filed by the agent, who may not decide it)."""
+        await self._activity(
+            act.OPEN_TASK,
+            TaskOpen(
+                task_id=task_id,
+                kind=kind,
+                workflow_id=self._state.workflow_id,
+                case_id=self._start.claim_no,
+                subject=subject,
+                amount=amount,
+                submitted_by=self._filed_by,
+                agent=self._start.agent,
+                due_at=due_at,
+                escalate_at=escalate_at,
+                details=details,
+            ),
+            None,
+        )
+
     async def _close_task(
         self, task_id: str, action: Literal["complete", "cancel"], decision: Any = None, *,
         by: str | None = None,
@@ -726,7 +732,7 @@ class ClaimWorkflow:
             name,
             arg,
             result_type,
-            local=name in act.LOCAL and self._local_steps(),
+            local=self._local_steps(),
             start_to_close=timedelta(seconds=30),
             retry_policy=ACTIVITY_RETRY,
         )
@@ -769,7 +775,7 @@ class ClaimWorkflow:
 
     async def _record(self) -> None:
         if self._local_steps():
-            self._pending.state = True  # written by the next _flush, with the latest state
+            self._pending.dirty = True  # written by the next _flush, with the latest state
             return
         async with self._record_lock:
             await self._activity(act.RECORD_CLAIM, self._state.model_copy(deep=True), None)

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
@@ -55,7 +55,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.underwriting import SYSTEM, Actor, decision_refusal, route_underwriting
     from workflows import activity_names as act
     from workflows import search_attributes as sa
-    from workflows.steps import PendingChanges, cancelled_step, local_steps, run_step
+    from workflows.steps import PendingChanges, local_steps, run_step
     from workflows.waiting import wait_until
 
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -193,7 +193,9 @@ class EnrollmentWorkflow:
         except ActivityError as err:
             # Cancelled while a step was in flight: the step fails as cancelled. Runs since
             # the patch compensate then too (older ones ended without it, as recorded).
-            if not (cancelled_step(err) and workflow.patched(act.COMPENSATE_CANCELLED_STEP)):
+            if not (
+                is_cancelled_exception(err) and workflow.patched(act.COMPENSATE_CANCELLED_STEP)
+            ):
                 raise
             await self._compensate()
             raise
@@ -644,7 +646,7 @@ class EnrollmentWorkflow:
             name,
             arg,
             result_type,
-            local=name in act.LOCAL and self._local_steps(),
+            local=self._local_steps(),
             start_to_close=start_to_close,
             retry_policy=DEFAULT_RETRY,
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
@@ -690,7 +692,7 @@ class EnrollmentWorkflow:
 
     async def _record(self) -> None:
         if self._local_steps():
-            self._pending.state = True  # written by the next _flush, with the latest state
+            self._pending.dirty = True  # written by the next _flush, with the latest state
             return
         # Serialised, and the snapshot taken inside the lock, so the read model never goes
         # back to an older state when handlers and the main run record at the same time.

@@ -12,17 +12,11 @@ from typing import Any
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, CancelledError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from domain.activities import Change, ChangeBatch, ChangesRecorded
     from workflows import activity_names as act
-
-
-def cancelled_step(err: ActivityError) -> bool:
-    """Whether a step failed because the process was cancelled while it ran."""
-    return isinstance(err.cause, CancelledError)
 
 
 def local_steps() -> bool:
@@ -42,6 +36,8 @@ async def run_step(
     retry_policy: RetryPolicy,
     cancellation_type: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL,
 ) -> Any:
+    """Run one step: a local activity if ``local`` (this run is past the patch) and the
+    step is one of ``act.LOCAL``, a regular activity otherwise."""
     if local and name in act.LOCAL:
         return await workflow.execute_local_activity(
             name,
@@ -63,29 +59,30 @@ async def run_step(
 
 class PendingChanges:
     """The writes a run has queued since it last applied them (runs since the patch only):
-    whether its state changed, and the changes of ``act.BATCHED`` in order."""
+    whether anything is to be written (its state at least), and the changes of
+    ``act.BATCHED`` in order."""
 
     def __init__(self) -> None:
-        self.state = False
+        self.dirty = False
         self.changes: list[Change] = []
         self.in_flight = False  # a flush has taken changes and not yet applied them
 
     def queue(self, name: str, arg: BaseModel) -> None:
         self.changes.append(Change(**{act.BATCHED[name]: arg}))
-        self.state = True
+        self.dirty = True
 
     def take(self) -> list[Change] | None:
         """The queued changes, now cleared; None when nothing is pending."""
-        if not self.state:
+        if not self.dirty:
             return None
-        changes, self.changes, self.state = self.changes, [], False
+        changes, self.changes, self.dirty = self.changes, [], False
         return changes
 
     def put_back(self, changes: list[Change]) -> None:
         """Changes a flush took but did not apply (its activity failed or was cancelled):
         first in line again, so the next flush applies them (they are idempotent)."""
         self.changes = changes + self.changes
-        self.state = True
+        self.dirty = True
 
     async def flush(
         self,
@@ -99,7 +96,7 @@ class PendingChanges:
         the old path's records) go one at a time and the snapshot is taken in turn, so the
         read model never goes back. Nothing queued and nothing in flight: returns at once,
         without taking the lock (so runs from before the patch never yield here)."""
-        if not self.state and not self.in_flight:
+        if not self.dirty and not self.in_flight:
             return
         async with lock:  # waits for a flush in flight: its writes too
             changes = self.take()

@@ -208,10 +208,11 @@ class _Timeline:
             self.effective_at[argument["policy_number"]] = argument.get("effective_at")
 
     def marker_recorded(self, event: dict[str, Any], a: dict[str, Any]) -> None:
-        """A local activity (the short database steps of ``act.LOCAL``) is one marker with
-        its result and no input; those steps return what they did, so the result serves
-        as both, and ``record_changes`` returns the batch of writes it applied. Other
-        markers (a ``workflow.patched`` note) are not business."""
+        """A local activity (``act.LOCAL``) is one marker with its result and no input: the
+        words of registration, verification and the policy position come from their
+        results, and ``record_changes`` returns the writes it applied, told one by one as
+        their regular activities were. Other markers (a ``workflow.patched`` note) are not
+        business."""
         if a.get("marker_name") != _LOCAL_ACTIVITY_MARKER:
             return
         details = _as_dict(a.get("details"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.errors import NotFound
 from db.models import Notification, new_id, utcnow
 from db.upsert import insert_or_ignore
 from domain.activities import Notification as NotificationMessage
@@ -42,21 +41,6 @@ async def list_pending(session: AsyncSession, *, limit: int) -> list[Notificatio
         .limit(limit)
     )
     return list(await session.scalars(query))
-
-
-async def mark_sent(session: AsyncSession, *, key: str) -> Notification:
-    """Mark a message sent; the first send time is kept. Raises NotFound."""
-    await session.execute(
-        update(Notification)
-        .where(Notification.key == key, Notification.status == "pending")
-        .values(status="sent", sent_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    query = select(Notification).where(Notification.key == key)
-    notification = await session.scalar(query.execution_options(populate_existing=True))
-    if notification is None:
-        raise NotFound("no notification with this key")
-    return notification
 
 
 async def mark_all_sent(session: AsyncSession, *, keys: list[str]) -> int:

@@ -120,14 +120,12 @@ class World:
             return world.verification
 
         @activity.defn(name=act.OPEN_TASK)
-        async def open_task(arg: TaskOpen) -> TaskOpen:
+        async def open_task(arg: TaskOpen) -> None:
             world.calls.append((act.OPEN_TASK, arg))
-            return arg  # as the real one: what it did
 
         @activity.defn(name=act.CHANGE_TASK)
-        async def change_task(arg: TaskChange) -> TaskChange:
+        async def change_task(arg: TaskChange) -> None:
             world.calls.append((act.CHANGE_TASK, arg))
-            return arg  # as the real one: what it did
 
         @activity.defn(name=act.CHARGE_PREMIUM)
         async def charge_premium(arg: Charge) -> LedgerEntry:
@@ -176,19 +174,16 @@ class World:
             )
 
         @activity.defn(name=act.ISSUE_POLICY)
-        async def issue_policy(arg: PolicyIssue) -> PolicyIssue:
+        async def issue_policy(arg: PolicyIssue) -> None:
             world.calls.append((act.ISSUE_POLICY, arg))
-            return arg  # as the real one: what it did
 
         @activity.defn(name=act.SET_POLICY_STATUS)
-        async def set_policy_status(arg: PolicyStatusChange) -> PolicyStatusChange:
+        async def set_policy_status(arg: PolicyStatusChange) -> None:
             world.calls.append((act.SET_POLICY_STATUS, arg))
-            return arg  # as the real one: what it did
 
         @activity.defn(name=act.SEND_NOTIFICATION)
-        async def send_notification(arg: Notification) -> Notification:
+        async def send_notification(arg: Notification) -> None:
             world.calls.append((act.SEND_NOTIFICATION, arg))
-            return arg  # as the real one: what it did
 
         return [
             record_changes_mock(world.calls, world._before_batch),
