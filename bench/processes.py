@@ -27,14 +27,15 @@ from domain.enrollment import CustomerDetails, EnrollmentState, PaymentMethod, S
 from domain.identity import make_id_number
 from domain.products import IncidentType
 from workflows import search_attributes as sa
-from workflows.claim import ClaimLimits, ClaimStart, ClaimWorkflow
+from workflows.claim import ClaimWorkflow
 from workflows.claim import workflow_id_for as claim_workflow_id
-from workflows.enrollment import (
+from workflows.enrollment import EnrollmentWorkflow, workflow_id_for
+from workflows.inputs import (
     ApplicationSubmit,
+    ClaimLimits,
+    ClaimStart,
     EnrollmentStart,
-    EnrollmentWorkflow,
     QuoteRequest,
-    workflow_id_for,
 )
 
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")

@@ -15,8 +15,9 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from domain.claims import ClaimState
     from domain.enrollment import EnrollmentState
-    from workflows.claim import ClaimStart, ClaimWorkflow
-    from workflows.enrollment import EnrollmentStart, EnrollmentWorkflow
+    from workflows.claim import ClaimWorkflow
+    from workflows.enrollment import EnrollmentWorkflow
+    from workflows.inputs import ClaimStart, EnrollmentStart
 
 
 @workflow.defn(name="EnrollmentWorkflow")

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
@@ -44,18 +44,23 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.claims import (
         Approval,
-        ClaimDocument,
         ClaimHistoryEntry,
         ClaimStage,
         ClaimState,
         ClaimStatus,
     )
-    from domain.clocks import ProcessClocks
     from domain.masking import mask_account
-    from domain.products import IncidentType
-    from domain.underwriting import SYSTEM, Actor
+    from domain.underwriting import SYSTEM
     from workflows import activity_names as act
     from workflows import search_attributes as sa
+    from workflows.inputs import (
+        ClaimAppeal,
+        ClaimDecision,
+        ClaimStart,
+        ClaimWithdrawal,
+        DocumentsSupplement,
+        PayoutFix,
+    )
     from workflows.steps import PendingChanges, local_steps, run_step
     from workflows.waiting import wait_until
 
@@ -87,57 +92,6 @@ WITHDRAWABLE = {
 
 def workflow_id_for(claim_no: str) -> str:
     return f"claim-{claim_no}"
-
-
-class ClaimLimits(BaseModel):
-    auto_limit: Decimal = Decimal("5000.00")
-    dual_limit: Decimal = Decimal("1000000.00")
-
-
-class ClaimStart(BaseModel):
-    claim_no: str
-    agent: str
-    policy_number: str
-    product_code: str
-    policy_effective_on: date
-    incident_date: date
-    incident_type: IncidentType
-    description: str
-    amount_claimed: Decimal
-    documents: list[ClaimDocument] = []
-    payee_account: str
-    clocks: ProcessClocks = ProcessClocks()
-    limits: ClaimLimits = ClaimLimits()
-
-
-class DocumentsSupplement(BaseModel):
-    documents: list[ClaimDocument] = Field(min_length=1)
-    by: str
-
-
-class ClaimDecision(BaseModel):
-    task_id: str
-    decision: Literal["approve", "reject", "request_info"]
-    reason: str
-    amount: Decimal | None = None
-    missing: list[str] = []
-    actor: Actor
-
-
-class ClaimWithdrawal(BaseModel):
-    by: str
-    reason: str = ""
-
-
-class ClaimAppeal(BaseModel):
-    by: str
-    reason: str
-
-
-class PayoutFix(BaseModel):
-    payee_account: str
-    by: str
-    reason: str = ""
 
 
 def _refuse(code: str, message: str) -> ApplicationError:

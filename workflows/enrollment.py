@@ -12,9 +12,9 @@ import asyncio
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
@@ -38,9 +38,7 @@ with workflow.unsafe.imports_passed_through():
         TaskOpen,
         VerifyApplicant,
     )
-    from domain.clocks import ProcessClocks
     from domain.enrollment import (
-        CustomerDetails,
         EnrollmentState,
         HistoryEntry,
         PaymentMethod,
@@ -52,9 +50,17 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.identity import age_on
     from domain.products import QuoteRefused, annual_premium, get_product
-    from domain.underwriting import SYSTEM, Actor, decision_refusal, route_underwriting
+    from domain.underwriting import SYSTEM, decision_refusal, route_underwriting
     from workflows import activity_names as act
     from workflows import search_attributes as sa
+    from workflows.inputs import (
+        ApplicationSubmit,
+        EnrollmentStart,
+        PaymentNotice,
+        QuoteRequest,
+        UnderwritingDecision,
+        Withdrawal,
+    )
     from workflows.steps import PendingChanges, local_steps, run_step
     from workflows.waiting import wait_until
 
@@ -81,53 +87,6 @@ DEFAULT_RETRY = RetryPolicy(
 
 def workflow_id_for(application_no: str) -> str:
     return f"enrollment-{application_no}"
-
-
-# --- Process input and messages -------------------------------------------------------
-
-
-class EnrollmentStart(BaseModel):
-    application_no: str
-    agent: str
-    customer: CustomerDetails
-    birth_date: date
-    declared_conditions: list[str] = []
-    clocks: ProcessClocks = ProcessClocks()
-
-
-class QuoteRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    product_code: str
-    sum_insured: Decimal = Field(gt=0, max_digits=14, decimal_places=2)
-    by: str
-
-
-class ApplicationSubmit(BaseModel):
-    quote_id: str
-    payment_method: PaymentMethod
-    bank_account: str | None = None
-    consent: bool
-    start_date: date | None = None
-    by: str
-
-
-class UnderwritingDecision(BaseModel):
-    task_id: str
-    decision: Literal["approve", "reject", "request_info"]
-    reason: str
-    actor: Actor
-
-
-class Withdrawal(BaseModel):
-    by: str
-    reason: str = ""
-
-
-class PaymentNotice(BaseModel):
-    order_id: str
-    amount: Decimal
-    paid_at: datetime
-    gateway_ref: str
 
 
 def _refuse(code: str, message: str) -> ApplicationError:

@@ -41,15 +41,14 @@ from domain.claims import (
 from domain.products import IncidentType, get_product
 from domain.underwriting import Actor, Role
 from workflows import search_attributes as sa
-from workflows.claim import (
+from workflows.claim import ClaimWorkflow, workflow_id_for
+from workflows.inputs import (
     ClaimAppeal,
     ClaimLimits,
     ClaimStart,
     ClaimWithdrawal,
-    ClaimWorkflow,
     DocumentsSupplement,
     PayoutFix,
-    workflow_id_for,
 )
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"])

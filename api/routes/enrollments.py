@@ -45,14 +45,8 @@ from domain.enrollment import (
 )
 from domain.identity import InvalidIdNumber, parse_id_number
 from workflows import search_attributes as sa
-from workflows.enrollment import (
-    ApplicationSubmit,
-    EnrollmentStart,
-    EnrollmentWorkflow,
-    QuoteRequest,
-    Withdrawal,
-    workflow_id_for,
-)
+from workflows.enrollment import EnrollmentWorkflow, workflow_id_for
+from workflows.inputs import ApplicationSubmit, EnrollmentStart, QuoteRequest, Withdrawal
 
 router = APIRouter(prefix="/v1/enrollments", tags=["enrollments"])
 

@@ -20,7 +20,8 @@ from api.processes import enrollment_handle, is_not_found, refusal
 from api.schemas import StrictModel
 from db.repositories import ledger
 from gateways.payment import sign_callback
-from workflows.enrollment import EnrollmentWorkflow, PaymentNotice
+from workflows.enrollment import EnrollmentWorkflow
+from workflows.inputs import PaymentNotice
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
 

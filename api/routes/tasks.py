@@ -24,8 +24,9 @@ from api.schemas import StrictModel
 from db.models import Task
 from db.repositories import tasks
 from domain.underwriting import Actor, Role
-from workflows.claim import ClaimDecision, ClaimWorkflow
-from workflows.enrollment import EnrollmentWorkflow, UnderwritingDecision
+from workflows.claim import ClaimWorkflow
+from workflows.enrollment import EnrollmentWorkflow
+from workflows.inputs import ClaimDecision, UnderwritingDecision
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 InboxUser = Annotated[Actor, Depends(require_roles(Role.SUPERVISOR, Role.OPS, Role.ADMIN))]

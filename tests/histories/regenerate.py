@@ -41,16 +41,14 @@ from tests.workflows import test_claim as claim_tests
 from tests.workflows import test_enrollment as enrollment_tests
 from workers.namespace import register_search_attributes
 from workflows import activity_names as act
-from workflows.claim import (
+from workflows.claim import ClaimWorkflow
+from workflows.enrollment import EnrollmentWorkflow
+from workflows.inputs import (
     ClaimAppeal,
     ClaimWithdrawal,
-    ClaimWorkflow,
     DocumentsSupplement,
-    PayoutFix,
-)
-from workflows.enrollment import (
-    EnrollmentWorkflow,
     PaymentNotice,
+    PayoutFix,
     UnderwritingDecision,
     Withdrawal,
 )

@@ -26,7 +26,8 @@ from gateways.payment import GatewayMode, PaymentGateway
 from tests.integration.conftest import Login
 from tests.integration.test_crash_and_privacy import WorkerProcess
 from tests.integration.test_enrollment_api import enroll, wait_for
-from workflows.claim import ClaimDecision, ClaimStart, ClaimWorkflow, workflow_id_for
+from workflows.claim import ClaimWorkflow, workflow_id_for
+from workflows.inputs import ClaimDecision, ClaimStart
 
 pytestmark = pytest.mark.devserver
 

@@ -30,13 +30,8 @@ from tests.integration.conftest import Login
 from tests.integration.test_enrollment_api import enroll, wait_for
 from tests.support import CUSTOMER_ID_NUMBER, keyring_spec
 from workflows import search_attributes as sa
-from workflows.enrollment import (
-    ApplicationSubmit,
-    EnrollmentStart,
-    EnrollmentWorkflow,
-    QuoteRequest,
-    workflow_id_for,
-)
+from workflows.enrollment import EnrollmentWorkflow, workflow_id_for
+from workflows.inputs import ApplicationSubmit, EnrollmentStart, QuoteRequest
 
 pytestmark = pytest.mark.devserver
 

@@ -38,15 +38,14 @@ from domain.products import IncidentType
 from domain.underwriting import Actor, Role
 from tests.support import record_changes_mock
 from workflows import activity_names as act
-from workflows.claim import (
+from workflows.claim import ClaimWorkflow, workflow_id_for
+from workflows.inputs import (
     ClaimAppeal,
     ClaimDecision,
     ClaimStart,
     ClaimWithdrawal,
-    ClaimWorkflow,
     DocumentsSupplement,
     PayoutFix,
-    workflow_id_for,
 )
 
 CLOCKS = ProcessClocks()

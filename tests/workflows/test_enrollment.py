@@ -56,16 +56,14 @@ from domain.underwriting import Actor, Role
 from tests.support import CUSTOMER_ID_NUMBER, record_changes_mock
 from workflows import activity_names as act
 from workflows import search_attributes as sa
-from workflows.enrollment import (
-    SHANGHAI,
+from workflows.enrollment import SHANGHAI, EnrollmentWorkflow, workflow_id_for
+from workflows.inputs import (
     ApplicationSubmit,
     EnrollmentStart,
-    EnrollmentWorkflow,
     PaymentNotice,
     QuoteRequest,
     UnderwritingDecision,
     Withdrawal,
-    workflow_id_for,
 )
 
 SUE = Actor(username="sue", roles=(Role.SUPERVISOR,), approval_limit=Decimal("5000000"))

@@ -23,7 +23,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.enrollment import EnrollmentState
     from tests.support import CUSTOMER_ID_NUMBER, TEST_KEYRING
     from workflows.claim import ClaimWorkflow
-    from workflows.enrollment import EnrollmentStart, EnrollmentWorkflow
+    from workflows.enrollment import EnrollmentWorkflow
+    from workflows.inputs import EnrollmentStart
 
 HISTORIES = Path(__file__).parents[1] / "histories"
 FILES = sorted(HISTORIES.glob("*.json"))

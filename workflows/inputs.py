@@ -1,0 +1,122 @@
+"""The processes' inputs and messages: what starts them and what their Updates and signals
+carry.
+
+They live outside the workflow modules on purpose. The sandbox re-runs a workflow's module
+for every new run it starts, and building a pydantic model class is most of that cost;
+this module is imported passed through (``workflow.unsafe.imports_passed_through``), so
+its classes are built once per worker. Like ``domain``, it must stay free of side effects.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.claims import ClaimDocument
+from domain.clocks import ProcessClocks
+from domain.enrollment import CustomerDetails, PaymentMethod
+from domain.products import IncidentType
+from domain.underwriting import Actor
+
+# --- Enrollment ----------------------------------------------------------------------
+
+
+class EnrollmentStart(BaseModel):
+    application_no: str
+    agent: str
+    customer: CustomerDetails
+    birth_date: date
+    declared_conditions: list[str] = []
+    clocks: ProcessClocks = ProcessClocks()
+
+
+class QuoteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    product_code: str
+    sum_insured: Decimal = Field(gt=0, max_digits=14, decimal_places=2)
+    by: str
+
+
+class ApplicationSubmit(BaseModel):
+    quote_id: str
+    payment_method: PaymentMethod
+    bank_account: str | None = None
+    consent: bool
+    start_date: date | None = None
+    by: str
+
+
+class UnderwritingDecision(BaseModel):
+    task_id: str
+    decision: Literal["approve", "reject", "request_info"]
+    reason: str
+    actor: Actor
+
+
+class Withdrawal(BaseModel):
+    by: str
+    reason: str = ""
+
+
+class PaymentNotice(BaseModel):
+    order_id: str
+    amount: Decimal
+    paid_at: datetime
+    gateway_ref: str
+
+
+# --- Claim ---------------------------------------------------------------------------
+
+
+class ClaimLimits(BaseModel):
+    auto_limit: Decimal = Decimal("5000.00")
+    dual_limit: Decimal = Decimal("1000000.00")
+
+
+class ClaimStart(BaseModel):
+    claim_no: str
+    agent: str
+    policy_number: str
+    product_code: str
+    policy_effective_on: date
+    incident_date: date
+    incident_type: IncidentType
+    description: str
+    amount_claimed: Decimal
+    documents: list[ClaimDocument] = []
+    payee_account: str
+    clocks: ProcessClocks = ProcessClocks()
+    limits: ClaimLimits = ClaimLimits()
+
+
+class DocumentsSupplement(BaseModel):
+    documents: list[ClaimDocument] = Field(min_length=1)
+    by: str
+
+
+class ClaimDecision(BaseModel):
+    task_id: str
+    decision: Literal["approve", "reject", "request_info"]
+    reason: str
+    amount: Decimal | None = None
+    missing: list[str] = []
+    actor: Actor
+
+
+class ClaimWithdrawal(BaseModel):
+    by: str
+    reason: str = ""
+
+
+class ClaimAppeal(BaseModel):
+    by: str
+    reason: str
+
+
+class PayoutFix(BaseModel):
+    payee_account: str
+    by: str
+    reason: str = ""
