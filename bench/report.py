@@ -151,6 +151,13 @@ def compute_ratios(results: dict[str, Any]) -> dict[str, float | None]:
         ratios[f"tuning {key}: after ÷ before, p50 latency"] = _ratio(
             t["after"]["latency"]["p50_ms"], t["before"]["latency"]["p50_ms"]
         )
+    for backend, p in (results.get("pools") or {}).items():
+        base = p["choices"]["pool_10"]
+        for key, c in p["choices"].items():
+            if key != "pool_10":
+                ratios[f"pools {backend}: {key} ÷ pool_10, throughput"] = _ratio(
+                    c[RATE], base[RATE]
+                )
     pages = _get(results, "inbox", "sql", "pages") or {}
     deep = [k for k in pages if k.startswith("with_index keyset @ row ")]
     if deep:
@@ -639,6 +646,36 @@ def render_markdown(report: dict[str, Any]) -> str:
             "workflows, 100 workflow-task slots) *down*, to show what the defaults buy. "
             "`sqlite_wal` runs on two fresh dev servers, without and with the pragmas, alive "
             "together and used in alternate rounds.",
+            "",
+        ]
+
+    if "pools" in results:
+        out += ["## Connection pools for the read model (interleaved rounds)", ""]
+        rows = [
+            [
+                backend,
+                key,
+                c["what"],
+                c[RATE],
+                _ratio(c[RATE], p["choices"]["pool_10"][RATE]),
+                c["latency"]["p50_ms"],
+                c["latency"]["p99_ms"],
+                c["latency"]["errors"],
+                outside_cores(c.get("window")),
+            ]
+            for backend, p in results["pools"].items()
+            for key, c in p["choices"].items()
+        ]
+        out += _table(
+            ["database", "pool", "what", "writes /s", "÷ pool_10", "p50 ms", "p99 ms",
+             "errors", "outside (cores)"],
+            rows,
+        )  # fmt: skip
+        out += [
+            "Each write is the worker's batched `record_changes` transaction (an enrollment's "
+            "state row, a quote record, an outbox notification), called directly in the runner "
+            "through engines that differ only in their pool, "
+            f"{_get(results, 'pools', 'sqlite', 'concurrency')} in flight.",
             "",
         ]
 

@@ -21,10 +21,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from bench.api_load import run_api_load
 from bench.baseline import run_tuning
 from bench.inbox import run_inbox
 from bench.parked import run_parked
+from bench.pools import run_pools
 from bench.processes import People
 from bench.progress import Progress
 from bench.report import read_model_facts, write_reports
@@ -32,7 +35,7 @@ from bench.sampler import ProcessSampler
 from bench.stack import REPO, Stack
 from bench.throughput import run_throughput
 
-SCENARIOS = ("baseline", "tuning", "enrollment", "claims", "api", "parked", "inbox")
+SCENARIOS = ("baseline", "tuning", "pools", "enrollment", "claims", "api", "parked", "inbox")
 
 
 @dataclass
@@ -46,6 +49,7 @@ class Sizes:
     claims: int = 80
     concurrency: int = 20
     rounds: int = 2  # interleaved rounds of each side-by-side comparison
+    pool_writes: int = 1500  # batched read-model writes per connection-pool choice
     api_flows: int = 150
     api_concurrency: int = 20
     api_seconds: float = 40.0
@@ -64,6 +68,7 @@ QUICK = Sizes(
     workflows=80,
     tuning_workflows=40,
     wal_workflows=30,
+    pool_writes=600,
     enrollments=50,
     claims=50,
     api_flows=60,
@@ -84,6 +89,12 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Sizes]:
     )
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     parser.add_argument("--keep", action="store_true", help="keep the run's temp dir and logs")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("BENCH_POSTGRES_URL") or None,
+        help="also measure the pools on this PostgreSQL database (postgresql+asyncpg://...; "
+        "the run creates its tables there); default $BENCH_POSTGRES_URL",
+    )
     parser.add_argument(
         "--rerender",
         type=Path,
@@ -108,6 +119,18 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Sizes]:
         parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     args.only = only
     return args, Sizes(**chosen)
+
+
+def _command(argv: list[str]) -> str:
+    """The command line as the report shows it: a database password never."""
+
+    def hide(arg: str) -> str:
+        if "://" not in arg:
+            return arg
+        flag, sep, url = arg.partition("=") if arg.startswith("--") else ("", "", arg)
+        return flag + sep + make_url(url).render_as_string(hide_password=True)
+
+    return ("python -m bench " + shlex.join(hide(a) for a in argv)).strip()
 
 
 def _temporal_version() -> str:
@@ -199,6 +222,14 @@ async def _scenarios(
             wal_total=s.wal_workflows,
             rounds=s.rounds,
         )
+    if "pools" in only:
+        results["pools"] = await run_pools(
+            stack,
+            total=s.pool_writes,
+            concurrency=s.concurrency,
+            rounds=s.rounds,
+            postgres_url=args.postgres_url,
+        )
     if "api" in only:
         results["api_light"] = await run_api_load(
             stack,
@@ -271,9 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "started_at": started_at.isoformat(timespec="seconds"),
         "duration_s": round(progress.elapsed, 1),
-        "command": (
-            "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
-        ).strip(),
+        "command": _command(sys.argv[1:] if argv is None else argv),
         "quick": args.quick,
         "scenarios": args.only,
         "sizes": asdict(sizes),

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import NullPool
 
 # Run on every new SQLite connection. WAL lets readers work beside the one writer; the busy
 # timeout makes a second writer (API and worker share the file) wait instead of failing;
@@ -44,18 +45,21 @@ def ensure_sqlite_directory(url: str | URL) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An async engine for `url` (`sqlite+aiosqlite:///...` or `postgresql+asyncpg://...`)."""
+def make_engine(url: str, *, pool_size: int | None = 10) -> AsyncEngine:
+    """An async engine for `url` (`sqlite+aiosqlite:///...` or `postgresql+asyncpg://...`).
+
+    `pool_size=None` opens a new connection for each checkout (no pool); the benchmarks
+    compare it with the default (docs/benchmarks.md, "pools")."""
     parsed = make_url(url)
+    pool: dict[str, Any] = (
+        {"poolclass": NullPool} if pool_size is None else {"pool_size": pool_size}
+    )
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(parsed, pool_size=pool_size, pool_pre_ping=True)
+        return create_async_engine(parsed, pool_pre_ping=True, **pool)
 
     ensure_sqlite_directory(parsed)
-    kwargs: dict[str, Any] = {}
-    if sqlite_file(parsed) is not None:
-        # In-memory SQLite uses a static pool, which takes no size.
-        kwargs["pool_size"] = pool_size
-    engine = create_async_engine(parsed, **kwargs)
+    # In-memory SQLite uses a static pool, which takes no size.
+    engine = create_async_engine(parsed, **(pool if sqlite_file(parsed) is not None else {}))
     _configure_sqlite(engine)
     return engine
 

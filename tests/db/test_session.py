@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import NullPool
 
 from db.migrate import upgrade_async
 from db.repositories.ledger import count_entries, record_entry
@@ -33,6 +34,26 @@ async def test_sqlite_engine_makes_its_directory_and_sets_pragmas(tmp_path: Path
         "busy_timeout": 30000,
         "synchronous": 1,
     }
+
+
+async def test_engine_without_a_pool_opens_a_connection_per_checkout(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'insureflow.db'}", pool_size=None)
+    seen: list[object] = []  # kept alive, so two live objects are compared
+    try:
+        for _ in range(2):
+            async with engine.connect() as connection:
+                raw = await connection.get_raw_connection()
+                seen.append(raw.driver_connection)
+                # The pragmas run on every new connection, pooled or not.
+                busy = await connection.exec_driver_sql("PRAGMA busy_timeout")
+                assert busy.scalar() == 30000
+    finally:
+        await engine.dispose()
+    assert isinstance(engine.pool, NullPool)
+    assert seen[0] is not seen[1]
+    pooled = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'insureflow.db'}", pool_size=2)
+    assert pooled.pool.size() == 2  # type: ignore[attr-defined]
+    await pooled.dispose()
 
 
 async def test_in_memory_sqlite_engine_works() -> None:
