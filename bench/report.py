@@ -219,6 +219,10 @@ def cpu_budget(results: dict[str, Any], cores: int) -> dict[str, Any] | None:
         "worker_allowed_ms": round(
             1000 * cores / wanted - sum(v for n, v in enr.items() if n != "worker"), 1
         ),
+        # The runner holds the bare pipeline's worker and its client; the enrollment rounds'
+        # runner is a client alone, making more calls (a start and two Updates) than the
+        # pipeline's one. So the difference is at most what the bare worker costs.
+        "bare_worker_floor_ms": round(base.get("bench", 0.0) - enr.get("bench", 0.0), 1),
     }
 
 
@@ -244,6 +248,23 @@ def findings(
             f"{budget['enrollment_ms'].get('worker', 0):g} ms measured; the Temporal server's "
             f"share alone caps them at {budget['server_only_ceiling_per_s']:g}/s."
         )
+        floor, allowed = budget["bare_worker_floor_ms"], budget["worker_allowed_ms"]
+        if floor > 0:
+            out["cpu_budget"] += (
+                f" The bare pipeline's worker costs about {floor:g} ms per workflow (the "
+                "runner's share of a baseline workflow less the enrollment client's share) "
+                "for one workflow task and five empty local activities; an enrollment's "
+                "worker runs three workflow tasks, two Updates and nine steps with their "
+                "database work, so "
+                + (
+                    f"an allowance of {allowed:g} ms is out of reach on "
+                    f"{budget['cores']} cores whatever the worker's own code does: the target "
+                    "asks for more cores or a different target, not tuning."
+                    if allowed <= floor
+                    else f"the allowance of {allowed:g} ms leaves "
+                    f"{allowed - floor:g} ms for all of that above the bare SDK's cost."
+                )
+            )
     whole = results.get("whole_run")
     if whole and whole.get("wall_s"):
         cores = outside_cores(whole)
