@@ -3,8 +3,9 @@
 Every stretch of a process ends in one ``record_changes`` local activity (its state row, a
 quote record and an outbox notification here, as an enrollment's quote step writes them).
 The same batches run through engines that differ only in their pool, interleaved in rounds:
-the pool ``make_engine`` builds (10), a pool of one connection, and no pool (``NullPool``: a
-new connection for each transaction, with SQLite's pragmas run on each). On the run's SQLite
+the pool ``make_engine`` builds (10 kept, up to 10 more while all are busy), 10 and no more,
+one and no more, and no pool (``NullPool``: a new connection for each transaction, with
+SQLite's pragmas run on each). On the run's SQLite
 read model always; on PostgreSQL too when ``--postgres-url`` (``BENCH_POSTGRES_URL``) names a
 database the run may create its tables in.
 """
@@ -35,14 +36,19 @@ class PoolChoice:
     key: str
     what: str
     pool_size: int | None  # None: no pool
+    max_overflow: int = 0
 
 
 CHOICES = (
-    PoolChoice("pool_10", "pool of 10 connections (make_engine's default)", 10),
-    PoolChoice("pool_1", "pool of 1 connection", 1),
+    PoolChoice(
+        "default", "make_engine's default: 10 kept, up to 10 more opened while all are busy",
+        10, 10,
+    ),
+    PoolChoice("pool_10", "10 connections, no more", 10),
+    PoolChoice("pool_1", "1 connection, no more", 1),
     PoolChoice("no_pool", "no pool: a new connection per transaction (NullPool)", None),
-)
-BASELINE = "pool_10"
+)  # fmt: skip
+BASELINE = "default"
 
 
 def _batch(application_no: str) -> ChangeBatch:
@@ -95,7 +101,9 @@ async def _measure(
     stack: Stack, backend: str, url: str, total: int, concurrency: int, rounds: int
 ) -> dict[str, Any]:
     run = uuid.uuid4().hex[:6].upper()
-    engines = {c.key: make_engine(url, pool_size=c.pool_size) for c in CHOICES}
+    engines = {
+        c.key: make_engine(url, pool_size=c.pool_size, max_overflow=c.max_overflow) for c in CHOICES
+    }
     try:
         arms = [
             Arm(

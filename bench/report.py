@@ -146,10 +146,11 @@ def compute_ratios(results: dict[str, Any]) -> dict[str, float | None]:
             t["after"]["latency"]["p50_ms"], t["before"]["latency"]["p50_ms"]
         )
     for backend, p in (results.get("pools") or {}).items():
-        base = p["choices"]["pool_10"]
+        base_key = _pool_base(p)
+        base = p["choices"][base_key]
         for key, c in p["choices"].items():
-            if key != "pool_10":
-                ratios[f"pools {backend}: {key} ÷ pool_10, throughput"] = _ratio(
+            if key != base_key:
+                ratios[f"pools {backend}: {key} ÷ {base_key}, throughput"] = _ratio(
                     c[RATE], base[RATE]
                 )
     pages = _get(results, "inbox", "sql", "pages") or {}
@@ -182,6 +183,12 @@ def _locked_errors(results: dict[str, Any]) -> tuple[int, int]:
         if "database is locked" in e.get("exception", "")
     )
     return int(_get(results, "api", "errors") or 0), locked
+
+
+def _pool_base(pools: dict[str, Any]) -> str:
+    """The pool the others are compared with: make_engine's default (reports before it was
+    measured on its own compared with a pool of 10)."""
+    return "default" if "default" in pools["choices"] else "pool_10"
 
 
 def cpu_per_item(result: dict[str, Any] | None) -> dict[str, float]:
@@ -245,9 +252,13 @@ def findings(
             f"measured cost they carry at most {budget['ceiling_per_s']:g}/s. With the server "
             "and the runner as measured, that leaves the worker "
             f"{budget['worker_allowed_ms']:g} ms per enrollment against "
-            f"{budget['enrollment_ms'].get('worker', 0):g} ms measured; the Temporal server's "
-            f"share alone caps them at {budget['server_only_ceiling_per_s']:g}/s."
+            f"{budget['enrollment_ms'].get('worker', 0):g} ms measured."
         )
+        if budget["server_only_ceiling_per_s"] is not None:
+            out["cpu_budget"] += (
+                " The Temporal server's share alone caps them at "
+                f"{budget['server_only_ceiling_per_s']:g}/s."
+            )
         floor, allowed = budget["bare_worker_floor_ms"], budget["worker_allowed_ms"]
         if floor > 0:
             out["cpu_budget"] += (
@@ -267,10 +278,10 @@ def findings(
             )
     whole = results.get("whole_run")
     if whole and whole.get("wall_s"):
-        cores = outside_cores(whole)
+        outside = outside_cores(whole)
         out["noise"] = (
             f"Shared machine: during the scenarios, work outside this run's processes used "
-            f"{whole.get('outside_watched_cpu_s', 0):.0f} CPU s, {cores} of a core on average "
+            f"{whole.get('outside_watched_cpu_s', 0):.0f} CPU s, {outside} of a core on average "
             "(other jobs on the machine). Each table shows it per measurement; comparisons "
             "run interleaved in rounds so it falls on both sides alike, but absolute "
             "figures are lower and tails longer than on an idle machine."
@@ -737,7 +748,7 @@ def render_markdown(report: dict[str, Any]) -> str:
                 key,
                 c["what"],
                 c[RATE],
-                _ratio(c[RATE], p["choices"]["pool_10"][RATE]),
+                _ratio(c[RATE], p["choices"][_pool_base(p)][RATE]),
                 c["latency"]["p50_ms"],
                 c["latency"]["p99_ms"],
                 c["latency"]["errors"],
@@ -747,7 +758,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             for key, c in p["choices"].items()
         ]
         out += _table(
-            ["database", "pool", "what", "writes /s", "÷ pool_10", "p50 ms", "p99 ms",
+            ["database", "pool", "what", "writes /s", "÷ default", "p50 ms", "p99 ms",
              "errors", "outside (cores)"],
             rows,
         )  # fmt: skip

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bench.api_load import run_api_load
 from bench.baseline import run_tuning
@@ -118,6 +119,13 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Sizes]:
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     args.only = only
+    if args.postgres_url and "pools" in only:
+        try:
+            backend = make_url(args.postgres_url).get_backend_name()
+        except ArgumentError:
+            backend = ""
+        if backend != "postgresql":
+            parser.error("--postgres-url must be a postgresql+asyncpg:// URL")
     return args, Sizes(**chosen)
 
 
@@ -128,7 +136,10 @@ def _command(argv: list[str]) -> str:
         if "://" not in arg:
             return arg
         flag, sep, url = arg.partition("=") if arg.startswith("--") else ("", "", arg)
-        return flag + sep + make_url(url).render_as_string(hide_password=True)
+        try:
+            return flag + sep + make_url(url).render_as_string(hide_password=True)
+        except ArgumentError:  # not a database URL: show nothing of it
+            return flag + sep + "***"
 
     return ("python -m bench " + shlex.join(hide(a) for a in argv)).strip()
 

@@ -82,12 +82,16 @@ def temporal_command(data_dir: Path, port: int, *, wal: bool) -> list[str]:
     return [*command, "--headless"]
 
 
-# The packages `pip install .` installs (pyproject.toml, without migrations: not run here).
-PACKAGES = ("core", "domain", "workflows", "activities", "gateways", "db", "api", "workers", "cli")
+# The packages `pip install .` installs (pyproject.toml, without migrations: not run here),
+# and the bench's own, whose bare pipeline runs in the sandbox too.
+PACKAGES = (
+    "core", "domain", "workflows", "activities", "gateways", "db", "api", "workers", "cli",
+    "bench",
+)  # fmt: skip
 
 
 def compile_bytecode() -> int:
-    """Write the ``.pyc`` files of the project's packages, as ``pip install .`` does.
+    """Write the ``.pyc`` files of the packages, as ``pip install .`` does for the project's.
 
     The sandbox re-imports a workflow's module for every new run it starts. Without bytecode
     on disk (an editable install under ``PYTHONDONTWRITEBYTECODE=1``, as on the development

@@ -45,15 +45,16 @@ def ensure_sqlite_directory(url: str | URL) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
 
 
-def make_engine(url: str, *, pool_size: int | None = 10) -> AsyncEngine:
+def make_engine(url: str, *, pool_size: int | None = 10, max_overflow: int = 10) -> AsyncEngine:
     """An async engine for `url` (`sqlite+aiosqlite:///...` or `postgresql+asyncpg://...`).
 
-    `pool_size=None` opens a new connection for each checkout (no pool); the benchmarks
-    compare it with the default (docs/benchmarks.md, "pools")."""
+    The pool keeps `pool_size` connections and opens up to `max_overflow` more while all
+    are in use (closed again on return). `pool_size=None` opens a new connection for each
+    checkout (no pool). The benchmarks compare these (docs/benchmarks.md, "pools")."""
     parsed = make_url(url)
-    pool: dict[str, Any] = (
-        {"poolclass": NullPool} if pool_size is None else {"pool_size": pool_size}
-    )
+    pool: dict[str, Any] = {"poolclass": NullPool}
+    if pool_size is not None:
+        pool = {"pool_size": pool_size, "max_overflow": max_overflow}
     if parsed.get_backend_name() != "sqlite":
         return create_async_engine(parsed, pool_pre_ping=True, **pool)
 

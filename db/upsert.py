@@ -42,6 +42,20 @@ def _update_statement(dialect: str, model: type[Base], key: str, update: tuple[s
     return statement.on_conflict_do_update(index_elements=[key], set_=changes)
 
 
+@cache
+def _columns(model: type[Base]) -> frozenset[str]:
+    return frozenset(model.__table__.c.keys())
+
+
+def _check(model: type[Base], values: Mapping[str, Any]) -> None:
+    # A Core statement run with a parameter dict ignores keys that are not columns, where
+    # `.values(**values)` refused them: refuse them here, or a new field on a message the
+    # callers dump into `values` would be dropped without a word.
+    unknown = values.keys() - _columns(model)
+    if unknown:
+        raise ValueError(f"not columns of {model.__tablename__}: {', '.join(sorted(unknown))}")
+
+
 async def _execute(session: AsyncSession, statement: Insert, values: Mapping[str, Any]) -> None:
     # Core execution skips the ORM's autoflush: flush first, so that rows the caller added
     # (a foreign key's target) are in the database before this one.
@@ -55,6 +69,7 @@ async def insert_or_ignore(
 ) -> None:
     """Insert a row unless one with the same `key` column value exists."""
     dialect = session.get_bind().dialect.name
+    _check(model, values)
     await _execute(session, _ignore_statement(dialect, model, key), values)
 
 
@@ -67,6 +82,7 @@ async def insert_or_update(
     update: Iterable[str],
 ) -> None:
     """Insert a row, or overwrite the `update` columns of the row with the same `key`."""
+    _check(model, values)
     dialect = session.get_bind().dialect.name
     statement = _update_statement(dialect, model, key, tuple(update))
     await _execute(session, statement, values)

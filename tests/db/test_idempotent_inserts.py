@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +29,7 @@ from db.repositories.notifications import enqueue, list_for_case
 from db.repositories.policies import get_policy, insert_policy, set_policy_status
 from db.repositories.quotes import get_quote, save_quote
 from db.repositories.users import get_user, upsert_user
+from db.upsert import insert_or_ignore, insert_or_update
 from domain.activities import Notification as NotificationMessage
 from domain.activities import PolicyIssue
 
@@ -193,3 +195,30 @@ async def test_store_query_credential_replaces_the_hash(session: AsyncSession) -
     assert await rows(session, QueryCredential) == 1
     credential = await get_query_credential(session, application_no="A1")
     assert credential is not None and credential.password_hash == "h2"
+
+
+async def test_a_value_that_is_not_a_column_is_refused_and_nothing_written(
+    session: AsyncSession,
+) -> None:
+    # A message field dumped into `values` that the table lacks must not vanish silently.
+    with pytest.raises(ValueError, match="not columns of notification: urgency"):
+        await insert_or_ignore(
+            session,
+            Notification,
+            key="key",
+            values={
+                "key": "E1:policy_issued",
+                "case_id": "E1",
+                "recipient": "agent:alice",
+                "channel": "inbox",
+                "template": "policy_issued",
+                "params": {},
+                "urgency": "high",
+            },
+        )
+    with pytest.raises(ValueError, match="not columns of user: nickname"):
+        await insert_or_update(
+            session, User, key="username", values={"username": "zoe", "nickname": "z"}, update=[]
+        )
+    assert await rows(session, Notification) == 0
+    assert await rows(session, User) == 0
