@@ -3,11 +3,11 @@
 Every stretch of a process ends in one ``record_changes`` local activity (its state row, a
 quote record and an outbox notification here, as an enrollment's quote step writes them).
 The same batches run through engines that differ only in their pool, interleaved in rounds:
-the pool ``make_engine`` builds (10 kept, up to 10 more while all are busy), 10 and no more,
-one and no more, and no pool (``NullPool``: a new connection for each transaction, with
-SQLite's pragmas run on each). On the run's SQLite
-read model always; on PostgreSQL too when ``--postgres-url`` (``BENCH_POSTGRES_URL``) names a
-database the run may create its tables in.
+10 kept and up to 10 more while all are busy (what ``make_engine`` gives PostgreSQL, and gave
+SQLite before), 10 and no more, one and no more (what it gives SQLite now), and no pool
+(``NullPool``: a new connection for each transaction, with SQLite's pragmas run on each). On
+the run's SQLite read model always; on PostgreSQL too when ``--postgres-url``
+(``BENCH_POSTGRES_URL``) names a database the run may create its tables in.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from activities.changes import ChangeActivities
 from bench.load import Arm, interleave
 from bench.stack import Stack
 from db.migrate import upgrade_async
-from db.session import make_engine, make_session_factory
+from db.session import Pool, make_engine, make_session_factory
 from domain.activities import Change, ChangeBatch, Notification, QuoteRecord
 from domain.enrollment import CustomerDetails, EnrollmentState, Quote, Stage, Status
 
@@ -35,20 +35,20 @@ from domain.enrollment import CustomerDetails, EnrollmentState, Quote, Stage, St
 class PoolChoice:
     key: str
     what: str
-    pool_size: int | None  # None: no pool
-    max_overflow: int = 0
+    pool: Pool
 
 
 CHOICES = (
     PoolChoice(
-        "default", "make_engine's default: 10 kept, up to 10 more opened while all are busy",
-        10, 10,
+        "pool_10_overflow", "10 kept, up to 10 more opened while all are busy", Pool(10, 10)
     ),
-    PoolChoice("pool_10", "10 connections, no more", 10),
-    PoolChoice("pool_1", "1 connection, no more", 1),
-    PoolChoice("no_pool", "no pool: a new connection per transaction (NullPool)", None),
-)  # fmt: skip
-BASELINE = "default"
+    PoolChoice("pool_10", "10 connections, no more", Pool(10)),
+    PoolChoice("pool_1", "1 connection, no more", Pool(1)),
+    PoolChoice("no_pool", "no pool: a new connection per transaction (NullPool)", Pool(None)),
+)
+# What each backend's share is compared with: the pool make_engine gave both before it
+# gave SQLite one connection.
+BASELINE = "pool_10_overflow"
 
 
 def _batch(application_no: str) -> ChangeBatch:
@@ -101,9 +101,7 @@ async def _measure(
     stack: Stack, backend: str, url: str, total: int, concurrency: int, rounds: int
 ) -> dict[str, Any]:
     run = uuid.uuid4().hex[:6].upper()
-    engines = {
-        c.key: make_engine(url, pool_size=c.pool_size, max_overflow=c.max_overflow) for c in CHOICES
-    }
+    engines = {c.key: make_engine(url, pool=c.pool) for c in CHOICES}
     try:
         arms = [
             Arm(

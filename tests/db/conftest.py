@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from db.migrate import upgrade_async
 from db.models import Customer
 from db.repositories.customers import upsert_customer
-from db.session import make_engine
+from db.session import Pool, make_engine
 
 POSTGRES_URL_ENV = "INSUREFLOW_TEST_POSTGRES_URL"
 
@@ -70,7 +70,7 @@ async def empty_database_url(backend: str, tmp_path: Path) -> str:
 
 @pytest.fixture(scope="module")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(database_url, pool_size=2)
+    engine = make_engine(database_url, pool=Pool(2, overflow=10))
     try:
         yield engine
     finally:

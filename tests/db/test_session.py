@@ -12,7 +12,7 @@ from sqlalchemy.pool import NullPool
 
 from db.migrate import upgrade_async
 from db.repositories.ledger import count_entries, record_entry
-from db.session import make_engine, make_session_factory
+from db.session import Pool, make_engine, make_session_factory
 
 
 async def test_sqlite_engine_makes_its_directory_and_sets_pragmas(tmp_path: Path) -> None:
@@ -37,7 +37,7 @@ async def test_sqlite_engine_makes_its_directory_and_sets_pragmas(tmp_path: Path
 
 
 async def test_engine_without_a_pool_opens_a_connection_per_checkout(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'insureflow.db'}", pool_size=None)
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'insureflow.db'}", pool=Pool(None))
     seen: list[object] = []  # kept alive, so two live objects are compared
     try:
         for _ in range(2):
@@ -51,13 +51,27 @@ async def test_engine_without_a_pool_opens_a_connection_per_checkout(tmp_path: P
         await engine.dispose()
     assert isinstance(engine.pool, NullPool)
     assert seen[0] is not seen[1]
-    pooled = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'insureflow.db'}", pool_size=2)
+    pooled = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'insureflow.db'}", pool=Pool(2))
     assert pooled.pool.size() == 2  # type: ignore[attr-defined]
     await pooled.dispose()
 
 
+async def test_each_backend_gets_its_pool(tmp_path: Path) -> None:
+    # SQLite: one connection, no overflow (its transactions take the one write lock in
+    # turn anyway); a server database: ten, and ten more while all are busy. No connection
+    # is opened here.
+    sqlite = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'insureflow.db'}")
+    server = make_engine("postgresql+asyncpg://insureflow@127.0.0.1:1/none")
+    try:
+        assert (sqlite.pool.size(), sqlite.pool._max_overflow) == (1, 0)  # type: ignore[attr-defined]
+        assert (server.pool.size(), server.pool._max_overflow) == (10, 10)  # type: ignore[attr-defined]
+    finally:
+        await sqlite.dispose()
+        await server.dispose()
+
+
 async def test_in_memory_sqlite_engine_works() -> None:
-    engine = make_engine("sqlite+aiosqlite:///:memory:", pool_size=3)
+    engine = make_engine("sqlite+aiosqlite:///:memory:", pool=Pool(3))
     try:
         async with engine.connect() as connection:
             assert (await connection.execute(text("SELECT 1"))).scalar() == 1
