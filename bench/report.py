@@ -17,6 +17,7 @@ LOCAL_VS_REGULAR = "baseline local ÷ baseline regular"
 ENROLL_VS_LOCAL = "enrollment ÷ baseline local (target ≥ 0.6)"
 ENROLL_ACTS = "enrollment steps/s ÷ baseline regular activities/s"
 LOCAL_STEPS_ENROLL = "enrollment: local steps ÷ regular steps, throughput"
+TWO_WORKERS = "enrollment: two worker processes ÷ one, throughput"
 
 NOT_MEASURED = [
     (
@@ -120,6 +121,7 @@ def compute_ratios(results: dict[str, Any]) -> dict[str, float | None]:
         "claims: local steps ÷ regular steps, throughput": _ratio(
             claims, _get(results, "claims_regular_steps", RATE)
         ),
+        TWO_WORKERS: _ratio(_get(results, "enrollment_two_workers", RATE), enroll),
         "enrollment: local steps ÷ regular steps, p50 latency": _ratio(
             _get(results, "enrollment", "latency", "p50_ms"),
             _get(results, "enrollment_regular_steps", "latency", "p50_ms"),
@@ -274,6 +276,38 @@ def findings(
                     else f"the allowance of {allowed:g} ms leaves "
                     f"{allowed - floor:g} ms for all of that above the bare SDK's cost."
                 )
+            )
+    pair = results.get("enrollment_two_workers")
+    if pair and results.get("enrollment"):
+        window = pair.get("window") or {}
+        split = [
+            f"{name} {p['cpu_pct_of_one_core']:.0f}%"
+            for name, p in sorted(window.get("processes", {}).items())
+            if name.startswith("worker_pair")
+        ]
+        out["second_worker"] = (
+            f"The same enrollments on a queue polled by two worker processes: "
+            f"{pair[RATE]}/s against {results['enrollment'][RATE]}/s with one "
+            f"({ratios.get(TWO_WORKERS)} x); the two workers used "
+            + (" and ".join(split) or "?")
+            + f" of a core, the machine was {window.get('machine_busy_pct_of_all_cores', 0):.0f}"
+            "% busy. A second process splits the worker's CPU without lifting the "
+            "throughput: once no worker is a saturated core, the enrollments wait on what "
+            "the processes share. Trials by hand (docs/benchmarks.md) with the read model "
+            "on PostgreSQL, and with the dev server's store in memory, gave the same rate, "
+            "which leaves the dev server itself (one process, one history shard) and the "
+            "runner's client."
+        )
+    for segment in ("enrollment", "api"):
+        for name, prof in (_get(results, "profile", segment, "profiles") or {}).items():
+            key = f"profile_{segment}_{name}"
+            if "skipped" in prof:
+                out[key] = f"not taken: {prof['skipped']}"
+                continue
+            areas = ", ".join(f"{a['area']} {a['percent']:g}%" for a in prof["areas"][:6])
+            out[key] = (
+                f"py-spy on the {name} during {results['profile'][segment]['segment']}: "
+                f"{prof['samples']} busy samples; {areas} (section Profiles)."
             )
     whole = results.get("whole_run")
     if whole and whole.get("wall_s"):
@@ -432,15 +466,16 @@ def evaluate_targets(
                 "against the baseline's one call and five trivial steps; the worker process "
                 "is the bottleneck, near one core of CPU (finding round_trips, CPU table); "
                 "the CPU an enrollment costs across the processes is several times what the "
-                "target allows on this machine (finding cpu_budget)",
-                lift="less worker CPU per enrollment, which the cpu_budget finding says must "
-                "fall several times over: the worker's time goes to the database steps "
-                "(SQLAlchemy, aiosqlite), the workflow code in the SDK's sandbox (each payload "
-                "crosses into it for its serialization context) and the SDK's own work per "
-                "activation; fewer transactions per enrollment (fold each batched write into "
-                "the step that follows it); the read model on PostgreSQL, so that two or more "
-                "worker processes can share the load without queueing on SQLite's one write "
-                "lock; more cores",
+                "target allows on this machine (finding cpu_budget); where the worker's CPU "
+                "goes, function by function: finding profile_enrollment_worker",
+                lift="less CPU per enrollment in every process at once, which the cpu_budget "
+                "finding says must fall several times over; in the worker that is the database "
+                "steps (SQLAlchemy and the driver), the SDK's sandbox (each payload crosses into "
+                "it for its serialization context) and the SDK's own work per activation, "
+                "in shares the profile_enrollment_worker finding gives; fewer transactions per "
+                "enrollment (fold each batched write into the step that follows it). A second "
+                "worker process does not lift it here (finding second_worker); a Temporal "
+                "server and read model on their own machines, with more cores, would",
             )
         )
     api = results.get("api")
@@ -459,7 +494,8 @@ def evaluate_targets(
                 f"{_get(results, 'enrollment', RATE)}/s on this machine even without HTTP "
                 "(finding round_trips); the API adds an argon2 hash per application (finding "
                 "argon2) and a worker wait per Update and per GET of a running enrollment "
-                "(finding updates_wait)",
+                "(finding updates_wait); the API's own CPU, by library: finding "
+                "profile_api_api",
                 lift="the enrollment target's remedies first; then several API processes "
                 "(uvicorn --workers) and more cores: the hashes alone need several cores at "
                 "20 flows/s",
@@ -620,6 +656,39 @@ def _latency_row(name: str, r: dict[str, Any]) -> list[Any]:
     ]
 
 
+def _profiles(profile: dict[str, Any]) -> list[str]:
+    out = [
+        "## Profiles (py-spy, apart from the measured rounds)",
+        "",
+        "Each process's CPU by library: a sample is charged to its innermost frame outside "
+        "Python's standard library (a `json.dumps` called by SQLAlchemy counts as "
+        "SQLAlchemy); samples of threads waiting are left out. Then the heaviest frames, each "
+        "with the share of samples that passed through it (frames every sample passes "
+        "through, such as the event loop, are left out). Profiled segments run after the "
+        "measured ones, since py-spy's own CPU would otherwise fall on them.",
+        "",
+    ]
+    for segment in ("enrollment", "api"):
+        part = profile.get(segment)
+        if not part:
+            continue
+        for name, prof in part["profiles"].items():
+            out += [f"### {name} during {part['segment']}", ""]
+            if "skipped" in prof:
+                out += [f"Not taken: {prof['skipped']}.", ""]
+                continue
+            out += [
+                f"`{prof['command']}`: {prof['samples']} busy samples "
+                f"({prof['idle_samples_dropped']} of waiting threads left out).",
+                "",
+            ]
+            out += _table(["library", "% of busy samples"],
+                          [[a["area"], a["percent"]] for a in prof["areas"]])  # fmt: skip
+            out += _table(["frame", "% of busy samples through it"],
+                          [[f["frame"], f["percent"]] for f in prof["frames"]])  # fmt: skip
+    return out
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     meta, results = report["meta"], report["results"]
     m = meta["machine"]
@@ -677,6 +746,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         for key, label in (
             ("enrollment", "enrollment → effective"),
             ("enrollment_regular_steps", "enrollment, every step a regular activity"),
+            ("enrollment_two_workers", "enrollment, two worker processes"),
             ("claims", "claim → closed"),
             ("claims_regular_steps", "claim, every step a regular activity"),
         ):
@@ -701,10 +771,16 @@ def render_markdown(report: dict[str, Any]) -> str:
         out.append("")
         for variant, r in (results.get("baseline") or {}).items():
             out += _cpu_table(f"CPU and memory during baseline {variant}", r["window"])
-        for key in ("enrollment", "enrollment_regular_steps", "claims", "claims_regular_steps"):
+        for key in (
+            "enrollment", "enrollment_regular_steps", "enrollment_two_workers", "claims",
+            "claims_regular_steps",
+        ):  # fmt: skip
             if key in results:
                 title = key.replace("_", " ")
                 out += _cpu_table(f"CPU and memory during {title}", results[key]["window"])
+
+    if "profile" in results:
+        out += _profiles(results["profile"])
 
     if "tuning" in results:
         out += ["## Tuning, before/after on the bare pipeline (interleaved rounds)", ""]

@@ -30,13 +30,16 @@ from bench.inbox import run_inbox
 from bench.parked import run_parked
 from bench.pools import run_pools
 from bench.processes import People
+from bench.profile import run_profiles
 from bench.progress import Progress
 from bench.report import read_model_facts, write_reports
 from bench.sampler import ProcessSampler
 from bench.stack import REPO, Stack
 from bench.throughput import run_throughput
 
-SCENARIOS = ("baseline", "tuning", "pools", "enrollment", "claims", "api", "parked", "inbox")
+SCENARIOS = (
+    "baseline", "tuning", "pools", "enrollment", "claims", "api", "profile", "parked", "inbox",
+)  # fmt: skip
 
 
 @dataclass
@@ -63,6 +66,8 @@ class Sizes:
     inbox_tasks: int = 100_000
     inbox_pages: int = 150
     query_reps: int = 10
+    profile_enrollments: int = 150  # enrollments run with py-spy on the worker, not measured
+    profile_api_flows: int = 60  # API agent flows run with py-spy on the API and worker
 
 
 QUICK = Sizes(
@@ -79,6 +84,8 @@ QUICK = Sizes(
     parked=300,
     inbox_pages=100,
     query_reps=5,
+    profile_enrollments=80,
+    profile_api_flows=30,
 )
 
 
@@ -257,6 +264,15 @@ async def _scenarios(
             flows=s.api_flows,
             concurrency=s.api_concurrency,
             within=s.api_seconds,
+            readers=s.api_readers,
+        )
+    if "profile" in only:
+        results["profile"] = await run_profiles(
+            stack,
+            people,
+            enrollments=s.profile_enrollments,
+            api_flows=s.profile_api_flows,
+            concurrency=s.api_concurrency,
             readers=s.api_readers,
         )
     if "parked" in only:

@@ -139,6 +139,9 @@ class Stack:
     task_queue: str = ""
     # The "before" worker of the local-steps change (bench.regular_steps), its own queue.
     regular_steps_queue: str = ""
+    # Two more real workers, on their own queue: the same enrollments split across two
+    # processes (does a second process lift the worker's one-core limit?).
+    pair_queue: str = ""
     api_port: int = 0
     temporal: TemporalServer | None = None
     client: Client | None = None
@@ -203,6 +206,13 @@ class Stack:
             [sys.executable, "-m", "bench.regular_steps"],
             self._app_env() | {"INSUREFLOW_TASK_QUEUE": self.regular_steps_queue},
         )
+        self.pair_queue = self.task_queue + "-pair"
+        for n in (1, 2):
+            self._spawn(
+                f"worker_pair_{n}",
+                [sys.executable, "-m", "cli.main", "worker"],
+                self._app_env() | {"INSUREFLOW_TASK_QUEUE": self.pair_queue},
+            )
         self.api_port = free_port()
         env = self._app_env() | {"INSUREFLOW_API_PORT": str(self.api_port)}
         self._spawn("api", [sys.executable, "-m", "cli.main", "api"], env)
@@ -282,17 +292,23 @@ class Stack:
                 if time.monotonic() > deadline:
                     raise RuntimeError("the API did not become ready within 90s")
                 await asyncio.sleep(0.3)
-        for queue in (self.task_queue, self.regular_steps_queue):
+        for queue, workers in (
+            (self.task_queue, 1),
+            (self.regular_steps_queue, 1),
+            (self.pair_queue, 2),
+        ):
             request = DescribeTaskQueueRequest(
                 namespace=client.namespace,
                 task_queue=TaskQueue(name=queue),
                 task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
             )
-            while not (await client.workflow_service.describe_task_queue(request)).pollers:
+            pollers = (await client.workflow_service.describe_task_queue(request)).pollers
+            while len({p.identity for p in pollers}) < workers:
                 self._check_alive()
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"no worker polled {queue} within 90s")
                 await asyncio.sleep(0.3)
+                pollers = (await client.workflow_service.describe_task_queue(request)).pollers
         self.progress.say(f"worker polling {self.task_queue}; API ready on {self.api_base}")
 
     def _check_alive(self) -> None:
@@ -311,6 +327,10 @@ class Stack:
             if await asyncio.to_thread(self.sampler.cpu_rate, name, 1.0) < below:
                 break
         return time.monotonic() - began
+
+    def pid(self, name: str) -> int:
+        """The pid of the child process started as ``name``."""
+        return next(c.proc.pid for c in self.children if c.name == name)
 
     def log_errors(self, name: str) -> dict[str, Any]:
         """Error lines a child wrote to its (JSON) log so far: per event and path, how many

@@ -27,6 +27,7 @@ from workflows.enrollment import workflow_id_for
 PROCESS_WARMUP = 3
 REGULAR_ENROLLMENT = "enrollment, regular steps"
 REGULAR_CLAIMS = "claims, regular steps"
+PAIR_ENROLLMENT = "enrollment, two worker processes"
 
 
 async def run_throughput(
@@ -54,9 +55,9 @@ async def run_throughput(
         # workflows with every step a regular activity (bench.regular_steps, own worker).
         before = stack.regular_steps_queue
         if enrollments:
-            for queue, prefix in ((None, "EW"), (before, "EV")):
+            for queue, prefix in ((None, "EW"), (before, "EV"), (stack.pair_queue, "EX")):
                 warm = enrollment_operation(stack, people, prefix=prefix, task_queue=queue)
-                await drive(PROCESS_WARMUP, PROCESS_WARMUP, warm)
+                await drive(2 * PROCESS_WARMUP, PROCESS_WARMUP, warm)
             arms.append(
                 Arm("enrollment", enrollment_operation(stack, people), enrollments, concurrency)
             )
@@ -64,6 +65,14 @@ async def run_throughput(
                 Arm(
                     REGULAR_ENROLLMENT,
                     enrollment_operation(stack, people, prefix="ER", task_queue=before),
+                    enrollments,
+                    concurrency,
+                )
+            )
+            arms.append(
+                Arm(
+                    PAIR_ENROLLMENT,
+                    enrollment_operation(stack, people, prefix="EY", task_queue=stack.pair_queue),
                     enrollments,
                     concurrency,
                 )
@@ -108,6 +117,11 @@ async def run_throughput(
             "concurrency": concurrency,
             "path": f"{PRODUCT} {AUTO_SUM}, auto_debit, start today → effective",
             "per_process": await history_profile(client, workflow_id_for("EA0000000")),
+        }
+    if PAIR_ENROLLMENT in results:
+        out["enrollment_two_workers"] = results[PAIR_ENROLLMENT].as_dict() | {
+            "concurrency": concurrency,
+            "path": "as the enrollment above, on a queue polled by two worker processes",
         }
     if claims:
         out["claims"] = results["claims"].as_dict() | {

@@ -1,0 +1,308 @@
+"""Where a process spends its CPU, function by function: py-spy attached to it while a
+piece of work runs, read back as "which library" and "which frames".
+
+py-spy (a dev dependency) samples the process's Python stacks from outside, so the process
+runs its own code unchanged; ``--nonblocking`` does not pause it to read them. A profiled
+segment still runs apart from the measured rounds: the sampler's own CPU would otherwise
+fall on the figures the ratios are made of.
+
+Each sample is the stack of one thread at one moment. Threads that wait (an event loop in
+``select``, a thread pool or aiosqlite's thread on its queue, a lock) are dropped: py-spy
+leaves most of them out, and a stack whose innermost line is a blocking call is dropped
+here. What is left is where the CPU went, apart from C code that released the GIL in a
+thread py-spy took for idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import linecache
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+from collections import Counter
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bench.api_load import run_api_load
+from bench.load import drive
+from bench.processes import People, enrollment_operation
+from bench.stack import REPO, Stack
+
+T = TypeVar("T")
+
+RATE = 100  # samples a second: enough for shares of a few per cent in a 20 s segment
+_FRAME = re.compile(r"^(?P<function>.*) \((?P<file>.*?)(?::(?P<line>\d+))?\)$")
+# The innermost line of a waiting thread: a queue or selector read, a lock, a sleep.
+_BLOCKING = re.compile(r"\.get\(|\bselect\(|\.wait\(|\.acquire\(|\bsleep\(|\.poll\(")
+# Entry points every sample of a thread passes through: they say nothing of where it went.
+_PLUMBING = re.compile(r"^<module> |\((cli/main|uvicorn/(main|server|_compat))\.py\)$")
+_STDLIB = (sysconfig.get_paths()["stdlib"], "<frozen ")
+_OUR_PACKAGES = (
+    "activities", "api", "cli", "core", "db", "domain", "gateways", "workers", "workflows",
+)  # fmt: skip
+
+# Libraries a sample is charged to, by path (first match); order matters.
+AREAS: tuple[tuple[str, str], ...] = (
+    ("temporalio/worker/workflow_sandbox/", "Temporal SDK: workflow sandbox"),
+    ("temporalio/bridge/_visitor", "Temporal SDK: payloads (visiting, codec, converter)"),
+    (
+        "temporalio/worker/_command_aware_visitor",
+        "Temporal SDK: payloads (visiting, codec, converter)",
+    ),
+    ("temporalio/converter", "Temporal SDK: payloads (visiting, codec, converter)"),
+    ("temporalio/contrib/pydantic", "Temporal SDK: payloads (visiting, codec, converter)"),
+    ("temporalio/", "Temporal SDK: other (activations, activities, workflow runtime)"),
+    ("google/protobuf", "Temporal SDK: other (activations, activities, workflow runtime)"),
+    ("sqlalchemy/", "SQLAlchemy"),
+    ("aiosqlite/", "database drivers (aiosqlite, sqlite3, asyncpg)"),
+    ("asyncpg/", "database drivers (aiosqlite, sqlite3, asyncpg)"),
+    ("sqlite3/", "database drivers (aiosqlite, sqlite3, asyncpg)"),
+    ("pydantic", "pydantic"),
+    ("cryptography/", "cryptography (payload codec, field encryption)"),
+    ("argon2/", "argon2id (password hashing)"),
+    ("pwdlib/", "argon2id (password hashing)"),
+    ("fastapi/", "FastAPI, Starlette, uvicorn"),
+    ("starlette/", "FastAPI, Starlette, uvicorn"),
+    ("uvicorn/", "FastAPI, Starlette, uvicorn"),
+    ("h11/", "FastAPI, Starlette, uvicorn"),
+    ("anyio/", "FastAPI, Starlette, uvicorn"),
+    ("jwt/", "PyJWT"),
+    ("structlog/", "logging (structlog)"),
+    ("grpc", "Temporal SDK: other (activations, activities, workflow runtime)"),
+)
+OURS = "InsureFlow's own code"
+STDLIB = "Python: event loop, threads and the rest of the standard library"
+OTHER = "other libraries"
+
+
+def py_spy() -> str | None:
+    """The py-spy next to this interpreter (the venv's), else on PATH."""
+    beside = Path(sys.executable).with_name("py-spy")
+    return str(beside) if beside.exists() else shutil.which("py-spy")
+
+
+@dataclass
+class Frame:
+    function: str
+    file: str
+    line: int | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.function} ({_short(self.file)})"
+
+
+def parse_frame(text: str) -> Frame:
+    m = _FRAME.match(text)
+    if m is None:
+        return Frame(text, "", None)
+    line = m.group("line")
+    return Frame(m.group("function"), m.group("file"), int(line) if line else None)
+
+
+def _short(path: str) -> str:
+    if "site-packages/" in path:
+        return path.split("site-packages/", 1)[1]
+    repo = str(REPO) + "/"
+    if path.startswith(repo):
+        return path[len(repo) :]
+    stdlib = _STDLIB[0] + "/"
+    return path[len(stdlib) :] if path.startswith(stdlib) else path
+
+
+def area_of(path: str) -> str | None:
+    """The library a file belongs to; None for the standard library and unknown files,
+    whose time is charged to the nearest caller that has one."""
+    short = _short(path)
+    for prefix, area in AREAS:
+        if prefix in short:
+            return area
+    if path.startswith(str(REPO) + "/") and short.split("/", 1)[0] in _OUR_PACKAGES:
+        return OURS
+    if path.startswith(_STDLIB) or path.startswith("<") or not path:
+        return None
+    return OTHER
+
+
+def waiting(frame: Frame) -> bool:
+    """Whether a stack's innermost frame is a thread waiting, not working."""
+    if frame.line is None or not frame.file.startswith("/"):
+        return False
+    return bool(_BLOCKING.search(linecache.getline(frame.file, frame.line)))
+
+
+@dataclass
+class Profile:
+    """Samples of one process, by library (each sample charged to the innermost frame
+    outside the standard library) and by frame (every frame a sample passed through)."""
+
+    samples: int = 0
+    idle: int = 0
+    areas: Counter[str] = field(default_factory=Counter)
+    frames: Counter[str] = field(default_factory=Counter)
+    depth: dict[str, int] = field(default_factory=dict)  # deepest position a frame was seen
+
+    def add(self, stack: list[Frame], count: int) -> None:
+        if not stack:
+            return
+        if waiting(stack[-1]):
+            self.idle += count
+            return
+        self.samples += count
+        area = next((a for f in reversed(stack) if (a := area_of(f.file))), STDLIB)
+        self.areas[area] += count
+        seen: set[str] = set()
+        for depth, f in enumerate(stack):
+            if area_of(f.file) in (None, OTHER):
+                continue
+            self.depth[f.label] = max(depth, self.depth.get(f.label, 0))
+            if f.label not in seen:
+                seen.add(f.label)
+                self.frames[f.label] += count
+
+    @classmethod
+    def from_raw(cls, text: str) -> Profile:
+        """py-spy's ``--format raw``: one collapsed stack a line, outermost first, and
+        its count."""
+        profile = cls()
+        for line in text.splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not stack or not count.isdigit():
+                continue
+            profile.add([parse_frame(f) for f in stack.split(";")], int(count))
+        return profile
+
+    def as_dict(self, *, top: int = 14) -> dict[str, Any]:
+        def share(n: int) -> float:
+            return round(100 * n / self.samples, 1) if self.samples else 0.0
+
+        # Frames every sample of a thread goes through (its entry point, the event loop's
+        # run_forever) say nothing; nor do a call chain's callers when the same samples pass
+        # through each of them: of equal counts in a row, only the innermost frame is kept.
+        ranked = sorted(self.frames.items(), key=lambda kv: (-kv[1], -self.depth[kv[0]]))
+        frames: list[dict[str, Any]] = []
+        last = None
+        for label, n in ranked:
+            if n >= 0.6 * self.samples or _PLUMBING.search(label) or n == last:
+                continue
+            last = n
+            frames.append({"frame": label, "percent": share(n)})
+            if len(frames) == top:
+                break
+        return {
+            "samples": self.samples,
+            "idle_samples_dropped": self.idle,
+            "areas": [{"area": a, "percent": share(n)} for a, n in self.areas.most_common()],
+            "frames": frames,
+        }
+
+
+class Recording:
+    """py-spy on one pid, from ``start()`` to ``stop()`` (SIGINT: it writes its file)."""
+
+    def __init__(self, binary: str, pid: int, out: Path) -> None:
+        self.command = [
+            binary, "record", "--pid", str(pid), "--rate", str(RATE), "--format", "raw",
+            "--full-filenames", "--nonblocking", "--output", str(out),
+        ]  # fmt: skip
+        self.out = out
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            self.command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+
+    async def stop(self) -> Profile | str:
+        """The profile, or why there is none (py-spy's own words)."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            _, err = await asyncio.to_thread(self.proc.communicate, timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return "py-spy did not stop within 60 s"
+        if not self.out.exists():
+            reason = err.decode(errors="replace").strip().splitlines()
+            return "py-spy wrote no profile: " + (reason[-1] if reason else "no reason given")
+        return Profile.from_raw(self.out.read_text())
+
+
+async def profiled(
+    pids: dict[str, int], work: Awaitable[T], *, out_dir: Path
+) -> tuple[T, dict[str, Any]]:
+    """Run ``work`` with py-spy on each named process; its result and, per process, the
+    profile or the reason it could not be taken (py-spy missing, not allowed to attach)."""
+    binary = py_spy()
+    if binary is None:
+        result = await work
+        return result, {name: {"skipped": "py-spy is not installed"} for name in pids}
+    recordings = {
+        name: Recording(binary, pid, out_dir / f"profile-{name}.raw") for name, pid in pids.items()
+    }
+    for recording in recordings.values():
+        recording.start()
+    await asyncio.sleep(1.0)  # py-spy attaches and starts sampling
+    try:
+        result = await work
+    finally:
+        stopped = {name: await r.stop() for name, r in recordings.items()}
+    profiles: dict[str, Any] = {}
+    for name, got in stopped.items():
+        profiles[name] = {"skipped": got} if isinstance(got, str) else got.as_dict()
+        profiles[name]["command"] = "py-spy " + " ".join(recordings[name].command[1:-2])
+    return result, profiles
+
+
+async def run_profiles(
+    stack: Stack,
+    people: People,
+    *,
+    enrollments: int,
+    api_flows: int,
+    concurrency: int,
+    readers: int,
+) -> dict[str, Any]:
+    """Two profiled segments after the measured ones: enrollments at workflow level with
+    py-spy on the worker (the process the enrollment target's miss points to), then the
+    API agent flow with py-spy on the API and the worker."""
+    progress = stack.progress
+    out_dir = stack.root
+    progress.say(f"profile: {enrollments} enrollments, py-spy on the worker")
+    one = enrollment_operation(stack, people, prefix="EP")
+    drove, enrollment = await profiled(
+        {"worker": stack.pid("worker")}, drive(enrollments, concurrency, one), out_dir=out_dir
+    )
+    progress.say(f"profile: {api_flows} API agent flows, py-spy on the API and the worker")
+    api_result, api = await profiled(
+        {"api": stack.pid("api"), "worker": stack.pid("worker")},
+        run_api_load(
+            stack,
+            people,
+            flows=api_flows,
+            concurrency=concurrency,
+            within=60.0,
+            readers=readers,
+            label="API load (profiled)",
+        ),
+        out_dir=out_dir,
+    )
+    return {
+        "enrollment": {
+            "segment": f"{drove.completed} enrollments, {concurrency} in flight "
+            f"({drove.per_second:.2f}/s while profiled)",
+            "profiles": enrollment,
+        },
+        "api": {
+            "segment": f"{api_result['flows']['completed']} API agent flows, {concurrency} "
+            f"in flight ({api_result['flows']['completed_per_s']}/s while profiled)",
+            "profiles": api,
+        },
+    }

@@ -1,0 +1,78 @@
+"""bench/profile.py reads py-spy's raw output: which samples are waiting threads, which
+library a sample is charged to, and which frames the report lists."""
+
+from __future__ import annotations
+
+import sysconfig
+from pathlib import Path
+
+from bench.profile import OURS, STDLIB, Profile, area_of, parse_frame
+from bench.stack import REPO
+
+SITE = sysconfig.get_paths()["purelib"]
+LIB = sysconfig.get_paths()["stdlib"]
+
+
+def frame(function: str, path: str, line: int = 1) -> str:
+    return f"{function} ({path}:{line})"
+
+
+def test_a_frame_is_parsed_with_its_file_and_line() -> None:
+    f = parse_frame(frame("Session.execute", f"{SITE}/sqlalchemy/orm/session.py", 2301))
+    assert (f.function, f.line) == ("Session.execute", 2301)
+    assert f.label == "Session.execute (sqlalchemy/orm/session.py)"
+    assert parse_frame("<unknown>").file == ""
+
+
+def test_files_map_to_libraries_and_the_standard_library_to_none() -> None:
+    assert area_of(f"{SITE}/sqlalchemy/engine/base.py") == "SQLAlchemy"
+    assert area_of(f"{SITE}/temporalio/worker/workflow_sandbox/_runner.py") == (
+        "Temporal SDK: workflow sandbox"
+    )
+    assert area_of(f"{SITE}/argon2/low_level.py") == "argon2id (password hashing)"
+    assert area_of(str(REPO / "activities" / "changes.py")) == OURS
+    assert area_of(f"{LIB}/json/encoder.py") is None
+    assert area_of("<frozen importlib._bootstrap>") is None
+
+
+def test_a_sample_is_charged_to_the_innermost_frame_outside_the_standard_library() -> None:
+    ours = frame("record_changes", str(REPO / "activities" / "changes.py"))
+    alchemy = frame("Connection.execute", f"{SITE}/sqlalchemy/engine/base.py")
+    encoder = frame("JSONEncoder.encode", f"{LIB}/json/encoder.py")
+    loop = frame("BaseEventLoop._run_once", f"{LIB}/asyncio/base_events.py")
+    raw = "\n".join(
+        [
+            f"{loop};{ours};{alchemy};{encoder} 3",  # json called by SQLAlchemy: SQLAlchemy
+            f"{loop};{ours} 1",
+            f"{loop} 1",  # nothing but the standard library
+            "garbage line",
+        ]
+    )
+    profile = Profile.from_raw(raw)
+    assert profile.samples == 5
+    assert profile.areas == {"SQLAlchemy": 3, OURS: 1, STDLIB: 1}
+
+
+def test_waiting_threads_are_left_out_by_their_innermost_line(tmp_path: Path) -> None:
+    source = tmp_path / "pool.py"
+    source.write_text("def worker(q):\n    item = q.get(block=True)\n    item.run()\n")
+    waiting = frame("worker", str(source), 2)
+    working = frame("worker", str(source), 3)
+    profile = Profile.from_raw(f"{waiting} 7\n{working} 2\n")
+    assert (profile.samples, profile.idle) == (2, 7)
+
+
+def test_the_frame_list_drops_entry_points_and_the_callers_of_a_chain() -> None:
+    entry = frame("<module>", str(REPO / "cli" / "main.py"))
+    route = frame("submit_application", str(REPO / "api" / "routes" / "enrollments.py"))
+    hasher = frame("hash_password", str(REPO / "core" / "passwords.py"))
+    argon = frame("hash_secret", f"{SITE}/argon2/low_level.py")
+    alchemy = frame("Session.execute", f"{SITE}/sqlalchemy/orm/session.py")
+    raw = f"{entry};{route};{hasher};{argon} 6\n{entry};{route};{alchemy} 3\n{entry} 4\n"
+    listed = [f["frame"] for f in Profile.from_raw(raw).as_dict()["frames"]]
+    # route (9 of 13 samples) is above 60 %; hash_password and hash_secret carry the same
+    # 6 samples, so only the innermost of the two is listed.
+    assert listed == [
+        "hash_secret (argon2/low_level.py)",
+        "Session.execute (sqlalchemy/orm/session.py)",
+    ]
