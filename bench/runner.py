@@ -100,8 +100,9 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Sizes]:
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("BENCH_POSTGRES_URL") or None,
-        help="also measure the pools on this PostgreSQL database (postgresql+asyncpg://...; "
-        "the run creates its tables there); default $BENCH_POSTGRES_URL",
+        help="also measure the pools, and the enrollments with the read model, on this "
+        "PostgreSQL database (postgresql+asyncpg://...; the run creates its tables there and "
+        "leaves its rows); default $BENCH_POSTGRES_URL",
     )
     parser.add_argument(
         "--rerender",
@@ -126,7 +127,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Sizes]:
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     args.only = only
-    if args.postgres_url and "pools" in only:
+    if args.postgres_url and {"pools", "enrollment"} & set(only):
         try:
             backend = make_url(args.postgres_url).get_backend_name()
         except ArgumentError:
@@ -203,7 +204,7 @@ async def run(args: argparse.Namespace, sizes: Sizes, stack: Stack) -> dict[str,
     main_task = asyncio.current_task()
     assert main_task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
-    await stack.start()
+    await stack.start(postgres_url=args.postgres_url if "enrollment" in args.only else None)
     with stack.sampler.window() as whole:
         await _scenarios(args, sizes, stack, results)
     results["whole_run"] = whole.as_dict()

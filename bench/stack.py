@@ -142,6 +142,15 @@ class Stack:
     # Two more real workers, on their own queue: the same enrollments split across two
     # processes (does a second process lift the worker's one-core limit?).
     pair_queue: str = ""
+    # With a PostgreSQL URL: the same real worker, alone and as a pair, with the read model
+    # there (each group on its own queue), against the SQLite ones above.
+    postgres_url: str | None = None
+    postgres_queue: str = ""
+    postgres_pair_queue: str = ""
+    # Business keys written to PostgreSQL carry it: that database outlives the run.
+    run_tag: str = field(default_factory=lambda: uuid.uuid4().hex[:6].upper())
+    # Each queue and how many worker processes poll it.
+    queues: dict[str, int] = field(default_factory=dict)
     api_port: int = 0
     temporal: TemporalServer | None = None
     client: Client | None = None
@@ -176,7 +185,7 @@ class Stack:
 
     # --- start ------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, *, postgres_url: str | None = None) -> None:
         compiled = compile_bytecode()
         self.progress.say(f"bytecode compiled for {compiled} packages, as an installed package has")
         self.codec_keys = "bench-1:" + base64.b64encode(os.urandom(32)).decode()
@@ -199,24 +208,42 @@ class Stack:
         await seed_dev_users(self.sessions, environment="test")
         self.progress.say(f"read model migrated, development users seeded ({self.db_file})")
 
-        self._spawn("worker", [sys.executable, "-m", "cli.main", "worker"], self._app_env())
+        self._workers("worker", self.task_queue, 1)
         self.regular_steps_queue = self.task_queue + "-regular-steps"
         self._spawn(
             "worker_regular_steps",
             [sys.executable, "-m", "bench.regular_steps"],
             self._app_env() | {"INSUREFLOW_TASK_QUEUE": self.regular_steps_queue},
         )
+        self.queues[self.regular_steps_queue] = 1
         self.pair_queue = self.task_queue + "-pair"
-        for n in (1, 2):
-            self._spawn(
-                f"worker_pair_{n}",
-                [sys.executable, "-m", "cli.main", "worker"],
-                self._app_env() | {"INSUREFLOW_TASK_QUEUE": self.pair_queue},
-            )
+        self._workers("worker_pair", self.pair_queue, 2)
+        if postgres_url:
+            await upgrade_async(postgres_url)
+            self.postgres_url = postgres_url
+            self.postgres_queue = self.task_queue + "-postgres"
+            self.postgres_pair_queue = self.task_queue + "-postgres-pair"
+            database = {"INSUREFLOW_DATABASE_URL": postgres_url}
+            self._workers("worker_pg", self.postgres_queue, 1, database)
+            self._workers("worker_pg_pair", self.postgres_pair_queue, 2, database)
+            self.progress.say("read model on PostgreSQL migrated for the workers there")
         self.api_port = free_port()
         env = self._app_env() | {"INSUREFLOW_API_PORT": str(self.api_port)}
         self._spawn("api", [sys.executable, "-m", "cli.main", "api"], env)
         await self._wait_ready()
+
+    def _workers(
+        self, name: str, queue: str, count: int, env: dict[str, str] | None = None
+    ) -> None:
+        """``count`` real worker processes polling ``queue`` (named ``name`` if one,
+        ``name_1``... if more), each with the run's settings and ``env`` on top."""
+        for n in range(1, count + 1):
+            self._spawn(
+                name if count == 1 else f"{name}_{n}",
+                [sys.executable, "-m", "cli.main", "worker"],
+                self._app_env() | {"INSUREFLOW_TASK_QUEUE": queue} | (env or {}),
+            )
+        self.queues[queue] = count
 
     async def start_temporal(self, name: str, data_dir: Path, *, wal: bool) -> TemporalServer:
         """A dev server on a free port with its SQLite file under ``data_dir``."""
@@ -292,11 +319,7 @@ class Stack:
                 if time.monotonic() > deadline:
                     raise RuntimeError("the API did not become ready within 90s")
                 await asyncio.sleep(0.3)
-        for queue, workers in (
-            (self.task_queue, 1),
-            (self.regular_steps_queue, 1),
-            (self.pair_queue, 2),
-        ):
+        for queue, workers in self.queues.items():
             request = DescribeTaskQueueRequest(
                 namespace=client.namespace,
                 task_queue=TaskQueue(name=queue),
@@ -306,7 +329,7 @@ class Stack:
             while len({p.identity for p in pollers}) < workers:
                 self._check_alive()
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"no worker polled {queue} within 90s")
+                    raise RuntimeError(f"{workers} worker(s) did not poll {queue} within 90s")
                 await asyncio.sleep(0.3)
                 pollers = (await client.workflow_service.describe_task_queue(request)).pollers
         self.progress.say(f"worker polling {self.task_queue}; API ready on {self.api_base}")

@@ -28,6 +28,18 @@ PROCESS_WARMUP = 3
 REGULAR_ENROLLMENT = "enrollment, regular steps"
 REGULAR_CLAIMS = "claims, regular steps"
 PAIR_ENROLLMENT = "enrollment, two worker processes"
+PG_ENROLLMENT = "enrollment, read model on PostgreSQL"
+PG_PAIR_ENROLLMENT = "enrollment, read model on PostgreSQL, two worker processes"
+# result key, arm, the label in the report
+VARIANTS = (
+    ("enrollment_two_workers", PAIR_ENROLLMENT, "on a queue polled by two worker processes"),
+    ("enrollment_postgres", PG_ENROLLMENT, "with the read model on PostgreSQL"),
+    (
+        "enrollment_postgres_two_workers",
+        PG_PAIR_ENROLLMENT,
+        "with the read model on PostgreSQL, on a queue polled by two worker processes",
+    ),
+)
 
 
 async def run_throughput(
@@ -55,7 +67,18 @@ async def run_throughput(
         # workflows with every step a regular activity (bench.regular_steps, own worker).
         before = stack.regular_steps_queue
         if enrollments:
-            for queue, prefix in ((None, "EW"), (before, "EV"), (stack.pair_queue, "EX")):
+            # More workers, and the read model on PostgreSQL (when the run has a URL for it):
+            # the same enrollments on the real worker, each variant on its own queue. Keys
+            # written to PostgreSQL carry the run's tag, since that database outlives the run.
+            tag = stack.run_tag
+            variants = [(PAIR_ENROLLMENT, stack.pair_queue, "EY", "EX")]
+            if stack.postgres_url:
+                variants += [
+                    (PG_ENROLLMENT, stack.postgres_queue, f"EG{tag}", f"EF{tag}"),
+                    (PG_PAIR_ENROLLMENT, stack.postgres_pair_queue, f"EH{tag}", f"EI{tag}"),
+                ]
+            warmups = [(None, "EW"), (before, "EV")] + [(q, w) for _, q, _, w in variants]
+            for queue, prefix in warmups:
                 warm = enrollment_operation(stack, people, prefix=prefix, task_queue=queue)
                 await drive(2 * PROCESS_WARMUP, PROCESS_WARMUP, warm)
             arms.append(
@@ -69,14 +92,9 @@ async def run_throughput(
                     concurrency,
                 )
             )
-            arms.append(
-                Arm(
-                    PAIR_ENROLLMENT,
-                    enrollment_operation(stack, people, prefix="EY", task_queue=stack.pair_queue),
-                    enrollments,
-                    concurrency,
-                )
-            )
+            for name, queue, prefix, _ in variants:
+                operation = enrollment_operation(stack, people, prefix=prefix, task_queue=queue)
+                arms.append(Arm(name, operation, enrollments, concurrency))
         if claims:
             for queue, prefix in ((None, "CW"), (before, "CV")):
                 warm = await claim_operation(stack, PROCESS_WARMUP, prefix=prefix, task_queue=queue)
@@ -118,11 +136,12 @@ async def run_throughput(
             "path": f"{PRODUCT} {AUTO_SUM}, auto_debit, start today → effective",
             "per_process": await history_profile(client, workflow_id_for("EA0000000")),
         }
-    if PAIR_ENROLLMENT in results:
-        out["enrollment_two_workers"] = results[PAIR_ENROLLMENT].as_dict() | {
-            "concurrency": concurrency,
-            "path": "as the enrollment above, on a queue polled by two worker processes",
-        }
+    for key, arm, where in VARIANTS:
+        if arm in results:
+            out[key] = results[arm].as_dict() | {
+                "concurrency": concurrency,
+                "path": f"as the enrollment above, {where}",
+            }
     if claims:
         out["claims"] = results["claims"].as_dict() | {
             "concurrency": concurrency,
