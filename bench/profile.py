@@ -16,6 +16,7 @@ thread py-spy took for idle.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import linecache
 import re
 import shutil
@@ -42,6 +43,7 @@ _FRAME = re.compile(r"^(?P<function>.*) \((?P<file>.*?)(?::(?P<line>\d+))?\)$")
 _BLOCKING = re.compile(r"\.get\(|\bselect\(|\.wait\(|\.acquire\(|\bsleep\(|\.poll\(")
 # Entry points every sample of a thread passes through: they say nothing of where it went.
 _PLUMBING = re.compile(r"^<module> |\((cli/main|uvicorn/(main|server|_compat))\.py\)$")
+_AIOSQLITE_QUEUE = "aiosqlite/core.py"
 _STDLIB = (sysconfig.get_paths()["stdlib"], "<frozen ")
 _OUR_PACKAGES = (
     "activities", "api", "cli", "core", "db", "domain", "gateways", "workers", "workflows",
@@ -131,8 +133,12 @@ def area_of(path: str) -> str | None:
 
 
 def waiting(frame: Frame) -> bool:
-    """Whether a stack's innermost frame is a thread waiting, not working."""
+    """Whether a stack's innermost frame is a thread waiting, not working: a blocking call
+    in the standard library (a queue, a selector, a lock, a sleep) or aiosqlite's thread
+    waiting for its next statement. A ``.get(`` in a library or in our code is work."""
     if frame.line is None or not frame.file.startswith("/"):
+        return False
+    if not (frame.file.startswith(_STDLIB[0]) or frame.file.endswith(_AIOSQLITE_QUEUE)):
         return False
     return bool(_BLOCKING.search(linecache.getline(frame.file, frame.line)))
 
@@ -146,7 +152,8 @@ class Profile:
     idle: int = 0
     areas: Counter[str] = field(default_factory=Counter)
     frames: Counter[str] = field(default_factory=Counter)
-    depth: dict[str, int] = field(default_factory=dict)  # deepest position a frame was seen
+    # Samples that went from a listed frame straight to another (callers to callees).
+    calls: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def add(self, stack: list[Frame], count: int) -> None:
         if not stack:
@@ -157,14 +164,14 @@ class Profile:
         self.samples += count
         area = next((a for f in reversed(stack) if (a := area_of(f.file))), STDLIB)
         self.areas[area] += count
-        seen: set[str] = set()
-        for depth, f in enumerate(stack):
-            if area_of(f.file) in (None, OTHER):
-                continue
-            self.depth[f.label] = max(depth, self.depth.get(f.label, 0))
-            if f.label not in seen:
-                seen.add(f.label)
-                self.frames[f.label] += count
+        listed: list[str] = []
+        for f in stack:
+            if area_of(f.file) not in (None, OTHER) and f.label not in listed:
+                listed.append(f.label)
+        for label in listed:
+            self.frames[label] += count
+        for caller, callee in itertools.pairwise(listed):
+            self.calls[caller, callee] += count
 
     @classmethod
     def from_raw(cls, text: str) -> Profile:
@@ -182,19 +189,17 @@ class Profile:
         def share(n: int) -> float:
             return round(100 * n / self.samples, 1) if self.samples else 0.0
 
-        # Frames every sample of a thread goes through (its entry point, the event loop's
-        # run_forever) say nothing; nor do a call chain's callers when the same samples pass
-        # through each of them: of equal counts in a row, only the innermost frame is kept.
-        ranked = sorted(self.frames.items(), key=lambda kv: (-kv[1], -self.depth[kv[0]]))
-        frames: list[dict[str, Any]] = []
-        last = None
-        for label, n in ranked:
-            if n >= 0.6 * self.samples or _PLUMBING.search(label) or n == last:
-                continue
-            last = n
-            frames.append({"frame": label, "percent": share(n)})
-            if len(frames) == top:
-                break
+        # Entry points (a thread's, the CLI's, uvicorn's) say nothing; nor does a caller
+        # whose samples nearly all go on into one callee (a middleware chain, a wrapper):
+        # the innermost frame of such a chain is listed for it.
+        passes_on = {
+            caller for (caller, _), n in self.calls.items() if n >= 0.95 * self.frames[caller]
+        }
+        frames = [
+            {"frame": label, "percent": share(n)}
+            for label, n in self.frames.most_common()
+            if label not in passes_on and not _PLUMBING.search(label)
+        ][:top]
         return {
             "samples": self.samples,
             "idle_samples_dropped": self.idle,
@@ -204,7 +209,8 @@ class Profile:
 
 
 class Recording:
-    """py-spy on one pid, from ``start()`` to ``stop()`` (SIGINT: it writes its file)."""
+    """py-spy on one pid, from ``start()`` to ``stop()`` (SIGINT: it writes its file).
+    Never raises: what goes wrong is the reason there is no profile."""
 
     def __init__(self, binary: str, pid: int, out: Path) -> None:
         self.command = [
@@ -212,34 +218,44 @@ class Recording:
             "--full-filenames", "--nonblocking", "--output", str(out),
         ]  # fmt: skip
         self.out = out
+        self.log = out.with_suffix(".log")
         self.proc: subprocess.Popen[bytes] | None = None
+        self.failed = ""
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
-            self.command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        try:
+            with self.log.open("wb") as log:
+                self.proc = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=log)
+        except OSError as e:
+            self.failed = f"py-spy could not start: {e}"
+
+    def interrupt(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
 
     async def stop(self) -> Profile | str:
         """The profile, or why there is none (py-spy's own words)."""
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+        if self.proc is None:
+            return self.failed or "py-spy was not started"
+        self.interrupt()
         try:
-            _, err = await asyncio.to_thread(self.proc.communicate, timeout=60)
+            await asyncio.to_thread(self.proc.wait, 60)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+            await asyncio.to_thread(self.proc.wait)
             return "py-spy did not stop within 60 s"
         if not self.out.exists():
-            reason = err.decode(errors="replace").strip().splitlines()
-            return "py-spy wrote no profile: " + (reason[-1] if reason else "no reason given")
-        return Profile.from_raw(self.out.read_text())
+            said = self.log.read_text(errors="replace").strip().splitlines()
+            return "py-spy wrote no profile: " + (said[-1] if said else "no reason given")
+        return Profile.from_raw(self.out.read_text(errors="replace"))
 
 
 async def profiled(
     pids: dict[str, int], work: Awaitable[T], *, out_dir: Path
 ) -> tuple[T, dict[str, Any]]:
     """Run ``work`` with py-spy on each named process; its result and, per process, the
-    profile or the reason it could not be taken (py-spy missing, not allowed to attach)."""
+    profile or the reason it could not be taken (py-spy missing, not allowed to attach).
+    Every py-spy started is stopped, whatever becomes of the work."""
     binary = py_spy()
     if binary is None:
         result = await work
@@ -247,12 +263,14 @@ async def profiled(
     recordings = {
         name: Recording(binary, pid, out_dir / f"profile-{name}.raw") for name, pid in pids.items()
     }
-    for recording in recordings.values():
-        recording.start()
-    await asyncio.sleep(1.0)  # py-spy attaches and starts sampling
     try:
+        for recording in recordings.values():
+            recording.start()
+        await asyncio.sleep(1.0)  # py-spy attaches and starts sampling
         result = await work
     finally:
+        for recording in recordings.values():
+            recording.interrupt()
         stopped = {name: await r.stop() for name, r in recordings.items()}
     profiles: dict[str, Any] = {}
     for name, got in stopped.items():
@@ -270,13 +288,13 @@ async def run_profiles(
     concurrency: int,
     readers: int,
 ) -> dict[str, Any]:
-    """Two profiled segments after the measured ones: enrollments at workflow level with
-    py-spy on the worker (the process the enrollment target's miss points to), then the
-    API agent flow with py-spy on the API and the worker."""
+    """Two profiled segments after the throughput and API scenarios: enrollments at
+    workflow level with py-spy on the worker (the process the enrollment target's miss
+    points to), then the API agent flow with py-spy on the API and the worker."""
     progress = stack.progress
     out_dir = stack.root
     progress.say(f"profile: {enrollments} enrollments, py-spy on the worker")
-    one = enrollment_operation(stack, people, prefix="EP")
+    one = enrollment_operation(stack, people, prefix="EZ")
     drove, enrollment = await profiled(
         {"worker": stack.pid("worker")}, drive(enrollments, concurrency, one), out_dir=out_dir
     )

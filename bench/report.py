@@ -257,33 +257,65 @@ def _pair_cpu(window: dict[str, Any] | None, prefix: str) -> str:
     return f"the two used {' and '.join(split) or '?'} of a core, the machine {busy:.0f}% busy"
 
 
+def _noise(results: dict[str, Any]) -> tuple[float, str]:
+    """How far a ratio of two identical sides strays here: the tuning's A/A control when
+    this run has it (at least 5 %), else 10 %, and where that figure comes from."""
+    before = _get(results, "tuning", "control_no_change", "before", RATE)
+    after = _get(results, "tuning", "control_no_change", "after", RATE)
+    control = _ratio(after, before)
+    if control is None:
+        return 0.10, "10 %, this run having no A/A control (scenario tuning)"
+    return max(0.05, abs(control - 1)), f"the A/A control's {control} x in this run"
+
+
 def _second_worker(results: dict[str, Any], ratios: dict[str, float | None]) -> str:
     """What a second worker process gives, on SQLite and (when measured) on PostgreSQL."""
     one, pair = results["enrollment"], results["enrollment_two_workers"]
-    gain = ratios.get(TWO_WORKERS) or 0.0
+    noise, source = _noise(results)
+    gain = ratios.get(TWO_WORKERS)
+    busy = [
+        p["cpu_pct_of_one_core"]
+        for name, p in (pair.get("window") or {}).get("processes", {}).items()
+        if name.startswith("worker_pair")
+    ]
     text = (
         f"Two worker processes on the SQLite read model: {pair[RATE]}/s against "
-        f"{one[RATE]}/s with one ({gain} x); {_pair_cpu(pair.get('window'), 'worker_pair')}. "
+        f"{one[RATE]}/s with one ({gain} x, {pair['latency']['errors']} errors); "
+        f"{_pair_cpu(pair.get('window'), 'worker_pair')}. "
     )
-    if gain < 1.15:
-        text += (
-            "Within the noise between two identical sides (the tuning's A/A control): "
-            "neither process is a saturated core any more, yet the rate stays, because every "
-            "transaction of both takes the SQLite file's one write lock, and a process "
-            "waiting for a lock another process holds sleeps in SQLite's busy handler. "
-        )
+    if gain is None:
+        text += "No ratio: one side completed nothing. "
+    elif abs(gain - 1) <= noise:
+        text += f"No change beyond the noise ({source}). "
+        if busy and max(busy) < 80:
+            text += (
+                "Neither process is a saturated core any more, yet the rate stays: every "
+                "transaction of both takes the SQLite file's one write lock, and a process "
+                "waiting for a lock another process holds sleeps in SQLite's busy handler. "
+            )
     else:
-        text += f"A second process lifts the rate {gain} x. "
+        text += f"{'Faster' if gain > 1 else 'Slower'} beyond the noise ({source}). "
     pg, pg_pair = results.get("enrollment_postgres"), results.get("enrollment_postgres_two_workers")
     if not (pg and pg_pair):
         return text + "Not measured with the read model on PostgreSQL (no --postgres-url)."
-    return text + (
+    text += (
         f"With the read model on PostgreSQL, which has no such lock: one worker "
         f"{pg[RATE]}/s ({ratios.get(PG_VS_SQLITE)} x the SQLite one), two {pg_pair[RATE]}/s "
         f"({ratios.get(PG_TWO_WORKERS)} x one; "
         f"{_pair_cpu(pg_pair.get('window'), 'worker_pg_pair')}; PostgreSQL's own CPU is in "
-        "the 'outside' column): the best configuration measured here, "
-        f"{ratios.get(PG_PAIR_VS_LOCAL)} x the local baseline."
+        "the 'outside' column). "
+    )
+    variants = {
+        "one worker on SQLite": one,
+        "two on SQLite": pair,
+        "one on PostgreSQL": pg,
+        "two on PostgreSQL": pg_pair,
+    }
+    best = max(variants, key=lambda k: variants[k][RATE])
+    local = _get(results, "baseline", "local", RATE)
+    return text + (
+        f"The fastest here: {best}, {variants[best][RATE]}/s"
+        + (f", {_ratio(variants[best][RATE], local)} x the local baseline." if local else ".")
     )
 
 
@@ -482,6 +514,11 @@ def _worst_p99(api: dict[str, Any] | None) -> tuple[str, float] | None:
     return name, endpoints[name]["p99_ms"]
 
 
+def _cite(found: dict[str, str], key: str, text: str) -> str:
+    """``text`` with the finding it rests on, if this run has that finding."""
+    return f"{text} (finding {key})" if key in found else ""
+
+
 def evaluate_targets(
     results: dict[str, Any], ratios: dict[str, float | None], found: dict[str, str]
 ) -> list[dict[str, Any]]:
@@ -499,19 +536,28 @@ def evaluate_targets(
                 why="an enrollment is three client calls (start and two Updates), a regular "
                 "activity for the charge and eight database transactions (local activities) "
                 "against the baseline's one call and five trivial steps; the worker process "
-                "is the bottleneck, near one core of CPU (finding round_trips, CPU table); "
-                "the CPU an enrollment costs across the processes is several times what the "
-                "target allows on this machine (finding cpu_budget); where the worker's CPU "
-                "goes, function by function: finding profile_enrollment_worker",
-                lift="less CPU per enrollment in every process at once, which the cpu_budget "
-                "finding says must fall several times over; in the worker that is the database "
-                "steps (SQLAlchemy and the driver), the SDK's sandbox (each payload crosses into "
-                "it for its serialization context) and the SDK's own work per activation, "
-                "in shares the profile_enrollment_worker finding gives; fewer transactions per "
-                "enrollment (fold each batched write into the step that follows it). More worker "
-                "processes help only with the read model on PostgreSQL, and only as far as "
-                "the cores go (finding second_worker); a Temporal server and database on "
-                "their own machines, with more cores, would",
+                "is the bottleneck, near one core of CPU (finding round_trips, CPU table)"
+                + _cite(
+                    found,
+                    "cpu_budget",
+                    "; the CPU an enrollment costs across the processes is several times what "
+                    "the target allows on this machine",
+                )
+                + _cite(
+                    found,
+                    "profile_enrollment_worker",
+                    "; where the worker's CPU goes, library by library",
+                ),
+                lift="less CPU per enrollment in every process at once"
+                + _cite(found, "cpu_budget", ", several times less")
+                + "; in the worker that is the database steps (SQLAlchemy and the driver), the "
+                "SDK's sandbox (each payload crosses into it for its serialization context) and "
+                "the SDK's own work per activation"
+                + _cite(found, "profile_enrollment_worker", ", in the shares measured")
+                + "; fewer transactions per enrollment (fold each batched write into the step "
+                "that follows it)"
+                + _cite(found, "second_worker", "; what more worker processes give here")
+                + "; a Temporal server and database on their own machines, with more cores",
             )
         )
     api = results.get("api")
@@ -530,8 +576,8 @@ def evaluate_targets(
                 f"{_get(results, 'enrollment', RATE)}/s on this machine even without HTTP "
                 "(finding round_trips); the API adds an argon2 hash per application (finding "
                 "argon2) and a worker wait per Update and per GET of a running enrollment "
-                "(finding updates_wait); the API's own CPU, by library: finding "
-                "profile_api_api",
+                "(finding updates_wait)"
+                + _cite(found, "profile_api_api", "; the API's own CPU, library by library"),
                 lift="the enrollment target's remedies first; then several API processes "
                 "(uvicorn --workers) and more cores: the hashes alone need several cores at "
                 "20 flows/s",
@@ -699,9 +745,11 @@ def _profiles(profile: dict[str, Any]) -> list[str]:
         "Each process's CPU by library: a sample is charged to its innermost frame outside "
         "Python's standard library (a `json.dumps` called by SQLAlchemy counts as "
         "SQLAlchemy); samples of threads waiting are left out. Then the heaviest frames, each "
-        "with the share of samples that passed through it (frames every sample passes "
-        "through, such as the event loop, are left out). Profiled segments run after the "
-        "measured ones, since py-spy's own CPU would otherwise fall on them.",
+        "with the share of samples that passed through it; entry points, the standard "
+        "library and callers that pass 95 % of their samples on to one callee (a "
+        "middleware chain) are left out, the chain's innermost frame standing for it. "
+        "Profiled segments run after the throughput and API scenarios, apart from their "
+        "measurements, since py-spy's own CPU would otherwise fall on them.",
         "",
     ]
     for segment in ("enrollment", "api"):

@@ -204,11 +204,13 @@ async def run(args: argparse.Namespace, sizes: Sizes, stack: Stack) -> dict[str,
     main_task = asyncio.current_task()
     assert main_task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
-    await stack.start(postgres_url=args.postgres_url if "enrollment" in args.only else None)
+    await stack.start(variants="enrollment" in args.only, postgres_url=args.postgres_url)
     with stack.sampler.window() as whole:
         await _scenarios(args, sizes, stack, results)
     results["whole_run"] = whole.as_dict()
-    results["log_errors"] = {name: stack.log_errors(name) for name in ("api", "worker")}
+    results["log_errors"] = {
+        name: stack.log_errors(name) for name in ("api", *stack.worker_names())
+    }
     progress.say("scenarios done; stopping the stack")
     await stack.close_database()
     return results

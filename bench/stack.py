@@ -185,7 +185,9 @@ class Stack:
 
     # --- start ------------------------------------------------------------------------
 
-    async def start(self, *, postgres_url: str | None = None) -> None:
+    async def start(self, *, variants: bool = False, postgres_url: str | None = None) -> None:
+        """The stack; ``variants`` adds the enrollment variants' workers (two on the SQLite
+        read model and, given ``postgres_url``, one and two on PostgreSQL)."""
         compiled = compile_bytecode()
         self.progress.say(f"bytecode compiled for {compiled} packages, as an installed package has")
         self.codec_keys = "bench-1:" + base64.b64encode(os.urandom(32)).decode()
@@ -208,7 +210,8 @@ class Stack:
         await seed_dev_users(self.sessions, environment="test")
         self.progress.say(f"read model migrated, development users seeded ({self.db_file})")
 
-        self._workers("worker", self.task_queue, 1)
+        self._spawn("worker", [sys.executable, "-m", "cli.main", "worker"], self._app_env())
+        self.queues[self.task_queue] = 1
         self.regular_steps_queue = self.task_queue + "-regular-steps"
         self._spawn(
             "worker_regular_steps",
@@ -216,31 +219,33 @@ class Stack:
             self._app_env() | {"INSUREFLOW_TASK_QUEUE": self.regular_steps_queue},
         )
         self.queues[self.regular_steps_queue] = 1
-        self.pair_queue = self.task_queue + "-pair"
-        self._workers("worker_pair", self.pair_queue, 2)
-        if postgres_url:
+        if variants:
+            self.pair_queue = self.task_queue + "-pair"
+            self._variant_workers("worker_pair", self.pair_queue, 2)
+        if variants and postgres_url:
             await upgrade_async(postgres_url)
             self.postgres_url = postgres_url
             self.postgres_queue = self.task_queue + "-postgres"
             self.postgres_pair_queue = self.task_queue + "-postgres-pair"
             database = {"INSUREFLOW_DATABASE_URL": postgres_url}
-            self._workers("worker_pg", self.postgres_queue, 1, database)
-            self._workers("worker_pg_pair", self.postgres_pair_queue, 2, database)
+            self._variant_workers("worker_pg", self.postgres_queue, 1, database)
+            self._variant_workers("worker_pg_pair", self.postgres_pair_queue, 2, database)
             self.progress.say("read model on PostgreSQL migrated for the workers there")
         self.api_port = free_port()
         env = self._app_env() | {"INSUREFLOW_API_PORT": str(self.api_port)}
         self._spawn("api", [sys.executable, "-m", "cli.main", "api"], env)
         await self._wait_ready()
 
-    def _workers(
+    def _variant_workers(
         self, name: str, queue: str, count: int, env: dict[str, str] | None = None
     ) -> None:
-        """``count`` real worker processes polling ``queue`` (named ``name`` if one,
-        ``name_1``... if more), each with the run's settings and ``env`` on top."""
+        """``count`` real worker processes without the outbox relay (bench.variant_worker)
+        polling ``queue``, named ``name`` if one, ``name_1``... if more, each with the
+        run's settings and ``env`` on top."""
         for n in range(1, count + 1):
             self._spawn(
                 name if count == 1 else f"{name}_{n}",
-                [sys.executable, "-m", "cli.main", "worker"],
+                [sys.executable, "-m", "bench.variant_worker"],
                 self._app_env() | {"INSUREFLOW_TASK_QUEUE": queue} | (env or {}),
             )
         self.queues[queue] = count
@@ -354,6 +359,10 @@ class Stack:
     def pid(self, name: str) -> int:
         """The pid of the child process started as ``name``."""
         return next(c.proc.pid for c in self.children if c.name == name)
+
+    def worker_names(self) -> list[str]:
+        """Every worker process the stack started."""
+        return [c.name for c in self.children if c.name.startswith("worker")]
 
     def log_errors(self, name: str) -> dict[str, Any]:
         """Error lines a child wrote to its (JSON) log so far: per event and path, how many

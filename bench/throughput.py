@@ -79,8 +79,10 @@ async def run_throughput(
                 ]
             warmups = [(None, "EW"), (before, "EV")] + [(q, w) for _, q, _, w in variants]
             for queue, prefix in warmups:
+                # A queue two processes poll gets four times as many, so both get some.
+                n = PROCESS_WARMUP * stack.queues[queue or stack.task_queue] ** 2
                 warm = enrollment_operation(stack, people, prefix=prefix, task_queue=queue)
-                await drive(2 * PROCESS_WARMUP, PROCESS_WARMUP, warm)
+                await drive(n, n, warm)
             arms.append(
                 Arm("enrollment", enrollment_operation(stack, people), enrollments, concurrency)
             )
