@@ -245,8 +245,11 @@ class Recording:
             await asyncio.to_thread(self.proc.wait)
             return "py-spy did not stop within 60 s"
         if not self.out.exists():
-            said = self.log.read_text(errors="replace").strip().splitlines()
-            return "py-spy wrote no profile: " + (said[-1] if said else "no reason given")
+            said = [line.strip() for line in self.log.read_text(errors="replace").splitlines()]
+            # py-spy says "Error: ..." first, then its causes and a backtrace.
+            reason = next((line for line in said if line.startswith("Error:")), None)
+            reason = reason or next((line for line in said if line), "no reason given")
+            return "py-spy wrote no profile: " + reason
         return Profile.from_raw(self.out.read_text(errors="replace"))
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import sysconfig
 from pathlib import Path
 
-from bench.profile import OURS, STDLIB, Profile, area_of, parse_frame
+import pytest
+
+from bench.profile import OURS, STDLIB, Profile, area_of, parse_frame, profiled
 from bench.stack import REPO
 
 SITE = sysconfig.get_paths()["purelib"]
@@ -86,3 +88,24 @@ def test_the_frame_list_keeps_heavy_frames_and_drops_entry_points_and_wrappers()
         "hash_secret (argon2/low_level.py)",
         "Session.execute (sqlalchemy/orm/session.py)",
     ]
+
+
+async def test_a_profile_that_cannot_be_taken_says_why_and_the_work_still_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran: list[str] = []
+
+    async def work() -> str:
+        ran.append("work")
+        return "done"
+
+    # py-spy is a dev dependency, so it is here; a pid that does not exist cannot be read.
+    result, profiles = await profiled({"gone": 2**22 + 1}, work(), out_dir=tmp_path)
+    assert result == "done"
+    assert profiles["gone"]["skipped"].startswith("py-spy wrote no profile: Error: ")
+    assert profiles["gone"]["command"].startswith("py-spy record --pid 4194305")
+
+    monkeypatch.setattr("bench.profile.py_spy", lambda: None)
+    result, profiles = await profiled({"worker": 1}, work(), out_dir=tmp_path)
+    assert (result, profiles) == ("done", {"worker": {"skipped": "py-spy is not installed"}})
+    assert ran == ["work", "work"]
