@@ -540,8 +540,8 @@ def evaluate_targets(
                 + _cite(
                     found,
                     "cpu_budget",
-                    "; the CPU an enrollment costs across the processes is several times what "
-                    "the target allows on this machine",
+                    "; the CPU an enrollment costs across the processes is more than this "
+                    "machine's cores can carry at the target's rate",
                 )
                 + _cite(
                     found,
@@ -549,7 +549,7 @@ def evaluate_targets(
                     "; where the worker's CPU goes, library by library",
                 ),
                 lift="less CPU per enrollment in every process at once"
-                + _cite(found, "cpu_budget", ", several times less")
+                + _cite(found, "cpu_budget", ", down to the allowance the budget gives")
                 + "; in the worker that is the database steps (SQLAlchemy and the driver), the "
                 "SDK's sandbox (each payload crosses into it for its serialization context) and "
                 "the SDK's own work per activation"

@@ -330,13 +330,14 @@ class Stack:
                 task_queue=TaskQueue(name=queue),
                 task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
             )
-            pollers = (await client.workflow_service.describe_task_queue(request)).pollers
-            while len({p.identity for p in pollers}) < workers:
+            while True:
+                pollers = (await client.workflow_service.describe_task_queue(request)).pollers
+                if len({p.identity for p in pollers}) >= workers:
+                    break
                 self._check_alive()
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{workers} worker(s) did not poll {queue} within 90s")
                 await asyncio.sleep(0.3)
-                pollers = (await client.workflow_service.describe_task_queue(request)).pollers
         self.progress.say(f"worker polling {self.task_queue}; API ready on {self.api_base}")
 
     def _check_alive(self) -> None:
