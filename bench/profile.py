@@ -8,9 +8,9 @@ fall on the figures the ratios are made of.
 
 Each sample is the stack of one thread at one moment. Threads that wait (an event loop in
 ``select``, a thread pool or aiosqlite's thread on its queue, a lock) are dropped: py-spy
-leaves most of them out, and a stack whose innermost line is a blocking call is dropped
-here. What is left is where the CPU went, apart from C code that released the GIL in a
-thread py-spy took for idle.
+leaves most of them out, and a stack whose innermost line is a blocking call in the
+standard library (or aiosqlite's queue) is dropped here. What is left is where the CPU
+went, apart from C code that released the GIL in a thread py-spy took for idle.
 """
 
 from __future__ import annotations

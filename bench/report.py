@@ -245,15 +245,20 @@ def cpu_budget(results: dict[str, Any], cores: int) -> dict[str, Any] | None:
     }
 
 
+def _pair_load(window: dict[str, Any] | None, prefix: str) -> dict[str, float]:
+    """The % of a core each of a pair of workers used during a window."""
+    processes = (window or {}).get("processes", {})
+    return {
+        name: p["cpu_pct_of_one_core"]
+        for name, p in sorted(processes.items())
+        if name.startswith(prefix)
+    }
+
+
 def _pair_cpu(window: dict[str, Any] | None, prefix: str) -> str:
     """The CPU each of a pair of workers used, and how busy the machine was."""
-    window = window or {}
-    split = [
-        f"{name} {p['cpu_pct_of_one_core']:.0f}%"
-        for name, p in sorted(window.get("processes", {}).items())
-        if name.startswith(prefix)
-    ]
-    busy = window.get("machine_busy_pct_of_all_cores", 0)
+    split = [f"{name} {pct:.0f}%" for name, pct in _pair_load(window, prefix).items()]
+    busy = (window or {}).get("machine_busy_pct_of_all_cores", 0)
     return f"the two used {' and '.join(split) or '?'} of a core, the machine {busy:.0f}% busy"
 
 
@@ -273,11 +278,7 @@ def _second_worker(results: dict[str, Any], ratios: dict[str, float | None]) -> 
     one, pair = results["enrollment"], results["enrollment_two_workers"]
     noise, source = _noise(results)
     gain = ratios.get(TWO_WORKERS)
-    busy = [
-        p["cpu_pct_of_one_core"]
-        for name, p in (pair.get("window") or {}).get("processes", {}).items()
-        if name.startswith("worker_pair")
-    ]
+    busy = list(_pair_load(pair.get("window"), "worker_pair").values())
     text = (
         f"Two worker processes on the SQLite read model: {pair[RATE]}/s against "
         f"{one[RATE]}/s with one ({gain} x, {pair['latency']['errors']} errors); "
