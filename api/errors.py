@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -221,9 +222,40 @@ async def _temporal_error_handler(request: Request, exc: Exception) -> Response:
     return await _unhandled_error_handler(request, exc)
 
 
+# The database errors that mean "busy, locked or unreachable right now", not a bug: no
+# pooled connection within `db_pool_timeout` (TimeoutError), SQLite's write lock not got
+# within `sqlite_busy_timeout` or a file that cannot be opened, a server that refused or
+# dropped the connection (OperationalError, DisconnectionError).
+DATABASE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    sa_exc.TimeoutError,
+    sa_exc.OperationalError,
+    sa_exc.DisconnectionError,
+)
+DATABASE_RETRY_AFTER = "5"
+
+
+def database_unavailable() -> ProblemError:
+    """503 ``database_unavailable``: the database is busy, locked or unreachable."""
+    return ProblemError(
+        503,
+        "database_unavailable",
+        "Database unavailable",
+        "The database is busy or cannot be reached right now; try again shortly.",
+        headers={"Retry-After": DATABASE_RETRY_AFTER},
+    )
+
+
+async def _database_error_handler(request: Request, exc: Exception) -> Response:
+    # Logged without the statement or its parameters (they may hold personal data).
+    log.warning("database_unavailable", error=type(exc).__name__, path=request.url.path)
+    return await _problem_error_handler(request, database_unavailable())
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _problem_error_handler)
     app.add_exception_handler(RPCError, _temporal_error_handler)
+    for error in DATABASE_UNAVAILABLE_ERRORS:
+        app.add_exception_handler(error, _database_error_handler)
     app.add_exception_handler(StarletteHTTPException, _http_exception_handler)
     app.add_exception_handler(RequestValidationError, _validation_error_handler)
     app.add_exception_handler(Exception, _unhandled_error_handler)
@@ -234,6 +266,7 @@ def install_error_handlers(app: FastAPI) -> None:
 AUTH_CODES = ("not_authenticated", "invalid_token")  # 401: any route that needs a token
 ROLE_CODES = ("forbidden",)  # 403: a route guarded by ``require_roles``
 TEMPORAL_CODES = ("temporal_unavailable",)  # 503: a route that uses the Temporal client
+DATABASE_CODES = ("database_unavailable",)  # 503: a route that uses a database session
 # 400: a route that takes a body FastAPI cannot decode (JSON that is not UTF-8, a broken form)
 UNREADABLE_BODY_CODES = ("bad_request",)
 BODY_CODES = ("payload_too_large",)  # 413: a route that takes a body (BodySizeLimitMiddleware)
@@ -257,8 +290,9 @@ def problem_responses(*specs: ProblemSpec) -> dict[int | str, dict[str, Any]]:
     codes are listed in the response's description and, machine-readable, in its
     ``x-problem-codes`` (a bare status says nothing of its codes, and gets no such list,
     so name them). What every route of a kind answers (401 with a token, 403 with a
-    role guard, 400/413/422 with a body, 503 with Temporal, 500) is added to the document by
-    ``install_problem_openapi``: list here only what the route itself refuses with.
+    role guard, 400/413/422 with a body, 503 with Temporal or a database session, 500)
+    is added to the document by ``install_problem_openapi``: list here only what the
+    route itself refuses with.
     """
     codes: dict[int, list[str]] = {}
     for spec in specs:
@@ -312,10 +346,10 @@ def implied_problems(route: Any, operation: Mapping[str, Any]) -> dict[int, tupl
     """The problems an operation may answer with because of its dependencies and shape.
 
     `route` is the operation's ``APIRoute`` (or route context): its dependency tree says
-    whether it needs a token (401), a role (403) or Temporal (503); the operation says
+    whether it needs a token (401), a role (403), Temporal or the database (503); the operation says
     whether it takes a body (400, 413, 422) or parameters (422); anything may fail (500)."""
     # api.deps imports this module; by the time a document is generated both are loaded.
-    from api.deps import get_current_user, get_temporal, require_roles
+    from api.deps import get_current_user, get_session, get_temporal, require_roles
 
     calls = _dependency_calls(route.dependant)
     guard_prefix = f"{require_roles.__qualname__}.<locals>."  # the guards it makes
@@ -330,8 +364,12 @@ def implied_problems(route: Any, operation: Mapping[str, Any]) -> dict[int, tupl
     if "requestBody" in operation or operation.get("parameters"):
         problems[422] = VALIDATION_CODES
     problems[500] = INTERNAL_CODES
-    if get_temporal in calls:
-        problems[503] = TEMPORAL_CODES
+    unavailable = (
+        *(TEMPORAL_CODES if get_temporal in calls else ()),
+        *(DATABASE_CODES if get_session in calls else ()),
+    )
+    if unavailable:
+        problems[503] = unavailable
     return problems
 
 

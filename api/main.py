@@ -64,11 +64,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     configure_logging(settings)
     # Configuration errors should stop the start-up, not surface on the first request.
     settings.resolved_jwt_secret()
+    settings.trusted_proxy_networks  # noqa: B018 - a malformed address fails here
     app.state.field_cipher = FieldCipher(load_keyring(settings))
 
     engine = None
     if getattr(app.state, "session_factory", None) is None:
-        engine = make_engine(settings.effective_database_url)
+        engine = make_engine(
+            settings.effective_database_url,
+            pool_timeout=settings.db_pool_timeout,
+            busy_timeout=settings.sqlite_busy_timeout,
+        )
         app.state.session_factory = make_session_factory(engine)
     if app.state.temporal is None:
         # Failure is logged and tolerated: /readyz says 503 and requests retry lazily.

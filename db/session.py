@@ -26,6 +26,11 @@ SQLITE_PRAGMAS = (
     "PRAGMA busy_timeout=30000",  # writers queue on one lock; wait, do not fail
     "PRAGMA synchronous=NORMAL",
 )
+# The default waits (seconds): for SQLite's write lock (the busy_timeout above) and for a
+# pooled connection (SQLAlchemy's default). The API passes shorter ones from its settings
+# (`sqlite_busy_timeout`, `db_pool_timeout`), so a locked database is a quick 503.
+DEFAULT_BUSY_TIMEOUT = 30.0
+DEFAULT_POOL_TIMEOUT = 30.0
 
 
 def sqlite_file(url: str | URL) -> Path | None:
@@ -67,26 +72,41 @@ SQLITE_POOL = Pool(1)
 SERVER_POOL = Pool(10, overflow=10)
 
 
-def make_engine(url: str, *, pool: Pool | None = None) -> AsyncEngine:
+def make_engine(
+    url: str,
+    *,
+    pool: Pool | None = None,
+    pool_timeout: float = DEFAULT_POOL_TIMEOUT,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+) -> AsyncEngine:
     """An async engine for `url` (`sqlite+aiosqlite:///...` or `postgresql+asyncpg://...`),
-    with `pool`, or the backend's (above)."""
+    with `pool`, or the backend's (above). `pool_timeout`: seconds a checkout waits for a
+    pooled connection before ``sqlalchemy.exc.TimeoutError``; `busy_timeout` (SQLite):
+    seconds a transaction waits for the write lock before "database is locked"."""
     parsed = make_url(url)
     sqlite = parsed.get_backend_name() == "sqlite"
     chosen = pool or (SQLITE_POOL if sqlite else SERVER_POOL)
     options: dict[str, Any] = {"poolclass": NullPool}
     if chosen.size is not None:
-        options = {"pool_size": chosen.size, "max_overflow": chosen.overflow}
+        options = {
+            "pool_size": chosen.size,
+            "max_overflow": chosen.overflow,
+            "pool_timeout": pool_timeout,
+        }
     if not sqlite:
-        return create_async_engine(parsed, pool_pre_ping=True, **options)
+        # The connect timeout bounds an unreachable server the way pool_timeout bounds a
+        # busy pool.
+        connect_args = {"timeout": pool_timeout}
+        return create_async_engine(parsed, pool_pre_ping=True, connect_args=connect_args, **options)
 
     ensure_sqlite_directory(parsed)
     # In-memory SQLite uses a static pool, which takes no size.
     engine = create_async_engine(parsed, **(options if sqlite_file(parsed) is not None else {}))
-    _configure_sqlite(engine)
+    _configure_sqlite(engine, busy_timeout_ms=round(busy_timeout * 1000))
     return engine
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # The sqlite3 module's own transaction handling starts transactions late and
@@ -96,6 +116,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         try:
             for pragma in SQLITE_PRAGMAS:
+                if pragma.startswith("PRAGMA busy_timeout="):
+                    pragma = f"PRAGMA busy_timeout={busy_timeout_ms}"
                 cursor.execute(pragma)
         finally:
             cursor.close()
