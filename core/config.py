@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -90,6 +91,23 @@ class Settings(BaseSettings):
     # The customer policy query: attempts per client address per minute.
     policy_query_rate_per_minute: int = Field(default=20, ge=1)
 
+    # --- Fault handling (fix/infra): database timeouts, readiness, trusted proxies. ---
+    # The API's database waits, in seconds: for a pooled connection (all in use), and for
+    # SQLite's write lock (another connection holds it). Past them the request answers 503
+    # `database_unavailable` with Retry-After instead of hanging. The worker keeps
+    # db.session's longer defaults (its steps queue on the lock and are retried anyway).
+    db_pool_timeout: float = Field(default=5.0, gt=0)
+    sqlite_busy_timeout: float = Field(default=5.0, ge=0)
+    # /readyz answers within this many seconds, whatever its checks are waiting on.
+    readiness_timeout: float = Field(default=2.0, gt=0)
+    # A worker counts as present if it polled the task queue within this long (an idle
+    # worker polls again when its long poll ends, about once a minute).
+    readiness_poller_age: Duration = timedelta(minutes=2)
+    # Peers whose X-Forwarded-For is believed: comma-separated addresses or networks
+    # ("10.0.0.5,10.1.0.0/16"). Empty: the client address is always the direct peer's.
+    trusted_proxies: str = ""
+    # --- end fault handling ---
+
     log_level: str = "INFO"
     # Also write log lines (JSON) to this file; `insureflow dev` puts one in the data dir.
     log_file: Path | None = None
@@ -114,6 +132,15 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in self.ui_origin.split(",") if origin.strip()]
         port = self.temporal_ui_port
         return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
+
+    @property
+    def trusted_proxy_networks(self) -> list[IPv4Network | IPv6Network]:
+        """``trusted_proxies`` parsed (a bare address is a one-address network)."""
+        return [
+            ip_network(part.strip(), strict=False)
+            for part in self.trusted_proxies.split(",")
+            if part.strip()
+        ]
 
     def resolved_jwt_secret(self) -> str:
         """The signing secret: configured, or a development secret kept in the data dir."""
