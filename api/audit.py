@@ -12,8 +12,10 @@ import json
 from typing import Any
 
 import structlog
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.middleware import client_address
 from db.repositories import audit
 
 log = structlog.get_logger("api.audit")
@@ -76,7 +78,7 @@ class AuditMiddleware:
         if status >= 400 and isinstance(answer, dict) and "code" in answer:
             detail["code"] = answer["code"]
         actor = state.get("user") or ("gateway" if action.startswith("payments.") else "anonymous")
-        client = scope.get("client")
+        client = client_address(HTTPConnection(scope))
         try:
             factory = scope["app"].state.session_factory
             async with factory() as session, session.begin():
@@ -85,7 +87,7 @@ class AuditMiddleware:
                     actor=actor,
                     action=action,
                     case_id=case_id,
-                    client=client[0] if client else None,
+                    client=client,
                     request_id=state.get("request_id"),
                     detail=detail,
                 )

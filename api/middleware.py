@@ -14,9 +14,11 @@ import re
 import time
 import uuid
 from collections.abc import Collection
+from ipaddress import ip_address
 
 import structlog
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import ProblemError, internal_error_response, problem_response
@@ -46,6 +48,45 @@ DOCS_CSP = (
 PROBE_PATHS = frozenset({"/healthz", "/readyz"})
 
 access_log = structlog.get_logger("api.access")
+
+
+def client_address(connection: HTTPConnection) -> str | None:
+    """The client's address, as the rate limit and the audit log must see it: the direct
+    peer's, unless that peer is one of ``settings.trusted_proxies``; then the
+    ``X-Forwarded-For`` entry nearest to us that is not a trusted proxy (entries further
+    left were written by whoever sent the request, and prove nothing). None if unknown.
+
+    The one place forwarded headers are believed (uvicorn's own handling is off)."""
+    peer = connection.client.host if connection.client else None
+    trusted = connection.app.state.settings.trusted_proxy_networks
+    if peer is None or not trusted or not _within(peer, trusted):
+        return peer
+    hops = [
+        hop.strip()
+        for header in connection.headers.getlist("x-forwarded-for")
+        for hop in header.split(",")
+        if hop.strip()
+    ]
+    for hop in reversed(hops):
+        if not _within(hop, trusted):
+            return hop if _is_address(hop) else peer
+    return hops[0] if hops else peer
+
+
+def _is_address(value: str) -> bool:
+    try:
+        ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _within(value: str, networks: Collection[object]) -> bool:
+    try:
+        address = ip_address(value)
+    except ValueError:
+        return False
+    return any(address in network for network in networks)  # type: ignore[operator]
 
 
 class SecurityHeadersMiddleware:

@@ -278,7 +278,9 @@ def api() -> None:
         host=settings.api_host,
         port=settings.api_port,
         log_config=None,
-        proxy_headers=True,
+        # Forwarded headers are believed only from INSUREFLOW_TRUSTED_PROXIES, in one
+        # place (api.middleware.client_address): uvicorn must not rewrite the peer first.
+        proxy_headers=False,
     )
 
 

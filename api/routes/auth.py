@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from api.deps import CurrentUser, SessionDep, SettingsDep
 from api.errors import ProblemError, problem_responses
+from api.middleware import client_address
 from api.schemas import Money
 from api.security import create_access_token, verify_password_async
 from db.models import User
@@ -86,7 +87,7 @@ async def issue_token(
     # The attempted name is kept for the audit trail, masked in case someone typed an ID
     # number or phone into it; the password never is.
     audit_actor = scrub(username)[:_MAX_USERNAME]
-    client = request.client.host[:64] if request.client else None
+    client = client_address(request)
     request_id = getattr(request.state, "request_id", None)
 
     reason = _refusal_reason(user, password_ok=password_ok)

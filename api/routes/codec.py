@@ -26,6 +26,7 @@ from temporalio.api.common.v1 import Payload
 
 from api.deps import SessionDep, SettingsDep, get_current_user
 from api.errors import ProblemError, problem_responses
+from api.middleware import client_address
 from core.codec import EncryptionCodec
 from core.config import Settings
 from core.keys import load_keyring
@@ -128,7 +129,7 @@ async def _audit_decode(
         session,
         actor=user.username,
         action="ops.codec_decode",
-        client=request.client.host[:64] if request.client else None,
+        client=client_address(request),
         request_id=getattr(request.state, "request_id", None),
         detail={"payloads": count, "namespace": (namespace or "")[:128]},
     )

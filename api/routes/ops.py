@@ -22,6 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import OpsUser, SessionDep, SettingsDep, TemporalDep
 from api.errors import ProblemError, problem_responses
+from api.middleware import client_address
 from api.ops import describe, history, incidents, timeline, visibility
 from api.schemas import Page, StrictModel
 from db.models import AuditEvent
@@ -253,7 +254,7 @@ async def _act(
             actor=user.username,
             action=f"ops.{action}",
             case_id=workflow_id[:64],
-            client=request.client.host[:64] if request.client else None,
+            client=client_address(request),
             request_id=getattr(request.state, "request_id", None),
             detail={"reason": reason, "workflow_id": workflow_id, **outcome},
         )

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import SessionDep, SettingsDep
 from api.errors import ProblemError
+from api.middleware import client_address
 from api.schemas import Money, StrictModel
 from api.security import verify_password_async
 from core.crypto import FieldCipher
@@ -119,7 +120,7 @@ async def policy_query(
 ) -> PolicyQueryRead:
     """Look up one's own policy: status, cover dates, sum insured, premium, payments and
     each claim's progress; name and ID number masked."""
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request) or "unknown"
     request_id = getattr(request.state, "request_id", None)
     limiter: ClientRateLimiter = request.app.state.__dict__.setdefault(
         "policy_query_limiter", ClientRateLimiter(settings.policy_query_rate_per_minute)

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from api.deps import SessionDep, TemporalDep, get_temporal
 from api.errors import ProblemError
+from api.middleware import client_address
 from api.routes import tasks as task_routes
 from api.web import formatting
 from api.web.rendering import WebRoute, redirect, render
@@ -274,7 +275,7 @@ async def _audit(
                 actor=user.username,
                 action=action,
                 case_id=task_id,
-                client=request.client.host[:64] if request.client else None,
+                client=client_address(request),
                 request_id=getattr(request.state, "request_id", None),
                 detail=detail,
             )
