@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -104,6 +104,32 @@ def _fail(message: str) -> int:
     return 1
 
 
+# `insureflow dev` restarts a worker or API that exits, at most this many times each; the
+# Temporal dev server exiting (or a child past its restarts) still stops everything.
+MAX_RESTARTS = 3
+
+
+def restart_dead_children(
+    children: list[tuple[str, subprocess.Popen[bytes]]],
+    spawn: Mapping[str, Callable[[], subprocess.Popen[bytes]]],
+    restarts: dict[str, int],
+) -> None:
+    """Replace each exited child that `spawn` can start again by a new one (saying so),
+    counting in `restarts`; raise ``typer.Exit`` for one it cannot or may no longer."""
+    for index, (name, proc) in enumerate(children):
+        if proc.poll() is None:
+            continue
+        if name not in spawn or restarts.get(name, 0) >= MAX_RESTARTS:
+            tried = f" after {MAX_RESTARTS} restarts" if name in spawn else ""
+            raise typer.Exit(code=_fail(f"{name} exited with code {proc.returncode}{tried}"))
+        restarts[name] = restarts.get(name, 0) + 1
+        _say(
+            f"{name} exited with code {proc.returncode}; restarting it "
+            f"({restarts[name]}/{MAX_RESTARTS})"
+        )
+        children[index] = (name, spawn[name]())
+
+
 @app.command()
 def dev() -> None:
     """Run everything on this machine: the Temporal dev server (SQLite under the data dir,
@@ -157,9 +183,13 @@ def dev() -> None:
         asyncio.run(_prepare(settings.model_copy(update={"data_dir": data}), seed_users=True))
 
         here = [sys.executable, "-m", "cli.main"]
-        worker = subprocess.Popen([*here, "worker"], env=env, process_group=0)
-        children.append(("worker", worker))
-        api = subprocess.Popen([*here, "api"], env=env, process_group=0)
+
+        def starter(command: str) -> Callable[[], subprocess.Popen[bytes]]:
+            return lambda: subprocess.Popen([*here, command], env=env, process_group=0)
+
+        spawn = {name: starter(name) for name in ("worker", "api")}
+        children.append(("worker", spawn["worker"]()))
+        api = spawn["api"]()
         children.append(("api", api))
         _wait_for_port(settings.api_host, settings.api_port, what="API", timeout=60, proc=api)
 
@@ -176,10 +206,9 @@ def dev() -> None:
             "Press Ctrl-C to stop.\n"
         )
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        restarts: dict[str, int] = {}
         while True:
-            for name, proc in children:
-                if proc.poll() is not None:
-                    raise typer.Exit(code=_fail(f"{name} exited with code {proc.returncode}"))
+            restart_dead_children(children, spawn, restarts)
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
