@@ -21,6 +21,7 @@ REFUSAL_STATUS: dict[str, int] = {
     "not_a_supervisor": 403,
     "approval_limit_exceeded": 403,
     "four_eyes_violation": 409,
+    "not_your_case": 403,
     "task_not_open": 409,
     "claimed_by_other": 409,
     "invalid_stage": 409,
@@ -75,6 +76,17 @@ def is_not_found(err: RPCError) -> bool:
 def sees_all(user: Actor) -> bool:
     """Supervisors, ops and admins see every case; an agent only their own."""
     return any(user.has(r) for r in (Role.SUPERVISOR, Role.OPS, Role.ADMIN))
+
+
+def require_own_case(agent: str, user: Actor) -> None:
+    """Agents act only on their own customers' cases. A user who may read another agent's
+    case (a supervisor who is also an agent) may not quote, submit, file or supplement on
+    it: four eyes binds the person who acted, so nobody may act for the agent and then
+    decide the case."""
+    if agent != user.username:
+        raise ProblemError(
+            403, "not_your_case", "Not your case", "only the case's own agent may act on it"
+        )
 
 
 def enrollment_handle(client: Client, enrollment_id: str) -> WorkflowHandle[Any, EnrollmentState]:

@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     claim_decision_deadline: Duration = timedelta(days=30)
     payout_deadline: Duration = timedelta(days=10)
     appeal_window: Duration = timedelta(days=60)
+    start_date_window: Duration = timedelta(days=90)
 
     # Claim approval tiers (API.md "Claims").
     claim_auto_limit: Decimal = Decimal("5000.00")
@@ -139,6 +140,7 @@ class Settings(BaseSettings):
             claim_decision_deadline=self.claim_decision_deadline,
             payout_deadline=self.payout_deadline,
             appeal_window=self.appeal_window,
+            start_date_window=self.start_date_window,
         )
 
 

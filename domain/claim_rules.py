@@ -248,20 +248,24 @@ def claim_decision_refusal(
     filed_by: str,
     prior_approvers: Sequence[str] = (),
     rejected_by: str | None = None,
+    participants: Sequence[str] = (),
 ) -> str | None:
     """The API code refusing ``actor``'s ``decision`` on a claim, or None when they may decide.
 
     Order: ``not_a_supervisor``; then ``four_eyes_violation`` when the actor filed the
-    claim, already approved it (dual control), or, on an appeal review, is the one who
-    rejected it (``rejected_by``); then, for ``approve`` only, ``approval_limit_exceeded``
-    when ``amount`` is above their limit.
+    claim or took another step in it (``participants``: supplemented documents, appealed,
+    set the payee account), already approved it (dual control), or, on an appeal review, is
+    the one who rejected it (``rejected_by``); then, for ``approve`` only,
+    ``approval_limit_exceeded`` when ``amount`` is above their limit.
     """
     if decision not in CLAIM_DECISIONS:
         raise ValueError(f"unknown claim decision {decision!r}")
     # Rejecting or asking for information pays nothing out, so only approval is held
     # to the limit; a zero amount can never exceed a limit.
     amount_at_stake = amount if decision == "approve" else Decimal("0")
-    refusal = decision_refusal(actor, amount=amount_at_stake, submitted_by=filed_by)
+    refusal = decision_refusal(
+        actor, amount=amount_at_stake, submitted_by=filed_by, participants=participants
+    )
     if refusal in (None, "approval_limit_exceeded"):
         # Four eyes outranks the limit: a second look must come from a second person,
         # whatever their authority.

@@ -104,7 +104,10 @@ class ClaimWorkflow:
     def __init__(self, start: ClaimStart) -> None:
         # Everything validators check is here before any handler can run.
         self._start = start
-        self._filed_by = start.agent
+        # The person who filed (a supervisor may not file for another agent: the API
+        # refuses), and everyone who took a step since; four eyes binds each of them.
+        self._filed_by = start.filed_by or start.agent
+        self._participants: list[str] = [start.agent, self._filed_by]
         self._state = ClaimState(
             claim_id=start.claim_no,
             workflow_id=workflow_id_for(start.claim_no),
@@ -131,7 +134,7 @@ class ClaimWorkflow:
         self._payout_fix: PayoutFix | None = None
         self._record_lock = asyncio.Lock()
         self._pending = PendingChanges()
-        self._history(None, by=start.agent)
+        self._history(None, by=self._filed_by)
 
     # --- the process, in business order -------------------------------------------------
 
@@ -505,6 +508,7 @@ class ClaimWorkflow:
 
     @workflow.update
     async def supplement_documents(self, supplement: DocumentsSupplement) -> ClaimState:
+        self._took_part(supplement.by)
         self._state.documents.extend(supplement.documents)
         self._state.missing_documents = self._missing()
         self._history("documents supplemented", by=supplement.by)
@@ -564,6 +568,7 @@ class ClaimWorkflow:
             filed_by=self._filed_by,
             prior_approvers=self._round_approvers,
             rejected_by=self._state.rejected_by if stage == ClaimStage.APPEALED else None,
+            participants=self._participants,
         )
         if refusal is not None:
             raise _refuse(refusal, _REFUSAL_TEXT[refusal])
@@ -586,6 +591,7 @@ class ClaimWorkflow:
     @workflow.update
     async def appeal(self, appeal: ClaimAppeal) -> ClaimState:
         self._appeal = appeal
+        self._took_part(appeal.by)
         await workflow.wait_condition(lambda: self._state.stage == ClaimStage.APPEALED)
         return self._state.model_copy(deep=True)
 
@@ -600,6 +606,7 @@ class ClaimWorkflow:
     @workflow.update
     async def fix_payout(self, fix: PayoutFix) -> ClaimState:
         self._payout_fix = fix
+        self._took_part(fix.by)
         await workflow.wait_condition(lambda: self._state.stage != ClaimStage.PAYOUT_FAILED)
         return self._state.model_copy(deep=True)
 
@@ -613,6 +620,10 @@ class ClaimWorkflow:
         return self._state
 
     # --- plumbing --------------------------------------------------------------------------
+
+    def _took_part(self, username: str) -> None:
+        if username not in self._participants:
+            self._participants.append(username)
 
     def _missing(self) -> list[str]:
         provided = [d.kind for d in self._state.documents]
@@ -776,6 +787,7 @@ class ClaimWorkflow:
 
 _REFUSAL_TEXT = {
     "not_a_supervisor": "only a supervisor may decide this task",
-    "four_eyes_violation": "the filer, an earlier approver or the rejecter may not decide this",
+    "four_eyes_violation": "a person who acted on the claim, an earlier approver or the "
+    "rejecter may not decide this",
     "approval_limit_exceeded": "the amount is above the decider's approval limit",
 }

@@ -88,6 +88,8 @@ class ClaimStart(BaseModel):
     amount_claimed: Decimal
     documents: list[ClaimDocument] = []
     payee_account: str
+    # Who reported the claim, when not the policy's agent (None: the agent did).
+    filed_by: str | None = None
     clocks: ProcessClocks = ProcessClocks()
     limits: ClaimLimits = ClaimLimits()
 

@@ -23,7 +23,7 @@ from temporalio.service import RPCError
 
 from api.deps import AgentUser, CurrentUser, SessionDep, SettingsDep, TemporalDep, require_roles
 from api.errors import ProblemError, problem_responses
-from api.processes import is_not_found, run_update, sees_all
+from api.processes import is_not_found, require_own_case, run_update, sees_all
 from api.schemas import Money, StrictModel
 from db.repositories import claims, policies
 from domain.claim_rules import DOCUMENT_KINDS, intake_refusal
@@ -62,6 +62,7 @@ PayoutFixer = Annotated[Actor, Depends(require_roles(Role.OPS, Role.SUPERVISOR))
 # with no code of its own (api.processes.refusal).
 _NOT_FOUND = {404: "claim_not_found"}
 _REFUSED = {409: "process_refused"}
+_NOT_YOURS = {403: "not_your_case"}
 
 
 class ClaimCreate(StrictModel):
@@ -187,6 +188,7 @@ async def _claim(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ClaimAccepted,
     responses=problem_responses(
+        _NOT_YOURS,
         {409: "duplicate_claim"},
         {
             422: [
@@ -222,6 +224,9 @@ async def report_claim(
     policy = await policies.get_policy(session, policy_number=body.policy_number)
     if policy is None or (not sees_all(user) and policy.agent != user.username):
         raise ProblemError(422, "unknown_policy", "Unknown policy", "no such policy")
+    # A supervisor who is also an agent sees every policy, but files only for their own
+    # customers: filing for another agent and then deciding would be four eyes by proxy.
+    require_own_case(policy.agent, user)
     product = get_product(policy.product_code)
     today = datetime.now(SHANGHAI).date()
     refused = intake_refusal(
@@ -260,6 +265,7 @@ async def report_claim(
         amount_claimed=body.amount_claimed,
         documents=body.documents,
         payee_account=body.payee_account,
+        filed_by=user.username,
         clocks=settings.timers(),
         limits=ClaimLimits(
             auto_limit=settings.claim_auto_limit, dual_limit=settings.dual_control_limit
@@ -351,14 +357,15 @@ async def get_claim(claim_id: str, user: CurrentUser, client: TemporalDep) -> Cl
     "/{claim_id}/documents",
     response_model=ClaimRead,
     responses=problem_responses(
-        _NOT_FOUND, {409: "invalid_stage"}, _REFUSED, {422: "unknown_document_kind"}
+        _NOT_FOUND, _NOT_YOURS, {409: "invalid_stage"}, _REFUSED, {422: "unknown_document_kind"}
     ),
 )
 async def supplement_documents(
     claim_id: str, body: DocumentsCreate, user: AgentUser, client: TemporalDep
 ) -> ClaimRead:
     """Supplement missing documents; the review resumes when none is missing."""
-    handle, _ = await _claim(client, claim_id, user)
+    handle, current = await _claim(client, claim_id, user)
+    require_own_case(current.agent, user)
     state = await run_update(
         handle,
         ClaimWorkflow.supplement_documents,
@@ -371,7 +378,7 @@ async def supplement_documents(
     "/{claim_id}/appeal",
     response_model=ClaimRead,
     responses=problem_responses(
-        _NOT_FOUND, {409: ["appeal_not_allowed", "appeal_window_closed"]}, _REFUSED
+        _NOT_FOUND, _NOT_YOURS, {409: ["appeal_not_allowed", "appeal_window_closed"]}, _REFUSED
     ),
 )
 async def appeal(
@@ -379,7 +386,8 @@ async def appeal(
 ) -> ClaimRead:
     """Appeal a rejection within the appeal window; a supervisor other than the one who
     rejected reviews it."""
-    handle, _ = await _claim(client, claim_id, user)
+    handle, current = await _claim(client, claim_id, user)
+    require_own_case(current.agent, user)
     state = await run_update(
         handle, ClaimWorkflow.appeal, ClaimAppeal(by=user.username, reason=body.reason)
     )
@@ -389,13 +397,14 @@ async def appeal(
 @router.post(
     "/{claim_id}/withdraw",
     response_model=ClaimRead,
-    responses=problem_responses(_NOT_FOUND, {409: "withdraw_not_allowed"}, _REFUSED),
+    responses=problem_responses(_NOT_FOUND, _NOT_YOURS, {409: "withdraw_not_allowed"}, _REFUSED),
 )
 async def withdraw_claim(
     claim_id: str, body: ClaimWithdrawalCreate, user: AgentUser, client: TemporalDep
 ) -> ClaimRead:
     """Withdraw the claim before it is approved."""
-    handle, _ = await _claim(client, claim_id, user)
+    handle, current = await _claim(client, claim_id, user)
+    require_own_case(current.agent, user)
     state = await run_update(
         handle, ClaimWorkflow.withdraw, ClaimWithdrawal(by=user.username, reason=body.reason)
     )

@@ -28,6 +28,7 @@ from api.processes import (
     enrollment_handle,
     enrollment_state,
     read_enrollment,
+    require_own_case,
     run_update,
     sees_all,
 )
@@ -56,6 +57,7 @@ router = APIRouter(prefix="/v1/enrollments", tags=["enrollments"])
 # with no code of its own (api.processes.refusal).
 _NOT_FOUND = {404: "enrollment_not_found"}
 _REFUSED = {409: "process_refused"}
+_NOT_YOURS = {403: "not_your_case"}
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 _PHONE_RE = re.compile(r"^\+?[0-9 -]{5,20}$")
@@ -357,6 +359,7 @@ async def get_enrollment(
     response_model=QuoteRead,
     responses=problem_responses(
         _NOT_FOUND,
+        _NOT_YOURS,
         {409: "invalid_stage"},
         _REFUSED,
         {422: ["sum_insured_out_of_range", "age_not_eligible", "unknown_product"]},
@@ -367,7 +370,8 @@ async def quote(
 ) -> QuoteRead:
     """Price a product for the customer. Out-of-range sum or age: 422
     `sum_insured_out_of_range` / `age_not_eligible`."""
-    handle, _ = await enrollment_state(client, enrollment_id, user)
+    handle, current = await enrollment_state(client, enrollment_id, user)
+    require_own_case(current.agent, user)
     q: Quote = await run_update(
         handle,
         EnrollmentWorkflow.quote,
@@ -383,6 +387,7 @@ async def quote(
     response_model=EnrollmentRead,
     responses=problem_responses(
         _NOT_FOUND,
+        _NOT_YOURS,
         {409: "invalid_stage"},
         _REFUSED,
         {
@@ -409,7 +414,8 @@ async def submit_application(
     never enters the process."""
     if body.bank_account is not None and not _ACCOUNT_RE.match(body.bank_account):
         raise ProblemError(422, "invalid_bank_account", "Invalid bank account", "12-19 digits")
-    handle, _ = await enrollment_state(client, enrollment_id, user)
+    handle, current = await enrollment_state(client, enrollment_id, user)
+    require_own_case(current.agent, user)
     state = await run_update(
         handle,
         EnrollmentWorkflow.submit_application,
@@ -434,13 +440,14 @@ async def submit_application(
 @router.post(
     "/{enrollment_id}/withdraw",
     response_model=EnrollmentRead,
-    responses=problem_responses(_NOT_FOUND, {409: "withdraw_not_allowed"}, _REFUSED),
+    responses=problem_responses(_NOT_FOUND, _NOT_YOURS, {409: "withdraw_not_allowed"}, _REFUSED),
 )
 async def withdraw(
     enrollment_id: str, body: WithdrawalCreate, user: AgentUser, client: TemporalDep
 ) -> EnrollmentRead:
     """Withdraw the application; allowed until the premium is being collected."""
-    handle, _ = await enrollment_state(client, enrollment_id, user)
+    handle, current = await enrollment_state(client, enrollment_id, user)
+    require_own_case(current.agent, user)
     state = await run_update(
         handle, EnrollmentWorkflow.withdraw, Withdrawal(by=user.username, reason=body.reason)
     )

@@ -349,3 +349,30 @@ async def test_worker_killed_during_payout_leaves_exactly_one_payout(
     assert ledger_rows == 1
     assert await at_bank() == 1
     assert row is not None and row.paid_to_date == Decimal("1800.00")
+
+
+async def test_a_supervisor_agent_may_not_file_a_claim_on_another_agents_policy(
+    api: httpx.AsyncClient, login: Login, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    # Four eyes by proxy (probe finding 1): sam, agent and supervisor, filed on alice's
+    # policy with a payee account of his choosing, then approved it himself.
+    policy_number = await effective_policy(
+        api, login, "alice", product="MEDICAL_1Y", sum_insured="200000.00", sessions=sessions
+    )
+    r = await api.post(
+        "/v1/claims",
+        json={
+            "policy_number": policy_number,
+            "incident_date": today().isoformat(),
+            "incident_type": "hospitalisation",
+            "description": "admitted",
+            "amount_claimed": "20000.00",
+            "documents": documents(HOSPITAL_DOCS),
+            "payee_account": ACCOUNT,
+        },
+        headers=await login("sam"),
+    )
+    assert r.status_code == 403, r.text
+    assert r.json()["code"] == "not_your_case"
+    r = await api.get(f"/v1/claims?policy_number={policy_number}", headers=await login("alice"))
+    assert r.status_code == 200 and r.json()["items"] == []

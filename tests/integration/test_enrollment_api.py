@@ -347,3 +347,25 @@ async def test_declined_card_fails_and_gateway_book_matches_ledger(
         )
     assert entry is not None and entry.status == "declined"
     assert booked == 1
+
+
+async def test_a_supervisor_agent_may_not_quote_submit_or_withdraw_for_another_agent(
+    api: httpx.AsyncClient, login: Login
+) -> None:
+    # Four eyes by proxy (probe finding 1): sam quoted and submitted alice's enrollment,
+    # then approved its underwriting himself. Only the case's agent acts on it.
+    alice, sam = await login("alice"), await login("sam")
+    r = await api.post(
+        "/v1/enrollments", json={"customer": customer(new_id_number())}, headers=alice
+    )
+    assert r.status_code == 202, r.text
+    eid = r.json()["enrollment_id"]
+    quote = {"product_code": "TERM_LIFE_20", "sum_insured": "1000000.00"}
+    r = await api.post(f"/v1/enrollments/{eid}/quote", json=quote, headers=sam)
+    assert r.status_code == 403, r.text
+    assert r.json()["code"] == "not_your_case"
+    r = await api.post(f"/v1/enrollments/{eid}/withdraw", json={}, headers=sam)
+    assert r.status_code == 403 and r.json()["code"] == "not_your_case"
+    body = (await api.get(f"/v1/enrollments/{eid}", headers=sam)).json()
+    assert body["stage"] == "consultation" and body["status"] == "in_progress"
+    assert [h["by"] for h in body["history"]] == ["alice"]
