@@ -69,7 +69,9 @@ async def payment_callback(
                            "X-Signature does not match the body")  # fmt: skip
     try:
         body = PaymentCallback.model_validate(json.loads(raw))
-    except (ValueError, ValidationError):
+    except (ValueError, ValidationError, RecursionError):
+        # RecursionError: a validly signed body nested thousands of levels deep (the body
+        # size limit of BodySizeLimitMiddleware bounds its length, not its depth).
         raise ProblemError(422, "validation_error", "Invalid callback body", "") from None
     if body.order_id != order_id:
         raise ProblemError(422, "order_mismatch", "Order id mismatch",

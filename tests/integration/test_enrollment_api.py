@@ -347,3 +347,61 @@ async def test_declined_card_fails_and_gateway_book_matches_ledger(
         )
     assert entry is not None and entry.status == "declined"
     assert booked == 1
+
+
+# --- late and malformed gateway callbacks (the money must not be dropped) -------------
+
+
+def _signed_callback(
+    settings: Settings, order_id: str, amount: str, gateway_ref: str
+) -> tuple[bytes, dict[str, str]]:
+    raw = json.dumps(
+        {"order_id": order_id, "amount": amount, "paid_at": datetime.now(SHANGHAI).isoformat(),
+         "gateway_ref": gateway_ref}
+    ).encode()  # fmt: skip
+    return raw, {"X-Signature": sign_callback(settings.payment_gateway_secret, raw)}
+
+
+async def _ledger(sessions: async_sessionmaker[AsyncSession], key: str) -> PaymentLedger | None:
+    async with sessions() as s:
+        return await s.scalar(select(PaymentLedger).where(PaymentLedger.idempotency_key == key))
+
+
+async def _gateway_rows(sessions: async_sessionmaker[AsyncSession], key: str) -> int:
+    async with sessions() as s:
+        query = select(func.count()).where(GatewayTransaction.idempotency_key == key)
+        return int(await s.scalar(query) or 0)
+
+
+@pytest.mark.parametrize("shape", ["arrays", "objects"])
+async def test_deeply_nested_signed_callback_is_422_and_changes_nothing(
+    api: httpx.AsyncClient,
+    login: Login,
+    integration_settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    shape: str,
+) -> None:
+    # Defect 10b: 10,000 levels of nesting made json.loads raise RecursionError: a 500.
+    alice = await login("alice")
+    eid = await enroll(api, alice, method="online")
+    body = await wait_for(api, alice, eid, lambda b: b["payment"]["order_id"] is not None)
+    order_id = body["payment"]["order_id"]
+    depth = 10_000
+    raw = "[" * depth + "]" * depth if shape == "arrays" else '{"a":' * depth + "1" + "}" * depth
+    data = raw.encode()
+    headers = {"X-Signature": sign_callback(integration_settings.payment_gateway_secret, data)}
+    r = await api.post(f"/v1/payments/{order_id}/callback", content=data, headers=headers)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["code"] == "validation_error"
+    premium = await _ledger(sessions, f"premium:{eid}")
+    assert premium is not None and premium.status == "pending"
+    state = await api.get(f"/v1/enrollments/{eid}", headers=alice)
+    assert state.json()["payment"]["status"] == "pending"
+    # The body is bounded as well: a signed body over the limit is refused before parsing.
+    big = b"[" * (integration_settings.max_body_bytes + 1)
+    big_headers = {"X-Signature": sign_callback(integration_settings.payment_gateway_secret, big)}
+    r = await api.post(f"/v1/payments/{order_id}/callback", content=big, headers=big_headers)
+    assert r.status_code == 413 and r.json()["code"] == "payload_too_large"
+    r = await api.post(f"/v1/enrollments/{eid}/withdraw", json={"reason": "tidy"}, headers=alice)
+    assert r.status_code == 200, r.text
