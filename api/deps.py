@@ -21,6 +21,7 @@ from api.temporal_client import ensure_temporal
 from core.config import Settings
 from db.repositories.users import get_user
 from domain.underwriting import Actor, Role
+from gateways.payment import PaymentGateway, gateway_for
 
 TOKEN_URL = "/v1/auth/token"
 _ROLE_VALUES = frozenset(role.value for role in Role)
@@ -62,6 +63,14 @@ async def get_temporal(request: Request) -> Client:
 
 
 TemporalDep = Annotated[Client, Depends(get_temporal)]
+
+
+def get_gateway(request: Request, settings: SettingsDep) -> PaymentGateway:
+    """The payment gateway, as the worker's activities see it (for late-payment refunds)."""
+    return gateway_for(settings, request.app.state.session_factory)
+
+
+GatewayDep = Annotated[PaymentGateway, Depends(get_gateway)]
 
 
 async def get_current_user(

@@ -109,7 +109,8 @@ async def list_tasks(
     user: InboxUser,
     session: SessionDep,
     status: Literal["open", "claimed", "done", "cancelled", "expired"] | None = None,
-    kind: Literal["underwriting", "claim_review", "claim_approval", "payout_failed"] | None = None,
+    kind: Literal["underwriting", "claim_review", "claim_approval", "payout_failed", "late_payment"]
+    | None = None,
     assignee: Annotated[str | None, Query(description="`me` for the caller's tasks")] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -277,7 +278,9 @@ async def decide(
             409,
             "decision_not_allowed",
             "Not decided here",
-            "a failed payout is resolved with POST /v1/claims/{id}/payout/retry",
+            "a failed payout is resolved with POST /v1/claims/{id}/payout/retry"
+            if task.kind == "payout_failed"
+            else "a late payment's refund is made by ops at the gateway (docs/ops.md)",
         )
     return DecisionResult(
         task_id=task.task_id,

@@ -38,7 +38,7 @@ log = structlog.get_logger("api.web")
 router: APIRouter = APIRouter(route_class=WebRoute)
 
 PAGE_SIZE = 20
-KINDS = ("underwriting", "claim_approval", "claim_review", "payout_failed")
+KINDS = ("underwriting", "claim_approval", "claim_review", "payout_failed", "late_payment")
 SHOWS = {"all": "All open", "mine": "Claimed by me", "unassigned": "Unassigned"}
 DECISIONS = ("approve", "reject", "request_info")
 TaskId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:@-]{1,64}$")]
