@@ -53,9 +53,10 @@ router = APIRouter(prefix="/v1/enrollments", tags=["enrollments"])
 # The problems these routes answer with themselves. What every route of its kind answers
 # (401, 403, 503, body and validation errors, 500) is documented app-wide: see
 # api.errors.install_problem_openapi. `process_refused`: an Update refused for a reason
-# with no code of its own (api.processes.refusal).
+# with no code of its own (api.processes.refusal); `process_closed`: one the process ended
+# before taking (api.processes.run_update).
 _NOT_FOUND = {404: "enrollment_not_found"}
-_REFUSED = {409: "process_refused"}
+_REFUSED = {409: ["process_refused", "process_closed"]}
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 _PHONE_RE = re.compile(r"^\+?[0-9 -]{5,20}$")
