@@ -3,6 +3,7 @@ Update into the problem the contract names."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -142,12 +143,17 @@ async def enrollment_state(
 
 
 async def read_enrollment(
-    client: Client, session: AsyncSession, enrollment_id: str, user: Actor
+    temporal: Callable[[], Awaitable[Client]],
+    session: AsyncSession,
+    enrollment_id: str,
+    user: Actor,
 ) -> EnrollmentState:
     """An enrollment's state for reading. A finished process's comes from the read model:
     its last record is its final state, written before it completed, and asking the
     process instead would make a worker replay its whole history (it is no longer cached)
-    to answer. A running one is asked (a query), as in ``enrollment_state``."""
+    to answer. A running one is asked (a query), as in ``enrollment_state``: only then is
+    Temporal needed (`temporal` gives the client), so a finished case reads while it is
+    down."""
     row = await enrollments.get_enrollment(session, application_no=enrollment_id)
     await session.commit()
     if row is not None and row.status != Status.IN_PROGRESS.value:
@@ -155,7 +161,7 @@ async def read_enrollment(
         if not sees_all(user) and state.agent != user.username:
             raise _not_found()
         return state
-    _, state = await enrollment_state(client, enrollment_id, user)
+    _, state = await enrollment_state(await temporal(), enrollment_id, user)
     return state
 
 

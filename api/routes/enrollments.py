@@ -22,7 +22,14 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from api.deps import AgentUser, CurrentUser, SessionDep, SettingsDep, TemporalDep
+from api.deps import (
+    AgentUser,
+    CurrentUser,
+    LazyTemporalDep,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+)
 from api.errors import ProblemError, problem_responses
 from api.processes import (
     enrollment_handle,
@@ -344,12 +351,12 @@ async def list_enrollments(
     "/{enrollment_id}", response_model=EnrollmentRead, responses=problem_responses(_NOT_FOUND)
 )
 async def get_enrollment(
-    enrollment_id: str, user: CurrentUser, client: TemporalDep, session: SessionDep
+    enrollment_id: str, user: CurrentUser, temporal: LazyTemporalDep, session: SessionDep
 ) -> EnrollmentRead:
     """One enrollment as the process sees it now: stage, quote, underwriting, payment, history.
     Personal data is masked. A finished enrollment is read from the read model (its final
-    state), a running one from the process."""
-    state = await read_enrollment(client, session, enrollment_id, user)
+    state), even while the workflow service is down; a running one from the process."""
+    state = await read_enrollment(temporal, session, enrollment_id, user)
     return EnrollmentRead.of(state)
 
 
