@@ -73,6 +73,25 @@ def get_gateway(request: Request, settings: SettingsDep) -> PaymentGateway:
 GatewayDep = Annotated[PaymentGateway, Depends(get_gateway)]
 
 
+class LazyTemporal:
+    """The Temporal client on demand, for a route that needs it on one path only (a read
+    the read model answers for a finished case): ``client = await temporal()`` connects,
+    or raises 503 ``temporal_unavailable``, only when that path is taken."""
+
+    def __init__(self, request: Request) -> None:
+        self._request = request
+
+    async def __call__(self) -> Client:
+        return await get_temporal(self._request)
+
+
+def get_lazy_temporal(request: Request) -> LazyTemporal:
+    return LazyTemporal(request)
+
+
+LazyTemporalDep = Annotated[LazyTemporal, Depends(get_lazy_temporal)]
+
+
 async def get_current_user(
     request: Request,
     settings: SettingsDep,

@@ -315,7 +315,7 @@ def implied_problems(route: Any, operation: Mapping[str, Any]) -> dict[int, tupl
     whether it needs a token (401), a role (403) or Temporal (503); the operation says
     whether it takes a body (400, 413, 422) or parameters (422); anything may fail (500)."""
     # api.deps imports this module; by the time a document is generated both are loaded.
-    from api.deps import get_current_user, get_temporal, require_roles
+    from api.deps import get_current_user, get_lazy_temporal, get_temporal, require_roles
 
     calls = _dependency_calls(route.dependant)
     guard_prefix = f"{require_roles.__qualname__}.<locals>."  # the guards it makes
@@ -330,7 +330,7 @@ def implied_problems(route: Any, operation: Mapping[str, Any]) -> dict[int, tupl
     if "requestBody" in operation or operation.get("parameters"):
         problems[422] = VALIDATION_CODES
     problems[500] = INTERNAL_CODES
-    if get_temporal in calls:
+    if get_temporal in calls or get_lazy_temporal in calls:
         problems[503] = TEMPORAL_CODES
     return problems
 

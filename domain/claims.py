@@ -32,6 +32,7 @@ class ClaimStatus(StrEnum):
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"
     CANCELLED = "cancelled"  # by ops
+    TERMINATED = "terminated"  # by ops, at once: nothing compensated
 
 
 # A claim in one of these counts as "the same claim already reported".

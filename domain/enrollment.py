@@ -34,6 +34,7 @@ class Status(StrEnum):
     EXPIRED = "expired"
     FAILED = "failed"
     CANCELLED = "cancelled"  # by ops; what was charged is refunded
+    TERMINATED = "terminated"  # by ops, at once: nothing compensated
 
 
 class PaymentMethod(StrEnum):

@@ -59,9 +59,10 @@ PayoutFixer = Annotated[Actor, Depends(require_roles(Role.OPS, Role.SUPERVISOR))
 # The problems these routes answer with themselves. What every route of its kind answers
 # (401, 403, 503, body and validation errors, 500) is documented app-wide: see
 # api.errors.install_problem_openapi. `process_refused`: an Update refused for a reason
-# with no code of its own (api.processes.refusal).
+# with no code of its own (api.processes.refusal); `process_closed`: one the process ended
+# before taking (api.processes.run_update).
 _NOT_FOUND = {404: "claim_not_found"}
-_REFUSED = {409: "process_refused"}
+_REFUSED = {409: ["process_refused", "process_closed"]}
 _NOT_YOURS = {403: "not_your_case"}
 
 

@@ -22,7 +22,14 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from api.deps import AgentUser, CurrentUser, SessionDep, SettingsDep, TemporalDep
+from api.deps import (
+    AgentUser,
+    CurrentUser,
+    LazyTemporalDep,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+)
 from api.errors import ProblemError, problem_responses
 from api.processes import (
     enrollment_handle,
@@ -54,9 +61,10 @@ router = APIRouter(prefix="/v1/enrollments", tags=["enrollments"])
 # The problems these routes answer with themselves. What every route of its kind answers
 # (401, 403, 503, body and validation errors, 500) is documented app-wide: see
 # api.errors.install_problem_openapi. `process_refused`: an Update refused for a reason
-# with no code of its own (api.processes.refusal).
+# with no code of its own (api.processes.refusal); `process_closed`: one the process ended
+# before taking (api.processes.run_update).
 _NOT_FOUND = {404: "enrollment_not_found"}
-_REFUSED = {409: "process_refused"}
+_REFUSED = {409: ["process_refused", "process_closed"]}
 _NOT_YOURS = {403: "not_your_case"}
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
@@ -345,12 +353,12 @@ async def list_enrollments(
     "/{enrollment_id}", response_model=EnrollmentRead, responses=problem_responses(_NOT_FOUND)
 )
 async def get_enrollment(
-    enrollment_id: str, user: CurrentUser, client: TemporalDep, session: SessionDep
+    enrollment_id: str, user: CurrentUser, temporal: LazyTemporalDep, session: SessionDep
 ) -> EnrollmentRead:
     """One enrollment as the process sees it now: stage, quote, underwriting, payment, history.
     Personal data is masked. A finished enrollment is read from the read model (its final
-    state), a running one from the process."""
-    state = await read_enrollment(client, session, enrollment_id, user)
+    state), even while the workflow service is down; a running one from the process."""
+    state = await read_enrollment(temporal, session, enrollment_id, user)
     return EnrollmentRead.of(state)
 
 

@@ -229,6 +229,7 @@ async def release_task(task_id: str, user: CurrentUser, session: SessionDep) -> 
                 "claimed_by_other",
                 "decision_not_allowed",
                 "process_refused",
+                "process_closed",
             ]
         },
         {422: ["decision_not_allowed", "amount_above_assessment", "documents_required"]},
