@@ -6,7 +6,6 @@ import base64
 import hashlib
 import re
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
@@ -24,7 +23,7 @@ from temporalio.service import RPCError
 from api.deps import AgentUser, CurrentUser, SessionDep, SettingsDep, TemporalDep, require_roles
 from api.errors import ProblemError, problem_responses
 from api.processes import is_not_found, run_update, sees_all
-from api.schemas import Money, StrictModel
+from api.schemas import FreeText, Money, RequiredText, StrictDate, StrictModel
 from db.repositories import claims, policies
 from domain.claim_rules import DOCUMENT_KINDS, intake_refusal
 from domain.claims import (
@@ -66,10 +65,10 @@ _REFUSED = {409: "process_refused"}
 
 class ClaimCreate(StrictModel):
     policy_number: str = Field(min_length=1, max_length=40)
-    incident_date: date
+    incident_date: StrictDate
     incident_type: str = Field(description="One of the product's `covered_incidents`")
-    description: str = Field(min_length=1, max_length=2000)
-    amount_claimed: Decimal = Field(max_digits=14, decimal_places=2)
+    description: RequiredText = Field(min_length=1, max_length=2000)
+    amount_claimed: Money
     documents: list[ClaimDocument] = Field(default=[], max_length=50)
     payee_account: str = Field(description="12-19 digits; shown masked afterwards")
 
@@ -86,16 +85,16 @@ class DocumentsCreate(StrictModel):
 
 
 class AppealCreate(StrictModel):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: RequiredText = Field(min_length=1, max_length=2000)
 
 
 class ClaimWithdrawalCreate(StrictModel):
-    reason: str = Field(default="", max_length=500)
+    reason: FreeText = Field(default="", max_length=500)
 
 
 class PayoutRetryCreate(StrictModel):
     payee_account: str
-    reason: str = Field(min_length=1, max_length=500)
+    reason: RequiredText = Field(min_length=1, max_length=500)
 
 
 class PayoutRead(BaseModel):
@@ -312,7 +311,7 @@ async def list_claims(
             stage=stage.value if stage else None,
             status=status_.value if status_ else None,
             policy_number=policy_number,
-            cursor=cursor,
+            cursor=cursor or None,  # an empty `cursor=` is the first page
             limit=limit,
         )
     except ValueError:

@@ -7,8 +7,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, status
@@ -31,7 +30,7 @@ from api.processes import (
     run_update,
     sees_all,
 )
-from api.schemas import StrictModel
+from api.schemas import FreeText, Money, NameText, StrictDate, StrictModel
 from core.passwords import hash_password
 from db.repositories import credentials, enrollments
 from domain.enrollment import (
@@ -58,7 +57,8 @@ _NOT_FOUND = {404: "enrollment_not_found"}
 _REFUSED = {409: "process_refused"}
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
-_PHONE_RE = re.compile(r"^\+?[0-9 -]{5,20}$")
+# 5-20 characters with at least five digits: spaces and dashes only separate them.
+_PHONE_RE = re.compile(r"^(?=(?:[^0-9]*[0-9]){5})\+?[0-9 -]{5,20}$")
 _ACCOUNT_RE = re.compile(r"^[0-9]{12,19}$")
 
 
@@ -66,7 +66,7 @@ _ACCOUNT_RE = re.compile(r"^[0-9]{12,19}$")
 
 
 class CustomerIn(StrictModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: NameText = Field(min_length=1, max_length=100)
     id_number: str = Field(description="18-character PRC resident ID (GB 11643)")
     phone: str
     email: str | None = Field(default=None, max_length=254)
@@ -90,14 +90,14 @@ class EnrollmentAccepted(BaseModel):
 
 class QuoteCreate(StrictModel):
     product_code: str
-    sum_insured: Decimal = Field(gt=0, max_digits=14, decimal_places=2)
+    sum_insured: Annotated[Money, Field(gt=0)]
 
 
 class QuoteRead(BaseModel):
     quote_id: str
     product_code: str
-    sum_insured: Decimal
-    premium: Decimal
+    sum_insured: Money
+    premium: Money
     valid_until: datetime
 
 
@@ -107,11 +107,11 @@ class ApplicationCreate(StrictModel):
     bank_account: str | None = None
     query_password: str = Field(min_length=6, max_length=128)
     consent: bool
-    start_date: date | None = None
+    start_date: StrictDate | None = None
 
 
 class WithdrawalCreate(StrictModel):
-    reason: str = Field(default="", max_length=500)
+    reason: FreeText = Field(default="", max_length=500)
 
 
 class UnderwritingRead(BaseModel):
@@ -124,7 +124,7 @@ class PaymentRead(BaseModel):
     method: PaymentMethod | None = None
     order_id: str | None = None
     status: str
-    amount: Decimal | None = None
+    amount: Money | None = None
     due_at: datetime | None = None
 
 
@@ -183,8 +183,8 @@ class EnrollmentSummary(BaseModel):
     stage: str
     status: str
     product_code: str | None
-    sum_insured: Decimal | None
-    premium: Decimal | None
+    sum_insured: Money | None
+    premium: Money | None
     policy_number: str | None
     created_at: datetime
     updated_at: datetime
@@ -313,7 +313,7 @@ async def list_enrollments(
             agent=None if sees_all(user) else user.username,
             stage=stage.value if stage else None,
             status=status_.value if status_ else None,
-            cursor=cursor,
+            cursor=cursor or None,  # an empty `cursor=` is the first page
             limit=limit,
         )
     except ValueError:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hmac
 import json
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
@@ -17,7 +16,7 @@ from temporalio.service import RPCError
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import ProblemError, problem_responses
 from api.processes import enrollment_handle, is_not_found, refusal
-from api.schemas import StrictModel
+from api.schemas import Money, StrictModel
 from db.repositories import ledger
 from gateways.payment import sign_callback
 from workflows.enrollment import EnrollmentWorkflow
@@ -28,7 +27,7 @@ router = APIRouter(prefix="/v1/payments", tags=["payments"])
 
 class PaymentCallback(StrictModel):
     order_id: str
-    amount: Decimal
+    amount: Money
     paid_at: datetime
     gateway_ref: str
 
