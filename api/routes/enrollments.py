@@ -210,6 +210,14 @@ def _application_no(secret: str, agent: str, idempotency_key: str | None) -> str
     return "E" + base64.b32encode(raw).decode()[:12]
 
 
+def _customer_digest(secret: str, customer: CustomerDetails) -> str:
+    """A keyed hash of who the customer really is (ID number and name), so an
+    Idempotency-Key retried for another person is caught even when the masked details
+    coincide, without the ID number in clear in the process state."""
+    identity = f"customer\n{customer.id_number.upper()}\n{customer.name.strip()}"
+    return hmac.new(secret.encode(), identity.encode(), hashlib.sha256).hexdigest()
+
+
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
@@ -249,16 +257,19 @@ async def create_enrollment(
         raise ProblemError(422, "validation_error", "Invalid needs",
                            "needs.health_conditions must be a list of strings")  # fmt: skip
 
-    application_no = _application_no(settings.resolved_jwt_secret(), user.username, idempotency_key)
+    secret = settings.resolved_jwt_secret()
+    application_no = _application_no(secret, user.username, idempotency_key)
+    details = CustomerDetails(
+        **body.customer.model_dump() | {"id_number": body.customer.id_number.upper()}
+    )
     start = EnrollmentStart(
         application_no=application_no,
         agent=user.username,
-        customer=CustomerDetails(
-            **body.customer.model_dump() | {"id_number": body.customer.id_number.upper()}
-        ),
+        customer=details,
         birth_date=identity.birth_date,
         declared_conditions=conditions,
         clocks=settings.timers(),
+        customer_digest=_customer_digest(secret, details),
     )
     workflow_id = workflow_id_for(application_no)
     try:
@@ -288,7 +299,14 @@ async def create_enrollment(
             status=Status.IN_PROGRESS,
         )
     state = await handle.query(EnrollmentWorkflow.state)
-    if state.customer != start.customer.masked():
+    # A process started before the digest existed has none: its masked customer is all
+    # there is to compare.
+    same = (
+        state.customer_digest == start.customer_digest
+        if state.customer_digest is not None
+        else state.customer == start.customer.masked()
+    )
+    if not same:
         raise ProblemError(422, "idempotency_key_reused", "Idempotency-Key reused",
                            "this key was used for a different customer")  # fmt: skip
     return EnrollmentAccepted(
