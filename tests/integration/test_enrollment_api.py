@@ -190,6 +190,33 @@ async def test_idempotency_key_reused_for_another_customer_behind_the_same_mask_
     assert first_id not in state.text
 
 
+async def test_a_quote_echoes_money_normalised_to_two_decimals(
+    api: httpx.AsyncClient, login: Login
+) -> None:
+    alice = await login("alice")
+    r = await api.post(
+        "/v1/enrollments", json={"customer": customer(new_id_number())}, headers=alice
+    )
+    eid = r.json()["enrollment_id"]
+    for sent in ("200000.5", 200000.5):
+        r = await api.post(
+            f"/v1/enrollments/{eid}/quote",
+            json={"product_code": "TERM_LIFE_20", "sum_insured": sent},
+            headers=alice,
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["sum_insured"] == "200000.50"
+    for sent in ("1E+6", "\uff12\uff10\uff10\uff10\uff10\uff10\uff10"):  # full-width digits
+        r = await api.post(
+            f"/v1/enrollments/{eid}/quote",
+            json={"product_code": "TERM_LIFE_20", "sum_insured": sent},
+            headers=alice,
+        )
+        assert (r.status_code, r.json()["code"]) == (422, "validation_error"), sent
+    body = (await api.get(f"/v1/enrollments/{eid}", headers=alice)).json()
+    assert body["quote"]["sum_insured"] == "200000.50"
+
+
 async def test_online_payment_callback_forged_refused_repeat_harmless(
     api: httpx.AsyncClient, login: Login, integration_settings: Settings
 ) -> None:
