@@ -12,7 +12,9 @@ import httpx
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from api.errors import ProblemError
 from api.schemas import Money, StrictDate
+from api.web.inbox import decision_body
 
 # Nothing below reaches a process: a stand-in client lets the routes get past the
 # `temporal_unavailable` dependency to validation. Touching it is a test failure.
@@ -201,3 +203,15 @@ async def test_an_empty_cursor_is_the_first_page(
     empty = await api_client.get(f"{path}?cursor=", headers=auth_headers("sue"))
     assert first.status_code == 200, first.text
     assert (empty.status_code, empty.json()) == (200, first.json())
+
+
+@pytest.mark.parametrize("typed", ["1E+3", "\uff15\uff10\uff10", "1.005"])
+def test_the_console_decision_form_refuses_the_amounts_the_api_refuses(typed: str) -> None:
+    with pytest.raises(ProblemError) as err:
+        decision_body("approve", "ok", typed, [])
+    assert err.value.code == "invalid_amount"
+
+
+def test_the_console_decision_form_normalises_its_amount() -> None:
+    body = decision_body("approve", "ok", "8,000.5", [])
+    assert str(body.amount) == "8000.50"
