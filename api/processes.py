@@ -42,7 +42,7 @@ REFUSAL_STATUS: dict[str, int] = {
     "decision_not_allowed": 422,
     "amount_above_assessment": 422,
     "documents_required": 422,
-    "unknown_document_kind": 422,
+    "too_many_documents": 422,
     "appeal_not_allowed": 409,
     "appeal_window_closed": 409,
 }

@@ -122,6 +122,8 @@ class EnrollmentState(BaseModel):
     agent: str
     customer_id: str | None = None
     customer: MaskedCustomer
+    # HMAC of the real identity (see workflows.inputs.EnrollmentStart): compared, never shown.
+    customer_digest: str | None = None
     birth_date: date
     stage: Stage
     status: Status

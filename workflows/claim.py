@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.claim_rules import (
         DOCUMENT_KINDS,
+        MAX_CLAIM_DOCUMENTS,
         Tier,
         approval_tier,
         approvals_needed,
@@ -523,9 +524,12 @@ class ClaimWorkflow:
             ClaimStage.DOCUMENTS_PENDING,
         ):
             raise _refuse("invalid_stage", "documents are not awaited at this stage")
-        unknown = sorted({d.kind for d in supplement.documents} - DOCUMENT_KINDS)
-        if unknown:
-            raise _refuse("unknown_document_kind", f"unknown document kinds: {', '.join(unknown)}")
+        # Kinds outside the checklist are kept as supplementary documents (a bank-card
+        # copy, an expense list): never a reason to refuse the rest. Only the count is bound.
+        if len(self._state.documents) + len(supplement.documents) > MAX_CLAIM_DOCUMENTS:
+            raise _refuse(
+                "too_many_documents", f"a claim keeps at most {MAX_CLAIM_DOCUMENTS} documents"
+            )
 
     @workflow.update
     async def decide(self, decision: ClaimDecision) -> ClaimState:

@@ -130,6 +130,7 @@ class EnrollmentWorkflow:
             workflow_id=workflow_id_for(start.application_no),
             agent=start.agent,
             customer=start.customer.masked(),
+            customer_digest=start.customer_digest,
             birth_date=start.birth_date,
             stage=Stage.CONSULTATION,
             status=Status.IN_PROGRESS,

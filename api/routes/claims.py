@@ -6,7 +6,6 @@ import base64
 import hashlib
 import re
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
@@ -24,9 +23,9 @@ from temporalio.service import RPCError
 from api.deps import AgentUser, CurrentUser, SessionDep, SettingsDep, TemporalDep, require_roles
 from api.errors import ProblemError, problem_responses
 from api.processes import is_not_found, require_own_case, run_update, sees_all
-from api.schemas import Money, StrictModel
+from api.schemas import FreeText, Money, RequiredText, StrictDate, StrictModel
 from db.repositories import claims, policies
-from domain.claim_rules import DOCUMENT_KINDS, intake_refusal
+from domain.claim_rules import MAX_DOCUMENTS_PER_REQUEST, intake_refusal, is_supplementary
 from domain.claims import (
     DUPLICATE_BLOCKING,
     Approval,
@@ -68,11 +67,16 @@ _NOT_YOURS = {403: "not_your_case"}
 
 class ClaimCreate(StrictModel):
     policy_number: str = Field(min_length=1, max_length=40)
-    incident_date: date
+    incident_date: StrictDate
     incident_type: str = Field(description="One of the product's `covered_incidents`")
-    description: str = Field(min_length=1, max_length=2000)
-    amount_claimed: Decimal = Field(max_digits=14, decimal_places=2)
-    documents: list[ClaimDocument] = Field(default=[], max_length=50)
+    description: RequiredText = Field(min_length=1, max_length=2000)
+    amount_claimed: Money
+    documents: list[ClaimDocument] = Field(
+        default=[],
+        max_length=MAX_DOCUMENTS_PER_REQUEST,
+        description="Each `kind` a slug (at most 40 characters): the product's "
+        "`required_documents` for the incident, or any other kind, kept as supplementary",
+    )
     payee_account: str = Field(description="12-19 digits; shown masked afterwards")
 
 
@@ -84,20 +88,20 @@ class ClaimAccepted(BaseModel):
 
 
 class DocumentsCreate(StrictModel):
-    documents: list[ClaimDocument] = Field(min_length=1, max_length=50)
+    documents: list[ClaimDocument] = Field(min_length=1, max_length=MAX_DOCUMENTS_PER_REQUEST)
 
 
 class AppealCreate(StrictModel):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: RequiredText = Field(min_length=1, max_length=2000)
 
 
 class ClaimWithdrawalCreate(StrictModel):
-    reason: str = Field(default="", max_length=500)
+    reason: FreeText = Field(default="", max_length=500)
 
 
 class PayoutRetryCreate(StrictModel):
     payee_account: str
-    reason: str = Field(min_length=1, max_length=500)
+    reason: RequiredText = Field(min_length=1, max_length=500)
 
 
 class PayoutRead(BaseModel):
@@ -107,6 +111,14 @@ class PayoutRead(BaseModel):
     amount: Money | None = None
     paid_at: datetime | None = None
     attempts: int = 0
+
+
+class ClaimDocumentRead(BaseModel):
+    kind: str
+    name: str
+    supplementary: bool = Field(
+        description="A kind outside every checklist: kept, never counted as required"
+    )
 
 
 class ClaimRead(BaseModel):
@@ -122,7 +134,7 @@ class ClaimRead(BaseModel):
     amount_claimed: Money
     amount_approved: Money | None
     payee_account: str = Field(description="masked")
-    documents: list[ClaimDocument]
+    documents: list[ClaimDocumentRead]
     missing_documents: list[str]
     assessment: Assessment | None
     tier: str | None
@@ -137,6 +149,10 @@ class ClaimRead(BaseModel):
             exclude={"payee_account_masked", "description", "open_task_id", "payout"}
         )
         payout = PayoutRead.model_validate(state.payout.model_dump())
+        data["documents"] = [
+            ClaimDocumentRead(kind=d.kind, name=d.name, supplementary=is_supplementary(d.kind))
+            for d in state.documents
+        ]
         return cls(**data, payout=payout, payee_account=state.payee_account_masked)
 
 
@@ -194,12 +210,12 @@ async def _claim(
         {
             422: [
                 "invalid_bank_account",
-                "unknown_document_kind",
                 "unknown_policy",
                 "policy_not_effective",
                 "incident_not_covered",
                 "unknown_incident_type",
                 "incident_in_future",
+                "incident_too_old",
                 "invalid_amount",
             ]
         },
@@ -218,10 +234,6 @@ async def report_claim(
     incident date and type, still open or paid: 409 `duplicate_claim`)."""
     if not _ACCOUNT_RE.match(body.payee_account):
         raise ProblemError(422, "invalid_bank_account", "Invalid payee account", "12-19 digits")
-    unknown = sorted({d.kind for d in body.documents} - DOCUMENT_KINDS)
-    if unknown:
-        raise ProblemError(422, "unknown_document_kind", "Unknown document kind",
-                           f"unknown kinds: {', '.join(unknown)}")  # fmt: skip
     policy = await policies.get_policy(session, policy_number=body.policy_number)
     if policy is None or (not sees_all(user) and policy.agent != user.username):
         raise ProblemError(422, "unknown_policy", "Unknown policy", "no such policy")
@@ -239,6 +251,7 @@ async def report_claim(
         incident_date=body.incident_date,
         today=today,
         amount_claimed=body.amount_claimed,
+        limitation_years=product.claim_limitation_years,
     )
     if refused is not None:
         code, message = refused
@@ -319,7 +332,7 @@ async def list_claims(
             stage=stage.value if stage else None,
             status=status_.value if status_ else None,
             policy_number=policy_number,
-            cursor=cursor,
+            cursor=cursor or None,  # an empty `cursor=` is the first page
             limit=limit,
         )
     except ValueError:
@@ -358,13 +371,15 @@ async def get_claim(claim_id: str, user: CurrentUser, client: TemporalDep) -> Cl
     "/{claim_id}/documents",
     response_model=ClaimRead,
     responses=problem_responses(
-        _NOT_FOUND, _NOT_YOURS, {409: "invalid_stage"}, _REFUSED, {422: "unknown_document_kind"}
+        _NOT_FOUND, _NOT_YOURS, {409: "invalid_stage"}, _REFUSED, {422: "too_many_documents"}
     ),
 )
 async def supplement_documents(
     claim_id: str, body: DocumentsCreate, user: AgentUser, client: TemporalDep
 ) -> ClaimRead:
-    """Supplement missing documents; the review resumes when none is missing."""
+    """Supplement missing documents; the review resumes when none is missing. Kinds
+    outside the checklist are kept as supplementary; a claim keeps at most 100 documents
+    (422 `too_many_documents`)."""
     handle, current = await _claim(client, claim_id, user)
     require_own_case(current.agent, user)
     state = await run_update(

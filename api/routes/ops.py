@@ -129,7 +129,7 @@ async def search_workflows(
             client,
             query,
             page_size=limit,
-            cursor=cursor,
+            cursor=cursor or None,  # an empty `cursor=` is the first page
         )
     except visibility.InvalidCursor:
         raise ProblemError(422, "invalid_cursor", "Invalid cursor", "") from None

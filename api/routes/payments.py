@@ -5,7 +5,6 @@ from __future__ import annotations
 import hmac
 import json
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
@@ -19,7 +18,7 @@ from api.deps import GatewayDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ProblemError, problem_responses
 from api.late_payments import accept_late_payment, resume_late_refund
 from api.processes import enrollment_handle, is_not_found, refusal
-from api.schemas import StrictModel
+from api.schemas import Money, StrictModel
 from db.models import PaymentLedger
 from db.repositories import ledger
 from gateways.payment import PaymentGateway, sign_callback
@@ -31,7 +30,7 @@ router = APIRouter(prefix="/v1/payments", tags=["payments"])
 
 class PaymentCallback(StrictModel):
     order_id: str
-    amount: Decimal
+    amount: Money
     paid_at: datetime
     gateway_ref: str
 

@@ -146,8 +146,17 @@ async def test_intake_refusals_name_the_reason_and_create_nothing(
         ({"incident_type": "death"}, 422, "incident_not_covered"),
         ({"incident_date": (today() + timedelta(days=1)).isoformat()}, 422, "incident_in_future"),
         ({"incident_date": (today() - timedelta(days=3)).isoformat()}, 422, "policy_not_effective"),
+        # Before the 2-year limitation period of a non-life product (the policy-effective
+        # check would refuse it too, later): the explicit reason comes first.
+        (
+            {"incident_date": (today() - timedelta(days=2 * 366)).isoformat()},
+            422,
+            "incident_too_old",
+        ),
         ({"amount_claimed": "0.00"}, 422, "invalid_amount"),
-        ({"documents": documents(["selfie"])}, 422, "unknown_document_kind"),
+        ({"documents": documents(["Selfie!"])}, 422, "validation_error"),  # not a slug
+        ({"documents": documents(["k" * 41])}, 422, "validation_error"),
+        ({"documents": documents(["claim_form"] * 51)}, 422, "validation_error"),
         ({"payee_account": "12"}, 422, "invalid_bank_account"),
         ({"surprise": True}, 422, "validation_error"),
     ]
@@ -267,6 +276,46 @@ async def test_missing_documents_then_supplement_and_agent_isolation(
         f"/v1/claims/{claim_id}/withdraw", json={"reason": "paid privately"}, headers=alice
     )
     assert r.status_code == 200 and r.json()["status"] == "withdrawn"
+
+
+async def test_routine_attachments_are_kept_as_supplementary_never_refused_nor_counted(
+    api: httpx.AsyncClient, login: Login, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A bank-card copy or an expense list is a routine attachment: the intake and the
+    supplement keep it (flagged `supplementary`) and it never stands in for a required one."""
+    alice = await login("alice")
+    policy = await effective_policy(
+        api, login, "alice", product="MEDICAL_1Y", sum_insured="50000.00", sessions=sessions
+    )
+    r = await report(
+        api, alice, policy, amount_claimed="3000.00",
+        documents=documents(["claim_form", "bank_card_copy"]),
+    )  # fmt: skip
+    assert r.status_code == 202, r.text
+    claim_id = r.json()["claim_id"]
+    body = await claim_until(api, alice, claim_id, lambda b: b["stage"] == "documents_pending")
+    assert body["missing_documents"] == ["discharge_summary", "id_proof", "medical_invoice"]
+    assert [(d["kind"], d["supplementary"]) for d in body["documents"]] == [
+        ("claim_form", False),
+        ("bank_card_copy", True),
+    ]
+    r = await api.post(
+        f"/v1/claims/{claim_id}/documents",
+        json={"documents": documents(["expense_list", "id_proof", "discharge_summary"])},
+        headers=alice,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["missing_documents"] == ["medical_invoice"]  # the expense list is no invoice
+    assert {d["kind"] for d in r.json()["documents"] if d["supplementary"]} == {
+        "bank_card_copy",
+        "expense_list",
+    }
+    r = await api.post(
+        f"/v1/claims/{claim_id}/documents",
+        json={"documents": documents(["Medical Invoice"])},
+        headers=alice,
+    )
+    assert (r.status_code, r.json()["code"]) == (422, "validation_error")  # not a slug
 
 
 @pytest.fixture

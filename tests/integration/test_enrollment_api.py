@@ -156,6 +156,67 @@ async def test_repeated_post_with_the_same_idempotency_key_returns_the_same_enro
     assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
 
 
+async def test_idempotency_key_reused_for_another_customer_behind_the_same_mask_is_refused(
+    api: httpx.AsyncClient, login: Login
+) -> None:
+    """Two people whose masked name, ID number and phone coincide are still two people:
+    the key's first customer is compared by a keyed hash of the real identity."""
+    alice = await login("alice")
+    sequence = random.randrange(1000)
+    first_id = make_id_number("110105", date(1990, 1, 1), sequence)
+    other_id = next(
+        n
+        for day in range(2, 366)
+        if (n := make_id_number("110105", date(1990, 1, 1) + timedelta(days=day - 1), sequence))[-1]
+        == first_id[-1]
+    )
+    assert (first_id[:6], first_id[-4:]) == (other_id[:6], other_id[-4:])  # the same mask
+    headers = {**alice, "Idempotency-Key": f"masked-{random.randrange(10**9)}"}
+    first = await api.post(
+        "/v1/enrollments", json={"customer": customer(first_id, "张三")}, headers=headers
+    )
+    assert first.status_code == 202, first.text
+    again = await api.post(
+        "/v1/enrollments", json={"customer": customer(first_id, "张三")}, headers=headers
+    )
+    assert (again.status_code, again.json()["enrollment_id"]) == (
+        202,
+        first.json()["enrollment_id"],
+    )
+    for other in (customer(other_id, "张三"), customer(first_id, "张四")):
+        r = await api.post("/v1/enrollments", json={"customer": other}, headers=headers)
+        assert (r.status_code, r.json()["code"]) == (422, "idempotency_key_reused"), r.text
+    state = await api.get(f"/v1/enrollments/{first.json()['enrollment_id']}", headers=alice)
+    assert first_id not in state.text
+
+
+async def test_a_quote_echoes_money_normalised_to_two_decimals(
+    api: httpx.AsyncClient, login: Login
+) -> None:
+    alice = await login("alice")
+    r = await api.post(
+        "/v1/enrollments", json={"customer": customer(new_id_number())}, headers=alice
+    )
+    eid = r.json()["enrollment_id"]
+    for sent in ("200000.5", 200000.5):
+        r = await api.post(
+            f"/v1/enrollments/{eid}/quote",
+            json={"product_code": "TERM_LIFE_20", "sum_insured": sent},
+            headers=alice,
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["sum_insured"] == "200000.50"
+    for sent in ("1E+6", "\uff12\uff10\uff10\uff10\uff10\uff10\uff10"):  # full-width digits
+        r = await api.post(
+            f"/v1/enrollments/{eid}/quote",
+            json={"product_code": "TERM_LIFE_20", "sum_insured": sent},
+            headers=alice,
+        )
+        assert (r.status_code, r.json()["code"]) == (422, "validation_error"), sent
+    body = (await api.get(f"/v1/enrollments/{eid}", headers=alice)).json()
+    assert body["quote"]["sum_insured"] == "200000.50"
+
+
 async def test_online_payment_callback_forged_refused_repeat_harmless(
     api: httpx.AsyncClient, login: Login, integration_settings: Settings
 ) -> None:
