@@ -91,6 +91,16 @@ class Settings(BaseSettings):
     # The customer policy query: attempts per client address per minute.
     policy_query_rate_per_minute: int = Field(default=20, ge=1)
 
+    # --- Sign-in throttle (docs/api-auth.md "Sign-in throttle"). Failed sign-ins are
+    # counted per attempted username and per client address within the window; at the
+    # limit, that username (423 login_locked) or address (429 login_throttled) is locked
+    # for the lockout, the right password included. Counts are kept in the database.
+    login_user_max_failures: int = Field(default=5, ge=1)
+    login_client_max_failures: int = Field(default=30, ge=1)
+    login_failure_window: Duration = timedelta(minutes=15)
+    login_lockout: Duration = timedelta(minutes=15)
+    # --- end of the sign-in throttle.
+
     log_level: str = "INFO"
     # Also write log lines (JSON) to this file; `insureflow dev` puts one in the data dir.
     log_file: Path | None = None
