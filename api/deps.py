@@ -19,14 +19,17 @@ from api.errors import ProblemError
 from api.security import decode_access_token, invalid_token, not_authenticated
 from api.temporal_client import ensure_temporal
 from core.config import Settings
+from db.repositories.auth_sessions import is_revoked
 from db.repositories.users import get_user
 from domain.underwriting import Actor, Role
+from gateways.payment import PaymentGateway, gateway_for
 
 TOKEN_URL = "/v1/auth/token"
 _ROLE_VALUES = frozenset(role.value for role in Role)
 
 # auto_error=False: a missing token is answered by our own 401 problem, not FastAPI's.
 _bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
+BearerToken = Annotated[str | None, Depends(_bearer)]
 
 
 def get_settings(request: Request) -> Settings:
@@ -64,28 +67,60 @@ async def get_temporal(request: Request) -> Client:
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 
 
+def get_gateway(request: Request, settings: SettingsDep) -> PaymentGateway:
+    """The payment gateway, as the worker's activities see it (for late-payment refunds)."""
+    return gateway_for(settings, request.app.state.session_factory)
+
+
+GatewayDep = Annotated[PaymentGateway, Depends(get_gateway)]
+
+
+class LazyTemporal:
+    """The Temporal client on demand, for a route that needs it on one path only (a read
+    the read model answers for a finished case): ``client = await temporal()`` connects,
+    or raises 503 ``temporal_unavailable``, only when that path is taken."""
+
+    def __init__(self, request: Request) -> None:
+        self._request = request
+
+    async def __call__(self) -> Client:
+        return await get_temporal(self._request)
+
+
+def get_lazy_temporal(request: Request) -> LazyTemporal:
+    return LazyTemporal(request)
+
+
+LazyTemporalDep = Annotated[LazyTemporal, Depends(get_lazy_temporal)]
+
+
 async def get_current_user(
     request: Request,
     settings: SettingsDep,
     session: SessionDep,
-    token: Annotated[str | None, Depends(_bearer)],
+    token: BearerToken,
 ) -> Actor:
     """The caller, from their bearer token, as the user table describes them now.
 
     The token proves who they are; roles and approval limit come from the user row, so
-    deactivating or demoting someone takes effect at once. Missing token: 401
-    ``not_authenticated``; bad, expired, or for an unknown or inactive user: 401
-    ``invalid_token``.
+    deactivating or demoting someone takes effect at once. A token revoked by sign-out is
+    refused (the revocation is a database row: it holds across restarts). Missing token:
+    401 ``not_authenticated``; bad, expired, revoked, or for an unknown or inactive user:
+    401 ``invalid_token``. The verified claims are left in ``request.state.token_claims``.
     """
     if not token:
         raise not_authenticated()
     claims = decode_access_token(settings, token)
+    revoked = await is_revoked(session, jti=claims.token_id)
     user = await get_user(session, username=claims.username)
     # End the read transaction now: a SQLite read snapshot held while the route waits
     # on Temporal would make the route's own later write fail with "database is locked".
     await session.commit()
+    if revoked:
+        raise invalid_token("The access token has been revoked (signed out).")
     if user is None or not user.active:
         raise invalid_token("The user of this token is unknown or inactive.")
+    request.state.token_claims = claims
     actor = Actor(
         username=user.username,
         roles=tuple(Role(role) for role in user.roles if role in _ROLE_VALUES),

@@ -349,7 +349,13 @@ def implied_problems(route: Any, operation: Mapping[str, Any]) -> dict[int, tupl
     whether it needs a token (401), a role (403), Temporal or the database (503); the operation says
     whether it takes a body (400, 413, 422) or parameters (422); anything may fail (500)."""
     # api.deps imports this module; by the time a document is generated both are loaded.
-    from api.deps import get_current_user, get_session, get_temporal, require_roles
+    from api.deps import (
+        get_current_user,
+        get_lazy_temporal,
+        get_session,
+        get_temporal,
+        require_roles,
+    )
 
     calls = _dependency_calls(route.dependant)
     guard_prefix = f"{require_roles.__qualname__}.<locals>."  # the guards it makes
@@ -365,7 +371,7 @@ def implied_problems(route: Any, operation: Mapping[str, Any]) -> dict[int, tupl
         problems[422] = VALIDATION_CODES
     problems[500] = INTERNAL_CODES
     unavailable = (
-        *(TEMPORAL_CODES if get_temporal in calls else ()),
+        *(TEMPORAL_CODES if get_temporal in calls or get_lazy_temporal in calls else ()),
         *(DATABASE_CODES if get_session in calls else ()),
     )
     if unavailable:

@@ -6,26 +6,108 @@ derive from ``StrictModel`` so an unknown field is a 422, never silently dropped
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from datetime import date
 from decimal import Decimal
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 CENT = Decimal("0.01")
 T = TypeVar("T")
+
+# ASCII digits only (``\d`` would match full-width digits too), an optional sign, at
+# most two decimals.
+_MONEY_RE = re.compile(r"^-?[0-9]{1,12}(\.[0-9]{1,2})?$", re.ASCII)
+_DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", re.ASCII)
+# Line breaks and tabs are text in a description; every other control character is not.
+_TEXT_CONTROLS_ALLOWED = frozenset("\n\r\t")
 
 
 def _money_text(value: Decimal) -> str:
     return str(value.quantize(CENT))
 
 
-# A CNY amount. In: a decimal string or number with at most two decimal places. Out: a
-# decimal string with exactly two ("300000.00"), as API.md requires.
+def _money_in(value: Any) -> Any:
+    """A money value as a client sends it: a string or JSON number written in plain ASCII
+    digits with at most two decimals. Exponent notation ("1E+6"), full-width or other
+    non-ASCII digits, NaN and infinities are refused; the value is normalised to cents, so
+    it is echoed back as "200000.50" however it came in. A ``Decimal`` built by the
+    application itself passes through unchanged."""
+    if isinstance(value, bool):
+        raise ValueError("an amount is a decimal number, not a boolean")
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int):
+        text = str(value)
+    elif isinstance(value, float):
+        text = repr(value)  # 1e+16 and beyond print as exponents: refused below
+    elif isinstance(value, str):
+        text = value
+    else:
+        raise ValueError("an amount is a decimal string or number")
+    if not _MONEY_RE.match(text):
+        raise ValueError(
+            'an amount is plain ASCII digits with at most two decimals, e.g. "250000.00"'
+        )
+    return Decimal(text).quantize(CENT)
+
+
+# A CNY amount. In: a decimal string or number in ASCII digits with at most two decimal
+# places (see _money_in). Out: a decimal string with exactly two ("300000.00"), as API.md
+# requires. Every money field of a request body uses this one type.
 Money = Annotated[
     Decimal,
+    BeforeValidator(_money_in),
     Field(max_digits=14, decimal_places=2, examples=["250000.00"]),
     PlainSerializer(_money_text, return_type=str, when_used="json"),
 ]
+
+
+def _strict_date(value: Any) -> Any:
+    if isinstance(value, str) and not _DATE_RE.match(value):
+        raise ValueError("a date is YYYY-MM-DD, without a time")
+    if not isinstance(value, (str, date)):
+        raise ValueError("a date is a YYYY-MM-DD string")
+    return value
+
+
+# A calendar date exactly as "YYYY-MM-DD": a time part ("2026-11-01T10:00:00") or a
+# timestamp number is refused rather than silently truncated.
+StrictDate = Annotated[date, BeforeValidator(_strict_date)]
+
+
+def _controls(value: str, allowed: frozenset[str]) -> bool:
+    return any(unicodedata.category(c) == "Cc" and c not in allowed for c in value)
+
+
+def _name_text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    if _controls(value, frozenset()):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _free_text(value: str) -> str:
+    if _controls(value, _TEXT_CONTROLS_ALLOWED):
+        raise ValueError("must not contain control characters other than line breaks and tabs")
+    return value
+
+
+def _required_text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return _free_text(value)
+
+
+# A one-line name: not blank, no control character at all.
+NameText = Annotated[str, AfterValidator(_name_text)]
+# Free text (a description, a reason): line breaks and tabs allowed, other control
+# characters refused. RequiredText must also have something besides spaces.
+FreeText = Annotated[str, AfterValidator(_free_text)]
+RequiredText = Annotated[str, AfterValidator(_required_text)]
 
 
 class StrictModel(BaseModel):

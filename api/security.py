@@ -1,12 +1,14 @@
 """Access tokens (JWT, HS256) and the password checks behind the login.
 
-A token carries who the user is (``sub``) and, for clients' convenience, their roles and
+A token carries who the user is (``sub``), its own id (``jti``, which sign-out revokes:
+``db.repositories.auth_sessions``) and, for clients' convenience, their roles and
 approval limit; the API still reloads the user on every request (``api.deps``), so a
 deactivated or demoted user loses access before their token expires.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -34,7 +36,9 @@ __all__ = [
 
 # Pinned: a token naming any other algorithm (``none`` included) is refused.
 ALGORITHM = "HS256"
-_REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
+# A token without a `jti` could not be revoked, so it is refused.
+_REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "jti"]
+_MAX_TOKEN_ID = 64  # revoked_token.jti
 _BEARER = {"WWW-Authenticate": "Bearer"}
 
 
@@ -46,6 +50,7 @@ class TokenClaims:
     roles: tuple[Role, ...]
     approval_limit: Decimal
     expires_at: datetime
+    token_id: str  # the `jti`
 
 
 def not_authenticated() -> ProblemError:
@@ -82,6 +87,7 @@ def create_access_token(
         "exp": issued + settings.token_ttl,
         "roles": [str(role) for role in actor.roles],
         "approval_limit": str(actor.approval_limit),
+        "jti": secrets.token_urlsafe(16),
     }
     token = jwt.encode(claims, settings.resolved_jwt_secret(), algorithm=ALGORITHM)
     return token, ttl
@@ -107,7 +113,10 @@ def decode_access_token(settings: Settings, token: str) -> TokenClaims:
         raise invalid_token() from None
     username = claims.get("sub")
     raw_roles = claims.get("roles", [])
+    token_id = claims.get("jti")
     if not isinstance(username, str) or not username or not isinstance(raw_roles, list):
+        raise invalid_token()
+    if not isinstance(token_id, str) or not 0 < len(token_id) <= _MAX_TOKEN_ID:
         raise invalid_token()
     try:
         roles = tuple(Role(role) for role in raw_roles)
@@ -119,6 +128,7 @@ def decode_access_token(settings: Settings, token: str) -> TokenClaims:
         roles=roles,
         approval_limit=approval_limit,
         expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        token_id=token_id,
     )
 
 

@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     claim_decision_deadline: Duration = timedelta(days=30)
     payout_deadline: Duration = timedelta(days=10)
     appeal_window: Duration = timedelta(days=60)
+    start_date_window: Duration = timedelta(days=90)
 
     # Claim approval tiers (API.md "Claims").
     claim_auto_limit: Decimal = Decimal("5000.00")
@@ -107,6 +108,16 @@ class Settings(BaseSettings):
     # ("10.0.0.5,10.1.0.0/16"). Empty: the client address is always the direct peer's.
     trusted_proxies: str = ""
     # --- end fault handling ---
+
+    # --- Sign-in throttle (docs/api-auth.md "Sign-in throttle"). Failed sign-ins are
+    # counted per attempted username and per client address within the window; at the
+    # limit, that username (423 login_locked) or address (429 login_throttled) is locked
+    # for the lockout, the right password included. Counts are kept in the database.
+    login_user_max_failures: int = Field(default=5, ge=1)
+    login_client_max_failures: int = Field(default=30, ge=1)
+    login_failure_window: Duration = timedelta(minutes=15)
+    login_lockout: Duration = timedelta(minutes=15)
+    # --- end of the sign-in throttle.
 
     log_level: str = "INFO"
     # Also write log lines (JSON) to this file; `insureflow dev` puts one in the data dir.
@@ -166,6 +177,7 @@ class Settings(BaseSettings):
             claim_decision_deadline=self.claim_decision_deadline,
             payout_deadline=self.payout_deadline,
             appeal_window=self.appeal_window,
+            start_date_window=self.start_date_window,
         )
 
 

@@ -334,3 +334,39 @@ class QueryCredential(CreatedAtMixin, Base):
 
     application_no: Mapped[str] = mapped_column(String(64), primary_key=True)
     password_hash: Mapped[str] = mapped_column(String(255))
+
+
+class RevokedToken(CreatedAtMixin, Base):
+    """An access token ended before its expiry (sign-out), by its ``jti``; refused from then
+    on. A row is of no use once the token has expired, and may be purged after
+    `expires_at`."""
+
+    __tablename__ = "revoked_token"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+LOGIN_THROTTLE_SCOPES = ("user", "client")
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins counted per attempted username or per client address, and the
+    lockout they led to. `key` is a keyed hash (HMAC) of the scope and the name or address:
+    an attempted username may be an ID number typed in the wrong field, and is never kept
+    in clear here."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(8))
+    failures: Mapped[int] = mapped_column(default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    unlock_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Indexed for the purge of rows whose window and lockout have both passed.
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow, index=True
+    )
+
+    __table_args__ = (CheckConstraint(_in("scope", LOGIN_THROTTLE_SCOPES), name="scope"),)

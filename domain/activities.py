@@ -41,7 +41,7 @@ class VerifyApplicant(BaseModel):
 
 class TaskOpen(BaseModel):
     task_id: str
-    kind: Literal["underwriting", "claim_review", "claim_approval", "payout_failed"]
+    kind: Literal["underwriting", "claim_review", "claim_approval", "payout_failed", "late_payment"]
     workflow_id: str
     case_id: str
     subject: str

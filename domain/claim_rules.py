@@ -59,6 +59,18 @@ DOCUMENT_KINDS: frozenset[str] = frozenset(
 )
 
 
+# A claim keeps at most this many documents in all (the intake and each supplement carry
+# at most MAX_DOCUMENTS_PER_REQUEST): a bound on what one process holds in its history.
+MAX_DOCUMENTS_PER_REQUEST = 50
+MAX_CLAIM_DOCUMENTS = 100
+
+
+def is_supplementary(kind: str) -> bool:
+    """A kind no incident's checklist names (a bank-card copy, an expense list): kept with
+    the claim and shown as supplementary, never refused, never counted as required."""
+    return kind not in DOCUMENT_KINDS
+
+
 def missing_documents(*, incident_type: IncidentType, provided: Iterable[str]) -> list[str]:
     """The document kinds ``incident_type`` requires that are not in ``provided``, sorted.
 
@@ -248,20 +260,24 @@ def claim_decision_refusal(
     filed_by: str,
     prior_approvers: Sequence[str] = (),
     rejected_by: str | None = None,
+    participants: Sequence[str] = (),
 ) -> str | None:
     """The API code refusing ``actor``'s ``decision`` on a claim, or None when they may decide.
 
     Order: ``not_a_supervisor``; then ``four_eyes_violation`` when the actor filed the
-    claim, already approved it (dual control), or, on an appeal review, is the one who
-    rejected it (``rejected_by``); then, for ``approve`` only, ``approval_limit_exceeded``
-    when ``amount`` is above their limit.
+    claim or took another step in it (``participants``: supplemented documents, appealed,
+    set the payee account), already approved it (dual control), or, on an appeal review, is
+    the one who rejected it (``rejected_by``); then, for ``approve`` only,
+    ``approval_limit_exceeded`` when ``amount`` is above their limit.
     """
     if decision not in CLAIM_DECISIONS:
         raise ValueError(f"unknown claim decision {decision!r}")
     # Rejecting or asking for information pays nothing out, so only approval is held
     # to the limit; a zero amount can never exceed a limit.
     amount_at_stake = amount if decision == "approve" else Decimal("0")
-    refusal = decision_refusal(actor, amount=amount_at_stake, submitted_by=filed_by)
+    refusal = decision_refusal(
+        actor, amount=amount_at_stake, submitted_by=filed_by, participants=participants
+    )
     if refusal in (None, "approval_limit_exceeded"):
         # Four eyes outranks the limit: a second look must come from a second person,
         # whatever their authority.
@@ -286,10 +302,13 @@ def intake_refusal(
     incident_date: date,
     today: date,
     amount_claimed: Decimal,
+    limitation_years: int,
 ) -> tuple[str, str] | None:
     """The first reason a claim cannot be reported, as ``(code, message)``, or None.
 
-    Checked in order: ``invalid_amount``, ``incident_in_future``,
+    Checked in order: ``invalid_amount``, ``incident_in_future``, ``incident_too_old``
+    (earlier than ``limitation_years`` before ``today``: the product's limitation period,
+    Insurance Law art. 26; exactly that many years ago is still in time),
     ``unknown_incident_type``, ``incident_not_covered``, ``policy_not_effective`` (the
     policy is neither effective nor expired, or the incident is outside
     ``[effective_on, expires_on)``). Messages never echo the claimant's input or personal
@@ -299,6 +318,11 @@ def intake_refusal(
         return "invalid_amount", "amount_claimed must be a positive amount"
     if incident_date > today:
         return "incident_in_future", "the incident date is in the future"
+    if incident_date < years_before(today, limitation_years):
+        return (
+            "incident_too_old",
+            f"a claim must be made within {limitation_years} years of the incident",
+        )
     try:
         kind = IncidentType(incident_type)
     except ValueError:
@@ -311,6 +335,14 @@ def intake_refusal(
     if not effective_on <= incident_date < expires_on:
         return "policy_not_effective", "the policy was not in force on the incident date"
     return None
+
+
+def years_before(day: date, years: int) -> date:
+    """The same calendar day ``years`` earlier; 29 February falls back to the 28th."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
 
 
 # --- Reminders -------------------------------------------------------------------------

@@ -32,6 +32,7 @@ class ClaimStatus(StrEnum):
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"
     CANCELLED = "cancelled"  # by ops
+    TERMINATED = "terminated"  # by ops, at once: nothing compensated
 
 
 # A claim in one of these counts as "the same claim already reported".
@@ -39,9 +40,15 @@ DUPLICATE_BLOCKING = (ClaimStatus.IN_PROGRESS, ClaimStatus.PAID)
 
 
 class ClaimDocument(BaseModel):
+    """One attachment. ``kind`` is a slug: a checklist kind (``GET /v1/products``,
+    ``required_documents``) or any other, kept as a supplementary document."""
+
     model_config = ConfigDict(extra="forbid")
-    kind: str = Field(min_length=1, max_length=50)
-    name: str = Field(min_length=1, max_length=200)
+    kind: str = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9]+(?:[_-][a-z0-9]+)*$")
+    # A file name: no control characters (it is shown to people and written to logs).
+    name: str = Field(
+        min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$"
+    )
 
 
 class Reduction(BaseModel):

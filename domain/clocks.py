@@ -25,3 +25,5 @@ class ProcessClocks(BaseModel):
     claim_decision_deadline: timedelta = timedelta(days=30)
     payout_deadline: timedelta = timedelta(days=10)
     appeal_window: timedelta = timedelta(days=60)
+    # How far ahead an application's start_date may lie (a policy begins soon after sale).
+    start_date_window: timedelta = timedelta(days=90)

@@ -34,6 +34,7 @@ class Status(StrEnum):
     EXPIRED = "expired"
     FAILED = "failed"
     CANCELLED = "cancelled"  # by ops; what was charged is refunded
+    TERMINATED = "terminated"  # by ops, at once: nothing compensated
 
 
 class PaymentMethod(StrEnum):
@@ -121,6 +122,8 @@ class EnrollmentState(BaseModel):
     agent: str
     customer_id: str | None = None
     customer: MaskedCustomer
+    # HMAC of the real identity (see workflows.inputs.EnrollmentStart): compared, never shown.
+    customer_digest: str | None = None
     birth_date: date
     stage: Stage
     status: Status

@@ -43,6 +43,9 @@ class Product(BaseModel):
     auto_underwriting_limit: Decimal
     covered_incidents: tuple[IncidentType, ...]
     rates: tuple[RateBand, ...]
+    # How long after an incident a claim may still be made (诉讼时效, Insurance Law
+    # art. 26): 2 years for non-life insurance, 5 years for life insurance.
+    claim_limitation_years: int
 
 
 def _bands(*rows: tuple[int, int, str]) -> tuple[RateBand, ...]:
@@ -64,6 +67,7 @@ CATALOGUE: dict[str, Product] = {
             auto_underwriting_limit=Decimal("300000"),
             covered_incidents=(IncidentType.DEATH, IncidentType.TOTAL_DISABILITY),
             rates=_bands((18, 30, "0.90"), (31, 40, "1.50"), (41, 50, "3.20"), (51, 60, "6.50")),
+            claim_limitation_years=5,
         ),
         Product(
             code="ACCIDENT_1Y",
@@ -81,6 +85,7 @@ CATALOGUE: dict[str, Product] = {
                 IncidentType.ACCIDENT_MEDICAL,
             ),
             rates=_bands((18, 50, "0.80"), (51, 65, "1.20")),
+            claim_limitation_years=2,
         ),
         Product(
             code="MEDICAL_1Y",
@@ -94,6 +99,7 @@ CATALOGUE: dict[str, Product] = {
             auto_underwriting_limit=Decimal("200000"),
             covered_incidents=(IncidentType.HOSPITALISATION, IncidentType.OUTPATIENT_SURGERY),
             rates=_bands((0, 17, "3.00"), (18, 40, "2.50"), (41, 55, "4.00"), (56, 65, "6.00")),
+            claim_limitation_years=2,
         ),
     )
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from decimal import Decimal
 from enum import StrEnum
 
@@ -56,15 +57,19 @@ def route_underwriting(product: Product, *, sum_insured: Decimal, flags: list[st
     return Route(auto_approve=not reasons, reasons=reasons)
 
 
-def decision_refusal(actor: Actor, *, amount: Decimal, submitted_by: str) -> str | None:
+def decision_refusal(
+    actor: Actor, *, amount: Decimal, submitted_by: str, participants: Collection[str] = ()
+) -> str | None:
     """The API code refusing ``actor``'s decision on a case, or None when they may decide.
 
     Order: a non-supervisor is refused for that before anything else; then nobody decides
-    a case they submitted (four eyes); then the amount must be within their limit.
+    a case they submitted or took any other step in (four eyes: ``participants`` are the
+    people who acted on the case, whoever its agent is); then the amount must be within
+    their limit.
     """
     if not actor.has(Role.SUPERVISOR):
         return "not_a_supervisor"
-    if actor.username == submitted_by:
+    if actor.username == submitted_by or actor.username in participants:
         return "four_eyes_violation"
     if amount > actor.approval_limit:
         return "approval_limit_exceeded"

@@ -21,10 +21,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.repositories import gateway as book
+
+if TYPE_CHECKING:
+    from core.config import Settings
 
 
 class GatewayMode(StrEnum):
@@ -166,6 +170,19 @@ class PaymentGateway:
                 account_last4=last4,
             )
         return GatewayResult(row.gateway_ref, row.status)
+
+
+def gateway_for(
+    settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+) -> PaymentGateway:
+    """The gateway as configured: the worker's activities and the API's late-payment
+    refunds use the same one (same book, same live failure switch)."""
+    return PaymentGateway(
+        session_factory,
+        secret=settings.payment_gateway_secret,
+        control_file=settings.data_dir / "gateway-sim.json",
+        latency=settings.gateway_latency,
+    )
 
 
 def sign_callback(secret: str, body: bytes) -> str:

@@ -28,7 +28,7 @@ from activities.verification import VerificationActivities
 from core.config import Settings
 from core.crypto import FieldCipher
 from core.keys import Keyring, load_keyring
-from gateways.payment import PaymentGateway
+from gateways.payment import PaymentGateway, gateway_for
 from gateways.sanctions import SanctionsList
 from workflows.claim import ClaimWorkflow
 from workflows.enrollment import EnrollmentWorkflow
@@ -50,17 +50,6 @@ class LogContextInterceptor(Interceptor):
 
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
         return _LogContext(next)
-
-
-def gateway_for(
-    settings: Settings, session_factory: async_sessionmaker[AsyncSession]
-) -> PaymentGateway:
-    return PaymentGateway(
-        session_factory,
-        secret=settings.payment_gateway_secret,
-        control_file=settings.data_dir / "gateway-sim.json",
-        latency=settings.gateway_latency,
-    )
 
 
 def activities_for(

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.claim_rules import (
         DOCUMENT_KINDS,
+        MAX_CLAIM_DOCUMENTS,
         Tier,
         approval_tier,
         approvals_needed,
@@ -104,7 +105,10 @@ class ClaimWorkflow:
     def __init__(self, start: ClaimStart) -> None:
         # Everything validators check is here before any handler can run.
         self._start = start
-        self._filed_by = start.agent
+        # The person who filed (a supervisor may not file for another agent: the API
+        # refuses), and everyone who took a step since; four eyes binds each of them.
+        self._filed_by = start.filed_by or start.agent
+        self._participants: list[str] = [start.agent, self._filed_by]
         self._state = ClaimState(
             claim_id=start.claim_no,
             workflow_id=workflow_id_for(start.claim_no),
@@ -131,7 +135,7 @@ class ClaimWorkflow:
         self._payout_fix: PayoutFix | None = None
         self._record_lock = asyncio.Lock()
         self._pending = PendingChanges()
-        self._history(None, by=start.agent)
+        self._history(None, by=self._filed_by)
 
     # --- the process, in business order -------------------------------------------------
 
@@ -505,6 +509,7 @@ class ClaimWorkflow:
 
     @workflow.update
     async def supplement_documents(self, supplement: DocumentsSupplement) -> ClaimState:
+        self._took_part(supplement.by)
         self._state.documents.extend(supplement.documents)
         self._state.missing_documents = self._missing()
         self._history("documents supplemented", by=supplement.by)
@@ -519,9 +524,12 @@ class ClaimWorkflow:
             ClaimStage.DOCUMENTS_PENDING,
         ):
             raise _refuse("invalid_stage", "documents are not awaited at this stage")
-        unknown = sorted({d.kind for d in supplement.documents} - DOCUMENT_KINDS)
-        if unknown:
-            raise _refuse("unknown_document_kind", f"unknown document kinds: {', '.join(unknown)}")
+        # Kinds outside the checklist are kept as supplementary documents (a bank-card
+        # copy, an expense list): never a reason to refuse the rest. Only the count is bound.
+        if len(self._state.documents) + len(supplement.documents) > MAX_CLAIM_DOCUMENTS:
+            raise _refuse(
+                "too_many_documents", f"a claim keeps at most {MAX_CLAIM_DOCUMENTS} documents"
+            )
 
     @workflow.update
     async def decide(self, decision: ClaimDecision) -> ClaimState:
@@ -564,6 +572,7 @@ class ClaimWorkflow:
             filed_by=self._filed_by,
             prior_approvers=self._round_approvers,
             rejected_by=self._state.rejected_by if stage == ClaimStage.APPEALED else None,
+            participants=self._participants,
         )
         if refusal is not None:
             raise _refuse(refusal, _REFUSAL_TEXT[refusal])
@@ -586,6 +595,7 @@ class ClaimWorkflow:
     @workflow.update
     async def appeal(self, appeal: ClaimAppeal) -> ClaimState:
         self._appeal = appeal
+        self._took_part(appeal.by)
         await workflow.wait_condition(lambda: self._state.stage == ClaimStage.APPEALED)
         return self._state.model_copy(deep=True)
 
@@ -600,6 +610,7 @@ class ClaimWorkflow:
     @workflow.update
     async def fix_payout(self, fix: PayoutFix) -> ClaimState:
         self._payout_fix = fix
+        self._took_part(fix.by)
         await workflow.wait_condition(lambda: self._state.stage != ClaimStage.PAYOUT_FAILED)
         return self._state.model_copy(deep=True)
 
@@ -613,6 +624,10 @@ class ClaimWorkflow:
         return self._state
 
     # --- plumbing --------------------------------------------------------------------------
+
+    def _took_part(self, username: str) -> None:
+        if username not in self._participants:
+            self._participants.append(username)
 
     def _missing(self) -> list[str]:
         provided = [d.kind for d in self._state.documents]
@@ -776,6 +791,7 @@ class ClaimWorkflow:
 
 _REFUSAL_TEXT = {
     "not_a_supervisor": "only a supervisor may decide this task",
-    "four_eyes_violation": "the filer, an earlier approver or the rejecter may not decide this",
+    "four_eyes_violation": "a person who acted on the claim, an earlier approver or the "
+    "rejecter may not decide this",
     "approval_limit_exceeded": "the amount is above the decider's approval limit",
 }

@@ -18,7 +18,6 @@ from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
-from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from domain.activities import (
@@ -61,7 +60,7 @@ with workflow.unsafe.imports_passed_through():
         UnderwritingDecision,
         Withdrawal,
     )
-    from workflows.steps import PendingChanges, local_steps, run_step
+    from workflows.steps import PendingChanges, local_steps, run_step, run_to_its_end
     from workflows.waiting import wait_until
 
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -76,6 +75,11 @@ WITHDRAWABLE = {
     Stage.UNDERWRITING,
     Stage.AWAITING_PAYMENT,
 }
+
+# Errors of data a process cannot work with (not Temporal's own: a business refusal, a
+# failed step or a cancellation take their usual paths). See EnrollmentWorkflow._halt.
+HALTING_ERRORS = (ValueError, ArithmeticError, LookupError, TypeError)
+HALTED = "halted"
 
 DEFAULT_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -118,11 +122,15 @@ class EnrollmentWorkflow:
         # they check — the submitting agent above all — is recorded here, not in run().
         self._start = start
         self._submitted_by = start.agent
+        # Everyone who took a step on this case (quoted, submitted): four eyes binds each of
+        # them, not only the case's agent.
+        self._participants: list[str] = [start.agent]
         self._state = EnrollmentState(
             enrollment_id=start.application_no,
             workflow_id=workflow_id_for(start.application_no),
             agent=start.agent,
             customer=start.customer.masked(),
+            customer_digest=start.customer_digest,
             birth_date=start.birth_date,
             stage=Stage.CONSULTATION,
             status=Status.IN_PROGRESS,
@@ -144,7 +152,11 @@ class EnrollmentWorkflow:
     @workflow.run
     async def run(self, start: EnrollmentStart) -> EnrollmentState:
         try:
-            return await self._enroll(start)
+            try:
+                return await self._enroll(start)
+            except HALTING_ERRORS as err:
+                await self._halt(err)  # returns only by the cancellation it waits for
+                raise
         except asyncio.CancelledError:
             # Ops cancelled the process: undo what it did, then end as cancelled.
             await self._compensate()
@@ -470,6 +482,7 @@ class EnrollmentWorkflow:
             valid_until=workflow.now() + self._start.clocks.quote_validity,
         )
         self._state.quote = quote
+        self._took_part(request.by)
         workflow.upsert_search_attributes([sa.AMOUNT.value_set(float(quote.sum_insured))])
         await self._enter(Stage.QUOTED, by=request.by, note=quote.quote_id)
         await self._activity(
@@ -493,6 +506,8 @@ class EnrollmentWorkflow:
     @workflow.update
     async def submit_application(self, application: ApplicationSubmit) -> EnrollmentState:
         self._application = application
+        self._submitted_by = application.by
+        self._took_part(application.by)
         self._state.start_date = application.start_date
         self._state.payment.method = application.payment_method
         await self._enter(Stage.APPLICATION_SUBMITTED, by=application.by)
@@ -512,8 +527,14 @@ class EnrollmentWorkflow:
             raise _refuse("consent_required", "the applicant's consent is required")
         if application.payment_method == PaymentMethod.AUTO_DEBIT and not application.bank_account:
             raise _refuse("bank_account_required", "auto_debit needs a bank account")
-        if application.start_date and application.start_date < shanghai_today(workflow.now()):
+        today = shanghai_today(workflow.now())
+        if application.start_date and application.start_date < today:
             raise _refuse("invalid_start_date", "start_date cannot be in the past")
+        window = self._start.clocks.start_date_window
+        if application.start_date and application.start_date - today > window:
+            raise _refuse(
+                "invalid_start_date", f"start_date must be within {window.days} days from today"
+            )
 
     @workflow.update
     async def decide(self, decision: UnderwritingDecision) -> EnrollmentState:
@@ -538,7 +559,12 @@ class EnrollmentWorkflow:
             raise _refuse("decision_not_allowed", "underwriting takes approve or reject")
         quote = self._state.quote
         amount = quote.sum_insured if quote else Decimal(0)
-        refusal = decision_refusal(decision.actor, amount=amount, submitted_by=self._submitted_by)
+        refusal = decision_refusal(
+            decision.actor,
+            amount=amount,
+            submitted_by=self._submitted_by,
+            participants=self._participants,
+        )
         if refusal is not None:
             raise _refuse(refusal, _REFUSAL_TEXT[refusal])
 
@@ -583,6 +609,10 @@ class EnrollmentWorkflow:
 
     # --- plumbing ---------------------------------------------------------------------
 
+    def _took_part(self, username: str) -> None:
+        if username not in self._participants:
+            self._participants.append(username)
+
     def _require_stage(self, allowed: set[Stage], action: str) -> None:
         if self._state.status != Status.IN_PROGRESS or self._state.stage not in allowed:
             raise _refuse("invalid_stage", f"cannot {action} at stage {self._state.stage.value}")
@@ -601,6 +631,14 @@ class EnrollmentWorkflow:
                 self._pending.queue(name, arg)
                 return None
             await self._flush()
+        if wait_on_cancel:
+            return await run_to_its_end(
+                name,
+                arg,
+                result_type,
+                start_to_close=start_to_close,
+                retry_policy=DEFAULT_RETRY,
+            )
         return await run_step(
             name,
             arg,
@@ -608,9 +646,6 @@ class EnrollmentWorkflow:
             local=self._local_steps(),
             start_to_close=start_to_close,
             retry_policy=DEFAULT_RETRY,
-            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
-            if wait_on_cancel
-            else ActivityCancellationType.TRY_CANCEL,
         )
 
     def _local_steps(self) -> bool:
@@ -715,6 +750,19 @@ class EnrollmentWorkflow:
         await self._record()
         await self._flush()
 
+    async def _halt(self, err: Exception) -> None:
+        """Data the process cannot work with (a bug, or input past every bound): rather than
+        fail each workflow task for good (frozen, its premium held, a cancel never seen),
+        the process stops where it is, says so to ops (status search attribute ``halted``,
+        an incident in the ops scan, a timeline line) and waits for ops to cancel it, which
+        refunds what was charged. Only the error's type is kept: its text may carry data."""
+        self._state.failure_code = "halted"
+        self._history(f"halted on {type(err).__name__}: waiting for ops", by=SYSTEM)
+        workflow.upsert_search_attributes([sa.STATUS.value_set(HALTED)])
+        await self._notify("process_halted")
+        await self._record()
+        await self._wait_until(lambda: False, None)
+
     async def _end_withdrawn(self) -> EnrollmentState:
         withdrawal = self._withdrawal
         assert withdrawal is not None
@@ -748,6 +796,6 @@ class EnrollmentWorkflow:
 
 _REFUSAL_TEXT = {
     "not_a_supervisor": "only a supervisor may decide this task",
-    "four_eyes_violation": "the submitter of a case may not decide it",
+    "four_eyes_violation": "a person who acted on a case may not decide it",
     "approval_limit_exceeded": "the amount is above the decider's approval limit",
 }

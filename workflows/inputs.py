@@ -31,6 +31,9 @@ class EnrollmentStart(BaseModel):
     birth_date: date
     declared_conditions: list[str] = []
     clocks: ProcessClocks = ProcessClocks()
+    # A keyed hash (HMAC) of the customer's real identity, so a retried create can tell
+    # the same customer from another whose masked details coincide. Never the ID itself.
+    customer_digest: str | None = None
 
 
 class QuoteRequest(BaseModel):
@@ -88,6 +91,8 @@ class ClaimStart(BaseModel):
     amount_claimed: Decimal
     documents: list[ClaimDocument] = []
     payee_account: str
+    # Who reported the claim, when not the policy's agent (None: the agent did).
+    filed_by: str | None = None
     clocks: ProcessClocks = ProcessClocks()
     limits: ClaimLimits = ClaimLimits()
 

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
@@ -55,6 +56,40 @@ async def run_step(
         retry_policy=retry_policy,
         cancellation_type=cancellation_type,
     )
+
+
+async def run_to_its_end(
+    name: str,
+    arg: BaseModel,
+    result_type: type[Any] | None,
+    *,
+    start_to_close: timedelta,
+    retry_policy: RetryPolicy,
+) -> Any:
+    """Run a step that moves money as a regular activity that a cancellation of the process
+    neither interrupts nor gets lost in: the step runs to its end (it is short; a charge
+    half-made must be seen by the refund), then the cancellation goes on to the run's
+    compensation.
+
+    Awaiting the activity directly is not enough: the SDK turns the cancellation into a
+    cancel request for the activity and waits, and an activity that completes anyway (a
+    gateway that took the money) resolves the await with its result, so the run went on as
+    if no cancel had come. Shielded, the run's wait is cancelled and the step is not."""
+    handle = workflow.start_activity(
+        name,
+        arg,
+        result_type=result_type,
+        start_to_close_timeout=start_to_close,
+        retry_policy=retry_policy,
+    )
+    try:
+        return await asyncio.shield(handle)
+    except asyncio.CancelledError:
+        try:
+            await handle
+        except ActivityError:
+            pass  # failed: the compensation refunds by key whatever may have been taken
+        raise
 
 
 class PendingChanges:

@@ -6,7 +6,9 @@ Two kinds of incident:
   ``settings.incident_attempt_threshold`` (it has failed that many times less one in a
   row and is being retried), with its last error;
 - ``sla_breach``: a claim whose recorded deadlines were breached, or an enrollment whose
-  underwriting task is escalated or past due.
+  underwriting task is escalated or past due;
+- ``halted``: a process that met data it cannot work with and stopped, waiting for ops to
+  cancel it (its status search attribute says ``halted``; cancelling refunds a premium).
 
 The scan covers the ``settings.incident_scan_limit`` most recently started running
 InsureFlow processes (visibility), describes each, and asks the process's state only
@@ -44,7 +46,7 @@ DESCRIBE_TIMEOUT = timedelta(seconds=5)
 class Incident(BaseModel):
     """One process that needs attention, and why."""
 
-    kind: Literal["failing_activity", "sla_breach"]
+    kind: Literal["failing_activity", "sla_breach", "halted"]
     workflow_id: str
     process: str | None
     stage: str | None
@@ -139,6 +141,16 @@ async def scan(
     items: list[Incident] = []
     for summary, pending, state in inspected:
         stage = state.stage.value if state is not None else summary.stage
+        if summary.business_status == "halted":
+            items.append(
+                Incident(
+                    kind="halted",
+                    workflow_id=summary.workflow_id,
+                    process=summary.process,
+                    stage=stage,
+                    agent=summary.agent,
+                )
+            )
         for activity in pending:
             items.append(
                 Incident(

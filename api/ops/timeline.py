@@ -30,6 +30,7 @@ _TASK_KINDS = {
     "claim_review": "Claim review",
     "claim_approval": "Claim approval",
     "payout_failed": "Payout fix",
+    "late_payment": "Late payment refund",
 }
 _ACTIVITY_LABELS = {
     act.REGISTER_CUSTOMER: "Customer registration",

@@ -6,7 +6,6 @@ import base64
 import hashlib
 import re
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
@@ -23,10 +22,10 @@ from temporalio.service import RPCError
 
 from api.deps import AgentUser, CurrentUser, SessionDep, SettingsDep, TemporalDep, require_roles
 from api.errors import ProblemError, problem_responses
-from api.processes import is_not_found, run_update, sees_all
-from api.schemas import Money, StrictModel
+from api.processes import is_not_found, require_own_case, run_update, sees_all
+from api.schemas import FreeText, Money, RequiredText, StrictDate, StrictModel
 from db.repositories import claims, policies
-from domain.claim_rules import DOCUMENT_KINDS, intake_refusal
+from domain.claim_rules import MAX_DOCUMENTS_PER_REQUEST, intake_refusal, is_supplementary
 from domain.claims import (
     DUPLICATE_BLOCKING,
     Approval,
@@ -59,18 +58,25 @@ PayoutFixer = Annotated[Actor, Depends(require_roles(Role.OPS, Role.SUPERVISOR))
 # The problems these routes answer with themselves. What every route of its kind answers
 # (401, 403, 503, body and validation errors, 500) is documented app-wide: see
 # api.errors.install_problem_openapi. `process_refused`: an Update refused for a reason
-# with no code of its own (api.processes.refusal).
+# with no code of its own (api.processes.refusal); `process_closed`: one the process ended
+# before taking (api.processes.run_update).
 _NOT_FOUND = {404: "claim_not_found"}
-_REFUSED = {409: "process_refused"}
+_REFUSED = {409: ["process_refused", "process_closed"]}
+_NOT_YOURS = {403: "not_your_case"}
 
 
 class ClaimCreate(StrictModel):
     policy_number: str = Field(min_length=1, max_length=40)
-    incident_date: date
+    incident_date: StrictDate
     incident_type: str = Field(description="One of the product's `covered_incidents`")
-    description: str = Field(min_length=1, max_length=2000)
-    amount_claimed: Decimal = Field(max_digits=14, decimal_places=2)
-    documents: list[ClaimDocument] = Field(default=[], max_length=50)
+    description: RequiredText = Field(min_length=1, max_length=2000)
+    amount_claimed: Money
+    documents: list[ClaimDocument] = Field(
+        default=[],
+        max_length=MAX_DOCUMENTS_PER_REQUEST,
+        description="Each `kind` a slug (at most 40 characters): the product's "
+        "`required_documents` for the incident, or any other kind, kept as supplementary",
+    )
     payee_account: str = Field(description="12-19 digits; shown masked afterwards")
 
 
@@ -82,20 +88,20 @@ class ClaimAccepted(BaseModel):
 
 
 class DocumentsCreate(StrictModel):
-    documents: list[ClaimDocument] = Field(min_length=1, max_length=50)
+    documents: list[ClaimDocument] = Field(min_length=1, max_length=MAX_DOCUMENTS_PER_REQUEST)
 
 
 class AppealCreate(StrictModel):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: RequiredText = Field(min_length=1, max_length=2000)
 
 
 class ClaimWithdrawalCreate(StrictModel):
-    reason: str = Field(default="", max_length=500)
+    reason: FreeText = Field(default="", max_length=500)
 
 
 class PayoutRetryCreate(StrictModel):
     payee_account: str
-    reason: str = Field(min_length=1, max_length=500)
+    reason: RequiredText = Field(min_length=1, max_length=500)
 
 
 class PayoutRead(BaseModel):
@@ -105,6 +111,14 @@ class PayoutRead(BaseModel):
     amount: Money | None = None
     paid_at: datetime | None = None
     attempts: int = 0
+
+
+class ClaimDocumentRead(BaseModel):
+    kind: str
+    name: str
+    supplementary: bool = Field(
+        description="A kind outside every checklist: kept, never counted as required"
+    )
 
 
 class ClaimRead(BaseModel):
@@ -120,7 +134,7 @@ class ClaimRead(BaseModel):
     amount_claimed: Money
     amount_approved: Money | None
     payee_account: str = Field(description="masked")
-    documents: list[ClaimDocument]
+    documents: list[ClaimDocumentRead]
     missing_documents: list[str]
     assessment: Assessment | None
     tier: str | None
@@ -135,6 +149,10 @@ class ClaimRead(BaseModel):
             exclude={"payee_account_masked", "description", "open_task_id", "payout"}
         )
         payout = PayoutRead.model_validate(state.payout.model_dump())
+        data["documents"] = [
+            ClaimDocumentRead(kind=d.kind, name=d.name, supplementary=is_supplementary(d.kind))
+            for d in state.documents
+        ]
         return cls(**data, payout=payout, payee_account=state.payee_account_masked)
 
 
@@ -187,16 +205,17 @@ async def _claim(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ClaimAccepted,
     responses=problem_responses(
+        _NOT_YOURS,
         {409: "duplicate_claim"},
         {
             422: [
                 "invalid_bank_account",
-                "unknown_document_kind",
                 "unknown_policy",
                 "policy_not_effective",
                 "incident_not_covered",
                 "unknown_incident_type",
                 "incident_in_future",
+                "incident_too_old",
                 "invalid_amount",
             ]
         },
@@ -215,13 +234,12 @@ async def report_claim(
     incident date and type, still open or paid: 409 `duplicate_claim`)."""
     if not _ACCOUNT_RE.match(body.payee_account):
         raise ProblemError(422, "invalid_bank_account", "Invalid payee account", "12-19 digits")
-    unknown = sorted({d.kind for d in body.documents} - DOCUMENT_KINDS)
-    if unknown:
-        raise ProblemError(422, "unknown_document_kind", "Unknown document kind",
-                           f"unknown kinds: {', '.join(unknown)}")  # fmt: skip
     policy = await policies.get_policy(session, policy_number=body.policy_number)
     if policy is None or (not sees_all(user) and policy.agent != user.username):
         raise ProblemError(422, "unknown_policy", "Unknown policy", "no such policy")
+    # A supervisor who is also an agent sees every policy, but files only for their own
+    # customers: filing for another agent and then deciding would be four eyes by proxy.
+    require_own_case(policy.agent, user)
     product = get_product(policy.product_code)
     today = datetime.now(SHANGHAI).date()
     refused = intake_refusal(
@@ -233,6 +251,7 @@ async def report_claim(
         incident_date=body.incident_date,
         today=today,
         amount_claimed=body.amount_claimed,
+        limitation_years=product.claim_limitation_years,
     )
     if refused is not None:
         code, message = refused
@@ -260,6 +279,7 @@ async def report_claim(
         amount_claimed=body.amount_claimed,
         documents=body.documents,
         payee_account=body.payee_account,
+        filed_by=user.username,
         clocks=settings.timers(),
         limits=ClaimLimits(
             auto_limit=settings.claim_auto_limit, dual_limit=settings.dual_control_limit
@@ -312,7 +332,7 @@ async def list_claims(
             stage=stage.value if stage else None,
             status=status_.value if status_ else None,
             policy_number=policy_number,
-            cursor=cursor,
+            cursor=cursor or None,  # an empty `cursor=` is the first page
             limit=limit,
         )
     except ValueError:
@@ -351,14 +371,17 @@ async def get_claim(claim_id: str, user: CurrentUser, client: TemporalDep) -> Cl
     "/{claim_id}/documents",
     response_model=ClaimRead,
     responses=problem_responses(
-        _NOT_FOUND, {409: "invalid_stage"}, _REFUSED, {422: "unknown_document_kind"}
+        _NOT_FOUND, _NOT_YOURS, {409: "invalid_stage"}, _REFUSED, {422: "too_many_documents"}
     ),
 )
 async def supplement_documents(
     claim_id: str, body: DocumentsCreate, user: AgentUser, client: TemporalDep
 ) -> ClaimRead:
-    """Supplement missing documents; the review resumes when none is missing."""
-    handle, _ = await _claim(client, claim_id, user)
+    """Supplement missing documents; the review resumes when none is missing. Kinds
+    outside the checklist are kept as supplementary; a claim keeps at most 100 documents
+    (422 `too_many_documents`)."""
+    handle, current = await _claim(client, claim_id, user)
+    require_own_case(current.agent, user)
     state = await run_update(
         handle,
         ClaimWorkflow.supplement_documents,
@@ -371,7 +394,7 @@ async def supplement_documents(
     "/{claim_id}/appeal",
     response_model=ClaimRead,
     responses=problem_responses(
-        _NOT_FOUND, {409: ["appeal_not_allowed", "appeal_window_closed"]}, _REFUSED
+        _NOT_FOUND, _NOT_YOURS, {409: ["appeal_not_allowed", "appeal_window_closed"]}, _REFUSED
     ),
 )
 async def appeal(
@@ -379,7 +402,8 @@ async def appeal(
 ) -> ClaimRead:
     """Appeal a rejection within the appeal window; a supervisor other than the one who
     rejected reviews it."""
-    handle, _ = await _claim(client, claim_id, user)
+    handle, current = await _claim(client, claim_id, user)
+    require_own_case(current.agent, user)
     state = await run_update(
         handle, ClaimWorkflow.appeal, ClaimAppeal(by=user.username, reason=body.reason)
     )
@@ -389,13 +413,14 @@ async def appeal(
 @router.post(
     "/{claim_id}/withdraw",
     response_model=ClaimRead,
-    responses=problem_responses(_NOT_FOUND, {409: "withdraw_not_allowed"}, _REFUSED),
+    responses=problem_responses(_NOT_FOUND, _NOT_YOURS, {409: "withdraw_not_allowed"}, _REFUSED),
 )
 async def withdraw_claim(
     claim_id: str, body: ClaimWithdrawalCreate, user: AgentUser, client: TemporalDep
 ) -> ClaimRead:
     """Withdraw the claim before it is approved."""
-    handle, _ = await _claim(client, claim_id, user)
+    handle, current = await _claim(client, claim_id, user)
+    require_own_case(current.agent, user)
     state = await run_update(
         handle, ClaimWorkflow.withdraw, ClaimWithdrawal(by=user.username, reason=body.reason)
     )

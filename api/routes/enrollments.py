@@ -7,8 +7,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, status
@@ -22,16 +21,24 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from api.deps import AgentUser, CurrentUser, SessionDep, SettingsDep, TemporalDep
+from api.deps import (
+    AgentUser,
+    CurrentUser,
+    LazyTemporalDep,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+)
 from api.errors import ProblemError, problem_responses
 from api.processes import (
     enrollment_handle,
     enrollment_state,
     read_enrollment,
+    require_own_case,
     run_update,
     sees_all,
 )
-from api.schemas import StrictModel
+from api.schemas import FreeText, Money, NameText, StrictDate, StrictModel
 from core.passwords import hash_password
 from db.repositories import credentials, enrollments
 from domain.enrollment import (
@@ -53,12 +60,15 @@ router = APIRouter(prefix="/v1/enrollments", tags=["enrollments"])
 # The problems these routes answer with themselves. What every route of its kind answers
 # (401, 403, 503, body and validation errors, 500) is documented app-wide: see
 # api.errors.install_problem_openapi. `process_refused`: an Update refused for a reason
-# with no code of its own (api.processes.refusal).
+# with no code of its own (api.processes.refusal); `process_closed`: one the process ended
+# before taking (api.processes.run_update).
 _NOT_FOUND = {404: "enrollment_not_found"}
-_REFUSED = {409: "process_refused"}
+_REFUSED = {409: ["process_refused", "process_closed"]}
+_NOT_YOURS = {403: "not_your_case"}
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
-_PHONE_RE = re.compile(r"^\+?[0-9 -]{5,20}$")
+# 5-20 characters with at least five digits: spaces and dashes only separate them.
+_PHONE_RE = re.compile(r"^(?=(?:[^0-9]*[0-9]){5})\+?[0-9 -]{5,20}$")
 _ACCOUNT_RE = re.compile(r"^[0-9]{12,19}$")
 
 
@@ -66,7 +76,7 @@ _ACCOUNT_RE = re.compile(r"^[0-9]{12,19}$")
 
 
 class CustomerIn(StrictModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: NameText = Field(min_length=1, max_length=100)
     id_number: str = Field(description="18-character PRC resident ID (GB 11643)")
     phone: str
     email: str | None = Field(default=None, max_length=254)
@@ -90,14 +100,14 @@ class EnrollmentAccepted(BaseModel):
 
 class QuoteCreate(StrictModel):
     product_code: str
-    sum_insured: Decimal = Field(gt=0, max_digits=14, decimal_places=2)
+    sum_insured: Annotated[Money, Field(gt=0)]
 
 
 class QuoteRead(BaseModel):
     quote_id: str
     product_code: str
-    sum_insured: Decimal
-    premium: Decimal
+    sum_insured: Money
+    premium: Money
     valid_until: datetime
 
 
@@ -107,11 +117,11 @@ class ApplicationCreate(StrictModel):
     bank_account: str | None = None
     query_password: str = Field(min_length=6, max_length=128)
     consent: bool
-    start_date: date | None = None
+    start_date: StrictDate | None = None
 
 
 class WithdrawalCreate(StrictModel):
-    reason: str = Field(default="", max_length=500)
+    reason: FreeText = Field(default="", max_length=500)
 
 
 class UnderwritingRead(BaseModel):
@@ -124,7 +134,7 @@ class PaymentRead(BaseModel):
     method: PaymentMethod | None = None
     order_id: str | None = None
     status: str
-    amount: Decimal | None = None
+    amount: Money | None = None
     due_at: datetime | None = None
 
 
@@ -183,8 +193,8 @@ class EnrollmentSummary(BaseModel):
     stage: str
     status: str
     product_code: str | None
-    sum_insured: Decimal | None
-    premium: Decimal | None
+    sum_insured: Money | None
+    premium: Money | None
     policy_number: str | None
     created_at: datetime
     updated_at: datetime
@@ -208,6 +218,14 @@ def _application_no(secret: str, agent: str, idempotency_key: str | None) -> str
             secret.encode(), f"{agent}\n{idempotency_key}".encode(), hashlib.sha256
         ).digest()
     return "E" + base64.b32encode(raw).decode()[:12]
+
+
+def _customer_digest(secret: str, customer: CustomerDetails) -> str:
+    """A keyed hash of who the customer really is (ID number and name), so an
+    Idempotency-Key retried for another person is caught even when the masked details
+    coincide, without the ID number in clear in the process state."""
+    identity = f"customer\n{customer.id_number.upper()}\n{customer.name.strip()}"
+    return hmac.new(secret.encode(), identity.encode(), hashlib.sha256).hexdigest()
 
 
 @router.post(
@@ -249,16 +267,19 @@ async def create_enrollment(
         raise ProblemError(422, "validation_error", "Invalid needs",
                            "needs.health_conditions must be a list of strings")  # fmt: skip
 
-    application_no = _application_no(settings.resolved_jwt_secret(), user.username, idempotency_key)
+    secret = settings.resolved_jwt_secret()
+    application_no = _application_no(secret, user.username, idempotency_key)
+    details = CustomerDetails(
+        **body.customer.model_dump() | {"id_number": body.customer.id_number.upper()}
+    )
     start = EnrollmentStart(
         application_no=application_no,
         agent=user.username,
-        customer=CustomerDetails(
-            **body.customer.model_dump() | {"id_number": body.customer.id_number.upper()}
-        ),
+        customer=details,
         birth_date=identity.birth_date,
         declared_conditions=conditions,
         clocks=settings.timers(),
+        customer_digest=_customer_digest(secret, details),
     )
     workflow_id = workflow_id_for(application_no)
     try:
@@ -288,7 +309,14 @@ async def create_enrollment(
             status=Status.IN_PROGRESS,
         )
     state = await handle.query(EnrollmentWorkflow.state)
-    if state.customer != start.customer.masked():
+    # A process started before the digest existed has none: its masked customer is all
+    # there is to compare.
+    same = (
+        state.customer_digest == start.customer_digest
+        if state.customer_digest is not None
+        else state.customer == start.customer.masked()
+    )
+    if not same:
         raise ProblemError(422, "idempotency_key_reused", "Idempotency-Key reused",
                            "this key was used for a different customer")  # fmt: skip
     return EnrollmentAccepted(
@@ -313,7 +341,7 @@ async def list_enrollments(
             agent=None if sees_all(user) else user.username,
             stage=stage.value if stage else None,
             status=status_.value if status_ else None,
-            cursor=cursor,
+            cursor=cursor or None,  # an empty `cursor=` is the first page
             limit=limit,
         )
     except ValueError:
@@ -343,12 +371,12 @@ async def list_enrollments(
     "/{enrollment_id}", response_model=EnrollmentRead, responses=problem_responses(_NOT_FOUND)
 )
 async def get_enrollment(
-    enrollment_id: str, user: CurrentUser, client: TemporalDep, session: SessionDep
+    enrollment_id: str, user: CurrentUser, temporal: LazyTemporalDep, session: SessionDep
 ) -> EnrollmentRead:
     """One enrollment as the process sees it now: stage, quote, underwriting, payment, history.
     Personal data is masked. A finished enrollment is read from the read model (its final
-    state), a running one from the process."""
-    state = await read_enrollment(client, session, enrollment_id, user)
+    state), even while the workflow service is down; a running one from the process."""
+    state = await read_enrollment(temporal, session, enrollment_id, user)
     return EnrollmentRead.of(state)
 
 
@@ -357,6 +385,7 @@ async def get_enrollment(
     response_model=QuoteRead,
     responses=problem_responses(
         _NOT_FOUND,
+        _NOT_YOURS,
         {409: "invalid_stage"},
         _REFUSED,
         {422: ["sum_insured_out_of_range", "age_not_eligible", "unknown_product"]},
@@ -367,7 +396,8 @@ async def quote(
 ) -> QuoteRead:
     """Price a product for the customer. Out-of-range sum or age: 422
     `sum_insured_out_of_range` / `age_not_eligible`."""
-    handle, _ = await enrollment_state(client, enrollment_id, user)
+    handle, current = await enrollment_state(client, enrollment_id, user)
+    require_own_case(current.agent, user)
     q: Quote = await run_update(
         handle,
         EnrollmentWorkflow.quote,
@@ -383,6 +413,7 @@ async def quote(
     response_model=EnrollmentRead,
     responses=problem_responses(
         _NOT_FOUND,
+        _NOT_YOURS,
         {409: "invalid_stage"},
         _REFUSED,
         {
@@ -409,7 +440,8 @@ async def submit_application(
     never enters the process."""
     if body.bank_account is not None and not _ACCOUNT_RE.match(body.bank_account):
         raise ProblemError(422, "invalid_bank_account", "Invalid bank account", "12-19 digits")
-    handle, _ = await enrollment_state(client, enrollment_id, user)
+    handle, current = await enrollment_state(client, enrollment_id, user)
+    require_own_case(current.agent, user)
     state = await run_update(
         handle,
         EnrollmentWorkflow.submit_application,
@@ -434,13 +466,14 @@ async def submit_application(
 @router.post(
     "/{enrollment_id}/withdraw",
     response_model=EnrollmentRead,
-    responses=problem_responses(_NOT_FOUND, {409: "withdraw_not_allowed"}, _REFUSED),
+    responses=problem_responses(_NOT_FOUND, _NOT_YOURS, {409: "withdraw_not_allowed"}, _REFUSED),
 )
 async def withdraw(
     enrollment_id: str, body: WithdrawalCreate, user: AgentUser, client: TemporalDep
 ) -> EnrollmentRead:
     """Withdraw the application; allowed until the premium is being collected."""
-    handle, _ = await enrollment_state(client, enrollment_id, user)
+    handle, current = await enrollment_state(client, enrollment_id, user)
+    require_own_case(current.agent, user)
     state = await run_update(
         handle, EnrollmentWorkflow.withdraw, Withdrawal(by=user.username, reason=body.reason)
     )

@@ -26,7 +26,7 @@ from api.middleware import client_address
 from api.ops import describe, history, incidents, timeline, visibility
 from api.schemas import Page, StrictModel
 from db.models import AuditEvent
-from db.repositories import audit
+from db.repositories import audit, claims, enrollments, tasks
 from domain.masking import scrub
 from domain.underwriting import Actor
 
@@ -130,7 +130,7 @@ async def search_workflows(
             client,
             query,
             page_size=limit,
-            cursor=cursor,
+            cursor=cursor or None,  # an empty `cursor=` is the first page
         )
     except visibility.InvalidCursor:
         raise ProblemError(422, "invalid_cursor", "Invalid cursor", "") from None
@@ -292,6 +292,8 @@ async def _act(
             ) from None
         await session.rollback()
         raise
+    if action == "terminate":
+        await _record_termination(session, workflow_id, user, reason)
     await session.commit()
     log.info("ops_action", action=action, workflow_id=workflow_id)
     return OpsActionResult(
@@ -302,6 +304,21 @@ async def _act(
         at=event.at,
         status="cancel_requested" if action == "cancel" else "terminated",
     )
+
+
+async def _record_termination(
+    session: AsyncSession, workflow_id: str, user: Actor, reason: str
+) -> None:
+    """A terminated process runs nothing more (no compensation, no read-model write), so
+    its ending is recorded here, with the audit row: the case reads ``terminated`` and
+    its open tasks leave the inbox."""
+    note = f"terminated: {reason}"
+    for record in (enrollments.record_termination, claims.record_termination):
+        await record(session, workflow_id=workflow_id, by=user.username, note=note)
+    cancelled = await tasks.cancel_open_tasks(
+        session, workflow_id=workflow_id, reason=f"process terminated by {user.username}"
+    )
+    log.info("ops_terminated_recorded", workflow_id=workflow_id, tasks_cancelled=cancelled)
 
 
 @router.post(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.deps import CurrentUser
 from api.errors import ProblemError, problem_responses
 from api.schemas import Money, Page
+from domain.claim_rules import REQUIRED_DOCUMENTS
 from domain.products import CATALOGUE, IncidentType, Product
 
 router = APIRouter(prefix="/v1/products", tags=["products"])
@@ -24,16 +25,33 @@ class ProductRead(BaseModel):
     max_age: int
     auto_underwriting_limit: Money
     covered_incidents: list[IncidentType]
+    required_documents: dict[IncidentType, list[str]] = Field(
+        description="The claim checklist: for each covered incident type, the document "
+        "kinds a claim needs before it is reviewed. Other kinds may be attached and are "
+        "kept as supplementary."
+    )
+    claim_limitation_years: int = Field(
+        description="A claim's incident may be at most this many years before the report "
+        "(Insurance Law art. 26: 2 for non-life, 5 for life); older is `incident_too_old`"
+    )
 
     @classmethod
     def from_product(cls, product: Product) -> ProductRead:
-        return cls.model_validate(product, from_attributes=True)
+        return cls.model_validate(
+            product.model_dump()
+            | {
+                "required_documents": {
+                    kind: list(REQUIRED_DOCUMENTS[kind]) for kind in product.covered_incidents
+                }
+            }
+        )
 
 
 @router.get("")
 async def list_products(actor: CurrentUser) -> Page[ProductRead]:
     """Every product that can be quoted: sums insured, ages, the automatic underwriting
-    limit, and the incident types (`covered_incidents`) claims may name."""
+    limit, the incident types (`covered_incidents`) claims may name, and for each the
+    documents a claim needs (`required_documents`)."""
     return Page(items=[ProductRead.from_product(p) for p in CATALOGUE.values()])
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -20,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.deps import CurrentUser, SessionDep, TemporalDep, require_roles
 from api.errors import ProblemError, problem_responses
 from api.processes import enrollment_state, run_update
-from api.schemas import StrictModel
+from api.schemas import Money, RequiredText, StrictModel
 from db.models import Task
 from db.repositories import tasks
 from domain.underwriting import Actor, Role
@@ -44,7 +43,7 @@ class TaskRead(BaseModel):
     workflow_id: str
     case_id: str
     subject: str
-    amount: Decimal
+    amount: Money
     status: str
     assignee: str | None
     priority: int
@@ -76,12 +75,9 @@ class TaskDetail(TaskRead):
 
 class DecisionCreate(StrictModel):
     decision: Literal["approve", "reject", "request_info"]
-    reason: str = Field(min_length=1, max_length=2000)
-    amount: Decimal | None = Field(
+    reason: RequiredText = Field(min_length=1, max_length=2000)
+    amount: Annotated[Money, Field(gt=0)] | None = Field(
         default=None,
-        gt=0,
-        max_digits=14,
-        decimal_places=2,
         description="Claims: approve less than assessed (never more)",
     )
     missing: list[str] = Field(
@@ -109,7 +105,8 @@ async def list_tasks(
     user: InboxUser,
     session: SessionDep,
     status: Literal["open", "claimed", "done", "cancelled", "expired"] | None = None,
-    kind: Literal["underwriting", "claim_review", "claim_approval", "payout_failed"] | None = None,
+    kind: Literal["underwriting", "claim_review", "claim_approval", "payout_failed", "late_payment"]
+    | None = None,
     assignee: Annotated[str | None, Query(description="`me` for the caller's tasks")] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -121,7 +118,7 @@ async def list_tasks(
         status = "open"
     try:
         rows, next_cursor = await tasks.list_tasks(
-            session, status=status, kind=kind, assignee=who, cursor=cursor, limit=limit
+            session, status=status, kind=kind, assignee=who, cursor=cursor or None, limit=limit
         )
     except ValueError:
         raise ProblemError(422, "invalid_cursor", "Invalid cursor", "") from None
@@ -228,6 +225,7 @@ async def release_task(task_id: str, user: CurrentUser, session: SessionDep) -> 
                 "claimed_by_other",
                 "decision_not_allowed",
                 "process_refused",
+                "process_closed",
             ]
         },
         {422: ["decision_not_allowed", "amount_above_assessment", "documents_required"]},
@@ -277,7 +275,9 @@ async def decide(
             409,
             "decision_not_allowed",
             "Not decided here",
-            "a failed payout is resolved with POST /v1/claims/{id}/payout/retry",
+            "a failed payout is resolved with POST /v1/claims/{id}/payout/retry"
+            if task.kind == "payout_failed"
+            else "a late payment's refund is made by ops at the gateway (docs/ops.md)",
         )
     return DecisionResult(
         task_id=task.task_id,

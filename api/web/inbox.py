@@ -11,7 +11,7 @@ the row the API's audit middleware would have written for the same call.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -39,7 +39,7 @@ log = structlog.get_logger("api.web")
 router: APIRouter = APIRouter(route_class=WebRoute)
 
 PAGE_SIZE = 20
-KINDS = ("underwriting", "claim_approval", "claim_review", "payout_failed")
+KINDS = ("underwriting", "claim_approval", "claim_review", "payout_failed", "late_payment")
 SHOWS = {"all": "All open", "mine": "Claimed by me", "unassigned": "Unassigned"}
 DECISIONS = ("approve", "reject", "request_info")
 TaskId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:@-]{1,64}$")]
@@ -322,18 +322,17 @@ def decision_body(
         raise _form_refusal("decision_not_allowed")
     if not reason.strip():
         raise _form_refusal("reason_required")
-    value: Decimal | None = None
-    if amount.strip():
-        try:
-            value = Decimal(amount.strip().replace(",", ""))
-        except InvalidOperation:
-            raise _form_refusal("invalid_amount") from None
+    # The text goes to the API's Money type as typed (less thousands separators), so the
+    # form and the JSON route refuse the same amounts ("1E+3", full-width digits).
+    value = amount.strip().replace(",", "") or None
     try:
-        return task_routes.DecisionCreate(
-            decision=decision,
-            reason=reason.strip(),
-            amount=value,
-            missing=missing if decision == "request_info" else [],
+        return task_routes.DecisionCreate.model_validate(
+            {
+                "decision": decision,
+                "reason": reason.strip(),
+                "amount": value,
+                "missing": missing if decision == "request_info" else [],
+            }
         )
     except ValidationError as err:
         fields = {str(e["loc"][0]) for e in err.errors() if e["loc"]}

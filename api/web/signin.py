@@ -31,6 +31,13 @@ from domain.underwriting import Actor, Role
 
 router: APIRouter = APIRouter(route_class=WebRoute)
 
+# The sign-in refusals of POST /v1/auth/token, in words (the same for any username).
+_SIGNIN_REFUSALS = {
+    401: "The username or password is incorrect.",
+    423: "Too many failed sign-ins for this username. Wait 15 minutes and try again.",
+    429: "Too many failed sign-ins from this computer. Wait 15 minutes and try again.",
+}
+
 
 @router.get("/")
 async def console_home(request: Request) -> Response:
@@ -60,19 +67,22 @@ async def signin(
             request=request, response=Response(), form=form, session=session, settings=settings
         )
     except ProblemError as err:
-        if err.status_code != 401:
+        if err.status_code not in _SIGNIN_REFUSALS:
             raise
-        return render(
+        page = render(
             request,
             "signin.html",
             {
                 "title": "Sign in",
                 "next": safe_next(next) or "",
                 "username": username.strip()[:64],
-                "error": "The username or password is incorrect.",
+                "error": _SIGNIN_REFUSALS[err.status_code],
             },
-            status_code=401,
+            status_code=err.status_code,
         )
+        if err.headers and "Retry-After" in err.headers:
+            page.headers["Retry-After"] = err.headers["Retry-After"]
+        return page
     user = Actor(
         username=issued.user.username,
         roles=tuple(issued.user.roles),
@@ -86,10 +96,14 @@ async def signin(
 
 
 @router.post("/signout", dependencies=[Depends(require_csrf)])
-async def signout(request: Request) -> Response:
-    """End the session: the cookie is cleared (the token itself expires on its own)."""
+async def signout(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """End the session: its token is revoked (as ``POST /v1/auth/logout`` does: a copy of
+    the cookie, or the token used as a bearer, is refused from now on) and the cookie
+    cleared."""
     response = redirect("/ui/signin")
-    if request.cookies.get(SESSION_COOKIE):
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await auth_routes.end_session_of_token(request, session, settings, token)
         clear_session_cookie(response, request)
     return response
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Claim, utcnow
 from db.pagination import decode_cursor, encode_cursor
 from db.upsert import insert_or_update
-from domain.claims import ClaimState
+from domain.claims import ClaimHistoryEntry, ClaimState, ClaimStatus
 
 _CURSOR_SCOPE = "claim"
 
@@ -119,3 +119,32 @@ async def list_for_policy(session: AsyncSession, *, policy_number: str) -> list[
         .order_by(Claim.created_at, Claim.claim_no)
     )
     return list(await session.scalars(query))
+
+
+async def record_termination(
+    session: AsyncSession, *, workflow_id: str, by: str, note: str
+) -> bool:
+    """Record that ops terminated this claim's process (it never writes its own ending).
+    Only a row still ``in_progress`` changes; whether one did."""
+    row = await session.scalar(select(Claim).where(Claim.workflow_id == workflow_id))
+    if row is None or row.status != ClaimStatus.IN_PROGRESS.value:
+        return False
+    now = utcnow()
+    state = ClaimState.model_validate(row.state)
+    state.status = ClaimStatus.TERMINATED
+    state.history.append(
+        ClaimHistoryEntry(
+            stage=state.stage, status=ClaimStatus.TERMINATED, at=now, by=by, note=note
+        )
+    )
+    result = await session.execute(
+        update(Claim)
+        .where(Claim.workflow_id == workflow_id, Claim.status == ClaimStatus.IN_PROGRESS.value)
+        .values(
+            status=ClaimStatus.TERMINATED.value,
+            state=state.model_dump(mode="json"),
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import exists, select, tuple_
+from sqlalchemy import exists, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Enrollment, utcnow
 from db.pagination import decode_cursor, encode_cursor
 from db.upsert import insert_or_update
-from domain.enrollment import EnrollmentState, Stage, Status
+from domain.enrollment import EnrollmentState, HistoryEntry, Stage, Status
 
 _CURSOR_SCOPE = "enrollment"
 
@@ -111,3 +111,30 @@ async def has_open_duplicate(
         )
     )
     return bool(await session.scalar(query))
+
+
+async def record_termination(
+    session: AsyncSession, *, workflow_id: str, by: str, note: str
+) -> bool:
+    """Record that ops terminated this enrollment's process: a terminated workflow runs
+    nothing more, so it never writes its own ending. Only a row still ``in_progress``
+    changes (an ending already recorded stays); whether one did."""
+    row = await session.scalar(select(Enrollment).where(Enrollment.workflow_id == workflow_id))
+    if row is None or row.status != Status.IN_PROGRESS.value:
+        return False
+    now = utcnow()
+    state = EnrollmentState.model_validate(row.state)
+    state.status = Status.TERMINATED
+    state.history.append(
+        HistoryEntry(stage=state.stage, status=Status.TERMINATED, at=now, by=by, note=note)
+    )
+    result = await session.execute(
+        update(Enrollment)
+        .where(
+            Enrollment.workflow_id == workflow_id,
+            Enrollment.status == Status.IN_PROGRESS.value,
+        )
+        .values(status=Status.TERMINATED.value, state=state.model_dump(mode="json"), updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))

@@ -66,6 +66,25 @@ async def settle_entry(
     return await _transition(session, idempotency_key, status="succeeded", gateway_ref=gateway_ref)
 
 
+async def settle_late_entry(
+    session: AsyncSession, *, idempotency_key: str, gateway_ref: str
+) -> PaymentLedger:
+    """Mark a payment order's entry succeeded when the money arrived after the process
+    stopped waiting for it (lapsed, withdrawn, ended): the entry may still be pending or
+    already declined as lapsed unpaid, and either way the money was received.
+
+    A succeeded entry keeps its first settlement, so a repeated callback changes nothing.
+    Raises NotFound.
+    """
+    return await _transition(
+        session,
+        idempotency_key,
+        from_statuses=("pending", "declined"),
+        status="succeeded",
+        gateway_ref=gateway_ref,
+    )
+
+
 async def decline_entry(session: AsyncSession, *, idempotency_key: str) -> PaymentLedger:
     """Mark a pending entry declined (refused, or lapsed unpaid). Raises NotFound."""
     return await _transition(session, idempotency_key, status="declined")
@@ -134,12 +153,18 @@ async def payouts_for_case(session: AsyncSession, *, case_id: str) -> list[Payme
     return list(await session.scalars(query))
 
 
-async def _transition(session: AsyncSession, idempotency_key: str, **values: Any) -> PaymentLedger:
+async def _transition(
+    session: AsyncSession,
+    idempotency_key: str,
+    *,
+    from_statuses: tuple[str, ...] = ("pending",),
+    **values: Any,
+) -> PaymentLedger:
     await session.execute(
         update(PaymentLedger)
         .where(
             PaymentLedger.idempotency_key == idempotency_key,
-            PaymentLedger.status == "pending",
+            PaymentLedger.status.in_(from_statuses),
         )
         .values(**values)
         .execution_options(synchronize_session=False)

@@ -169,6 +169,31 @@ async def apply_task_change(session: AsyncSession, *, change: TaskChange) -> Tas
     return await _reload(session, change.task_id)
 
 
+async def cancel_open_tasks(session: AsyncSession, *, workflow_id: str, reason: str) -> list[str]:
+    """Cancel every task of this process that is still open or claimed (its process was
+    terminated and will never close them); the ids of those cancelled."""
+    open_ids = list(
+        await session.scalars(
+            select(Task.task_id).where(
+                Task.workflow_id == workflow_id, Task.status.not_in(TASK_CLOSED_STATUSES)
+            )
+        )
+    )
+    cancelled = []
+    for task_id in open_ids:
+        closed = await _update_where(
+            session,
+            task_id,
+            Task.status.not_in(TASK_CLOSED_STATUSES),
+            status="cancelled",
+            reason=reason,
+            closed_at=utcnow(),
+        )
+        if closed:
+            cancelled.append(task_id)
+    return cancelled
+
+
 async def _update_where(session: AsyncSession, task_id: str, condition: Any, **values: Any) -> bool:
     """Update the task if `condition` holds; whether it did."""
     statement = (

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import httpx
+import jwt
 import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.models import AuditEvent, User
+from api.main import create_app
+from core.config import Settings
+from db.models import AuditEvent, LoginThrottle, RevokedToken, User
 from db.seed import DEV_USERS, DevUser
 
 
@@ -197,3 +202,210 @@ async def test_a_non_bearer_authorization_is_not_authenticated(
 
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
+
+
+# --- sign-out revokes the token (defect 6) ---------------------------------------------
+
+
+async def password_token(client: httpx.AsyncClient, username: str) -> str:
+    response = await login(client, username, f"{username}-dev")
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_logout_revokes_the_bearer_token(api_client: httpx.AsyncClient) -> None:
+    token = await password_token(api_client, "sue")
+    assert (await api_client.get("/v1/auth/me", headers=bearer(token))).status_code == 200
+
+    out = await api_client.post("/v1/auth/logout", headers=bearer(token))
+
+    assert out.status_code == 204
+    refused = await api_client.get("/v1/auth/me", headers=bearer(token))
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "invalid_token"
+    # Another session of the same user is untouched.
+    other = await password_token(api_client, "sue")
+    assert (await api_client.get("/v1/auth/me", headers=bearer(other))).status_code == 200
+
+
+async def test_a_revoked_token_stays_refused_after_a_restart(
+    api_client: httpx.AsyncClient, app_settings: Settings
+) -> None:
+    token = await password_token(api_client, "bob")
+    assert (await api_client.post("/v1/auth/logout", headers=bearer(token))).status_code == 204
+
+    restarted = create_app(app_settings)  # a new process on the same database
+    async with restarted.router.lifespan_context(restarted):
+        transport = httpx.ASGITransport(app=restarted)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as fresh:
+            response = await fresh.get("/v1/auth/me", headers=bearer(token))
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_token"
+
+
+async def test_logout_is_audited_and_the_revocation_row_expires_with_the_token(
+    api_client: httpx.AsyncClient, api_session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    token = await password_token(api_client, "sue")
+    await api_client.post("/v1/auth/logout", headers=bearer(token))
+
+    async with api_session_factory() as session:
+        (row,) = list(await session.scalars(select(RevokedToken)))
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert row.jti == claims["jti"]
+    assert row.username == "sue"
+    assert int(row.expires_at.timestamp()) == claims["exp"]
+    assert [r.action for r in await audit_rows(api_session_factory)][-1] == "auth.logout"
+
+
+async def csrf_from(client: httpx.AsyncClient, path: str = "/ui/signin") -> str:
+    page = await client.get(path)
+    match = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert match, page.text
+    return match.group(1)
+
+
+async def console_sign_in(
+    client: httpx.AsyncClient, username: str, password: str
+) -> httpx.Response:
+    csrf = await csrf_from(client)
+    return await client.post(
+        "/ui/signin", data={"username": username, "password": password, "csrf": csrf}
+    )
+
+
+async def test_console_sign_out_revokes_the_session_token(api_client: httpx.AsyncClient) -> None:
+    signed_in = await console_sign_in(api_client, "alice", "alice-dev")
+    assert signed_in.status_code == 303
+    token = api_client.cookies["insureflow_session"]
+    assert (await api_client.get("/ui/agent")).status_code == 200
+
+    out = await api_client.post("/ui/signout", data={"csrf": await csrf_from(api_client)})
+
+    assert out.status_code == 303
+    api_client.cookies.set("insureflow_session", token)  # a copy of the cookie, replayed
+    replayed = await api_client.get("/ui/agent")
+    assert replayed.status_code == 303
+    assert replayed.headers["location"].startswith("/ui/signin")
+    api_client.cookies.delete("insureflow_session")
+    as_bearer = await api_client.get("/v1/auth/me", headers=bearer(token))
+    assert as_bearer.status_code == 401
+
+
+# --- sign-in throttle and lockout (defect 7) ---------------------------------------------
+
+
+async def fail(client: httpx.AsyncClient, username: str, times: int) -> None:
+    for _ in range(times):
+        response = await login(client, username, "wrong-guess")
+        assert response.status_code == 401, response.text
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == code
+    assert 0 < int(response.headers["retry-after"]) <= 15 * 60
+
+
+async def test_five_wrong_passwords_lock_the_user_even_against_the_right_one(
+    api_client: httpx.AsyncClient,
+) -> None:
+    await fail(api_client, "alice", 5)
+
+    response = await login(api_client, "alice", "alice-dev")
+
+    assert_problem(response, 423, "login_locked")
+    assert "access_token" not in response.text
+    # Other users are not locked by alice's failures.
+    assert (await login(api_client, "bob", "bob-dev")).status_code == 200
+
+
+async def test_an_unknown_user_is_locked_exactly_like_a_known_one(
+    api_client: httpx.AsyncClient,
+) -> None:
+    await fail(api_client, "alice", 5)
+    await fail(api_client, "mallory", 5)
+
+    known = await login(api_client, "alice", "x")
+    unknown = await login(api_client, "mallory", "x")
+
+    assert_problem(known, 423, "login_locked")
+    assert known.content == unknown.content
+    assert known.headers["retry-after"] == unknown.headers["retry-after"]
+
+
+async def test_a_success_clears_the_users_failures(api_client: httpx.AsyncClient) -> None:
+    await fail(api_client, "sue", 4)
+    assert (await login(api_client, "sue", "sue-dev")).status_code == 200
+    await fail(api_client, "sue", 4)
+
+    assert (await login(api_client, "sue", "sue-dev")).status_code == 200
+
+
+async def test_the_lockout_survives_a_restart_and_ends_after_its_time(
+    api_client: httpx.AsyncClient,
+    app_settings: Settings,
+    api_session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    await fail(api_client, "olga", 5)
+
+    restarted = create_app(app_settings)
+    async with restarted.router.lifespan_context(restarted):
+        transport = httpx.ASGITransport(app=restarted)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as fresh:
+            assert_problem(await login(fresh, "olga", "olga-dev"), 423, "login_locked")
+
+    async with api_session_factory() as session:  # fifteen minutes later
+        await session.execute(
+            update(LoginThrottle).values(unlock_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+        await session.commit()
+    assert (await login(api_client, "olga", "olga-dev")).status_code == 200
+
+
+async def test_the_throttle_stores_no_username_or_password_in_clear(
+    api_client: httpx.AsyncClient, api_session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    from tests.support import CUSTOMER_ID_NUMBER
+
+    await login(api_client, CUSTOMER_ID_NUMBER, "Sekret-Passw0rd")
+
+    async with api_session_factory() as session:
+        rows = list(await session.scalars(select(LoginThrottle)))
+    stored = repr([[getattr(r, c.key) for c in LoginThrottle.__table__.columns] for r in rows])
+    assert len(rows) == 2  # one for the username, one for the client address
+    assert CUSTOMER_ID_NUMBER not in stored and "Sekret" not in stored
+    assert "127.0.0.1" not in stored
+
+
+async def test_one_client_guessing_across_usernames_is_throttled(app_settings: Settings) -> None:
+    # A small per-client budget, so the client throttle shows within a few attempts.
+    app = create_app(app_settings.model_copy(update={"login_client_max_failures": 8}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            for number in range(8):
+                await fail(client, f"user{number}", 1)
+
+            response = await login(client, "sue", "sue-dev")
+
+    assert_problem(response, 429, "login_throttled")
+
+
+async def test_console_sign_in_is_locked_like_the_api(api_client: httpx.AsyncClient) -> None:
+    for _ in range(5):
+        assert (await console_sign_in(api_client, "sid", "wrong-guess")).status_code == 401
+
+    response = await console_sign_in(api_client, "sid", "sid-dev")
+
+    assert response.status_code == 423
+    assert int(response.headers["retry-after"]) > 0
+    assert "Too many failed sign-ins" in response.text
+    assert "insureflow_session" not in api_client.cookies

@@ -314,3 +314,21 @@ def test_an_enrollment_answer_leaves_out_what_only_the_process_needs() -> None:
     for secret in ("cust-1", "1990-03-07", "task-1", "ledger-1"):
         assert secret not in flat
     assert answer["customer"]["id_number"] == "1101**********123X"
+
+
+async def test_routes_that_send_an_update_document_process_closed(
+    openapi: dict[str, Any],
+) -> None:
+    """Every route whose Update a closing process may abort lists 409 `process_closed`."""
+    for method, path in (
+        ("post", "/v1/tasks/{task_id}/decision"),
+        ("post", "/v1/enrollments/{enrollment_id}/quote"),
+        ("post", "/v1/enrollments/{enrollment_id}/application"),
+        ("post", "/v1/enrollments/{enrollment_id}/withdraw"),
+        ("post", "/v1/claims/{claim_id}/documents"),
+        ("post", "/v1/claims/{claim_id}/appeal"),
+        ("post", "/v1/claims/{claim_id}/withdraw"),
+        ("post", "/v1/claims/{claim_id}/payout/retry"),
+    ):
+        response = openapi["paths"][path][method]["responses"]["409"]
+        assert "process_closed" in response["x-problem-codes"], path

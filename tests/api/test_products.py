@@ -7,6 +7,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from domain.claim_rules import REQUIRED_DOCUMENTS
 from domain.products import CATALOGUE
 
 
@@ -32,6 +33,10 @@ async def test_the_list_is_the_domain_catalogue(
             "max_age": product.max_age,
             "auto_underwriting_limit": f"{product.auto_underwriting_limit:.2f}",
             "covered_incidents": [str(i) for i in product.covered_incidents],
+            "required_documents": {
+                str(i): list(REQUIRED_DOCUMENTS[i]) for i in product.covered_incidents
+            },
+            "claim_limitation_years": product.claim_limitation_years,
         }
 
 
@@ -46,6 +51,20 @@ async def test_term_life_matches_the_contract(
     assert (body["min_sum_insured"], body["max_sum_insured"]) == ("100000.00", "5000000.00")
     assert (body["min_age"], body["max_age"], body["term_years"]) == (18, 60, 20)
     assert body["covered_incidents"] == ["death", "total_disability"]
+
+
+async def test_each_product_publishes_the_claim_checklist_per_incident_type(
+    api_client: httpx.AsyncClient, auth_headers: Callable[[str], dict[str, str]]
+) -> None:
+    response = await api_client.get("/v1/products/MEDICAL_1Y", headers=auth_headers("alice"))
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["required_documents"] == {
+        "hospitalisation": ["claim_form", "id_proof", "discharge_summary", "medical_invoice"],
+        "outpatient_surgery": ["claim_form", "id_proof", "surgery_record", "medical_invoice"],
+    }
+    assert body["claim_limitation_years"] == 2
 
 
 @pytest.mark.parametrize("username", ["alice", "sam", "sue", "olga"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -29,6 +30,7 @@ def claims_for(settings: Settings, **overrides: Any) -> dict[str, Any]:
         "exp": now + timedelta(hours=1),
         "roles": ["agent"],
         "approval_limit": "0",
+        "jti": secrets.token_urlsafe(16),
     }
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not None}
@@ -131,6 +133,7 @@ def _missing(claim: str) -> Callable[[Settings], str]:
         _missing("sub"),
         _missing("aud"),
         _missing("iss"),
+        _missing("jti"),
         lambda settings: "not-a-jwt",
     ],
     ids=lambda f: f.__name__.strip("_"),
@@ -165,3 +168,15 @@ def test_passwords_hash_with_argon2id_and_verify() -> None:
 
 def test_an_unknown_user_is_checked_against_a_dummy_hash_and_refused() -> None:
     assert verify_password_or_dummy("anything", None) is False
+
+
+def test_each_token_carries_its_own_id(app_settings: Settings) -> None:
+    actor = Actor(username="sue", roles=(Role.AGENT,), approval_limit=Decimal("0"))
+    now = datetime.now(UTC)
+
+    first, _ = create_access_token(app_settings, actor, now=now)
+    second, _ = create_access_token(app_settings, actor, now=now)
+
+    ids = {decode_access_token(app_settings, token).token_id for token in (first, second)}
+    assert len(ids) == 2
+    assert all(16 <= len(token_id) <= 64 for token_id in ids)

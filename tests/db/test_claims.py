@@ -21,6 +21,7 @@ from db.repositories.claims import (
     get_claim,
     list_claims,
     list_for_policy,
+    record_termination,
     upsert_claim,
 )
 from db.repositories.customers import upsert_customer
@@ -514,3 +515,23 @@ async def test_two_workers_recording_one_payout_at_once_pay_once(engine: AsyncEn
             await session.execute(delete(PaymentLedger).where(PaymentLedger.idempotency_key == key))
             await session.execute(delete(Policy).where(Policy.policy_number == policy_number))
             await session.execute(delete(Customer).where(Customer.id_hash == f"race-{suffix}"))
+
+
+async def test_a_termination_is_recorded_on_a_running_claim_only(
+    session: AsyncSession, policies: list[str]
+) -> None:
+    await upsert_claim(session, state=claim_state("C1"))
+    await upsert_claim(session, state=claim_state("C2", status=ClaimStatus.PAID))
+
+    assert await record_termination(session, workflow_id="claim-C1", by="olga", note="stuck")
+    assert not await record_termination(session, workflow_id="claim-C2", by="olga", note="x")
+    assert not await record_termination(session, workflow_id="claim-NONE", by="olga", note="x")
+
+    row = await get_claim(session, claim_no="C1")
+    assert row is not None
+    await session.refresh(row)
+    state = ClaimState.model_validate(row.state)
+    assert (row.status, state.status) == ("terminated", ClaimStatus.TERMINATED)
+    assert (state.history[-1].by, state.history[-1].note) == ("olga", "stuck")
+    paid = await get_claim(session, claim_no="C2")
+    assert paid is not None and paid.status == "paid"

@@ -17,6 +17,7 @@ from db.repositories.ledger import (
     get_entry_by_order,
     record_entry,
     settle_entry,
+    settle_late_entry,
 )
 
 
@@ -91,6 +92,31 @@ async def test_settle_entry_settles_a_pending_entry_once(session: AsyncSession) 
     assert by_order is not None and by_order.id == settled.id
     # A settled entry is not declined afterwards.
     assert (await decline_entry(session, idempotency_key="premium:A1")).status == "succeeded"
+
+
+async def test_a_late_payment_settles_a_pending_or_lapsed_order_once(
+    session: AsyncSession,
+) -> None:
+    # Defect 4: money that arrives after the order lapsed is booked, whatever the order's
+    # entry says (pending, or declined as lapsed unpaid), and only the first time.
+    for key, order, status in (("premium:A1", "O1", "pending"), ("premium:A2", "O2", "declined")):
+        await record_entry(
+            session, idempotency_key=key, kind="premium", case_id=key[-2:],
+            amount=Decimal("100.00"), status=status, order_id=order,
+        )  # fmt: skip
+        late = await settle_late_entry(session, idempotency_key=key, gateway_ref="GW-LATE")
+        repeat = await settle_late_entry(session, idempotency_key=key, gateway_ref="GW-OTHER")
+        assert (late.status, late.gateway_ref) == ("succeeded", "GW-LATE")
+        assert (repeat.status, repeat.gateway_ref) == ("succeeded", "GW-LATE")
+    with pytest.raises(NotFound):
+        await settle_late_entry(session, idempotency_key="premium:nope", gateway_ref="G1")
+    # The ordinary settlement still only settles a pending entry.
+    await record_entry(
+        session, idempotency_key="premium:A3", kind="premium", case_id="A3",
+        amount=Decimal("100.00"), status="declined", order_id="O3",
+    )  # fmt: skip
+    kept = await settle_entry(session, idempotency_key="premium:A3", gateway_ref="G3")
+    assert (kept.status, kept.gateway_ref) == ("declined", None)
 
 
 async def test_decline_and_settle_of_an_unknown_key_raise(session: AsyncSession) -> None:

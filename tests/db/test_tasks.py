@@ -17,6 +17,7 @@ from db.repositories.tasks import (
     TaskNotFound,
     TaskNotOpen,
     apply_task_change,
+    cancel_open_tasks,
     claim_task,
     get_task,
     insert_task,
@@ -220,3 +221,19 @@ async def test_two_supervisors_racing_for_a_task_cannot_both_win(engine: AsyncEn
     finally:
         async with factory() as session, session.begin():
             await session.execute(delete(Task).where(Task.task_id == task_id))
+
+
+async def test_cancel_open_tasks_closes_only_the_process_open_ones(session: AsyncSession) -> None:
+    for task_id in ("T1", "T2"):
+        await insert_task(session, task=task_open(task_id))
+    await claim_task(session, task_id="T1", username="sue")
+
+    assert await cancel_open_tasks(session, workflow_id="enrollment-T1", reason="ended") == ["T1"]
+    assert await cancel_open_tasks(session, workflow_id="enrollment-T1", reason="again") == []
+
+    t1 = await get_task(session, task_id="T1")
+    t2 = await get_task(session, task_id="T2")
+    assert t1 is not None and t2 is not None
+    await session.refresh(t1)
+    assert (t1.status, t1.reason) == ("cancelled", "ended") and t1.closed_at is not None
+    assert t2.status == "open"

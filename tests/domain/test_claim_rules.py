@@ -20,6 +20,7 @@ from domain.claim_rules import (
     intake_refusal,
     missing_documents,
     reminder_times,
+    years_before,
 )
 from domain.claims import Assessment
 from domain.products import CATALOGUE, IncidentType
@@ -462,6 +463,7 @@ def _intake(**changes: object) -> tuple[str, str] | None:
         "incident_date": date(2025, 5, 1),
         "today": TODAY,
         "amount_claimed": D("1000.00"),
+        "limitation_years": ACCIDENT.claim_limitation_years,
     }
     facts.update(changes)
     return intake_refusal(**facts)  # type: ignore[arg-type]
@@ -500,6 +502,34 @@ def test_incident_tomorrow_is_in_the_future() -> None:
 
 def test_incident_today_is_not_in_the_future() -> None:
     assert _code(incident_date=TODAY) is None
+
+
+@pytest.mark.parametrize(
+    ("code", "years"), [("ACCIDENT_1Y", 2), ("MEDICAL_1Y", 2), ("TERM_LIFE_20", 5)]
+)
+def test_the_limitation_period_is_two_years_non_life_and_five_years_life(
+    code: str, years: int
+) -> None:
+    assert CATALOGUE[code].claim_limitation_years == years
+
+
+@pytest.mark.parametrize("years", [2, 5])
+def test_an_incident_before_the_limitation_period_is_too_old(years: int) -> None:
+    limit = TODAY.replace(year=TODAY.year - years)
+    old = {"effective_on": date(2000, 1, 1), "limitation_years": years}
+
+    assert _code(incident_date=limit - timedelta(days=1), **old) == "incident_too_old"
+    assert _code(incident_date=limit, **old) is None  # exactly N years ago: still in time
+
+
+def test_incident_too_old_comes_before_cover_and_policy_checks() -> None:
+    refusal = _intake(incident_date=date(2020, 1, 1), incident_type="flood", policy_status="lapsed")
+
+    assert refusal == ("incident_too_old", "a claim must be made within 2 years of the incident")
+
+
+def test_the_limitation_period_from_29_february_ends_on_28_february() -> None:
+    assert years_before(date(2028, 2, 29), 2) == date(2026, 2, 28)
 
 
 def test_unknown_incident_type_is_refused_without_echoing_the_input() -> None:

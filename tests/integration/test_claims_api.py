@@ -146,8 +146,17 @@ async def test_intake_refusals_name_the_reason_and_create_nothing(
         ({"incident_type": "death"}, 422, "incident_not_covered"),
         ({"incident_date": (today() + timedelta(days=1)).isoformat()}, 422, "incident_in_future"),
         ({"incident_date": (today() - timedelta(days=3)).isoformat()}, 422, "policy_not_effective"),
+        # Before the 2-year limitation period of a non-life product (the policy-effective
+        # check would refuse it too, later): the explicit reason comes first.
+        (
+            {"incident_date": (today() - timedelta(days=2 * 366)).isoformat()},
+            422,
+            "incident_too_old",
+        ),
         ({"amount_claimed": "0.00"}, 422, "invalid_amount"),
-        ({"documents": documents(["selfie"])}, 422, "unknown_document_kind"),
+        ({"documents": documents(["Selfie!"])}, 422, "validation_error"),  # not a slug
+        ({"documents": documents(["k" * 41])}, 422, "validation_error"),
+        ({"documents": documents(["claim_form"] * 51)}, 422, "validation_error"),
         ({"payee_account": "12"}, 422, "invalid_bank_account"),
         ({"surprise": True}, 422, "validation_error"),
     ]
@@ -269,6 +278,46 @@ async def test_missing_documents_then_supplement_and_agent_isolation(
     assert r.status_code == 200 and r.json()["status"] == "withdrawn"
 
 
+async def test_routine_attachments_are_kept_as_supplementary_never_refused_nor_counted(
+    api: httpx.AsyncClient, login: Login, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A bank-card copy or an expense list is a routine attachment: the intake and the
+    supplement keep it (flagged `supplementary`) and it never stands in for a required one."""
+    alice = await login("alice")
+    policy = await effective_policy(
+        api, login, "alice", product="MEDICAL_1Y", sum_insured="50000.00", sessions=sessions
+    )
+    r = await report(
+        api, alice, policy, amount_claimed="3000.00",
+        documents=documents(["claim_form", "bank_card_copy"]),
+    )  # fmt: skip
+    assert r.status_code == 202, r.text
+    claim_id = r.json()["claim_id"]
+    body = await claim_until(api, alice, claim_id, lambda b: b["stage"] == "documents_pending")
+    assert body["missing_documents"] == ["discharge_summary", "id_proof", "medical_invoice"]
+    assert [(d["kind"], d["supplementary"]) for d in body["documents"]] == [
+        ("claim_form", False),
+        ("bank_card_copy", True),
+    ]
+    r = await api.post(
+        f"/v1/claims/{claim_id}/documents",
+        json={"documents": documents(["expense_list", "id_proof", "discharge_summary"])},
+        headers=alice,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["missing_documents"] == ["medical_invoice"]  # the expense list is no invoice
+    assert {d["kind"] for d in r.json()["documents"] if d["supplementary"]} == {
+        "bank_card_copy",
+        "expense_list",
+    }
+    r = await api.post(
+        f"/v1/claims/{claim_id}/documents",
+        json={"documents": documents(["Medical Invoice"])},
+        headers=alice,
+    )
+    assert (r.status_code, r.json()["code"]) == (422, "validation_error")  # not a slug
+
+
 @pytest.fixture
 async def payout_worker(
     integration_settings: Settings, tmp_path: Path
@@ -349,3 +398,30 @@ async def test_worker_killed_during_payout_leaves_exactly_one_payout(
     assert ledger_rows == 1
     assert await at_bank() == 1
     assert row is not None and row.paid_to_date == Decimal("1800.00")
+
+
+async def test_a_supervisor_agent_may_not_file_a_claim_on_another_agents_policy(
+    api: httpx.AsyncClient, login: Login, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    # Four eyes by proxy (probe finding 1): sam, agent and supervisor, filed on alice's
+    # policy with a payee account of his choosing, then approved it himself.
+    policy_number = await effective_policy(
+        api, login, "alice", product="MEDICAL_1Y", sum_insured="200000.00", sessions=sessions
+    )
+    r = await api.post(
+        "/v1/claims",
+        json={
+            "policy_number": policy_number,
+            "incident_date": today().isoformat(),
+            "incident_type": "hospitalisation",
+            "description": "admitted",
+            "amount_claimed": "20000.00",
+            "documents": documents(HOSPITAL_DOCS),
+            "payee_account": ACCOUNT,
+        },
+        headers=await login("sam"),
+    )
+    assert r.status_code == 403, r.text
+    assert r.json()["code"] == "not_your_case"
+    r = await api.get(f"/v1/claims?policy_number={policy_number}", headers=await login("alice"))
+    assert r.status_code == 200 and r.json()["items"] == []

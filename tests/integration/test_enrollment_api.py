@@ -156,6 +156,67 @@ async def test_repeated_post_with_the_same_idempotency_key_returns_the_same_enro
     assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
 
 
+async def test_idempotency_key_reused_for_another_customer_behind_the_same_mask_is_refused(
+    api: httpx.AsyncClient, login: Login
+) -> None:
+    """Two people whose masked name, ID number and phone coincide are still two people:
+    the key's first customer is compared by a keyed hash of the real identity."""
+    alice = await login("alice")
+    sequence = random.randrange(1000)
+    first_id = make_id_number("110105", date(1990, 1, 1), sequence)
+    other_id = next(
+        n
+        for day in range(2, 366)
+        if (n := make_id_number("110105", date(1990, 1, 1) + timedelta(days=day - 1), sequence))[-1]
+        == first_id[-1]
+    )
+    assert (first_id[:6], first_id[-4:]) == (other_id[:6], other_id[-4:])  # the same mask
+    headers = {**alice, "Idempotency-Key": f"masked-{random.randrange(10**9)}"}
+    first = await api.post(
+        "/v1/enrollments", json={"customer": customer(first_id, "张三")}, headers=headers
+    )
+    assert first.status_code == 202, first.text
+    again = await api.post(
+        "/v1/enrollments", json={"customer": customer(first_id, "张三")}, headers=headers
+    )
+    assert (again.status_code, again.json()["enrollment_id"]) == (
+        202,
+        first.json()["enrollment_id"],
+    )
+    for other in (customer(other_id, "张三"), customer(first_id, "张四")):
+        r = await api.post("/v1/enrollments", json={"customer": other}, headers=headers)
+        assert (r.status_code, r.json()["code"]) == (422, "idempotency_key_reused"), r.text
+    state = await api.get(f"/v1/enrollments/{first.json()['enrollment_id']}", headers=alice)
+    assert first_id not in state.text
+
+
+async def test_a_quote_echoes_money_normalised_to_two_decimals(
+    api: httpx.AsyncClient, login: Login
+) -> None:
+    alice = await login("alice")
+    r = await api.post(
+        "/v1/enrollments", json={"customer": customer(new_id_number())}, headers=alice
+    )
+    eid = r.json()["enrollment_id"]
+    for sent in ("200000.5", 200000.5):
+        r = await api.post(
+            f"/v1/enrollments/{eid}/quote",
+            json={"product_code": "TERM_LIFE_20", "sum_insured": sent},
+            headers=alice,
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["sum_insured"] == "200000.50"
+    for sent in ("1E+6", "\uff12\uff10\uff10\uff10\uff10\uff10\uff10"):  # full-width digits
+        r = await api.post(
+            f"/v1/enrollments/{eid}/quote",
+            json={"product_code": "TERM_LIFE_20", "sum_insured": sent},
+            headers=alice,
+        )
+        assert (r.status_code, r.json()["code"]) == (422, "validation_error"), sent
+    body = (await api.get(f"/v1/enrollments/{eid}", headers=alice)).json()
+    assert body["quote"]["sum_insured"] == "200000.50"
+
+
 async def test_online_payment_callback_forged_refused_repeat_harmless(
     api: httpx.AsyncClient, login: Login, integration_settings: Settings
 ) -> None:
@@ -347,3 +408,166 @@ async def test_declined_card_fails_and_gateway_book_matches_ledger(
         )
     assert entry is not None and entry.status == "declined"
     assert booked == 1
+
+
+async def test_a_supervisor_agent_may_not_quote_submit_or_withdraw_for_another_agent(
+    api: httpx.AsyncClient, login: Login
+) -> None:
+    # Four eyes by proxy (probe finding 1): sam quoted and submitted alice's enrollment,
+    # then approved its underwriting himself. Only the case's agent acts on it.
+    alice, sam = await login("alice"), await login("sam")
+    r = await api.post(
+        "/v1/enrollments", json={"customer": customer(new_id_number())}, headers=alice
+    )
+    assert r.status_code == 202, r.text
+    eid = r.json()["enrollment_id"]
+    quote = {"product_code": "TERM_LIFE_20", "sum_insured": "1000000.00"}
+    r = await api.post(f"/v1/enrollments/{eid}/quote", json=quote, headers=sam)
+    assert r.status_code == 403, r.text
+    assert r.json()["code"] == "not_your_case"
+    r = await api.post(f"/v1/enrollments/{eid}/withdraw", json={}, headers=sam)
+    assert r.status_code == 403 and r.json()["code"] == "not_your_case"
+    body = (await api.get(f"/v1/enrollments/{eid}", headers=sam)).json()
+    assert body["stage"] == "consultation" and body["status"] == "in_progress"
+    assert [h["by"] for h in body["history"]] == ["alice"]
+
+
+# --- late and malformed gateway callbacks (the money must not be dropped) -------------
+
+
+def _signed_callback(
+    settings: Settings, order_id: str, amount: str, gateway_ref: str
+) -> tuple[bytes, dict[str, str]]:
+    raw = json.dumps(
+        {"order_id": order_id, "amount": amount, "paid_at": datetime.now(SHANGHAI).isoformat(),
+         "gateway_ref": gateway_ref}
+    ).encode()  # fmt: skip
+    return raw, {"X-Signature": sign_callback(settings.payment_gateway_secret, raw)}
+
+
+async def _ledger(sessions: async_sessionmaker[AsyncSession], key: str) -> PaymentLedger | None:
+    async with sessions() as s:
+        return await s.scalar(select(PaymentLedger).where(PaymentLedger.idempotency_key == key))
+
+
+async def _gateway_rows(sessions: async_sessionmaker[AsyncSession], key: str) -> int:
+    async with sessions() as s:
+        query = select(func.count()).where(GatewayTransaction.idempotency_key == key)
+        return int(await s.scalar(query) or 0)
+
+
+async def test_late_callback_after_the_order_lapsed_is_recorded_and_refunded_once(
+    api: httpx.AsyncClient,
+    login: Login,
+    integration_settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Defect 4: a signed callback after the deadline got 404 and the money stayed unbooked.
+    monkeypatch.setattr(integration_settings, "payment_deadline", timedelta(seconds=2))
+    alice = await login("alice")
+    eid = await enroll(api, alice, method="online")
+    body = await wait_for(api, alice, eid, lambda b: b["status"] != "in_progress")
+    assert body["status"] == "lapsed", body
+    order_id, amount = body["payment"]["order_id"], body["payment"]["amount"]
+    raw, headers = _signed_callback(integration_settings, order_id, amount, "GW-LATE-1")
+    url = f"/v1/payments/{order_id}/callback"
+
+    late = await api.post(url, content=raw, headers=headers)
+    assert late.status_code == 200, late.text
+    assert late.json()["result"] == "refunded"
+    premium = await _ledger(sessions, f"premium:{eid}")
+    assert premium is not None
+    assert (premium.status, premium.gateway_ref) == ("succeeded", "GW-LATE-1")
+    refund = await _ledger(sessions, f"refund:late:{order_id}")
+    assert refund is not None
+    assert (refund.kind, refund.status, refund.amount) == ("refund", "succeeded", premium.amount)
+    assert refund.case_id == eid and refund.gateway_ref
+
+    again = await api.post(url, content=raw, headers=headers)
+    assert again.status_code == 200 and again.json()["result"] == "already_processed"
+    assert await _gateway_rows(sessions, f"refund:late:{order_id}") == 1
+    async with sessions() as s:
+        refunds = await s.scalar(
+            select(func.count()).where(PaymentLedger.case_id == eid, PaymentLedger.kind == "refund")
+        )
+    assert refunds == 1
+
+
+async def test_late_callback_after_withdrawal_with_the_gateway_down_opens_an_ops_task(
+    api: httpx.AsyncClient,
+    login: Login,
+    integration_settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # Defect 4: when the refund cannot be made, ops get a task; a repeat adds nothing.
+    from gateways.payment import GatewayMode, PaymentGateway
+
+    alice = await login("alice")
+    eid = await enroll(api, alice, method="online")
+    body = await wait_for(api, alice, eid, lambda b: b["payment"]["order_id"] is not None)
+    order_id, amount = body["payment"]["order_id"], body["payment"]["amount"]
+    r = await api.post(f"/v1/enrollments/{eid}/withdraw", json={"reason": "x"}, headers=alice)
+    assert r.status_code == 200, r.text
+    await wait_for(api, alice, eid, lambda b: b["status"] == "withdrawn")
+    raw, headers = _signed_callback(integration_settings, order_id, amount, "GW-LATE-2")
+    url = f"/v1/payments/{order_id}/callback"
+    control = integration_settings.data_dir / "gateway-sim.json"
+    PaymentGateway.write_control(control, GatewayMode.ERROR)
+    try:
+        late = await api.post(url, content=raw, headers=headers)
+        again = await api.post(url, content=raw, headers=headers)
+    finally:
+        PaymentGateway.write_control(control, GatewayMode.NORMAL)
+    assert late.status_code == 200, late.text
+    assert late.json()["result"] == "refund_to_ops"
+    assert again.status_code == 200 and again.json()["result"] == "already_processed"
+    premium = await _ledger(sessions, f"premium:{eid}")
+    assert premium is not None
+    assert (premium.status, premium.gateway_ref) == ("succeeded", "GW-LATE-2")
+    async with sessions() as s:
+        tasks = list(await s.scalars(select(Task).where(Task.case_id == eid)))
+    assert [(t.kind, t.status, t.task_id) for t in tasks] == [
+        ("late_payment", "open", f"late-{order_id}")
+    ]
+    assert tasks[0].amount == premium.amount
+    assert tasks[0].details["gateway_ref"] == "GW-LATE-2"
+    assert await _gateway_rows(sessions, f"refund:late:{order_id}") == 0
+    # Ops now own the refund: a later repeat, the gateway back up, does not refund behind them.
+    third = await api.post(url, content=raw, headers=headers)
+    assert third.status_code == 200 and third.json()["result"] == "already_processed"
+    assert await _gateway_rows(sessions, f"refund:late:{order_id}") == 0
+
+
+@pytest.mark.parametrize("shape", ["arrays", "objects"])
+async def test_deeply_nested_signed_callback_is_422_and_changes_nothing(
+    api: httpx.AsyncClient,
+    login: Login,
+    integration_settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    shape: str,
+) -> None:
+    # Defect 10b: 10,000 levels of nesting made json.loads raise RecursionError: a 500.
+    alice = await login("alice")
+    eid = await enroll(api, alice, method="online")
+    body = await wait_for(api, alice, eid, lambda b: b["payment"]["order_id"] is not None)
+    order_id = body["payment"]["order_id"]
+    depth = 10_000
+    raw = "[" * depth + "]" * depth if shape == "arrays" else '{"a":' * depth + "1" + "}" * depth
+    data = raw.encode()
+    headers = {"X-Signature": sign_callback(integration_settings.payment_gateway_secret, data)}
+    r = await api.post(f"/v1/payments/{order_id}/callback", content=data, headers=headers)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["code"] == "validation_error"
+    premium = await _ledger(sessions, f"premium:{eid}")
+    assert premium is not None and premium.status == "pending"
+    state = await api.get(f"/v1/enrollments/{eid}", headers=alice)
+    assert state.json()["payment"]["status"] == "pending"
+    # The body is bounded as well: a signed body over the limit is refused before parsing.
+    big = b"[" * (integration_settings.max_body_bytes + 1)
+    big_headers = {"X-Signature": sign_callback(integration_settings.payment_gateway_secret, big)}
+    r = await api.post(f"/v1/payments/{order_id}/callback", content=big, headers=big_headers)
+    assert r.status_code == 413 and r.json()["code"] == "payload_too_large"
+    r = await api.post(f"/v1/enrollments/{eid}/withdraw", json={"reason": "tidy"}, headers=alice)
+    assert r.status_code == 200, r.text

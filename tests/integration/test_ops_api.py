@@ -552,6 +552,46 @@ async def test_terminate_needs_a_reason_is_audited_and_stops_the_process(
     assert (r.status_code, r.json()["code"]) == (404, "workflow_not_found")
 
 
+async def test_terminate_records_the_ending_in_the_read_model_and_cancels_open_tasks(
+    api: httpx.AsyncClient, login: Login, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A terminated process runs no compensation, so the API records its ending: the
+    enrollment reads `terminated` and its underwriting task leaves the inbox."""
+    alice, olga, sue = await login("alice"), await login("olga"), await login("sue")
+    eid = await enroll(api, alice, sum_insured="400000.00")  # an underwriting task opens
+    wid = f"enrollment-{eid}"
+
+    async def task_open() -> dict[str, Any] | None:
+        body = await describe(api, olga, wid)
+        return body if body["open_task"] else None
+
+    await eventually(task_open, what="the underwriting task")
+    r = await api.post(f"/v1/ops/workflows/{wid}/terminate", json={"reason": "stuck"}, headers=olga)
+    assert r.status_code == 200, r.text
+
+    r = await api.get(f"/v1/enrollments/{eid}", headers=alice)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "terminated", body
+    assert body["history"][-1]["status"] == "terminated"
+    assert body["history"][-1]["by"] == "olga"
+    r = await api.get("/v1/enrollments", params={"status": "terminated"}, headers=alice)
+    assert eid in {item["enrollment_id"] for item in r.json()["items"]}
+    async with sessions() as s:
+        task = await s.get(Task, f"uw-{eid}")
+    assert task is not None and task.status == "cancelled" and task.closed_at is not None
+    inbox = await api.get("/v1/tasks", params={"limit": 200}, headers=sue)
+    assert f"uw-{eid}" not in {item["task_id"] for item in inbox.json()["items"]}
+    r = await api.post(
+        f"/v1/tasks/uw-{eid}/decision",
+        json={"decision": "approve", "reason": "late"},
+        headers=sue,
+    )
+    assert (r.status_code, r.json()["code"]) == (409, "task_not_open")
+    [row] = await audit_rows(sessions, "ops.terminate", wid)
+    assert row.actor == "olga" and row.detail["outcome"] == "ok"
+
+
 # --- who may ------------------------------------------------------------------------------
 
 
@@ -577,3 +617,46 @@ async def test_ops_endpoints_refuse_agents_and_supervisors(
             assert (r.status_code, r.json()["code"]) == (403, "forbidden"), (username, path)
     r = await api.get("/v1/ops/workflows")
     assert r.status_code == 401
+
+
+@pytest.fixture
+async def wide_start_api(
+    dev_env: WorkflowEnvironment, integration_settings: Settings, running_worker: None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API with a start-date window wide enough to let 9999-12-31 through: a stand-in
+    for data that gets past every bound and that the process then cannot work with."""
+    settings = integration_settings.model_copy(
+        update={"start_date_window": timedelta(days=3_000_000)}
+    )
+    app = create_app(settings, temporal_client=dev_env.client)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://insureflow") as client:
+            yield client
+
+
+async def test_a_halted_process_is_an_incident_and_cancelling_it_refunds_the_premium(
+    api: httpx.AsyncClient,
+    wide_start_api: httpx.AsyncClient,
+    login: Login,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # Probe finding 2: start_date 9999-12-31 was charged, then every workflow task failed;
+    # GET answered 500 for good, ops saw no incident and cancel did nothing.
+    alice, olga = await login("alice"), await login("olga")
+    eid = await enroll(wide_start_api, alice, start_date="9999-12-31")
+    wid = f"enrollment-{eid}"
+
+    async def halted() -> dict[str, Any] | None:
+        r = await api.get("/v1/ops/incidents", headers=olga)
+        assert r.status_code == 200, r.text
+        return next((i for i in r.json()["items"] if i["workflow_id"] == wid), None)
+
+    incident = await eventually(halted, what="the halted process in the incidents")
+    assert incident["kind"] == "halted"
+    r = await api.get(f"/v1/enrollments/{eid}", headers=alice)
+    assert r.status_code == 200 and r.json()["status"] == "in_progress"
+    r = await api.post(f"/v1/ops/workflows/{wid}/cancel", json={"reason": "bad data"}, headers=olga)
+    assert r.status_code == 202, r.text
+    body = await wait_for(api, alice, eid, lambda b: b["status"] != "in_progress")
+    assert body["status"] == "cancelled" and body["payment"]["status"] == "refunded"

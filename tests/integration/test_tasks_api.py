@@ -346,3 +346,44 @@ async def test_reject_by_a_supervisor_ends_the_enrollment_rejected(
     assert body.get("policy_number") is None
     done = await wait_for_task(api, sue, task_id, "done")
     assert (done["decision"], done["decided_by"]) == ("reject", "sue")
+
+
+async def test_a_decision_racing_one_that_ends_the_process_is_409_process_closed(
+    api: httpx.AsyncClient, login: Login, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Supervisors decide the same open task at once; the reject that wins ends the
+    process. Every other decision is refused with a 409 problem (never 500): the ones the
+    closing process aborted are ``process_closed``, any it still saw ``task_not_open``."""
+    alice, sue, sid = await login("alice"), await login("sue"), await login("sid")
+    eid, task_id = await open_task(api, login, sessions)
+    deciders = [sue, sid] * 3
+    answers = await asyncio.gather(*(decide(api, h, task_id, "reject") for h in deciders))
+    won = [i for i, r in enumerate(answers) if r.status_code == 200]
+    assert len(won) == 1, [r.text for r in answers]
+    for r in answers:
+        if r.status_code != 200:
+            assert code(r) in ((409, "process_closed"), (409, "task_not_open")), r.text
+    winner = "sue" if deciders[won[0]] is sue else "sid"
+    body = await wait_for(api, alice, eid, lambda b: b["status"] != "in_progress")
+    assert body["status"] == "rejected"
+    assert body["underwriting"]["decided_by"] == winner
+    done = await wait_for_task(api, sue, task_id, "done")
+    assert done["decided_by"] == winner
+
+
+async def test_an_update_sent_to_a_closed_process_is_409_process_closed(
+    api: httpx.AsyncClient, login: Login, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    alice, sue = await login("alice"), await login("sue")
+    eid, task_id = await open_task(api, login, sessions)
+    assert (await decide(api, sue, task_id, "reject")).status_code == 200
+    before = await wait_for(api, alice, eid, lambda b: b["status"] != "in_progress")
+    assert before["status"] == "rejected"
+    for path, body in (
+        ("withdraw", {"reason": "changed mind"}),
+        ("quote", {"product_code": "TERM_LIFE_20", "sum_insured": "100000.00"}),
+    ):
+        r = await api.post(f"/v1/enrollments/{eid}/{path}", json=body, headers=alice)
+        assert code(r) == (409, "process_closed"), r.text
+    r = await api.get(f"/v1/enrollments/{eid}", headers=alice)
+    assert r.json() == before

@@ -32,6 +32,7 @@ from domain.activities import (
     TaskChange,
     TaskOpen,
 )
+from domain.claim_rules import MAX_CLAIM_DOCUMENTS
 from domain.claims import ClaimDocument, ClaimStage, ClaimState, ClaimStatus
 from domain.clocks import ProcessClocks
 from domain.products import IncidentType
@@ -309,6 +310,31 @@ async def test_missing_documents_remind_and_a_supplement_resumes_review(harness:
     )
     result = await handle.result()
     assert result.status == ClaimStatus.PAID
+
+
+async def test_a_supplement_keeps_other_kinds_and_bounds_the_documents_a_claim_holds(
+    harness: Harness,
+) -> None:
+    handle = await harness.report(documents=["claim_form", "id_proof"])
+    await harness.until(handle, lambda s: s.stage == ClaimStage.DOCUMENTS_PENDING)
+    state = await handle.execute_update(
+        ClaimWorkflow.supplement_documents,
+        DocumentsSupplement(documents=docs("bank_card_copy", "discharge_summary"), by="alice"),
+    )
+    assert [d.kind for d in state.documents][-2:] == ["bank_card_copy", "discharge_summary"]
+    assert state.missing_documents == ["medical_invoice"]  # the bank card counts for nothing
+    too_many = docs(*["expense_list"] * (MAX_CLAIM_DOCUMENTS - len(state.documents) + 1))
+    with pytest.raises(WorkflowUpdateFailedError) as err:
+        await handle.execute_update(
+            ClaimWorkflow.supplement_documents, DocumentsSupplement(documents=too_many, by="alice")
+        )
+    assert refused(err) == "too_many_documents"
+    state = await handle.execute_update(
+        ClaimWorkflow.supplement_documents,
+        DocumentsSupplement(documents=docs("medical_invoice"), by="alice"),
+    )
+    assert state.missing_documents == []
+    assert (await handle.result()).status == ClaimStatus.PAID
 
 
 async def test_documents_not_supplied_by_the_deadline_withdraw_the_claim(harness: Harness) -> None:

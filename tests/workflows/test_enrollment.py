@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from temporalio import activity
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowFailureError,
@@ -85,6 +86,9 @@ class World:
     decline: bool = False
     # Set to hold the first batched write that opens a task until the process is cancelled.
     hold_task_open: asyncio.Event | None = None
+    # Set to hold the charge in flight: (started, release); it then succeeds, as a gateway
+    # that took the money does, whatever the workflow asked meanwhile.
+    hold_charge: tuple[asyncio.Event, asyncio.Event] | None = None
 
     async def _before_batch(self, batch: ChangeBatch) -> None:
         held = self.hold_task_open
@@ -128,6 +132,10 @@ class World:
         @activity.defn(name=act.CHARGE_PREMIUM)
         async def charge_premium(arg: Charge) -> LedgerEntry:
             world.calls.append((act.CHARGE_PREMIUM, arg))
+            if world.hold_charge is not None:
+                started, release = world.hold_charge
+                started.set()
+                await release.wait()
             if world.decline:
                 raise ApplicationError("declined", type="payment_declined", non_retryable=True)
             return LedgerEntry(
@@ -208,7 +216,9 @@ class Harness:
     task_queue: str
     started: list[WorkflowHandle[Any, EnrollmentState]] = field(default_factory=list)
 
-    async def start(self, agent: str = "alice") -> WorkflowHandle[Any, EnrollmentState]:
+    async def start(
+        self, agent: str = "alice", clocks: ProcessClocks = CLOCKS
+    ) -> WorkflowHandle[Any, EnrollmentState]:
         app_no = "E" + uuid.uuid4().hex[:12].upper()
         start = EnrollmentStart(
             application_no=app_no,
@@ -217,7 +227,7 @@ class Harness:
                 name="张三", id_number=CUSTOMER_ID_NUMBER, phone="13800138000"
             ),
             birth_date=date(1990, 5, 17),
-            clocks=CLOCKS,
+            clocks=clocks,
         )
         handle = await self.env.client.start_workflow(
             EnrollmentWorkflow.run,
@@ -243,10 +253,12 @@ class Harness:
         sum_insured: str = "200000",
         method: PaymentMethod = PaymentMethod.AUTO_DEBIT,
         product: str = "TERM_LIFE_20",
+        by: str = "alice",
+        start_date: date | None = None,
     ) -> EnrollmentState:
         quote = await handle.execute_update(
             EnrollmentWorkflow.quote,
-            QuoteRequest(product_code=product, sum_insured=Decimal(sum_insured), by="alice"),
+            QuoteRequest(product_code=product, sum_insured=Decimal(sum_insured), by=by),
         )
         return await handle.execute_update(
             EnrollmentWorkflow.submit_application,
@@ -255,7 +267,8 @@ class Harness:
                 payment_method=method,
                 bank_account="6222020200112233445" if method == PaymentMethod.AUTO_DEBIT else None,
                 consent=True,
-                by="alice",
+                start_date=start_date,
+                by=by,
             ),
         )
 
@@ -654,3 +667,103 @@ async def test_cancellation_in_underwriting_closes_the_task_and_refunds_nothing(
     assert harness.world.named(act.CHANGE_TASK)[-1].action == "cancel"
     assert harness.world.named(act.REFUND_PREMIUM) == []
     assert (await handle.query(EnrollmentWorkflow.state)).status == Status.CANCELLED
+
+
+async def test_a_person_who_quoted_or_submitted_may_not_decide_the_underwriting(
+    harness: Harness,
+) -> None:
+    # Four eyes binds the person who acted, not the case's agent: sam quoted and submitted
+    # alice's case (the API refuses that now; the process refuses the decision as well).
+    sam = Actor(
+        username="sam", roles=(Role.AGENT, Role.SUPERVISOR), approval_limit=SUE.approval_limit
+    )
+    handle = await harness.start(agent="alice")
+    await harness.apply(handle, sum_insured="1000000", by="sam")
+    await harness.wait_for_stage(handle, Stage.UNDERWRITING)
+    task = await harness.wait_for_call(act.OPEN_TASK)
+    assert task.submitted_by == "sam"
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            EnrollmentWorkflow.decide,
+            UnderwritingDecision(task_id=task.task_id, decision="approve", reason="x", actor=sam),
+        )
+    assert isinstance(refused.value.cause, ApplicationError)
+    assert refused.value.cause.type == "four_eyes_violation"
+    state = await handle.query(EnrollmentWorkflow.state)
+    assert [h.by for h in state.history if h.stage == Stage.QUOTED] == ["sam"]
+    assert state.underwriting.decision is None
+    await handle.terminate("test over")
+
+
+async def test_a_cancellation_while_the_charge_is_in_flight_ends_cancelled_and_refunds(
+    harness: Harness,
+) -> None:
+    # Probe finding 3: ops cancelled during the auto-debit, got 202, and the process went
+    # on to effective with no refund (the charge's success swallowed the cancellation).
+    started, release = asyncio.Event(), asyncio.Event()
+    harness.world.hold_charge = (started, release)
+    handle = await harness.start()
+    await harness.apply(handle, sum_insured="200000")
+    await asyncio.wait_for(started.wait(), timeout=30)
+    await handle.cancel()
+    release.set()
+    with pytest.raises(WorkflowFailureError) as ended:
+        await asyncio.wait_for(handle.result(), timeout=60)
+    assert isinstance(ended.value.cause, CancelledError)
+    state = await handle.query(EnrollmentWorkflow.state)
+    assert state.status == Status.CANCELLED
+    assert state.policy_number is None
+    assert state.payment.status == "refunded"
+    (refund,) = harness.world.named(act.REFUND_PREMIUM)
+    assert refund.original_key == f"premium:{state.enrollment_id}"
+    assert harness.world.named(act.ISSUE_POLICY) == []
+
+
+async def test_a_start_date_beyond_the_window_is_refused_before_anything_is_charged(
+    harness: Harness,
+) -> None:
+    # Probe finding 2: start_date 9999-12-31 was accepted, charged, and then every workflow
+    # task failed (year 10000 out of range). The window is a clock (default 90 days).
+    handle = await harness.start()
+    today = datetime.now(SHANGHAI).date()
+    for far in (date(9999, 12, 31), today + CLOCKS.start_date_window + timedelta(days=1)):
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await harness.apply(handle, start_date=far)
+        assert isinstance(refused.value.cause, ApplicationError)
+        assert refused.value.cause.type == "invalid_start_date"
+    assert harness.world.named(act.CHARGE_PREMIUM) == []
+    last_day = today + CLOCKS.start_date_window
+    state = await harness.apply(handle, start_date=last_day)
+    assert state.start_date == last_day and state.status == Status.IN_PROGRESS
+    await handle.terminate("test over")
+
+
+async def test_a_process_meeting_bad_data_halts_for_ops_and_a_cancel_refunds(
+    harness: Harness,
+) -> None:
+    # Probe finding 2, its second half: whatever bad data gets past the bounds must not
+    # freeze a charged process (every workflow task failing, the cancel never seen). A
+    # window wide enough to let 9999-12-31 through stands in for such data: after the
+    # charge, working out the expiry raises.
+    wide = ProcessClocks(start_date_window=timedelta(days=3_000_000))
+    handle = await harness.start(clocks=wide)
+    await harness.apply(handle, start_date=date(9999, 12, 31))
+    for _ in range(120):
+        state = await handle.query(EnrollmentWorkflow.state)
+        if state.failure_code == "halted":
+            break
+        await harness.env.sleep(timedelta(seconds=1))
+    else:
+        raise AssertionError("the process never halted")
+    assert state.history[-1].note == "halted on ValueError: waiting for ops"
+    described = await handle.describe()
+    assert described.typed_search_attributes.get(sa.STATUS) == "halted"
+    events = [e.event_type async for e in handle.fetch_history_events()]
+    assert EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED not in events
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError) as ended:
+        await asyncio.wait_for(handle.result(), timeout=60)
+    assert isinstance(ended.value.cause, CancelledError)
+    (refund,) = harness.world.named(act.REFUND_PREMIUM)
+    assert refund.original_key.startswith("premium:")
+    assert harness.world.named(act.RECORD_ENROLLMENT)[-1].status == Status.CANCELLED

@@ -1,0 +1,166 @@
+"""Money that arrives after the process stopped waiting for it.
+
+A payment order's process stops taking payment when the deadline passes (lapsed), the
+application is withdrawn, or the process ends otherwise; the gateway's customer may still
+pay, and its signed callback then reaches a process that refuses it (or no longer runs).
+The money has moved, so it is never answered with an error and dropped: it is booked and
+given back.
+
+Why here, in the API, and not in a workflow: the process that owned the order is over
+(or past the point of taking payment) and cannot be asked to act, and starting a new
+workflow for each stray payment would be a new process kind for a rare clean-up. The
+callback request already holds what is needed — the ledger (``db.repositories``) and the
+gateway (``gateways.payment``) — and every step is idempotent on a business key, so the
+gateway's own retries of the callback are the retry loop:
+
+1. One transaction books the receipt: the order's premium entry becomes ``succeeded``
+   with the callback's ``gateway_ref`` (from ``pending``, or ``declined`` as lapsed), and
+   a ``pending`` refund entry ``refund:late:<order_id>`` is opened beside it.
+2. The gateway refunds with the same key ``refund:late:<order_id>``: a repeat (a retried
+   callback, two racing ones) returns the first refund and never pays back twice. The
+   refund entry is then settled ``succeeded`` with the refund's reference.
+3. If the gateway cannot refund (down, or its book has nothing to refund), the case goes
+   to ops as an inbox task ``late-<order_id>`` (kind ``late_payment``), and from then on
+   it is theirs: no later callback refunds behind their back.
+
+A repeated callback finds the premium entry ``succeeded``: if the refund entry is still
+``pending`` with no task (a crash between steps 1 and 3), the refund is tried again;
+otherwise it is ``already_processed`` and nothing changes.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import PaymentLedger, utcnow
+from db.repositories import enrollments, ledger, tasks
+from domain.activities import TaskOpen
+from gateways.payment import PaymentGateway
+from workflows.enrollment import workflow_id_for
+
+log = structlog.get_logger("api.late_payments")
+
+LateResult = Literal["refunded", "refund_to_ops", "already_processed"]
+
+# How soon ops should have given the money back by hand.
+OPS_DUE = timedelta(days=1)
+
+
+def refund_key(order_id: str) -> str:
+    return f"refund:late:{order_id}"
+
+
+def task_id_for(order_id: str) -> str:
+    return f"late-{order_id}"
+
+
+async def accept_late_payment(
+    session: AsyncSession,
+    gateway: PaymentGateway,
+    *,
+    entry: PaymentLedger,
+    gateway_ref: str,
+) -> LateResult:
+    """Book a payment the process no longer takes and refund it (or hand it to ops)."""
+    assert entry.order_id is not None
+    order_id = entry.order_id
+    async with session.begin():
+        entry = await ledger.settle_late_entry(
+            session, idempotency_key=entry.idempotency_key, gateway_ref=gateway_ref
+        )
+        await ledger.record_entry(
+            session,
+            idempotency_key=refund_key(order_id),
+            kind="refund",
+            case_id=entry.case_id,
+            amount=entry.amount,
+            status="pending",
+            order_id=None,
+        )
+    log.warning("late_payment_received", order_id=order_id, case_id=entry.case_id)
+    return await _refund(session, gateway, entry=entry, gateway_ref=gateway_ref)
+
+
+async def resume_late_refund(
+    session: AsyncSession, gateway: PaymentGateway, *, entry: PaymentLedger
+) -> LateResult:
+    """For a repeated callback on a settled order: finish a late refund a crash cut off;
+    anything else is already processed."""
+    assert entry.order_id is not None
+    refund = await ledger.get_entry_by_key(session, idempotency_key=refund_key(entry.order_id))
+    task = await tasks.get_task(session, task_id=task_id_for(entry.order_id))
+    await session.commit()
+    if refund is None or refund.status != "pending" or task is not None:
+        return "already_processed"
+    return await _refund(session, gateway, entry=entry, gateway_ref=entry.gateway_ref or "")
+
+
+async def _refund(
+    session: AsyncSession, gateway: PaymentGateway, *, entry: PaymentLedger, gateway_ref: str
+) -> LateResult:
+    assert entry.order_id is not None
+    order_id = entry.order_id
+    if await tasks.get_task(session, task_id=task_id_for(order_id)) is not None:
+        await session.commit()
+        return "already_processed"  # ops own it now
+    await session.commit()
+    try:
+        result = await gateway.refund(
+            idempotency_key=refund_key(order_id),
+            original_key=entry.idempotency_key,
+            amount=entry.amount,
+        )
+    except Exception as err:  # the gateway down, or anything else: ops must know
+        reason = f"gateway refused the refund: {type(err).__name__}"
+        log.warning("late_payment_refund_failed", order_id=order_id, error=type(err).__name__)
+    else:
+        if result.status == "succeeded":
+            async with session.begin():
+                await ledger.settle_entry(
+                    session, idempotency_key=refund_key(order_id), gateway_ref=result.gateway_ref
+                )
+            log.info("late_payment_refunded", order_id=order_id, case_id=entry.case_id)
+            return "refunded"
+        reason = f"gateway answered {result.status}"
+    await _hand_to_ops(session, entry=entry, gateway_ref=gateway_ref, reason=reason)
+    return "refund_to_ops"
+
+
+async def _hand_to_ops(
+    session: AsyncSession, *, entry: PaymentLedger, gateway_ref: str, reason: str
+) -> None:
+    assert entry.order_id is not None
+    async with session.begin():
+        row = await enrollments.get_enrollment(session, application_no=entry.case_id)
+        await _open_task(session, entry=entry, gateway_ref=gateway_ref, reason=reason,
+                         agent=row.agent if row is not None else "system")  # fmt: skip
+    log.warning("late_payment_handed_to_ops", order_id=entry.order_id, case_id=entry.case_id)
+
+
+async def _open_task(
+    session: AsyncSession, *, entry: PaymentLedger, gateway_ref: str, reason: str, agent: str
+) -> None:
+    assert entry.order_id is not None
+    now = utcnow()
+    task = TaskOpen(
+        task_id=task_id_for(entry.order_id),
+        kind="late_payment",
+        workflow_id=workflow_id_for(entry.case_id),
+        case_id=entry.case_id,
+        subject=f"Refund late payment {entry.order_id}",
+        amount=entry.amount,
+        submitted_by="system",
+        agent=agent,
+        due_at=now + OPS_DUE,
+        details={
+            "order_id": entry.order_id,
+            "gateway_ref": gateway_ref,
+            "refund_key": refund_key(entry.order_id),
+            "reason": reason,
+        },
+    )
+    await tasks.insert_task(session, task=task)
