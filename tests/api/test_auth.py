@@ -338,7 +338,9 @@ async def test_an_unknown_user_is_locked_exactly_like_a_known_one(
 
     assert_problem(known, 423, "login_locked")
     assert known.content == unknown.content
-    assert known.headers["retry-after"] == unknown.headers["retry-after"]
+    # Each lock counts from its own fifth failure, made a moment apart: the same lockout,
+    # give or take the seconds between them, whether the user exists or not.
+    assert abs(int(known.headers["retry-after"]) - int(unknown.headers["retry-after"])) <= 2
 
 
 async def test_a_success_clears_the_users_failures(api_client: httpx.AsyncClient) -> None:
