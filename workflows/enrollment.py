@@ -260,10 +260,13 @@ class EnrollmentWorkflow:
         now = workflow.now()
         start_date = application.start_date or shanghai_today(now) + timedelta(days=1)
         effective_at = max(datetime.combine(start_date, time(0), SHANGHAI), now)
+        expires_at = add_years(effective_at, product.term_years)
+        # Set together once all are known: a policy number on the state means a policy row
+        # is (being) written, which a compensation then cancels.
         policy_number = _policy_number(start.application_no)
         self._state.policy_number = policy_number
         self._state.effective_at = effective_at
-        self._state.expires_at = add_years(effective_at, product.term_years)
+        self._state.expires_at = expires_at
         await self._activity(
             act.ISSUE_POLICY,
             PolicyIssue(

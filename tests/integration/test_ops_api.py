@@ -660,3 +660,10 @@ async def test_a_halted_process_is_an_incident_and_cancelling_it_refunds_the_pre
     assert r.status_code == 202, r.text
     body = await wait_for(api, alice, eid, lambda b: b["status"] != "in_progress")
     assert body["status"] == "cancelled" and body["payment"]["status"] == "refunded"
+
+    async def closed() -> dict[str, Any] | None:
+        # The process itself ends (its last writes applied), not only its read model.
+        body = await describe(api, olga, wid)
+        return body if body["status"] != "running" else None
+
+    assert (await eventually(closed, what="the halted process to close"))["status"] == "canceled"
