@@ -1,0 +1,17 @@
+"""The kinds of inbox task a process opens for a person, one name each everywhere."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class TaskKind(StrEnum):
+    UNDERWRITING = "underwriting"  # an enrollment the rules could not decide
+    CLAIM_REVIEW = "claim_review"  # a claim whose materials a supervisor reviews
+    CLAIM_APPROVAL = "claim_approval"  # a claim above the automatic limit
+    PAYOUT_FAILED = "payout_failed"  # a declined payout: fix the payee account
+    LATE_PAYMENT = "late_payment"  # money that came after its process ended: refund it
+
+    @property
+    def on_claim(self) -> bool:
+        return self in (TaskKind.CLAIM_REVIEW, TaskKind.CLAIM_APPROVAL, TaskKind.PAYOUT_FAILED)
