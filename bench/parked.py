@@ -46,7 +46,7 @@ async def run_parked(
 ) -> dict[str, Any]:
     client = stack.require_client()
     assert stack.settings is not None
-    clocks = stack.settings.timers()
+    clocks = stack.settings.clocks
     progress = stack.progress
     sampler = stack.sampler
 

@@ -22,7 +22,7 @@ from bench.stack import Stack
 from db.repositories import customers, policies
 from domain.activities import PolicyIssue
 from domain.claims import ClaimDocument, ClaimStage, ClaimState, ClaimStatus
-from domain.clocks import ProcessClocks
+from domain.clocks import ClaimLimits, ProcessClocks
 from domain.enrollment import CustomerDetails, EnrollmentState, PaymentMethod, Stage, Status
 from domain.identity import make_id_number
 from domain.products import IncidentType
@@ -32,7 +32,6 @@ from workflows.claim import workflow_id_for as claim_workflow_id
 from workflows.enrollment import EnrollmentWorkflow, workflow_id_for
 from workflows.inputs import (
     ApplicationSubmit,
-    ClaimLimits,
     ClaimStart,
     EnrollmentStart,
     QuoteRequest,
@@ -123,7 +122,7 @@ def enrollment_operation(
     queue unless another is named (``stack.regular_steps_queue``: the before side)."""
     client = stack.require_client()
     assert stack.settings is not None
-    clocks = stack.settings.timers()
+    clocks = stack.settings.clocks
 
     async def one(i: int) -> None:
         handle = await start_enrollment(
@@ -188,7 +187,7 @@ async def claim_operation(
     policies are written first, one per claim."""
     client = stack.require_client()
     assert stack.settings is not None
-    clocks = stack.settings.timers()
+    clocks = stack.settings.clocks
     policy_numbers = await insert_effective_policies(stack.require_sessions(), count, prefix=prefix)
     effective_on = (datetime.now(SHANGHAI) - timedelta(days=365)).date()
     incident = shanghai_today() - timedelta(days=10)

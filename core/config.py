@@ -1,32 +1,56 @@
 """Settings read by every InsureFlow process (env prefix ``INSUREFLOW_``).
 
-Durations accept ISO-8601 (``PT24H``, ``P7D``) or a number of seconds, as API.md says.
+Durations accept ISO-8601 (``PT24H``, ``P7D``) or a number of seconds (docs/api.md).
+The process clocks and claim limits are defined once, in ``domain.clocks``; each of their
+fields is read from ``INSUREFLOW_<FIELD>`` like any other setting.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Any, Literal
 
-from pydantic import BeforeValidator, Field, computed_field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, computed_field
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
-if TYPE_CHECKING:
-    from domain.clocks import ProcessClocks
+from domain.clocks import ClaimLimits, Duration, ProcessClocks
+
+# Settings that group the fields of a model, each field read from its own flat variable.
+_GROUPED: dict[str, type[BaseModel]] = {"clocks": ProcessClocks, "claim_limits": ClaimLimits}
 
 
-def _seconds_or_iso(value: object) -> object:
-    """Durations: ISO-8601 (``PT24H``, ``P7D``) or a plain number of seconds (``3600``)."""
-    if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
-        return float(value)
-    return value
+class _GroupedEnvSource(PydanticBaseSettingsSource):
+    """``INSUREFLOW_UNDERWRITING_DUE`` → ``clocks.underwriting_due``: the grouped models'
+    fields keep the flat variable names operators set."""
 
+    def __init__(self, settings_cls: type[BaseSettings], env: EnvSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self._env = env
 
-Duration = Annotated[timedelta, BeforeValidator(_seconds_or_iso)]
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        prefix = self.config.get("env_prefix", "")
+        found: dict[str, Any] = {}
+        for group, model in _GROUPED.items():
+            values = {
+                name: self._env.env_vars[f"{prefix}{name}".lower()]
+                for name in model.model_fields
+                if f"{prefix}{name}".lower() in self._env.env_vars
+            }
+            if values:
+                found[group] = values
+        return found
 
 
 class Settings(BaseSettings):
@@ -62,23 +86,10 @@ class Settings(BaseSettings):
     sanctions_file: Path | None = None
     gateway_latency: float = 0.05
 
-    # Process clocks.
-    consultation_window: Duration = timedelta(days=30)
-    quote_validity: Duration = timedelta(days=30)
-    underwriting_due: Duration = timedelta(hours=24)
-    underwriting_escalate: Duration = timedelta(hours=48)
-    underwriting_expire: Duration = timedelta(days=7)
-    payment_deadline: Duration = timedelta(days=7)
-    documents_deadline: Duration = timedelta(days=30)
-    documents_reminder_every: Duration = timedelta(days=7)
-    claim_decision_deadline: Duration = timedelta(days=30)
-    payout_deadline: Duration = timedelta(days=10)
-    appeal_window: Duration = timedelta(days=60)
-    start_date_window: Duration = timedelta(days=90)
-
-    # Claim approval tiers (API.md "Claims").
-    claim_auto_limit: Decimal = Decimal("5000.00")
-    dual_control_limit: Decimal = Decimal("1000000.00")
+    # Process clocks and claim approval tiers (domain.clocks), read field by field from
+    # INSUREFLOW_<FIELD>: INSUREFLOW_UNDERWRITING_DUE, INSUREFLOW_DUAL_CONTROL_LIMIT, ...
+    clocks: ProcessClocks = ProcessClocks()
+    claim_limits: ClaimLimits = ClaimLimits()
 
     # Ops: an activity failing this many attempts in a row is an incident; the incident
     # scan looks at this many of the most recently started running processes.
@@ -125,6 +136,19 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "console", "json"] = "auto"
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        assert isinstance(env_settings, EnvSettingsSource)
+        grouped = _GroupedEnvSource(settings_cls, env_settings)
+        return init_settings, env_settings, grouped, dotenv_settings, file_secret_settings
+
     @computed_field  # type: ignore[prop-decorator]
     @property
     def effective_database_url(self) -> str:
@@ -160,25 +184,6 @@ class Settings(BaseSettings):
         if self.environment == "production":
             raise RuntimeError("INSUREFLOW_JWT_SECRET must be set in production")
         return _dev_secret(self.data_dir / "jwt-secret")
-
-    def timers(self) -> ProcessClocks:
-        """The durations a workflow needs, handed to it in its input (workflows read no env)."""
-        from domain.clocks import ProcessClocks
-
-        return ProcessClocks(
-            consultation_window=self.consultation_window,
-            quote_validity=self.quote_validity,
-            underwriting_due=self.underwriting_due,
-            underwriting_escalate=self.underwriting_escalate,
-            underwriting_expire=self.underwriting_expire,
-            payment_deadline=self.payment_deadline,
-            documents_deadline=self.documents_deadline,
-            documents_reminder_every=self.documents_reminder_every,
-            claim_decision_deadline=self.claim_decision_deadline,
-            payout_deadline=self.payout_deadline,
-            appeal_window=self.appeal_window,
-            start_date_window=self.start_date_window,
-        )
 
 
 def _dev_secret(path: Path) -> str:

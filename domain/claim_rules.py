@@ -16,6 +16,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.claims import Assessment, Reduction
+from domain.clocks import ClaimLimits
 from domain.products import CENT, IncidentType
 from domain.underwriting import Actor, decision_refusal
 
@@ -224,17 +225,16 @@ def approval_tier(
     *,
     amount: Decimal,
     flags: Sequence[str],
-    auto_limit: Decimal = Decimal("5000.00"),
-    dual_limit: Decimal = Decimal("1000000.00"),
+    limits: ClaimLimits = ClaimLimits(),
 ) -> Tier:
     """Who must approve ``amount``: ``system`` alone, one supervisor, or two.
 
-    Above ``dual_limit`` two supervisors decide whatever the flags; up to ``auto_limit``
-    with no flag the system approves; anything else needs one supervisor.
+    Above ``dual_control_limit`` two supervisors decide whatever the flags; up to
+    ``claim_auto_limit`` with no flag the system approves; anything else needs one.
     """
-    if amount > dual_limit:
+    if amount > limits.dual_control_limit:
         return Tier.DUAL
-    if amount <= auto_limit and not flags:
+    if amount <= limits.claim_auto_limit and not flags:
         return Tier.AUTO
     return Tier.SINGLE
 

@@ -217,8 +217,7 @@ class ClaimWorkflow:
             tier = approval_tier(
                 amount=assessment.approved_amount,
                 flags=assessment.flags,
-                auto_limit=self._start.limits.auto_limit,
-                dual_limit=self._start.limits.dual_limit,
+                limits=self._start.limits,
             )
             self._state.tier = tier.value
             if tier == Tier.AUTO:

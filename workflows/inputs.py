@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.claims import ClaimDocument
-from domain.clocks import ProcessClocks
+from domain.clocks import ClaimLimits, ProcessClocks
 from domain.enrollment import CustomerDetails, PaymentMethod
 from domain.products import IncidentType
 from domain.underwriting import Actor
@@ -72,11 +72,6 @@ class PaymentNotice(BaseModel):
 
 
 # --- Claim ---------------------------------------------------------------------------
-
-
-class ClaimLimits(BaseModel):
-    auto_limit: Decimal = Decimal("5000.00")
-    dual_limit: Decimal = Decimal("1000000.00")
 
 
 class ClaimStart(BaseModel):

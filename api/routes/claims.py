@@ -43,7 +43,6 @@ from workflows import search_attributes as sa
 from workflows.claim import ClaimWorkflow, workflow_id_for
 from workflows.inputs import (
     ClaimAppeal,
-    ClaimLimits,
     ClaimStart,
     ClaimWithdrawal,
     DocumentsSupplement,
@@ -280,10 +279,8 @@ async def report_claim(
         documents=body.documents,
         payee_account=body.payee_account,
         filed_by=user.username,
-        clocks=settings.timers(),
-        limits=ClaimLimits(
-            auto_limit=settings.claim_auto_limit, dual_limit=settings.dual_control_limit
-        ),
+        clocks=settings.clocks,
+        limits=settings.claim_limits,
     )
     try:
         await client.start_workflow(

@@ -278,7 +278,7 @@ async def create_enrollment(
         customer=details,
         birth_date=identity.birth_date,
         declared_conditions=conditions,
-        clocks=settings.timers(),
+        clocks=settings.clocks,
         customer_digest=_customer_digest(secret, details),
     )
     workflow_id = workflow_id_for(application_no)

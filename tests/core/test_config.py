@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import stat
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from core.config import Settings
+from domain.clocks import ProcessClocks
 
 
 @pytest.fixture(autouse=True)
@@ -24,19 +26,19 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def test_duration_accepts_iso_8601_hours(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INSUREFLOW_UNDERWRITING_DUE", "PT24H")
 
-    assert Settings().underwriting_due == timedelta(hours=24)
+    assert Settings().clocks.underwriting_due == timedelta(hours=24)
 
 
 def test_duration_accepts_iso_8601_days(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INSUREFLOW_UNDERWRITING_DUE", "P7D")
 
-    assert Settings().underwriting_due == timedelta(days=7)
+    assert Settings().clocks.underwriting_due == timedelta(days=7)
 
 
 def test_duration_accepts_plain_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INSUREFLOW_UNDERWRITING_DUE", "3600")
 
-    assert Settings().underwriting_due == timedelta(seconds=3600)
+    assert Settings().clocks.underwriting_due == timedelta(seconds=3600)
 
 
 def test_default_database_is_sqlite_in_the_data_dir(tmp_path: Path) -> None:
@@ -71,3 +73,17 @@ def test_configured_jwt_secret_is_used_even_in_production(
     monkeypatch.setenv("INSUREFLOW_JWT_SECRET", "s3cret")
 
     assert Settings().resolved_jwt_secret() == "s3cret"
+
+
+def test_clocks_and_claim_limits_are_read_field_by_field(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("INSUREFLOW_START_DATE_WINDOW", "P30D")
+    monkeypatch.setenv("INSUREFLOW_DUAL_CONTROL_LIMIT", "200000.00")
+
+    settings = Settings()
+
+    assert settings.clocks.start_date_window == timedelta(days=30)
+    assert settings.clocks.quote_validity == timedelta(days=30)  # untouched: the default
+    assert settings.claim_limits.dual_control_limit == Decimal("200000.00")
+    assert Settings(clocks=ProcessClocks()).clocks.start_date_window == timedelta(days=90)

@@ -23,6 +23,7 @@ from domain.claim_rules import (
     years_before,
 )
 from domain.claims import Assessment
+from domain.clocks import ClaimLimits
 from domain.products import CATALOGUE, IncidentType
 from domain.underwriting import Actor, Role
 
@@ -344,10 +345,10 @@ def test_amount_one_cent_over_the_dual_limit_needs_two_supervisors() -> None:
 
 
 def test_configured_limits_replace_the_defaults() -> None:
-    limits = {"auto_limit": D("100.00"), "dual_limit": D("200.00")}
+    limits = ClaimLimits(claim_auto_limit=D("100.00"), dual_control_limit=D("200.00"))
 
-    assert approval_tier(amount=D("100.01"), flags=[], **limits) is Tier.SINGLE
-    assert approval_tier(amount=D("200.01"), flags=[], **limits) is Tier.DUAL
+    assert approval_tier(amount=D("100.01"), flags=[], limits=limits) is Tier.SINGLE
+    assert approval_tier(amount=D("200.01"), flags=[], limits=limits) is Tier.DUAL
 
 
 @pytest.mark.parametrize(("tier", "needed"), [(Tier.AUTO, 0), (Tier.SINGLE, 1), (Tier.DUAL, 2)])

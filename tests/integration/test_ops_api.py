@@ -626,7 +626,11 @@ async def wide_start_api(
     """The API with a start-date window wide enough to let 9999-12-31 through: a stand-in
     for data that gets past every bound and that the process then cannot work with."""
     settings = integration_settings.model_copy(
-        update={"start_date_window": timedelta(days=3_000_000)}
+        update={
+            "clocks": integration_settings.clocks.model_copy(
+                update={"start_date_window": timedelta(days=3_000_000)}
+            )
+        }
     )
     app = create_app(settings, temporal_client=dev_env.client)
     async with app.router.lifespan_context(app):
