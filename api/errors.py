@@ -1,7 +1,7 @@
 """Problem details (RFC 9457): every 4xx/5xx body is ``application/problem+json``.
 
-Raise ``ProblemError`` anywhere in a request (route, dependency, service called by a
-route); the handlers installed by ``install_error_handlers`` turn it, FastAPI's
+Raise ``ProblemError`` (services.problems) anywhere in a request (route, dependency,
+service); the handlers installed by ``install_error_handlers`` turn it, FastAPI's
 validation errors, Starlette's HTTP errors and unexpected exceptions into the same shape:
 ``{"type", "title", "status", "detail", "code"}``, with ``code`` stable for clients.
 """
@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.masking import scrub
+from services.problems import ProblemError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://insureflow.dev/problems/"
@@ -39,33 +40,6 @@ _STATUS_CODES = {
     422: "validation_error",
     500: "internal_error",
 }
-
-
-class ProblemError(StarletteHTTPException):
-    """An error answered as a problem document.
-
-    A subclass of Starlette's ``HTTPException`` so FastAPI passes it through untouched
-    wherever it passes those (body parsing, dependencies with ``yield``).
-    ``extra`` adds members to the body (e.g. ``{"checks": {...}}``); never personal data.
-    """
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        title: str,
-        detail: str = "",
-        *,
-        headers: Mapping[str, str] | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(status_code=status, detail=detail, headers=dict(headers or {}) or None)
-        self.code = code
-        self.title = title
-        self.extra: dict[str, Any] = dict(extra or {})
-
-    def __repr__(self) -> str:
-        return f"ProblemError(status={self.status_code}, code={self.code!r})"
 
 
 class Problem(BaseModel):
