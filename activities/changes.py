@@ -1,11 +1,11 @@
 """The batched read-model write: everything a process step changed, in one transaction.
 
-Since ``LOCAL_STEPS_PATCH`` the workflows queue the writes they need nothing back from
-(their state, quote records, tasks, policy rows, notifications) and apply them together
-before they next wait or call anything else: one local activity instead of one activity
-per write. Each write is the same idempotent upsert as its single-step activity, so a
-retried batch changes nothing twice; the state row and the outbox rows commit together
-(a notification is never sent for a state that was not recorded).
+The workflows queue the writes they need nothing back from (their state, quote records,
+tasks, policy rows, notifications: the ``batched`` steps of domain.steps) and apply them
+together before they next wait or call anything else: one local activity instead of one
+activity per write. Each write is an idempotent upsert, so a retried batch changes
+nothing twice; the state row and the outbox rows commit together (a notification is
+never sent for a state that was not recorded).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from db.repositories import claims, enrollments, notifications, policies, quotes, tasks
+from domain import steps
 from domain.activities import Change, ChangeBatch, ChangesRecorded
-from workflows import activity_names as act
 
 
 async def apply_change(session: AsyncSession, change: Change) -> None:
@@ -43,7 +43,7 @@ class ChangeActivities:
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = session_factory
 
-    @activity.defn(name=act.RECORD_CHANGES)
+    @activity.defn(name=steps.RECORD_CHANGES.name)
     async def record_changes(self, batch: ChangeBatch) -> ChangesRecorded:
         async with self._sessions() as session, session.begin():
             if batch.enrollment is not None:

@@ -12,11 +12,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.payment import ledger_entry
-from db.repositories import claims, ledger, policies
+from db.repositories import ledger, policies
+from domain import steps
 from domain.activities import LedgerEntry, PayoutRequest, PolicyPosition, PolicyRef
-from domain.claims import ClaimState
 from gateways.payment import PaymentGateway
-from workflows import activity_names as act
 
 
 class ClaimActivities:
@@ -26,12 +25,7 @@ class ClaimActivities:
         self._sessions = session_factory
         self._gateway = gateway
 
-    @activity.defn(name=act.RECORD_CLAIM)
-    async def record_claim(self, state: ClaimState) -> None:
-        async with self._sessions() as session, session.begin():
-            await claims.upsert_claim(session, state=state)
-
-    @activity.defn(name=act.LOAD_POLICY_POSITION)
+    @activity.defn(name=steps.LOAD_POLICY_POSITION.name)
     async def load_policy_position(self, ref: PolicyRef) -> PolicyPosition:
         async with self._sessions() as session:
             policy = await policies.get_policy(session, policy_number=ref.policy_number)
@@ -46,7 +40,7 @@ class ClaimActivities:
             expires_at=policy.expires_at,
         )
 
-    @activity.defn(name=act.PAY_CLAIM)
+    @activity.defn(name=steps.PAY_CLAIM.name)
     async def pay_claim(self, request: PayoutRequest) -> LedgerEntry:
         async with self._sessions() as session:
             done = await ledger.get_entry_by_key(session, idempotency_key=request.idempotency_key)

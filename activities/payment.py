@@ -13,9 +13,9 @@ from temporalio.exceptions import ApplicationError
 
 from db.models import PaymentLedger
 from db.repositories import ledger
+from domain import steps
 from domain.activities import Charge, LedgerEntry, PaymentOrder, Refund, Settlement
 from gateways.payment import PaymentGateway
-from workflows import activity_names as act
 
 
 def ledger_entry(row: PaymentLedger) -> LedgerEntry:
@@ -36,7 +36,7 @@ class PaymentActivities:
         self._sessions = session_factory
         self._gateway = gateway
 
-    @activity.defn(name=act.CHARGE_PREMIUM)
+    @activity.defn(name=steps.CHARGE_PREMIUM.name)
     async def charge_premium(self, charge: Charge) -> LedgerEntry:
         async with self._sessions() as session:
             done = await ledger.get_entry_by_key(session, idempotency_key=charge.idempotency_key)
@@ -63,7 +63,7 @@ class PaymentActivities:
             )
         return ledger_entry(done)
 
-    @activity.defn(name=act.CREATE_PAYMENT_ORDER)
+    @activity.defn(name=steps.CREATE_PAYMENT_ORDER.name)
     async def create_payment_order(self, order: PaymentOrder) -> LedgerEntry:
         result = await self._gateway.create_order(
             idempotency_key=order.idempotency_key, amount=order.amount
@@ -81,7 +81,7 @@ class PaymentActivities:
             )
         return ledger_entry(row)
 
-    @activity.defn(name=act.SETTLE_ONLINE_PAYMENT)
+    @activity.defn(name=steps.SETTLE_ONLINE_PAYMENT.name)
     async def settle_online_payment(self, settlement: Settlement) -> LedgerEntry:
         async with self._sessions() as session, session.begin():
             row = await ledger.get_entry_by_key(session, idempotency_key=settlement.idempotency_key)
@@ -97,7 +97,7 @@ class PaymentActivities:
                 )
         return ledger_entry(row)
 
-    @activity.defn(name=act.REFUND_PREMIUM)
+    @activity.defn(name=steps.REFUND_PREMIUM.name)
     async def refund_premium(self, refund: Refund) -> LedgerEntry:
         """Refund a collected premium once (``refund:<policy_no>``). What counts as collected:
         our ledger says so, or — for a charge cut off by the cancellation — the gateway's

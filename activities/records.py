@@ -10,17 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from core.crypto import FieldCipher
-from db.repositories import customers, enrollments, policies, quotes
+from db.repositories import customers
+from domain import steps
 from domain.activities import (
     CustomerRef,
     CustomerRegistration,
-    PolicyIssue,
-    PolicyStatusChange,
-    QuoteRecord,
 )
-from domain.enrollment import EnrollmentState
 from domain.masking import mask_id_number, mask_phone
-from workflows import activity_names as act
 
 
 class RecordActivities:
@@ -28,7 +24,7 @@ class RecordActivities:
         self._sessions = session_factory
         self._cipher = cipher
 
-    @activity.defn(name=act.REGISTER_CUSTOMER)
+    @activity.defn(name=steps.REGISTER_CUSTOMER.name)
     async def register_customer(self, registration: CustomerRegistration) -> CustomerRef:
         """Find or create the customer by the keyed hash of their ID number; personal data
         is stored encrypted."""
@@ -46,25 +42,3 @@ class RecordActivities:
                 birth_date=registration.birth_date,
             )
         return CustomerRef(customer_id=row.id)
-
-    @activity.defn(name=act.RECORD_ENROLLMENT)
-    async def record_enrollment(self, state: EnrollmentState) -> None:
-        async with self._sessions() as session, session.begin():
-            await enrollments.upsert_enrollment(session, state=state)
-
-    @activity.defn(name=act.RECORD_QUOTE)
-    async def record_quote(self, record: QuoteRecord) -> None:
-        async with self._sessions() as session, session.begin():
-            await quotes.save_quote_record(session, record=record)
-
-    @activity.defn(name=act.ISSUE_POLICY)
-    async def issue_policy(self, issue: PolicyIssue) -> None:
-        async with self._sessions() as session, session.begin():
-            await policies.insert_policy(session, issue=issue)
-
-    @activity.defn(name=act.SET_POLICY_STATUS)
-    async def set_policy_status(self, change: PolicyStatusChange) -> None:
-        async with self._sessions() as session, session.begin():
-            await policies.set_policy_status(
-                session, policy_number=change.policy_number, status=change.status
-            )

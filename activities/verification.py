@@ -6,13 +6,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from db.repositories import enrollments
+from domain import steps
 from domain.activities import VerifyApplicant
 from domain.enrollment import CheckResult, Verification
 from domain.identity import InvalidIdNumber, age_on, parse_id_number
 from domain.products import get_product
 from domain.underwriting import risk_flags
 from gateways.sanctions import SanctionsList
-from workflows import activity_names as act
 
 
 class VerificationActivities:
@@ -22,7 +22,7 @@ class VerificationActivities:
         self._sessions = session_factory
         self._sanctions = sanctions
 
-    @activity.defn(name=act.VERIFY_APPLICANT)
+    @activity.defn(name=steps.VERIFY_APPLICANT.name)
     async def verify_applicant(self, request: VerifyApplicant) -> Verification:
         """Run every check and report each; the first failure names the rejection code."""
         checks: list[CheckResult] = []

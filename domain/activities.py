@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from domain.claims import ClaimState
 from domain.enrollment import CustomerDetails, EnrollmentState, Quote
+from domain.tasks import TaskKind
 
 
 class CustomerRegistration(BaseModel):
@@ -41,7 +42,7 @@ class VerifyApplicant(BaseModel):
 
 class TaskOpen(BaseModel):
     task_id: str
-    kind: Literal["underwriting", "claim_review", "claim_approval", "payout_failed", "late_payment"]
+    kind: TaskKind
     workflow_id: str
     case_id: str
     subject: str

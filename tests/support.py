@@ -7,16 +7,26 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from temporalio import activity
 
 from core.keys import Keyring
+from domain import steps
 from domain.activities import ChangeBatch, ChangesRecorded
 from domain.identity import make_id_number
-from workflows import activity_names as act
 
 BIN = Path(sys.executable).parent
+
+# The steps' names as the mocked worlds of the workflow tests log their calls, and the two
+# state records a ``record_changes`` batch carries (``record_changes_mock``).
+act = SimpleNamespace(
+    **{name.upper(): name for name in (s.name for s in steps.STEPS)},
+    RECORD_ENROLLMENT="record_enrollment",
+    RECORD_CLAIM="record_claim",
+    STEP_OF_CHANGE=steps.STEP_OF_CHANGE,
+)
 TEST_KEYRING = Keyring(active_id="test-1", keys={"test-1": b"k" * 32})
 
 # A customer born 17 May 1990; the number is valid but belongs to nobody.
@@ -31,7 +41,7 @@ def keyring_spec(keyring: Keyring = TEST_KEYRING) -> str:
 def record_changes_mock(
     calls: list[tuple[str, Any]], before: Callable[[ChangeBatch], Awaitable[None]] | None = None
 ) -> Any:
-    """A mocked ``record_changes`` (the batched write of runs since LOCAL_STEPS_PATCH) that
+    """A mocked ``record_changes`` (the batched write of domain.steps) that
     logs the batch in ``calls`` as the single steps it stands for — the state's record,
     then each change under its step's name — so tests read the same calls either way."""
 

@@ -20,10 +20,8 @@ from temporalio.worker import (
 
 from activities.changes import ChangeActivities
 from activities.claims import ClaimActivities
-from activities.notifications import NotificationActivities
 from activities.payment import PaymentActivities
 from activities.records import RecordActivities
-from activities.tasks import TaskActivities
 from activities.verification import VerificationActivities
 from core.config import Settings
 from core.crypto import FieldCipher
@@ -64,27 +62,17 @@ def activities_for(
     verification = VerificationActivities(
         session_factory, SanctionsList.load(settings.sanctions_file)
     )
-    tasks = TaskActivities(session_factory)
     gateway = gateway or gateway_for(settings, session_factory)
     payment = PaymentActivities(session_factory, gateway)
     claims = ClaimActivities(session_factory, gateway)
-    notifications = NotificationActivities(session_factory)
     changes = ChangeActivities(session_factory)
     return [
         records.register_customer,
-        records.record_enrollment,
-        records.record_quote,
-        records.issue_policy,
-        records.set_policy_status,
         verification.verify_applicant,
-        tasks.open_task,
-        tasks.change_task,
         payment.charge_premium,
         payment.create_payment_order,
         payment.settle_online_payment,
         payment.refund_premium,
-        notifications.send_notification,
-        claims.record_claim,
         claims.load_policy_position,
         claims.pay_claim,
         changes.record_changes,

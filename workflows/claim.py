@@ -8,29 +8,18 @@ Updates whose validators refuse before anything is written to history.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from domain.activities import (
-        ChangeBatch,
-        LedgerEntry,
-        Notification,
-        PayoutRequest,
-        PolicyPosition,
-        PolicyRef,
-        TaskChange,
-        TaskOpen,
-    )
+    from domain import steps
+    from domain.activities import Change, ChangeBatch, PayoutRequest, PolicyRef
     from domain.claim_rules import (
         DOCUMENT_KINDS,
         MAX_CLAIM_DOCUMENTS,
@@ -51,9 +40,8 @@ with workflow.unsafe.imports_passed_through():
         ClaimStatus,
     )
     from domain.masking import mask_account
+    from domain.tasks import TaskKind
     from domain.underwriting import SYSTEM
-    from workflows import activity_names as act
-    from workflows import search_attributes as sa
     from workflows.inputs import (
         ClaimAppeal,
         ClaimDecision,
@@ -62,17 +50,8 @@ with workflow.unsafe.imports_passed_through():
         DocumentsSupplement,
         PayoutFix,
     )
-    from workflows.steps import PendingChanges, local_steps, run_step
-    from workflows.waiting import wait_until
+    from workflows.process import Process, refuse, until_cancelled
 
-PROCESS = "claim"
-
-ACTIVITY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=["invalid_input"],
-)
 # Money to a customer: keep trying through gateway errors (no attempt limit), but a
 # decline is the bank's answer and goes to a person.
 PAYOUT_RETRY = RetryPolicy(
@@ -95,10 +74,6 @@ def workflow_id_for(claim_no: str) -> str:
     return f"claim-{claim_no}"
 
 
-def _refuse(code: str, message: str) -> ApplicationError:
-    return ApplicationError(message, type=code, non_retryable=True)
-
-
 @workflow.defn
 class ClaimWorkflow:
     @workflow.init
@@ -108,7 +83,6 @@ class ClaimWorkflow:
         # The person who filed (a supervisor may not file for another agent: the API
         # refuses), and everyone who took a step since; four eyes binds each of them.
         self._filed_by = start.filed_by or start.agent
-        self._participants: list[str] = [start.agent, self._filed_by]
         self._state = ClaimState(
             claim_id=start.claim_no,
             workflow_id=workflow_id_for(start.claim_no),
@@ -133,50 +107,45 @@ class ClaimWorkflow:
         self._withdrawal: ClaimWithdrawal | None = None
         self._appeal: ClaimAppeal | None = None
         self._payout_fix: PayoutFix | None = None
-        self._record_lock = asyncio.Lock()
-        self._pending = PendingChanges()
-        self._history(None, by=self._filed_by)
+        self._p = Process(
+            self._state,
+            case_id=start.claim_no,
+            agent=start.agent,
+            opened_by=self._filed_by,
+            entry=ClaimHistoryEntry,
+            batch=_batch,
+            notice_params={"policy_number": start.policy_number},
+        )
 
     # --- the process, in business order -------------------------------------------------
 
     @workflow.run
     async def run(self, start: ClaimStart) -> ClaimState:
-        try:
-            return await self._handle_claim()
-        except (asyncio.CancelledError, ActivityError) as err:
-            # Cancelled while a step was in flight, the step fails as cancelled: runs since
-            # the patch handle that like any cancellation (older ones ended without it).
-            if isinstance(err, ActivityError) and not (
-                is_cancelled_exception(err) and workflow.patched(act.COMPENSATE_CANCELLED_STEP)
-            ):
-                raise
-            # Ops cancelled the process: close its task and end as cancelled. A payout in
-            # flight finishes first (it waits on cancel), and money paid stays paid.
-            if self._state.open_task_id:
-                await self._close_task(self._state.open_task_id, "cancel", by="ops")
-            await self._notify("claim_cancelled")
-            self._state.status = ClaimStatus.CANCELLED
-            self._history("cancelled by ops", by="ops")
-            workflow.upsert_search_attributes([sa.STATUS.value_set(ClaimStatus.CANCELLED.value)])
-            await self._record()
-            await self._flush()
-            raise
+        return await until_cancelled(self._handle_claim(), self._compensate)
+
+    async def _compensate(self) -> None:
+        """Ops cancelled the process: close its task and end as cancelled. A payout in
+        flight finishes first (it waits on cancel), and money paid stays paid."""
+        if self._state.open_task_id:
+            await self._close_task(self._state.open_task_id, "cancel", by="ops")
+        await self._p.notify("claim_cancelled")
+        await self._p.end_cancelled(ClaimStatus.CANCELLED)
 
     async def _handle_claim(self) -> ClaimState:
-        await self._record()
-        await self._notify("claim_reported")
+        self._p.record()
+        await self._p.notify("claim_reported")
         outcome = await self._review_until_decided()
         if outcome == "ended":
             return self._state
         if outcome == "rejected":
             outcome = await self._appeal_window()
             if outcome != "approved":
-                return await self._finish(
+                return await self._p.finish(
                     ClaimStatus.REJECTED, stage=ClaimStage.CLOSED, by=SYSTEM, note="rejected"
                 )
         await self._pay_out()
-        await self._enter(ClaimStage.CLOSED, by=SYSTEM)
-        return await self._finish(ClaimStatus.PAID, stage=ClaimStage.CLOSED, by=SYSTEM)
+        self._p.enter(ClaimStage.CLOSED, by=SYSTEM)
+        return await self._p.finish(ClaimStatus.PAID, stage=ClaimStage.CLOSED, by=SYSTEM)
 
     async def _review_until_decided(self) -> Literal["approved", "rejected", "ended"]:
         """Documents, assessment and approval, as many rounds as requests for information
@@ -188,11 +157,9 @@ class ClaimWorkflow:
             self._state.deadlines.decision_due_at = (
                 complete_at + self._start.clocks.claim_decision_deadline
             )
-            await self._enter(ClaimStage.UNDER_REVIEW, by=SYSTEM, note="materials complete")
-            position: PolicyPosition = await self._activity(
-                act.LOAD_POLICY_POSITION,
-                PolicyRef(policy_number=self._start.policy_number),
-                PolicyPosition,
+            self._p.enter(ClaimStage.UNDER_REVIEW, by=SYSTEM, note="materials complete")
+            position = await self._p.call(
+                steps.LOAD_POLICY_POSITION, PolicyRef(policy_number=self._start.policy_number)
             )
             flags = claim_flags(
                 incident_date=self._start.incident_date,
@@ -208,7 +175,7 @@ class ClaimWorkflow:
                 flags=flags,
             )
             self._state.assessment = assessment
-            await self._enter(ClaimStage.ASSESSMENT, by=SYSTEM)
+            self._p.enter(ClaimStage.ASSESSMENT, by=SYSTEM)
             if self._withdrawal:
                 return await self._end_withdrawn()
             if assessment.approved_amount <= 0:
@@ -223,7 +190,7 @@ class ClaimWorkflow:
             if tier == Tier.AUTO:
                 self._decide_by_system("approve", "within the automatic approval limit")
                 self._state.amount_approved = assessment.approved_amount
-                await self._enter(ClaimStage.APPROVED, by=SYSTEM)
+                self._p.enter(ClaimStage.APPROVED, by=SYSTEM)
                 return "approved"
             outcome = await self._approval(tier, assessment.approved_amount)
             if outcome != "request_info":
@@ -240,8 +207,8 @@ class ClaimWorkflow:
         opened = workflow.now()
         due = opened + clocks.documents_deadline
         self._state.deadlines.documents_due_at = due
-        await self._enter(ClaimStage.DOCUMENTS_PENDING, by=SYSTEM, note=", ".join(missing))
-        await self._notify("documents_missing", key_suffix=str(len(self._state.history)))
+        self._p.enter(ClaimStage.DOCUMENTS_PENDING, by=SYSTEM, note=", ".join(missing))
+        await self._p.notify("documents_missing", key_suffix=str(len(self._state.history)))
 
         def settled() -> bool:
             return not self._missing() or self._withdrawal is not None
@@ -249,12 +216,12 @@ class ClaimWorkflow:
         for n, moment in enumerate(
             reminder_times(start=opened, deadline=due, every=clocks.documents_reminder_every), 1
         ):
-            if await self._wait_until(settled, moment):
+            if await self._p.wait_until(settled, moment):
                 break
-            await self._notify("documents_reminder", key_suffix=f"{len(self._state.history)}-{n}")
-        if not await self._wait_until(settled, due):
-            await self._notify("documents_deadline_passed")
-            await self._finish(
+            await self._p.notify("documents_reminder", key_suffix=f"{len(self._state.history)}-{n}")
+        if not await self._p.wait_until(settled, due):
+            await self._p.notify("documents_deadline_passed")
+            await self._p.finish(
                 ClaimStatus.WITHDRAWN,
                 stage=ClaimStage.CLOSED,
                 by=SYSTEM,
@@ -280,10 +247,10 @@ class ClaimWorkflow:
         due = deadlines.decision_due_at
         escalate_at = due - self._start.clocks.claim_decision_deadline / 6
         self._state.open_task_id = task_id
-        await self._enter(ClaimStage.AWAITING_APPROVAL, by=SYSTEM, note=f"{tier.value} approval")
+        self._p.enter(ClaimStage.AWAITING_APPROVAL, by=SYSTEM, note=f"{tier.value} approval")
         await self._open_task(
             task_id,
-            "claim_approval",
+            TaskKind.CLAIM_APPROVAL,
             subject=f"Approve {self._start.incident_type.value} claim on "
             f"{self._start.policy_number}",
             amount=amount,
@@ -297,7 +264,7 @@ class ClaimWorkflow:
                 "flags": self._state.assessment.flags if self._state.assessment else [],
             },
         )
-        await self._record()
+        self._p.record()
         escalated = breached = False
         while True:
             decided = await self._wait_for_decision(
@@ -306,19 +273,15 @@ class ClaimWorkflow:
             if not decided:
                 if not escalated:
                     escalated = True
-                    await self._activity(
-                        act.CHANGE_TASK,
-                        TaskChange(task_id=task_id, action="escalate", level=1),
-                        None,
-                    )
-                    self._history("decision deadline approaching: escalated", by=SYSTEM)
-                    await self._notify("decision_escalated")
+                    await self._p.change_task(task_id, "escalate", level=1)
+                    self._p.history("decision deadline approaching: escalated", by=SYSTEM)
+                    await self._p.notify("decision_escalated")
                 else:
                     breached = True
                     deadlines.breaches.append("decision_deadline")
-                    self._history("decision deadline breached", by=SYSTEM)
-                    await self._notify("decision_deadline_breached")
-                await self._record()
+                    self._p.history("decision deadline breached", by=SYSTEM)
+                    await self._p.notify("decision_deadline_breached")
+                self._p.record()
                 continue
             if self._withdrawal:
                 await self._close_task(task_id, "cancel", by=self._withdrawal.by)
@@ -340,12 +303,12 @@ class ClaimWorkflow:
                 self._state.amount_approved = min(approved, self._state.amount_approved or approved)
                 if len(self._round_approvers) < approvals_needed(tier):
                     self._awaiting_second_approval = True
-                    self._history(f"first approval by {decision.actor.username}", by=SYSTEM)
-                    await self._notify("second_approval_needed", key_suffix=task_id)
-                    await self._record()
+                    self._p.history(f"first approval by {decision.actor.username}", by=SYSTEM)
+                    await self._p.notify("second_approval_needed", key_suffix=task_id)
+                    self._p.record()
                     continue
                 await self._close_task(task_id, "complete", decision)
-                await self._enter(ClaimStage.APPROVED, by=decision.actor.username)
+                self._p.enter(ClaimStage.APPROVED, by=decision.actor.username)
                 return "approved"
             await self._close_task(task_id, "complete", decision)
             if decision.decision == "reject":
@@ -361,13 +324,13 @@ class ClaimWorkflow:
         def arrived() -> bool:
             return bool(self._decisions) or self._withdrawal is not None
 
-        return await self._wait_until(arrived, until)
+        return await self._p.wait_until(arrived, until)
 
     async def _rejected(self, *, by: str, note: str | None = None) -> Literal["rejected"]:
         self._state.status = ClaimStatus.REJECTED
         self._state.deadlines.appeal_until = workflow.now() + self._start.clocks.appeal_window
-        await self._enter(ClaimStage.REJECTED, by=by, note=note)
-        await self._notify("claim_rejected")
+        self._p.enter(ClaimStage.REJECTED, by=by, note=note)
+        await self._p.notify("claim_rejected")
         return "rejected"
 
     async def _appeal_window(self) -> Literal["approved", "rejected"]:
@@ -375,12 +338,12 @@ class ClaimWorkflow:
         other than the one who rejected re-reviews it."""
         until = self._state.deadlines.appeal_until
         assert until is not None
-        if not await self._wait_until(lambda: self._appeal is not None, until):
+        if not await self._p.wait_until(lambda: self._appeal is not None, until):
             return "rejected"
         appeal = self._appeal
         assert appeal is not None
         self._state.status = ClaimStatus.IN_PROGRESS
-        await self._enter(ClaimStage.APPEALED, by=appeal.by, note=appeal.reason)
+        self._p.enter(ClaimStage.APPEALED, by=appeal.by, note=appeal.reason)
         assessment = self._state.assessment
         amount = assessment.approved_amount if assessment else Decimal(0)
         task_id = f"cr-{self._start.claim_no}"
@@ -389,15 +352,15 @@ class ClaimWorkflow:
         self._round_approvers = []
         await self._open_task(
             task_id,
-            "claim_review",
+            TaskKind.CLAIM_REVIEW,
             subject=f"Appeal: {self._start.incident_type.value} claim on "
             f"{self._start.policy_number}",
             amount=amount,
             due_at=workflow.now() + self._start.clocks.claim_decision_deadline,
             details={"rejected_by": self._state.rejected_by, "appeal": appeal.reason},
         )
-        await self._record()
-        await self._wait_until(lambda: bool(self._decisions), None)
+        self._p.record()
+        await self._p.wait_until(lambda: bool(self._decisions), None)
         decision = self._decisions.pop(0)
         self._state.approvals.append(
             Approval(
@@ -411,10 +374,10 @@ class ClaimWorkflow:
         await self._close_task(task_id, "complete", decision)
         if decision.decision == "approve":
             self._state.amount_approved = decision.amount or amount
-            await self._enter(ClaimStage.APPROVED, by=decision.actor.username, note="on appeal")
+            self._p.enter(ClaimStage.APPROVED, by=decision.actor.username, note="on appeal")
             return "approved"
         self._state.status = ClaimStatus.REJECTED
-        await self._enter(ClaimStage.REJECTED, by=decision.actor.username, note="appeal rejected")
+        self._p.enter(ClaimStage.REJECTED, by=decision.actor.username, note="appeal rejected")
         return "rejected"
 
     async def _pay_out(self) -> None:
@@ -426,7 +389,7 @@ class ClaimWorkflow:
         deadlines = self._state.deadlines
         deadlines.payout_due_at = workflow.now() + self._start.clocks.payout_deadline
         payout.amount = amount
-        await self._notify("claim_approved")
+        await self._p.notify("claim_approved")
         while True:
             payout.attempts += 1
             key = f"payout:{self._start.claim_no}"
@@ -434,10 +397,9 @@ class ClaimWorkflow:
                 key += f":{payout.attempts}"
             payout.idempotency_key = key
             payout.status = "pending"
-            await self._record()
-            await self._flush()
-            handle = workflow.start_activity(
-                act.PAY_CLAIM,
+            self._p.record()
+            handle = await self._p.start(
+                steps.PAY_CLAIM,
                 PayoutRequest(
                     idempotency_key=key,
                     claim_no=self._start.claim_no,
@@ -445,19 +407,17 @@ class ClaimWorkflow:
                     amount=amount,
                     account=self._account,
                 ),
-                result_type=LedgerEntry,
-                start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=PAYOUT_RETRY,
                 cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             )
-            if "payout_deadline" not in deadlines.breaches and not await self._wait_until(
+            if "payout_deadline" not in deadlines.breaches and not await self._p.wait_until(
                 handle.done, deadlines.payout_due_at
             ):
                 deadlines.breaches.append("payout_deadline")
-                self._history("payout deadline breached", by=SYSTEM)
-                await self._notify("payout_deadline_breached")
-                await self._record()
-                await self._flush()  # the breach is known now, not when the payout ends
+                self._p.history("payout deadline breached", by=SYSTEM)
+                await self._p.notify("payout_deadline_breached")
+                self._p.record()
+                await self._p.flush()  # the breach is known now, not when the payout ends
             try:
                 entry = await handle
             except ActivityError as err:
@@ -472,48 +432,45 @@ class ClaimWorkflow:
             payout.ledger_id = entry.ledger_id
             payout.gateway_ref = entry.gateway_ref
             payout.paid_at = workflow.now()
-            await self._enter(ClaimStage.PAID, by=SYSTEM)
-            await self._notify("claim_paid")
+            self._p.enter(ClaimStage.PAID, by=SYSTEM)
+            await self._p.notify("claim_paid")
             return
 
     async def _payout_failed(self) -> None:
         task_id = f"pf-{self._start.claim_no}-{self._state.payout.attempts}"
         self._payout_fix = None
         self._state.open_task_id = task_id
-        await self._enter(ClaimStage.PAYOUT_FAILED, by=SYSTEM, note="payout declined")
+        self._p.enter(ClaimStage.PAYOUT_FAILED, by=SYSTEM, note="payout declined")
         await self._open_task(
             task_id,
-            "payout_failed",
+            TaskKind.PAYOUT_FAILED,
             subject=f"Payout declined for claim {self._start.claim_no}: fix the account",
             amount=self._state.payout.amount or Decimal(0),
             due_at=workflow.now() + timedelta(days=1),
             details={"payee_account": self._state.payee_account_masked},
         )
-        await self._notify("payout_failed", key_suffix=task_id)
-        await self._wait_until(lambda: self._payout_fix is not None, None)
+        await self._p.notify("payout_failed", key_suffix=task_id)
+        await self._p.wait_until(lambda: self._payout_fix is not None, None)
         fix = self._payout_fix
         assert fix is not None
         self._account = fix.payee_account
         self._state.payee_account_masked = mask_account(fix.payee_account)
-        await self._activity(
-            act.CHANGE_TASK,
-            TaskChange(task_id=task_id, action="complete", by=fix.by, decision="retry",
-                       reason=fix.reason),
-            None,
-        )  # fmt: skip
+        await self._p.change_task(
+            task_id, "complete", by=fix.by, decision="retry", reason=fix.reason
+        )
         self._state.open_task_id = None
-        await self._enter(ClaimStage.APPROVED, by=fix.by, note="payee account corrected")
+        self._p.enter(ClaimStage.APPROVED, by=fix.by, note="payee account corrected")
 
     # --- Updates ---------------------------------------------------------------------------
 
     @workflow.update
     async def supplement_documents(self, supplement: DocumentsSupplement) -> ClaimState:
-        self._took_part(supplement.by)
+        self._p.took_part(supplement.by)
         self._state.documents.extend(supplement.documents)
         self._state.missing_documents = self._missing()
-        self._history("documents supplemented", by=supplement.by)
-        await self._record()
-        await self._flush()
+        self._p.history("documents supplemented", by=supplement.by)
+        self._p.record()
+        await self._p.flush()
         return self._state.model_copy(deep=True)
 
     @supplement_documents.validator
@@ -522,11 +479,11 @@ class ClaimWorkflow:
             ClaimStage.REPORTED,
             ClaimStage.DOCUMENTS_PENDING,
         ):
-            raise _refuse("invalid_stage", "documents are not awaited at this stage")
+            raise refuse("invalid_stage", "documents are not awaited at this stage")
         # Kinds outside the checklist are kept as supplementary documents (a bank-card
         # copy, an expense list): never a reason to refuse the rest. Only the count is bound.
         if len(self._state.documents) + len(supplement.documents) > MAX_CLAIM_DOCUMENTS:
-            raise _refuse(
+            raise refuse(
                 "too_many_documents", f"a claim keeps at most {MAX_CLAIM_DOCUMENTS} documents"
             )
 
@@ -553,17 +510,17 @@ class ClaimWorkflow:
             or self._state.open_task_id != decision.task_id
             or self._decisions
         ):
-            raise _refuse("task_not_open", "this task is not open for a decision")
+            raise refuse("task_not_open", "this task is not open for a decision")
         assessed = self._state.assessment.approved_amount if self._state.assessment else Decimal(0)
         if decision.amount is not None and not Decimal(0) < decision.amount <= assessed:
-            raise _refuse(
+            raise refuse(
                 "amount_above_assessment", f"an approved amount must be within 0-{assessed}"
             )
         if decision.decision == "request_info":
             if stage == ClaimStage.APPEALED:
-                raise _refuse("decision_not_allowed", "an appeal is approved or rejected")
+                raise refuse("decision_not_allowed", "an appeal is approved or rejected")
             if not decision.missing or set(decision.missing) - DOCUMENT_KINDS:
-                raise _refuse("documents_required", "name the known document kinds still missing")
+                raise refuse("documents_required", "name the known document kinds still missing")
         refusal = claim_decision_refusal(
             decision.actor,
             decision=decision.decision,
@@ -571,10 +528,10 @@ class ClaimWorkflow:
             filed_by=self._filed_by,
             prior_approvers=self._round_approvers,
             rejected_by=self._state.rejected_by if stage == ClaimStage.APPEALED else None,
-            participants=self._participants,
+            participants=self._p.participants,
         )
         if refusal is not None:
-            raise _refuse(refusal, _REFUSAL_TEXT[refusal])
+            raise refuse(refusal, _CLAIM_REFUSAL_TEXT.get(refusal))
 
     @workflow.update
     async def withdraw(self, withdrawal: ClaimWithdrawal) -> ClaimState:
@@ -589,44 +546,40 @@ class ClaimWorkflow:
             or self._state.stage not in WITHDRAWABLE
             or self._withdrawal is not None
         ):
-            raise _refuse("withdraw_not_allowed", "the claim can no longer be withdrawn")
+            raise refuse("withdraw_not_allowed", "the claim can no longer be withdrawn")
 
     @workflow.update
     async def appeal(self, appeal: ClaimAppeal) -> ClaimState:
         self._appeal = appeal
-        self._took_part(appeal.by)
+        self._p.took_part(appeal.by)
         await workflow.wait_condition(lambda: self._state.stage == ClaimStage.APPEALED)
         return self._state.model_copy(deep=True)
 
     @appeal.validator
     def _validate_appeal(self, appeal: ClaimAppeal) -> None:
         if self._state.stage != ClaimStage.REJECTED or self._appeal is not None:
-            raise _refuse("appeal_not_allowed", "only a rejected claim can be appealed, once")
+            raise refuse("appeal_not_allowed", "only a rejected claim can be appealed, once")
         until = self._state.deadlines.appeal_until
         if until is None or workflow.now() > until:
-            raise _refuse("appeal_window_closed", "the appeal window has closed")
+            raise refuse("appeal_window_closed", "the appeal window has closed")
 
     @workflow.update
     async def fix_payout(self, fix: PayoutFix) -> ClaimState:
         self._payout_fix = fix
-        self._took_part(fix.by)
+        self._p.took_part(fix.by)
         await workflow.wait_condition(lambda: self._state.stage != ClaimStage.PAYOUT_FAILED)
         return self._state.model_copy(deep=True)
 
     @fix_payout.validator
     def _validate_fix(self, fix: PayoutFix) -> None:
         if self._state.stage != ClaimStage.PAYOUT_FAILED or self._payout_fix is not None:
-            raise _refuse("invalid_stage", "no failed payout to retry")
+            raise refuse("invalid_stage", "no failed payout to retry")
 
     @workflow.query
     def state(self) -> ClaimState:
         return self._state
 
     # --- plumbing --------------------------------------------------------------------------
-
-    def _took_part(self, username: str) -> None:
-        if username not in self._participants:
-            self._participants.append(username)
 
     def _missing(self) -> list[str]:
         provided = [d.kind for d in self._state.documents]
@@ -646,7 +599,7 @@ class ClaimWorkflow:
     async def _open_task(
         self,
         task_id: str,
-        kind: Literal["claim_approval", "claim_review", "payout_failed"],
+        kind: TaskKind,
         *,
         subject: str,
         amount: Decimal,
@@ -654,143 +607,51 @@ class ClaimWorkflow:
         escalate_at: datetime | None = None,
         details: dict[str, Any],
     ) -> None:
-        """Open an inbox task on this claim (filed by the agent, who may not decide it)."""
-        await self._activity(
-            act.OPEN_TASK,
-            TaskOpen(
-                task_id=task_id,
-                kind=kind,
-                workflow_id=self._state.workflow_id,
-                case_id=self._start.claim_no,
-                subject=subject,
-                amount=amount,
-                submitted_by=self._filed_by,
-                agent=self._start.agent,
-                due_at=due_at,
-                escalate_at=escalate_at,
-                details=details,
-            ),
-            None,
+        """Open an inbox task on this claim (filed by the filer, who may not decide it)."""
+        await self._p.open_task(
+            task_id,
+            kind,
+            subject=subject,
+            amount=amount,
+            submitted_by=self._filed_by,
+            due_at=due_at,
+            escalate_at=escalate_at,
+            details=details,
         )
 
     async def _close_task(
-        self, task_id: str, action: Literal["complete", "cancel"], decision: Any = None, *,
+        self,
+        task_id: str,
+        action: Literal["complete", "cancel"],
+        decision: ClaimDecision | None = None,
+        *,
         by: str | None = None,
-    ) -> None:  # fmt: skip
-        await self._activity(
-            act.CHANGE_TASK,
-            TaskChange(
-                task_id=task_id,
-                action=action,
-                by=by or (decision.actor.username if decision else SYSTEM),
-                decision=decision.decision if decision else None,
-                reason=decision.reason if decision else None,
-            ),
-            None,
+    ) -> None:
+        await self._p.change_task(
+            task_id,
+            action,
+            by=by or (decision.actor.username if decision else SYSTEM),
+            decision=decision.decision if decision else None,
+            reason=decision.reason if decision else None,
         )
         self._state.open_task_id = None
-
-    async def _activity(self, name: str, arg: BaseModel, result_type: type[Any] | None) -> Any:
-        if self._local_steps():
-            if name in act.BATCHED:
-                self._pending.queue(name, arg)
-                return None
-            await self._flush()
-        return await run_step(
-            name,
-            arg,
-            result_type,
-            local=self._local_steps(),
-            start_to_close=timedelta(seconds=30),
-            retry_policy=ACTIVITY_RETRY,
-        )
-
-    def _local_steps(self) -> bool:
-        return local_steps()
-
-    async def _flush(self) -> None:
-        """Apply the queued writes with the current state in one local activity (see
-        EnrollmentWorkflow._flush): before the run waits or calls another step, and
-        before an Update handler answers."""
-        await self._pending.flush(
-            self._record_lock,
-            lambda changes: ChangeBatch(claim=self._state.model_copy(deep=True), changes=changes),
-            retry_policy=ACTIVITY_RETRY,
-        )
-
-    async def _wait_until(self, condition: Callable[[], bool], moment: datetime | None) -> bool:
-        await self._flush()
-        return await wait_until(condition, moment)
-
-    def _history(self, note: str | None, *, by: str) -> None:
-        self._state.history.append(
-            ClaimHistoryEntry(
-                stage=self._state.stage,
-                status=self._state.status,
-                at=workflow.now(),
-                by=by,
-                note=note,
-            )
-        )
-
-    async def _enter(self, stage: ClaimStage, *, by: str, note: str | None = None) -> None:
-        self._state.stage = stage
-        self._history(note, by=by)
-        workflow.upsert_search_attributes(
-            [sa.STAGE.value_set(stage.value), sa.STATUS.value_set(self._state.status.value)]
-        )
-        await self._record()
-
-    async def _record(self) -> None:
-        if self._local_steps():
-            self._pending.dirty = True  # written by the next _flush, with the latest state
-            return
-        async with self._record_lock:
-            await self._activity(act.RECORD_CLAIM, self._state.model_copy(deep=True), None)
-
-    async def _notify(self, template: str, *, key_suffix: str = "") -> None:
-        claim_no = self._start.claim_no
-        key = f"{claim_no}:{template}" + (f":{key_suffix}" if key_suffix else "")
-        await self._activity(
-            act.SEND_NOTIFICATION,
-            Notification(
-                key=key,
-                case_id=claim_no,
-                recipient=f"agent:{self._start.agent}",
-                channel="inbox",
-                template=template,
-                params={"policy_number": self._start.policy_number},
-            ),
-            None,
-        )
 
     async def _end_withdrawn(self) -> Literal["ended"]:
         withdrawal = self._withdrawal
         assert withdrawal is not None
-        await self._notify("claim_withdrawn")
-        await self._finish(
+        await self._p.notify("claim_withdrawn")
+        await self._p.finish(
             ClaimStatus.WITHDRAWN, stage=ClaimStage.CLOSED, by=withdrawal.by, note=withdrawal.reason
         )
         return "ended"
 
-    async def _finish(
-        self, status: ClaimStatus, *, stage: ClaimStage, by: str, note: str | None = None
-    ) -> ClaimState:
-        self._state.status = status
-        self._state.stage = stage
-        self._history(note, by=by)
-        workflow.upsert_search_attributes(
-            [sa.STAGE.value_set(stage.value), sa.STATUS.value_set(status.value)]
-        )
-        await self._record()
-        await self._flush()
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return self._state
+
+def _batch(state: ClaimState, changes: list[Change]) -> ChangeBatch:
+    return ChangeBatch(claim=state, changes=changes)
 
 
-_REFUSAL_TEXT = {
-    "not_a_supervisor": "only a supervisor may decide this task",
+# Where the claim says more than the registry's text (domain.refusals).
+_CLAIM_REFUSAL_TEXT = {
     "four_eyes_violation": "a person who acted on the claim, an earlier approver or the "
     "rejecter may not decide this",
-    "approval_limit_exceeded": "the amount is above the decider's approval limit",
 }

@@ -18,13 +18,13 @@ from typing import Any
 from pydantic import BaseModel
 
 from api.ops.history import parse_time
-from workflows import activity_names as act
+from domain import steps
 from workflows import search_attributes as sa
 
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 # Read-model writes: how the API's lists stay current, not something the process did.
-_BOOKKEEPING = {act.RECORD_ENROLLMENT, act.RECORD_QUOTE, act.RECORD_CLAIM}
+_BOOKKEEPING = {steps.RECORD_QUOTE.name}
 _TASK_KINDS = {
     "underwriting": "Underwriting",
     "claim_review": "Claim review",
@@ -33,19 +33,19 @@ _TASK_KINDS = {
     "late_payment": "Late payment refund",
 }
 _ACTIVITY_LABELS = {
-    act.REGISTER_CUSTOMER: "Customer registration",
-    act.VERIFY_APPLICANT: "Verification",
-    act.OPEN_TASK: "Opening a task",
-    act.CHANGE_TASK: "Updating a task",
-    act.CHARGE_PREMIUM: "Premium charge",
-    act.CREATE_PAYMENT_ORDER: "Payment order",
-    act.SETTLE_ONLINE_PAYMENT: "Online payment settlement",
-    act.REFUND_PREMIUM: "Premium refund",
-    act.ISSUE_POLICY: "Policy issue",
-    act.SET_POLICY_STATUS: "Policy status change",
-    act.SEND_NOTIFICATION: "Notification",
-    act.LOAD_POLICY_POSITION: "Reading the policy position",
-    act.PAY_CLAIM: "Claim payout",
+    steps.REGISTER_CUSTOMER.name: "Customer registration",
+    steps.VERIFY_APPLICANT.name: "Verification",
+    steps.OPEN_TASK.name: "Opening a task",
+    steps.CHANGE_TASK.name: "Updating a task",
+    steps.CHARGE_PREMIUM.name: "Premium charge",
+    steps.CREATE_PAYMENT_ORDER.name: "Payment order",
+    steps.SETTLE_ONLINE_PAYMENT.name: "Online payment settlement",
+    steps.REFUND_PREMIUM.name: "Premium refund",
+    steps.ISSUE_POLICY.name: "Policy issue",
+    steps.SET_POLICY_STATUS.name: "Policy status change",
+    steps.SEND_NOTIFICATION.name: "Notification",
+    steps.LOAD_POLICY_POSITION.name: "Reading the policy position",
+    steps.PAY_CLAIM.name: "Claim payout",
 }
 _LOCAL_ACTIVITY_MARKER = "core_local_activity"
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)s$")
@@ -203,17 +203,16 @@ class _Timeline:
 
     def _remember(self, name: str, argument: dict[str, Any]) -> None:
         """What later steps' words need: a task's kind, a policy's effective moment."""
-        if name == act.OPEN_TASK and argument.get("task_id"):
+        if name == steps.OPEN_TASK.name and argument.get("task_id"):
             self.task_kinds[argument["task_id"]] = argument.get("kind", "")
-        if name == act.ISSUE_POLICY and argument.get("policy_number"):
+        if name == steps.ISSUE_POLICY.name and argument.get("policy_number"):
             self.effective_at[argument["policy_number"]] = argument.get("effective_at")
 
     def marker_recorded(self, event: dict[str, Any], a: dict[str, Any]) -> None:
-        """A local activity (``act.LOCAL``) is one marker with its result and no input: the
-        words of registration, verification and the policy position come from their
-        results, and ``record_changes`` returns the writes it applied, told one by one as
-        their regular activities were. Other markers (a ``workflow.patched`` note) are not
-        business."""
+        """A local activity (a ``local`` step of domain.steps) is one marker with its result
+        and no input: the words of registration, verification and the policy position
+        come from their results, and ``record_changes`` returns the writes it applied, told
+        one by one. Other markers (a ``workflow.patched`` note) are not business."""
         if a.get("marker_name") != _LOCAL_ACTIVITY_MARKER:
             return
         details = _as_dict(a.get("details"))
@@ -224,12 +223,12 @@ class _Timeline:
             self.add(event, text, f"activity {name}")
             return
         result = _as_dict(_first(details.get("result")))
-        if name == act.RECORD_CHANGES:
+        if name == steps.RECORD_CHANGES.name:
             # The batched writes (activities/changes.py): one step each, in order.
             for change in result.get("changes") or []:
                 for field, value in _as_dict(change).items():
-                    if value is not None and field in act.STEP_OF_CHANGE:
-                        self._local_step(event, act.STEP_OF_CHANGE[field], _as_dict(value))
+                    if value is not None and field in steps.STEP_OF_CHANGE:
+                        self._local_step(event, steps.STEP_OF_CHANGE[field], _as_dict(value))
             return
         self._local_step(event, name, result)
 
@@ -256,62 +255,62 @@ class _Timeline:
 
     def _activity_text(self, name: str, argument: dict[str, Any], result: dict[str, Any]) -> str:
         match name:
-            case act.REGISTER_CUSTOMER:
+            case steps.REGISTER_CUSTOMER.name:
                 return "Customer registered"
-            case act.VERIFY_APPLICANT:
+            case steps.VERIFY_APPLICANT.name:
                 if result.get("passed"):
                     flags = result.get("risk_flags") or []
                     return "Verification passed" + (
                         f" (risk flags: {', '.join(map(words, flags))})" if flags else ""
                     )
                 return f"Verification failed: {words(result.get('failure_code') or 'unknown')}"
-            case act.OPEN_TASK:
+            case steps.OPEN_TASK.name:
                 kind = _TASK_KINDS.get(argument.get("kind", ""), "A")
                 return f"{kind} task opened (due {moment(argument.get('due_at'))})"
-            case act.CHANGE_TASK:
+            case steps.CHANGE_TASK.name:
                 return self._task_change_text(argument)
-            case act.CHARGE_PREMIUM:
+            case steps.CHARGE_PREMIUM.name:
                 return (
                     f"Premium charged {money(result.get('amount'))} "
                     f"(ledger {result.get('ledger_id', '')})"
                 )
-            case act.CREATE_PAYMENT_ORDER:
+            case steps.CREATE_PAYMENT_ORDER.name:
                 return (
                     f"Payment order {argument.get('order_id', '')} created: "
                     f"{money(argument.get('amount'))} due {moment(argument.get('due_at'))}"
                 )
-            case act.SETTLE_ONLINE_PAYMENT:
+            case steps.SETTLE_ONLINE_PAYMENT.name:
                 return (
                     f"Premium paid online {money(result.get('amount'))} "
                     f"(ledger {result.get('ledger_id', '')})"
                 )
-            case act.REFUND_PREMIUM:
+            case steps.REFUND_PREMIUM.name:
                 if result.get("status") == "succeeded":
                     return (
                         f"Premium refunded {money(result.get('amount'))} "
                         f"(ledger {result.get('ledger_id', '')})"
                     )
                 return "Nothing to refund: no premium was collected"
-            case act.ISSUE_POLICY:
+            case steps.ISSUE_POLICY.name:
                 return (
                     f"Policy {argument.get('policy_number', '')} issued "
                     f"(effective {moment(argument.get('effective_at'))})"
                 )
-            case act.SET_POLICY_STATUS:
+            case steps.SET_POLICY_STATUS.name:
                 number = argument.get("policy_number", "")
                 status = argument.get("status", "")
                 if status == "effective":
                     return f"Policy {number} effective {moment(self.effective_at.get(number))}"
                 return f"Policy {number} {words(status)}"
-            case act.SEND_NOTIFICATION:
+            case steps.SEND_NOTIFICATION.name:
                 recipient = str(argument.get("recipient", "")).partition(":")[0] or "someone"
                 return f"Notified the {recipient}: {words(argument.get('template', ''))}"
-            case act.LOAD_POLICY_POSITION:
+            case steps.LOAD_POLICY_POSITION.name:
                 return (
                     f"Policy position read: sum insured {money(result.get('sum_insured'))}, "
                     f"paid to date {money(result.get('paid_to_date'))}"
                 )
-            case act.PAY_CLAIM:
+            case steps.PAY_CLAIM.name:
                 return (
                     f"Claim paid {money(result.get('amount'))} "
                     f"(ledger {result.get('ledger_id', '')})"

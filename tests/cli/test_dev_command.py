@@ -26,8 +26,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from domain.identity import make_id_number
+from domain.steps import CHARGE_PREMIUM
 from gateways.payment import GatewayMode, PaymentGateway
-from workflows.activity_names import CHARGE_PREMIUM
 
 pytestmark = pytest.mark.devserver
 
@@ -361,7 +361,7 @@ def test_ctrl_c_lets_the_in_flight_charge_reach_temporal_before_it_stops(
             assert time.monotonic() < deadline, f"never paid: {r.json()['payment']}"
             time.sleep(0.1)
         attempts = asyncio.run(
-            started_attempts(ports.temporal, f"enrollment-{eid}", CHARGE_PREMIUM)
+            started_attempts(ports.temporal, f"enrollment-{eid}", CHARGE_PREMIUM.name)
         )
         assert second.stop(whole_group=False) == 0
         second.assert_nothing_left()

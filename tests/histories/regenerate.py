@@ -36,11 +36,10 @@ import workflows.enrollment
 from core.temporal import data_converter
 from domain.claims import ClaimStage
 from domain.enrollment import CheckResult, PaymentMethod, Verification
-from tests.support import BIN, CUSTOMER_ID_NUMBER, TEST_KEYRING
+from tests.support import BIN, CUSTOMER_ID_NUMBER, TEST_KEYRING, act
 from tests.workflows import test_claim as claim_tests
 from tests.workflows import test_enrollment as enrollment_tests
 from workers.namespace import register_search_attributes
-from workflows import activity_names as act
 from workflows.claim import ClaimWorkflow
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.inputs import (

@@ -37,8 +37,7 @@ from domain.claims import ClaimDocument, ClaimStage, ClaimState, ClaimStatus
 from domain.clocks import ProcessClocks
 from domain.products import IncidentType
 from domain.underwriting import Actor, Role
-from tests.support import record_changes_mock
-from workflows import activity_names as act
+from tests.support import act, record_changes_mock
 from workflows.claim import ClaimWorkflow, workflow_id_for
 from workflows.inputs import (
     ClaimAppeal,

@@ -54,8 +54,7 @@ from domain.enrollment import (
 from domain.identity import age_on
 from domain.products import annual_premium, get_product
 from domain.underwriting import Actor, Role
-from tests.support import CUSTOMER_ID_NUMBER, record_changes_mock
-from workflows import activity_names as act
+from tests.support import CUSTOMER_ID_NUMBER, act, record_changes_mock
 from workflows import search_attributes as sa
 from workflows.enrollment import SHANGHAI, EnrollmentWorkflow, workflow_id_for
 from workflows.inputs import (
