@@ -14,7 +14,6 @@ not by regenerating.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import sys
 import uuid
@@ -23,7 +22,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
@@ -31,11 +29,10 @@ from temporalio.exceptions import CancelledError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-import workflows.claim
-import workflows.enrollment
 from core.temporal import data_converter
 from domain.claims import ClaimStage
 from domain.enrollment import CheckResult, PaymentMethod, Verification
+from tests.histories.timelines import timeline_path, timeline_words
 from tests.support import BIN, CUSTOMER_ID_NUMBER, TEST_KEYRING, act
 from tests.workflows import test_claim as claim_tests
 from tests.workflows import test_enrollment as enrollment_tests
@@ -89,11 +86,6 @@ def scenario(process: str, ending: str, status: str) -> Callable[[Any], Any]:
         return drive
 
     return register
-
-
-def handles_cancellation(module: ModuleType) -> bool:
-    """Cancelled scenarios exist once the workflow compensates on cancellation."""
-    return "CancelledError" in inspect.getsource(module)
 
 
 async def ended_cancelled(handle: Handle) -> Handle:
@@ -221,27 +213,26 @@ async def enrollment_failed(h: EnrollmentHarness) -> Handle:
     return handle
 
 
-if handles_cancellation(workflows.enrollment):
+@scenario("enrollment", "cancelled", "cancelled")
+async def enrollment_cancelled(h: EnrollmentHarness) -> Handle:
+    # Cancelled after the charge, waiting to take effect: refund, policy cancelled.
+    handle = await h.start()
+    await h.apply(handle, sum_insured="200000")
+    await h.wait_for_call(act.ISSUE_POLICY)
+    await handle.cancel()
+    await ended_cancelled(handle)
+    assert h.world.named(act.REFUND_PREMIUM), "the premium was not refunded"
+    return handle
 
-    @scenario("enrollment", "cancelled", "cancelled")
-    async def enrollment_cancelled(h: EnrollmentHarness) -> Handle:
-        # Cancelled after the charge, waiting to take effect: refund, policy cancelled.
-        handle = await h.start()
-        await h.apply(handle, sum_insured="200000")
-        await h.wait_for_call(act.ISSUE_POLICY)
-        await handle.cancel()
-        await ended_cancelled(handle)
-        assert h.world.named(act.REFUND_PREMIUM), "the premium was not refunded"
-        return handle
 
-    @scenario("enrollment", "cancelled_in_underwriting", "cancelled")
-    async def enrollment_cancelled_in_underwriting(h: EnrollmentHarness) -> Handle:
-        # Cancelled with an open task and nothing charged: the task is cancelled.
-        handle = await h.start()
-        await h.apply(handle, sum_insured="1000000")
-        await h.wait_for_call(act.OPEN_TASK)
-        await handle.cancel()
-        return await ended_cancelled(handle)
+@scenario("enrollment", "cancelled_in_underwriting", "cancelled")
+async def enrollment_cancelled_in_underwriting(h: EnrollmentHarness) -> Handle:
+    # Cancelled with an open task and nothing charged: the task is cancelled.
+    handle = await h.start()
+    await h.apply(handle, sum_insured="1000000")
+    await h.wait_for_call(act.OPEN_TASK)
+    await handle.cancel()
+    return await ended_cancelled(handle)
 
 
 # --- claim ---------------------------------------------------------------------------------
@@ -349,15 +340,13 @@ async def claim_withdrawn(h: ClaimHarness) -> Handle:
     return handle
 
 
-if handles_cancellation(workflows.claim):
-
-    @scenario("claim", "cancelled", "cancelled")
-    async def claim_cancelled(h: ClaimHarness) -> Handle:
-        # Cancelled while awaiting approval: the task is cancelled, nothing is paid.
-        handle = await h.report(amount="200000.00")
-        await h.task(handle)
-        await handle.cancel()
-        return await ended_cancelled(handle)
+@scenario("claim", "cancelled", "cancelled")
+async def claim_cancelled(h: ClaimHarness) -> Handle:
+    # Cancelled while awaiting approval: the task is cancelled, nothing is paid.
+    handle = await h.report(amount="200000.00")
+    await h.task(handle)
+    await handle.cancel()
+    return await ended_cancelled(handle)
 
 
 # --- running them --------------------------------------------------------------------------
@@ -389,6 +378,7 @@ async def run_one(scenario: Scenario) -> Path:
         raise AssertionError(f"{scenario.name}: plaintext personal data in the history")
     path = HERE / f"{scenario.name}.json"
     path.write_text(text + "\n", encoding="utf-8")
+    timeline_path(path).write_text(await timeline_words(path), encoding="utf-8")
     print(
         f"{scenario.name:45} {status:10} {len(history.events):4} events "
         f"{len(text.encode()):8,} bytes",
@@ -434,8 +424,6 @@ async def main(names: list[str]) -> int:
     logging.getLogger("temporalio.activity").setLevel(logging.ERROR)
     for s in chosen:
         await run_one(s)
-    if not handles_cancellation(workflows.enrollment):
-        print("no cancellation handling in workflows/enrollment.py: no cancelled scenarios")
     print(f"{len(chosen)} histories written to {HERE}")
     return 0
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio import workflow
@@ -66,8 +67,8 @@ REPLAYER = Replayer(
 
 
 def scenario_of(path: Path) -> tuple[str, str]:
-    """``claim-paid_auto.json`` and its kept old version ``claim-paid_auto.v1.json`` both
-    name the scenario ("claim", "paid_auto")."""
+    """``claim-paid_auto.json``, and an old path's recording kept beside it after a patch
+    (``claim-paid_auto.v1.json``), name the scenario ("claim", "paid_auto")."""
     name = re.sub(r"(\.v\d+)?\.json$", "", path.name)
     process, _, ending = name.partition("-")
     return process, ending
@@ -105,46 +106,37 @@ def test_golden_histories_hold_no_plaintext_personal_data() -> None:
 
 @workflow.defn(name="EnrollmentWorkflow")
 class ReorderedEnrollmentWorkflow(EnrollmentWorkflow):
-    """The negative control: EnrollmentWorkflow as a careless edit would leave it, recording
+    """The negative control: EnrollmentWorkflow as a careless edit would leave it, writing
     the read model before registering the customer — one command moved, nothing else."""
 
     @workflow.run
     async def run(self, start: EnrollmentStart) -> EnrollmentState:
-        await self._record()
+        self._p.record()
+        await self._p.flush()
         return await super().run(start)
 
 
 @workflow.defn(name="EnrollmentWorkflow")
-class FlushFirstEnrollmentWorkflow(EnrollmentWorkflow):
-    """The negative control for runs since LOCAL_STEPS_PATCH: the read model written (the
-    queued record applied) before the customer is registered."""
+class WaitFirstEnrollmentWorkflow(EnrollmentWorkflow):
+    """A careless edit of another kind: a durable wait added before the first step."""
 
     @workflow.run
     async def run(self, start: EnrollmentStart) -> EnrollmentState:
-        await self._record()
-        await self._flush()
+        await workflow.sleep(timedelta(seconds=1))
         return await super().run(start)
 
 
-async def test_a_reordered_workflow_fails_replay_as_non_deterministic() -> None:
-    replayer = Replayer(
-        workflows=[ReorderedEnrollmentWorkflow], data_converter=data_converter(TEST_KEYRING)
-    )
-    # A run from before LOCAL_STEPS_PATCH: every step a regular activity, whose type the
-    # server's history names, so the moved command is caught by name.
-    result = await replayer.replay_workflow(
-        load(HISTORIES / "enrollment-effective.v1.json"), raise_on_replay_failure=False
-    )
-    assert isinstance(result.replay_failure, workflow.NondeterminismError)
-    assert "register_customer" in str(result.replay_failure)
-    # A run since the patch: the same edit queues the record (no command until the next
-    # flush), so the careless version there writes the batch first. Replay hands the
-    # recorded register_customer marker to that command: a non-determinism error, or the
-    # result failing to decode as the batch's — either way the run would not go on.
-    replayer = Replayer(
-        workflows=[FlushFirstEnrollmentWorkflow], data_converter=data_converter(TEST_KEYRING)
-    )
+@pytest.mark.parametrize(
+    "careless", [ReorderedEnrollmentWorkflow, WaitFirstEnrollmentWorkflow], ids=lambda c: c.__name__
+)
+async def test_a_reordered_workflow_fails_replay_as_non_deterministic(careless: type) -> None:
+    replayer = Replayer(workflows=[careless], data_converter=data_converter(TEST_KEYRING))
     result = await replayer.replay_workflow(
         load(HISTORIES / "enrollment-effective.json"), raise_on_replay_failure=False
     )
+    # The moved write is handed the recorded register_customer marker: its result fails to
+    # decode as the batch's. The added timer meets that marker: non-determinism. Either
+    # way the run would not go on.
     assert result.replay_failure is not None
+    if careless is WaitFirstEnrollmentWorkflow:
+        assert isinstance(result.replay_failure, workflow.NondeterminismError)
