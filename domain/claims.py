@@ -26,6 +26,17 @@ class ClaimStage(StrEnum):
     CLOSED = "closed"
 
 
+# Stages from which the agent may withdraw a claim (nothing approved yet).
+CLAIM_WITHDRAWABLE = frozenset(ClaimStage) - {
+    ClaimStage.APPROVED,
+    ClaimStage.PAYOUT_FAILED,
+    ClaimStage.PAID,
+    ClaimStage.REJECTED,
+    ClaimStage.APPEALED,
+    ClaimStage.CLOSED,
+}
+
+
 class ClaimStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     PAID = "paid"

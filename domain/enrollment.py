@@ -25,6 +25,19 @@ class Stage(StrEnum):
     CLOSED = "closed"
 
 
+# Stages from which the agent may still withdraw (nothing has been charged yet).
+WITHDRAWABLE = frozenset(
+    {
+        Stage.CONSULTATION,
+        Stage.QUOTED,
+        Stage.APPLICATION_SUBMITTED,
+        Stage.VERIFICATION,
+        Stage.UNDERWRITING,
+        Stage.AWAITING_PAYMENT,
+    }
+)
+
+
 class Status(StrEnum):
     IN_PROGRESS = "in_progress"
     EFFECTIVE = "effective"

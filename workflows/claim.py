@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         reminder_times,
     )
     from domain.claims import (
+        CLAIM_WITHDRAWABLE,
         Approval,
         ClaimHistoryEntry,
         ClaimStage,
@@ -46,9 +47,9 @@ with workflow.unsafe.imports_passed_through():
         ClaimAppeal,
         ClaimDecision,
         ClaimStart,
-        ClaimWithdrawal,
         DocumentsSupplement,
         PayoutFix,
+        Withdrawal,
     )
     from workflows.process import Process, refuse, until_cancelled
 
@@ -61,12 +62,16 @@ PAYOUT_RETRY = RetryPolicy(
     non_retryable_error_types=["payout_declined", "invalid_input"],
 )
 
-WITHDRAWABLE = {
-    ClaimStage.REPORTED,
-    ClaimStage.DOCUMENTS_PENDING,
-    ClaimStage.UNDER_REVIEW,
-    ClaimStage.ASSESSMENT,
-    ClaimStage.AWAITING_APPROVAL,
+
+# What the claim's state keeps of it as filed, field for field.
+_AS_FILED = {
+    "agent",
+    "policy_number",
+    "product_code",
+    "incident_date",
+    "incident_type",
+    "description",
+    "amount_claimed",
 }
 
 
@@ -82,17 +87,11 @@ class ClaimWorkflow:
         self._start = start
         # The person who filed (a supervisor may not file for another agent: the API
         # refuses), and everyone who took a step since; four eyes binds each of them.
-        self._filed_by = start.filed_by or start.agent
+        filed_by = self._filed_by = start.filed_by or start.agent
         self._state = ClaimState(
+            **start.model_dump(include=_AS_FILED),
             claim_id=start.claim_no,
             workflow_id=workflow_id_for(start.claim_no),
-            agent=start.agent,
-            policy_number=start.policy_number,
-            product_code=start.product_code,
-            incident_date=start.incident_date,
-            incident_type=start.incident_type,
-            description=start.description,
-            amount_claimed=start.amount_claimed,
             payee_account_masked=mask_account(start.payee_account),
             stage=ClaimStage.REPORTED,
             status=ClaimStatus.IN_PROGRESS,
@@ -104,17 +103,11 @@ class ClaimWorkflow:
         self._decisions: list[ClaimDecision] = []
         self._round_approvers: list[str] = []
         self._awaiting_second_approval = False
-        self._withdrawal: ClaimWithdrawal | None = None
         self._appeal: ClaimAppeal | None = None
         self._payout_fix: PayoutFix | None = None
+        notices = {"policy_number": start.policy_number}
         self._p = Process(
-            self._state,
-            case_id=start.claim_no,
-            agent=start.agent,
-            opened_by=self._filed_by,
-            entry=ClaimHistoryEntry,
-            batch=_batch,
-            notice_params={"policy_number": start.policy_number},
+            self._state, ClaimHistoryEntry, _batch, start.claim_no, start.agent, filed_by, notices
         )
 
     # --- the process, in business order -------------------------------------------------
@@ -176,7 +169,7 @@ class ClaimWorkflow:
             )
             self._state.assessment = assessment
             self._p.enter(ClaimStage.ASSESSMENT, by=SYSTEM)
-            if self._withdrawal:
+            if self._p.withdrawal:
                 return await self._end_withdrawn()
             if assessment.approved_amount <= 0:
                 self._decide_by_system("reject", "nothing payable under the policy")
@@ -211,7 +204,7 @@ class ClaimWorkflow:
         await self._p.notify("documents_missing", key_suffix=str(len(self._state.history)))
 
         def settled() -> bool:
-            return not self._missing() or self._withdrawal is not None
+            return not self._missing() or self._p.withdrawal is not None
 
         for n, moment in enumerate(
             reminder_times(start=opened, deadline=due, every=clocks.documents_reminder_every), 1
@@ -228,7 +221,7 @@ class ClaimWorkflow:
                 note="documents deadline passed",
             )
             return False
-        if self._withdrawal:
+        if self._p.withdrawal:
             await self._end_withdrawn()
             return False
         self._state.missing_documents = []
@@ -283,8 +276,8 @@ class ClaimWorkflow:
                     await self._p.notify("decision_deadline_breached")
                 self._p.record()
                 continue
-            if self._withdrawal:
-                await self._close_task(task_id, "cancel", by=self._withdrawal.by)
+            if self._p.withdrawal:
+                await self._close_task(task_id, "cancel", by=self._p.withdrawal.by)
                 return await self._end_withdrawn()
             decision = self._decisions.pop(0)
             self._awaiting_second_approval = False
@@ -322,7 +315,7 @@ class ClaimWorkflow:
 
     async def _wait_for_decision(self, until: datetime | None) -> bool:
         def arrived() -> bool:
-            return bool(self._decisions) or self._withdrawal is not None
+            return bool(self._decisions) or self._p.withdrawal is not None
 
         return await self._p.wait_until(arrived, until)
 
@@ -471,14 +464,11 @@ class ClaimWorkflow:
         self._p.history("documents supplemented", by=supplement.by)
         self._p.record()
         await self._p.flush()
-        return self._state.model_copy(deep=True)
+        return self._p.copy()
 
     @supplement_documents.validator
     def _validate_supplement(self, supplement: DocumentsSupplement) -> None:
-        if self._state.status != ClaimStatus.IN_PROGRESS or self._state.stage not in (
-            ClaimStage.REPORTED,
-            ClaimStage.DOCUMENTS_PENDING,
-        ):
+        if not self._p.at({ClaimStage.REPORTED, ClaimStage.DOCUMENTS_PENDING}):
             raise refuse("invalid_stage", "documents are not awaited at this stage")
         # Kinds outside the checklist are kept as supplementary documents (a bank-card
         # copy, an expense list): never a reason to refuse the rest. Only the count is bound.
@@ -493,20 +483,18 @@ class ClaimWorkflow:
         waiting for a second approver."""
         self._decisions.append(decision)
         before, stage = len(self._state.approvals), self._state.stage
-        await workflow.wait_condition(
+        return await self._p.answer_when(
             lambda: (
                 len(self._state.approvals) > before
                 and (self._state.stage != stage or self._awaiting_second_approval)
             )
         )
-        return self._state.model_copy(deep=True)
 
     @decide.validator
     def _validate_decision(self, decision: ClaimDecision) -> None:
         stage = self._state.stage
         if (
-            self._state.status != ClaimStatus.IN_PROGRESS
-            or stage not in (ClaimStage.AWAITING_APPROVAL, ClaimStage.APPEALED)
+            not self._p.at({ClaimStage.AWAITING_APPROVAL, ClaimStage.APPEALED})
             or self._state.open_task_id != decision.task_id
             or self._decisions
         ):
@@ -534,26 +522,19 @@ class ClaimWorkflow:
             raise refuse(refusal, _CLAIM_REFUSAL_TEXT.get(refusal))
 
     @workflow.update
-    async def withdraw(self, withdrawal: ClaimWithdrawal) -> ClaimState:
-        self._withdrawal = withdrawal
-        await workflow.wait_condition(lambda: self._state.status != ClaimStatus.IN_PROGRESS)
-        return self._state.model_copy(deep=True)
+    async def withdraw(self, withdrawal: Withdrawal) -> ClaimState:
+        return await self._p.withdraw(withdrawal)
 
     @withdraw.validator
-    def _validate_withdrawal(self, withdrawal: ClaimWithdrawal) -> None:
-        if (
-            self._state.status != ClaimStatus.IN_PROGRESS
-            or self._state.stage not in WITHDRAWABLE
-            or self._withdrawal is not None
-        ):
+    def _validate_withdrawal(self, withdrawal: Withdrawal) -> None:
+        if not self._p.at(CLAIM_WITHDRAWABLE) or self._p.withdrawal is not None:
             raise refuse("withdraw_not_allowed", "the claim can no longer be withdrawn")
 
     @workflow.update
     async def appeal(self, appeal: ClaimAppeal) -> ClaimState:
         self._appeal = appeal
         self._p.took_part(appeal.by)
-        await workflow.wait_condition(lambda: self._state.stage == ClaimStage.APPEALED)
-        return self._state.model_copy(deep=True)
+        return await self._p.answer_when(lambda: self._state.stage == ClaimStage.APPEALED)
 
     @appeal.validator
     def _validate_appeal(self, appeal: ClaimAppeal) -> None:
@@ -567,8 +548,7 @@ class ClaimWorkflow:
     async def fix_payout(self, fix: PayoutFix) -> ClaimState:
         self._payout_fix = fix
         self._p.took_part(fix.by)
-        await workflow.wait_condition(lambda: self._state.stage != ClaimStage.PAYOUT_FAILED)
-        return self._state.model_copy(deep=True)
+        return await self._p.answer_when(lambda: self._state.stage != ClaimStage.PAYOUT_FAILED)
 
     @fix_payout.validator
     def _validate_fix(self, fix: PayoutFix) -> None:
@@ -637,7 +617,7 @@ class ClaimWorkflow:
         self._state.open_task_id = None
 
     async def _end_withdrawn(self) -> Literal["ended"]:
-        withdrawal = self._withdrawal
+        withdrawal = self._p.withdrawal
         assert withdrawal is not None
         await self._p.notify("claim_withdrawn")
         await self._p.finish(

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.business import SHANGHAI, business_today
     from domain.enrollment import (
+        WITHDRAWABLE,
         EnrollmentState,
         HistoryEntry,
         PaymentMethod,
@@ -53,16 +54,6 @@ with workflow.unsafe.imports_passed_through():
         Withdrawal,
     )
     from workflows.process import HALTED, HALTING_ERRORS, Process, refuse, until_cancelled
-
-# Stages from which the agent may still withdraw (nothing has been charged yet).
-WITHDRAWABLE = {
-    Stage.CONSULTATION,
-    Stage.QUOTED,
-    Stage.APPLICATION_SUBMITTED,
-    Stage.VERIFICATION,
-    Stage.UNDERWRITING,
-    Stage.AWAITING_PAYMENT,
-}
 
 
 def workflow_id_for(application_no: str) -> str:
@@ -99,17 +90,9 @@ class EnrollmentWorkflow:
             stage=Stage.CONSULTATION,
             status=Status.IN_PROGRESS,
         )
-        self._p = Process(
-            self._state,
-            case_id=start.application_no,
-            agent=start.agent,
-            opened_by=start.agent,
-            entry=HistoryEntry,
-            batch=_batch,
-        )
+        self._p = Process(self._state, HistoryEntry, _batch, start.application_no, start.agent)
         self._application: ApplicationSubmit | None = None
         self._decision: UnderwritingDecision | None = None
-        self._withdrawal: Withdrawal | None = None
         self._payment_notice: PaymentNotice | None = None
         self._open_task_id: str | None = None
         self._charging = False
@@ -144,10 +127,10 @@ class EnrollmentWorkflow:
 
         # Consultation and quoting: the agent quotes (as often as needed) and submits.
         submitted = await p.wait_until(
-            lambda: self._application is not None or self._withdrawal is not None,
+            lambda: self._application is not None or self._p.withdrawal is not None,
             workflow.now() + start.clocks.consultation_window,
         )
-        if self._withdrawal:
+        if self._p.withdrawal:
             return await self._end_withdrawn()
         if not submitted or self._application is None:
             return await p.finish(Status.EXPIRED, by=SYSTEM, note="consultation window passed")
@@ -170,7 +153,7 @@ class EnrollmentWorkflow:
             ),
         )
         self._state.verification = verification
-        if self._withdrawal:
+        if self._p.withdrawal:
             return await self._end_withdrawn()
         if not verification.passed:
             self._state.failure_code = verification.failure_code
@@ -287,7 +270,7 @@ class EnrollmentWorkflow:
         p.record()
 
         def settled() -> bool:
-            return self._decision is not None or self._withdrawal is not None
+            return self._decision is not None or self._p.withdrawal is not None
 
         for moment, action in ((due_at, "remind"), (escalate_at, "escalate")):
             if await p.wait_until(settled, moment):
@@ -307,7 +290,7 @@ class EnrollmentWorkflow:
                     Status.EXPIRED, by=SYSTEM, note="underwriting not decided in time"
                 )
 
-        if self._withdrawal:
+        if self._p.withdrawal:
             return await self._end_withdrawn()
         decision = self._decision
         assert decision is not None
@@ -382,10 +365,10 @@ class EnrollmentWorkflow:
             p.record()
             await p.notify("payment_requested", order_id=order_id)
             paid = await p.wait_until(
-                lambda: self._payment_notice is not None or self._withdrawal is not None,
+                lambda: self._payment_notice is not None or self._p.withdrawal is not None,
                 payment.due_at,
             )
-            if self._withdrawal:
+            if self._p.withdrawal:
                 return await self._end_withdrawn()
             notice = self._payment_notice
             if not paid or notice is None:
@@ -454,7 +437,7 @@ class EnrollmentWorkflow:
         self._p.enter(Stage.APPLICATION_SUBMITTED, by=application.by)
         await self._p.notify("application_received")
         await self._p.flush()
-        return self._state.model_copy(deep=True)
+        return self._p.copy()
 
     @submit_application.validator
     def _validate_application(self, application: ApplicationSubmit) -> None:
@@ -480,18 +463,12 @@ class EnrollmentWorkflow:
     @workflow.update
     async def decide(self, decision: UnderwritingDecision) -> EnrollmentState:
         self._decision = decision
-        await workflow.wait_condition(
-            lambda: (
-                self._state.stage != Stage.UNDERWRITING or self._state.status != Status.IN_PROGRESS
-            )
-        )
-        return self._state.model_copy(deep=True)
+        return await self._p.answer_when(lambda: not self._p.at({Stage.UNDERWRITING}))
 
     @decide.validator
     def _validate_decision(self, decision: UnderwritingDecision) -> None:
         if (
-            self._state.stage != Stage.UNDERWRITING
-            or self._state.status != Status.IN_PROGRESS
+            not self._p.at({Stage.UNDERWRITING})
             or self._open_task_id != decision.task_id
             or self._decision is not None
         ):
@@ -510,26 +487,22 @@ class EnrollmentWorkflow:
 
     @workflow.update
     async def withdraw(self, withdrawal: Withdrawal) -> EnrollmentState:
-        self._withdrawal = withdrawal
-        await workflow.wait_condition(lambda: self._state.status != Status.IN_PROGRESS)
-        return self._state.model_copy(deep=True)
+        return await self._p.withdraw(withdrawal)
 
     @withdraw.validator
     def _validate_withdrawal(self, withdrawal: Withdrawal) -> None:
         if (
-            self._state.status != Status.IN_PROGRESS
-            or self._state.stage not in WITHDRAWABLE
+            not self._p.at(WITHDRAWABLE)
             or self._charging
             or self._payment_notice is not None
-            or self._withdrawal is not None
+            or self._p.withdrawal is not None
         ):
             raise refuse("withdraw_not_allowed", "the enrollment can no longer be withdrawn")
 
     @workflow.update
     async def confirm_payment(self, notice: PaymentNotice) -> EnrollmentState:
         self._payment_notice = notice
-        await workflow.wait_condition(lambda: self._state.payment.status != "pending")
-        return self._state.model_copy(deep=True)
+        return await self._p.answer_when(lambda: self._state.payment.status != "pending")
 
     @confirm_payment.validator
     def _validate_payment(self, notice: PaymentNotice) -> None:
@@ -538,7 +511,7 @@ class EnrollmentWorkflow:
             raise refuse("unknown_order")
         if self._payment_notice is not None or payment.status == "paid":
             raise refuse("already_paid")
-        if payment.status != "pending" or self._state.status != Status.IN_PROGRESS:
+        if payment.status != "pending" or not self._p.running():
             raise refuse("payment_not_expected")
         if notice.amount != payment.amount:
             raise refuse("amount_mismatch")
@@ -550,7 +523,7 @@ class EnrollmentWorkflow:
     # --- endings ------------------------------------------------------------------------
 
     def _require_stage(self, allowed: set[Stage], action: str) -> None:
-        if self._state.status != Status.IN_PROGRESS or self._state.stage not in allowed:
+        if not self._p.at(allowed):
             raise refuse("invalid_stage", f"cannot {action} at stage {self._state.stage.value}")
 
     async def _compensate(self) -> None:
@@ -585,7 +558,7 @@ class EnrollmentWorkflow:
         await p.end_cancelled(Status.CANCELLED)
 
     async def _end_withdrawn(self) -> EnrollmentState:
-        withdrawal = self._withdrawal
+        withdrawal = self._p.withdrawal
         assert withdrawal is not None
         if self._open_task_id:
             await self._p.change_task(

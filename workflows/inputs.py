@@ -106,11 +106,6 @@ class ClaimDecision(BaseModel):
     actor: Actor
 
 
-class ClaimWithdrawal(BaseModel):
-    by: str
-    reason: str = ""
-
-
 class ClaimAppeal(BaseModel):
     by: str
     reason: str

@@ -16,7 +16,7 @@ the API the status and the default text.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Generic, Literal, Protocol, Self, TypeVar, cast
@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.tasks import TaskKind
     from domain.underwriting import SYSTEM
     from workflows import search_attributes as sa
+    from workflows.inputs import Withdrawal
     from workflows.steps import PendingChanges, run_step, run_to_its_end
 
 A = TypeVar("A")
@@ -117,25 +118,26 @@ class Process(Generic[S]):
     """One process's plumbing over its state ``state``.
 
     ``entry`` builds a timeline entry (stage, status, at, by, note); ``batch`` wraps the
-    state and the queued changes for ``record_changes``; ``notice_params`` go with every
-    notice. The process's first timeline entry is written here, by ``opened_by``: an
+    state and the queued changes for ``record_changes``; ``case_id`` and ``agent`` name
+    the case and whom its notices go to; ``notice_params`` go with every notice. The
+    state's status at the start is the status of a process under way. The first timeline
+    entry is written here, by ``opened_by`` (the agent unless someone filed for them): an
     Update may move past it before ``run()`` has done anything."""
 
     def __init__(
         self,
         state: S,
-        *,
-        case_id: str,
-        agent: str,
-        opened_by: str,
         entry: Callable[..., Any],
         batch: Callable[[S, list[Change]], ChangeBatch],
+        case_id: str,
+        agent: str,
+        opened_by: str | None = None,
         notice_params: Mapping[str, str] | None = None,
-        participants: tuple[str, ...] = (),
     ) -> None:
         self.state = state
         self.case_id = case_id
         self.agent = agent
+        self._in_progress = state.status
         self._entry = entry
         self._batch = batch
         self._notice_params = dict(notice_params or {})
@@ -143,13 +145,40 @@ class Process(Generic[S]):
         self._lock = asyncio.Lock()
         # Everyone who took a step on this case: four eyes binds each of them.
         self.participants: list[str] = []
-        for username in (agent, *participants, opened_by):
+        for username in (agent, opened_by or agent):
             self.took_part(username)
-        self.history(None, by=opened_by)
+        # The agent's withdrawal, once asked for: the process ends withdrawn at its next step.
+        self.withdrawal: Withdrawal | None = None
+        self.history(None, by=opened_by or agent)
 
     def took_part(self, username: str) -> None:
         if username not in self.participants:
             self.participants.append(username)
+
+    # --- what validators and Update handlers ask ----------------------------------------
+
+    def running(self) -> bool:
+        """The process is under way (not ended, not in a rejected-but-appealable pause)."""
+        return bool(self.state.status == self._in_progress)
+
+    def at(self, stages: Collection[Any]) -> bool:
+        """Under way, at one of ``stages``."""
+        return self.running() and self.state.stage in stages
+
+    def copy(self) -> S:
+        """The state as an Update answers it (a copy: the caller sees it as of now)."""
+        return self.state.model_copy(deep=True)
+
+    async def answer_when(self, settled: Callable[[], bool]) -> S:
+        """An Update's answer: the state once ``settled`` holds."""
+        await workflow.wait_condition(settled)
+        return self.copy()
+
+    async def withdraw(self, withdrawal: Withdrawal) -> S:
+        """The withdraw Update's handler: note it, answer once the process has ended (its
+        validator refused it where the process may no longer be withdrawn)."""
+        self.withdrawal = withdrawal
+        return await self.answer_when(lambda: not self.running())
 
     # --- steps --------------------------------------------------------------------------
 

@@ -44,9 +44,9 @@ from workflows.claim import ClaimWorkflow, workflow_id_for
 from workflows.inputs import (
     ClaimAppeal,
     ClaimStart,
-    ClaimWithdrawal,
     DocumentsSupplement,
     PayoutFix,
+    Withdrawal,
 )
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"])
@@ -419,7 +419,7 @@ async def withdraw_claim(
     handle, current = await _claim(client, claim_id, user)
     require_own_case(current.agent, user)
     state = await run_update(
-        handle, ClaimWorkflow.withdraw, ClaimWithdrawal(by=user.username, reason=body.reason)
+        handle, ClaimWorkflow.withdraw, Withdrawal(by=user.username, reason=body.reason)
     )
     return ClaimRead.of(state)
 

@@ -41,7 +41,6 @@ from workflows.claim import ClaimWorkflow
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.inputs import (
     ClaimAppeal,
-    ClaimWithdrawal,
     DocumentsSupplement,
     PaymentNotice,
     PayoutFix,
@@ -335,7 +334,7 @@ async def claim_breach_then_paid(h: ClaimHarness) -> Handle:
 async def claim_withdrawn(h: ClaimHarness) -> Handle:
     handle = await h.report(amount="200000.00")
     await h.task(handle)
-    await handle.execute_update(ClaimWorkflow.withdraw, ClaimWithdrawal(by="alice"))
+    await handle.execute_update(ClaimWorkflow.withdraw, Withdrawal(by="alice"))
     await handle.result()
     return handle
 

@@ -43,9 +43,9 @@ from workflows.inputs import (
     ClaimAppeal,
     ClaimDecision,
     ClaimStart,
-    ClaimWithdrawal,
     DocumentsSupplement,
     PayoutFix,
+    Withdrawal,
 )
 
 CLOCKS = ProcessClocks()
@@ -444,7 +444,7 @@ async def test_decision_deadline_escalates_then_records_a_breach(harness: Harnes
 async def test_withdrawal_while_awaiting_approval_cancels_the_task(harness: Harness) -> None:
     handle = await harness.report(amount="200000.00")
     await harness.task(handle)
-    state = await handle.execute_update(ClaimWorkflow.withdraw, ClaimWithdrawal(by="alice"))
+    state = await handle.execute_update(ClaimWorkflow.withdraw, Withdrawal(by="alice"))
     assert state.status == ClaimStatus.WITHDRAWN
     assert harness.world.named(act.CHANGE_TASK)[-1].action == "cancel"
 
