@@ -11,8 +11,8 @@ BIN := $(VENV)/bin
 
 help:
 	@echo "make run        start Temporal dev server + worker + API (data in .data/)"
-	@echo "make test       ruff check, ruff format --check, mypy, pytest (fails fast)"
-	@echo "make lint       ruff check + ruff format --check"
+	@echo "make test       ruff check, ruff format --check, mypy, import-linter, pytest (fails fast)"
+	@echo "make lint       ruff check + ruff format --check + import-linter (the layering)"
 	@echo "make fmt        ruff check --fix + ruff format"
 	@echo "make typecheck  mypy"
 	@echo "make bench      run the benchmarks"
@@ -37,11 +37,13 @@ test: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 fmt: $(VENV)/.installed
 	$(BIN)/ruff check --fix .

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from core.config import Settings, get_settings
+from workflows import search_attributes as sa
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -26,13 +27,9 @@ app = typer.Typer(help="InsureFlow: insurance agency processes on Temporal.", no
 db_app = typer.Typer(help="Read-model database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-SEARCH_ATTRIBUTES = {
-    "InsureFlowProcess": "Keyword",
-    "InsureFlowStage": "Keyword",
-    "InsureFlowAgent": "Keyword",
-    "InsureFlowStatus": "Keyword",
-    "InsureFlowAmount": "Double",
-}
+# The dev server's search attributes, as `temporal server start-dev --search-attribute`
+# names their types (Keyword, Double): those every process upserts.
+SEARCH_ATTRIBUTES = {key.name: key.indexed_value_type.name.title() for key in sa.ALL}
 
 
 def _say(message: str) -> None:
