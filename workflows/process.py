@@ -339,7 +339,7 @@ class Process(Generic[S]):
         due_at: datetime,
         escalate_at: datetime | None = None,
         expire_at: datetime | None = None,
-        details: dict[str, Any],
+        details: dict[str, Any] | None = None,
     ) -> None:
         """Open an inbox task on this case (submitted by ``submitted_by``)."""
         await self.call(
@@ -356,7 +356,7 @@ class Process(Generic[S]):
                 due_at=due_at,
                 escalate_at=escalate_at,
                 expire_at=expire_at,
-                details=details,
+                details=details or {},
             ),
         )
 
