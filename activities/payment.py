@@ -108,20 +108,14 @@ class PaymentActivities:
         if done is not None:
             return ledger_entry(done)
         if original is not None and original.status != "succeeded":
-            return LedgerEntry(
-                ledger_id="", idempotency_key=refund.idempotency_key, amount=refund.amount,
-                status="nothing_to_refund",
-            )  # fmt: skip
+            return _nothing_to_refund(refund)
         result = await self._gateway.refund(
             idempotency_key=refund.idempotency_key,
             original_key=refund.original_key,
             amount=original.amount if original is not None else refund.amount,
         )
         if result.status == "nothing_to_refund":
-            return LedgerEntry(
-                ledger_id="", idempotency_key=refund.idempotency_key, amount=refund.amount,
-                status="nothing_to_refund",
-            )  # fmt: skip
+            return _nothing_to_refund(refund)
         async with self._sessions() as session, session.begin():
             row = await ledger.record_entry(
                 session,
@@ -133,3 +127,13 @@ class PaymentActivities:
                 gateway_ref=result.gateway_ref,
             )
         return ledger_entry(row)
+
+
+def _nothing_to_refund(refund: Refund) -> LedgerEntry:
+    """The answer for a premium that was never collected: no money moves."""
+    return LedgerEntry(
+        ledger_id="",
+        idempotency_key=refund.idempotency_key,
+        amount=refund.amount,
+        status="nothing_to_refund",
+    )
