@@ -1,15 +1,13 @@
-"""Scenario (f): the supervisor inbox with 100,000 open tasks.
-
-The task rows are seeded by bulk INSERTs (not by workflows). Then ``GET /v1/tasks`` pages
-are timed through the API (the first page and keyset pages deep into the list), and, as
-the before/after of "indexes and keyset pagination", the page query itself is timed on the
-SQLite file with the inbox index and keyset against OFFSET, and on a copy of the file
-without the index.
+"""The supervisor inbox with 100,000 open tasks, seeded by bulk INSERTs (not by
+workflows): ``GET /v1/tasks`` pages through the API (the first page, and keyset pages deep
+into the list); then the page query itself on the SQLite file, keyset against OFFSET, with
+the inbox index and on a copy of the file without it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import sqlite3
 import time
@@ -22,7 +20,6 @@ import httpx
 from sqlalchemy import insert
 
 from bench.api_load import Endpoints, login
-from bench.progress import Progress
 from bench.stack import Stack
 from bench.stats import Latencies
 from db.models import Task
@@ -41,7 +38,7 @@ async def seed_tasks(stack: Stack, count: int) -> float:
     now = datetime.now(UTC)
     rng = random.Random(7)
     began = time.monotonic()
-    sessions = stack.require_sessions()
+    sessions = stack.sessions
     for first in range(0, count, CHUNK):
         rows = []
         for i in range(first, min(first + CHUNK, count)):
@@ -70,8 +67,6 @@ async def seed_tasks(stack: Stack, count: int) -> float:
             )
         async with sessions() as session, session.begin():
             await session.execute(insert(Task), rows)
-        if (first // CHUNK) % 5 == 4:
-            stack.progress.say(f"inbox: {first + len(rows)}/{count} tasks seeded")
     return time.monotonic() - began
 
 
@@ -85,12 +80,13 @@ async def _api_pages(
         for _ in range(5):  # warm the connection and the page cache
             await http.get("/v1/tasks", params=params, headers=sue)
         for _ in range(first_pages):
-            await endpoints.call("first page", http.get("/v1/tasks", params=params, headers=sue))
+            await endpoints.call("first_page", http.get("/v1/tasks", params=params, headers=sue))
         cursor: str | None = None
         for _ in range(keyset_pages):
             query = params | ({"cursor": cursor} if cursor else {})
-            r = await endpoints.call("keyset page", http.get("/v1/tasks", params=query,
-                                                             headers=sue))  # fmt: skip
+            r = await endpoints.call(
+                "keyset_page", http.get("/v1/tasks", params=query, headers=sue)
+            )
             cursor = r.json()["next_cursor"]
             if cursor is None:
                 break
@@ -121,50 +117,33 @@ def compare_queries(db_file: Path, copy: Path, *, depths: list[int], reps: int) 
     first = f"SELECT {COLUMNS} FROM task WHERE status = ? ORDER BY due_at, task_id LIMIT {PAGE + 1}"
     offset = first + " OFFSET ?"
 
-    source = sqlite3.connect(db_file)
-    try:
-        marks: dict[int, tuple[str, str]] = {}
-        for depth in depths:
-            if depth:
-                row = source.execute(
-                    "SELECT due_at, task_id FROM task WHERE status = 'open' "
-                    "ORDER BY due_at, task_id LIMIT 1 OFFSET ?",
-                    (depth - 1,),
-                ).fetchone()
-                marks[depth] = (row[0], row[1])
-        target = sqlite3.connect(copy)
-        try:
-            source.backup(target)
-        finally:
-            target.close()
-    finally:
-        source.close()
-    bare = sqlite3.connect(copy)
+    with contextlib.closing(sqlite3.connect(db_file)) as source:
+        page_at = "SELECT due_at, task_id FROM task WHERE status = 'open' ORDER BY due_at, task_id"
+        marks = {
+            d: source.execute(page_at + " LIMIT 1 OFFSET ?", (d - 1,)).fetchone()
+            for d in depths
+            if d
+        }
+        bare = sqlite3.connect(copy)
+        source.backup(bare)
     bare.execute(f"DROP INDEX {INDEX}")
     bare.commit()
-
-    results: dict[str, Any] = {}
+    timings: dict[str, Any] = {}
     plans: dict[str, str] = {}
-    for label, path_or_db in (("with_index", db_file), ("without_index", None)):
-        db = sqlite3.connect(path_or_db) if path_or_db is not None else bare
-        try:
-            plans[f"{label} keyset"] = _plan(db, keyset, ("open", "", ""))
-            plans[f"{label} offset"] = _plan(db, offset, ("open", 0))
+    for label, db in (("with_index", sqlite3.connect(db_file)), ("without_index", bare)):
+        timings[label] = {"keyset": {}, "offset": {}}
+        with contextlib.closing(db):
+            plans[f"{label}.keyset"] = _plan(db, keyset, ("open", "", ""))
+            plans[f"{label}.offset"] = _plan(db, offset, ("open", 0))
             for depth in depths:
-                for method in ("keyset", "offset"):
-                    args: tuple[Any, ...]
-                    if method == "keyset":
-                        sql, args = (
-                            (keyset, ("open", *marks[depth])) if depth else (first, ("open",))
-                        )
-                    else:
-                        sql, args = offset, ("open", depth)
-                    results[f"{label} {method} @ row {depth:,}"] = _time_query(
-                        db, sql, args, reps
-                    ).summary()
-        finally:
-            db.close()
-    return {"pages": results, "query_plans": plans}
+                at_keyset = (keyset, ("open", *marks[depth])) if depth else (first, ("open",))
+                for method, (sql, args) in (
+                    ("keyset", at_keyset),
+                    ("offset", (offset, ("open", depth))),
+                ):
+                    summary = _time_query(db, sql, args, reps).summary()
+                    timings[label][method][f"row_{depth}"] = summary
+    return {"queries": timings, "query_plans": plans}
 
 
 async def run_inbox(
@@ -176,21 +155,12 @@ async def run_inbox(
     depths: list[int],
     reps: int,
 ) -> dict[str, Any]:
-    progress: Progress = stack.progress
-    progress.say(f"inbox: seeding {tasks} open tasks (bulk INSERT, {CHUNK} rows a statement)")
+    stack.progress.say(f"inbox: seeding {tasks} open tasks")
     seeded_in = await seed_tasks(stack, tasks)
-    # Let the worker finish what earlier scenarios left running, so the pages are timed on
-    # a quiet stack.
-    waited = await stack.wait_quiet("worker")
-    progress.say(
-        f"inbox: seeded in {seeded_in:.1f}s, worker quiet after {waited:.0f}s; timing pages"
-    )
+    # The worker finishes what earlier scenarios left running: the pages are timed quiet.
+    await stack.wait_quiet("worker")
     with stack.sampler.window() as window:
         api = await _api_pages(stack, first_pages=first_pages, keyset_pages=keyset_pages)
-    progress.say(
-        f"inbox: first page p99 {api['first page']['p99_ms']} ms, keyset page p99 "
-        f"{api['keyset page']['p99_ms']} ms; timing the page query with and without the index"
-    )
     sql = await asyncio.to_thread(
         compare_queries,
         stack.db_file,
@@ -199,11 +169,12 @@ async def run_inbox(
         reps=reps,
     )
     return {
-        "open_tasks_seeded": tasks,
+        "open_tasks": tasks,
         "seed_s": round(seeded_in, 1),
-        "page_size": PAGE,
+        "page_rows": PAGE,
+        "keyset_depth_rows": keyset_pages * PAGE,
         "api": api,
-        "api_keyset_depth_rows": keyset_pages * PAGE,
         "window": window.as_dict(),
-        "sql": sql,
+        "sql": sql["queries"],
+        "query_plans": sql["query_plans"],
     }

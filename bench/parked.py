@@ -1,8 +1,7 @@
-"""Scenario (g): many enrollments parked in underwriting at once.
-
-M enrollments with a sum above the product's auto-underwriting limit each open a task and
-wait for a supervisor. With all of them parked: the worker's and the server's memory, and
-the latency of a decision (``POST /v1/tasks/{id}/decision`` as sue) on some of them.
+"""Many enrollments parked in underwriting at once: each above the product's auto limit,
+so it opens a task and waits for a supervisor. With all of them parked: the worker's and
+the server's memory, and decisions (``POST /v1/tasks/{id}/decision`` as sue) on cases drawn
+at random, one at a time.
 """
 
 from __future__ import annotations
@@ -16,27 +15,23 @@ import httpx
 from sqlalchemy import func, select
 
 from bench.api_load import Endpoints, login
-from bench.load import drive
+from bench.load import Ticker, drive
 from bench.processes import PARKED_SUM, People, start_enrollment
-from bench.progress import Ticker
 from bench.stack import Stack
 from db.models import Task
 
 PREFIX = "EP"
 DECISION_PAUSE = 0.5
-QUIET_CORES = 0.05
+DECISION = "decision"  # POST /v1/tasks/{id}/decision
 
 
 async def _open_parked(stack: Stack) -> int:
-    async with stack.require_sessions()() as session:
+    async with stack.sessions() as session:
         count = await session.scalar(
             select(func.count())
             .select_from(Task)
-            .where(
-                Task.kind == "underwriting",
-                Task.status == "open",
-                Task.case_id.like(f"{PREFIX}%"),
-            )
+            .where(Task.kind == "underwriting", Task.status == "open")
+            .where(Task.case_id.like(f"{PREFIX}%"))
         )
     return int(count or 0)
 
@@ -44,99 +39,58 @@ async def _open_parked(stack: Stack) -> int:
 async def run_parked(
     stack: Stack, people: People, *, parked: int, concurrency: int, decisions: int
 ) -> dict[str, Any]:
-    client = stack.require_client()
-    assert stack.settings is not None
-    clocks = stack.settings.clocks
-    progress = stack.progress
-    sampler = stack.sampler
+    client, settings, sampler = stack.client, stack.settings, stack.sampler
+    clocks = settings.clocks
 
     async def park(i: int) -> None:
+        application_no = f"{PREFIX}{i:07d}"
         await start_enrollment(
-            client,
-            stack.task_queue,
-            people,
-            f"{PREFIX}{i:07d}",
-            clocks=clocks,
-            sum_insured=PARKED_SUM,
+            client, stack.task_queue, people, application_no, clocks=clocks, sum_insured=PARKED_SUM
         )
 
-    rss_before = sampler.rss_now()
-    progress.say(f"parked: starting {parked} enrollments above the auto limit")
+    rss_before = sampler.rss_now_mib()
+    ticker = Ticker(stack.progress, "parked: started", parked)
     with sampler.window() as parking:
-        started = await drive(
-            parked, concurrency, park, ticker=Ticker(progress, "parked started", parked, every=10)
-        )
+        started = await drive(parked, concurrency, park, ticker=ticker)
+        done = len(started.latencies.samples)
         deadline = time.monotonic() + max(120.0, parked * 0.2)
         open_tasks = await _open_parked(stack)
-        last_say = time.monotonic()
-        while open_tasks < started.completed and time.monotonic() < deadline:
-            await asyncio.sleep(1)
+        while open_tasks < done and time.monotonic() < deadline:
+            await asyncio.sleep(1)  # the worker opens each task in its own time
             open_tasks = await _open_parked(stack)
-            if time.monotonic() - last_say > 10:
-                last_say = time.monotonic()
-                progress.say(f"parked: {open_tasks}/{started.completed} underwriting tasks open")
-    progress.say(f"parked: {open_tasks} underwriting tasks open; waiting for the worker to idle")
-    await stack.wait_quiet("worker", below=QUIET_CORES)
+    await stack.wait_quiet("worker")
     with sampler.window() as idle:
         await asyncio.sleep(3)
-    rss_parked = sampler.rss_now()
+    rss_parked = sampler.rss_now_mib()
 
-    chosen = random.sample(range(started.completed), min(decisions, started.completed))
     endpoints = Endpoints()
-    name = "POST /v1/tasks/{id}/decision"
     async with httpx.AsyncClient(base_url=stack.api_base, timeout=30) as http:
         sue = await login(http, "sue")
         with sampler.window() as deciding:
-            for n, i in enumerate(chosen):
-                task_id = f"uw-{PREFIX}{i:07d}"
+            for i in random.sample(range(done), min(decisions, done)):
+                body = {"decision": "approve", "reason": "benchmark decision"}
+                url = f"/v1/tasks/uw-{PREFIX}{i:07d}/decision"
                 try:
-                    r = await endpoints.call(
-                        name,
-                        http.post(
-                            f"/v1/tasks/{task_id}/decision",
-                            json={"decision": "approve", "reason": "benchmark decision"},
-                            headers=sue,
-                        ),
-                    )
-                    if r.json()["stage"] == "underwriting":
-                        progress.say(f"parked: decision {n} answered still in underwriting")
-                except Exception as err:  # counted by Endpoints; keep deciding the rest
-                    progress.say(f"parked: decision on {task_id} failed: {err}")
+                    await endpoints.call(DECISION, http.post(url, json=body, headers=sue))
+                except Exception as err:  # counted by Endpoints; decide the rest
+                    stack.progress.say(f"parked: decision {url} failed: {err}")
                 await asyncio.sleep(DECISION_PAUSE)
-    decided = endpoints.summary().get(name, {})
-    assert stack.settings is not None
-    cache = stack.settings.worker_max_cached_workflows  # the worker's: same environment
-    out = {
-        "parked_requested": parked,
-        "parked_started": started.completed,
-        "start_errors": started.latencies.summary()["error_kinds"],
+    cache = settings.worker_max_cached_workflows  # the worker's: the same environment
+    grown = rss_parked.get("worker", 0.0) - rss_before.get("worker", 0.0)
+    return {
+        "requested": parked,
+        "started": started.as_dict(),
         "underwriting_tasks_open": open_tasks,
-        "parking": {
-            "wall_s": round(parking.wall_s, 1),
-            "parked_per_s": round(open_tasks / parking.wall_s, 2) if parking.wall_s else 0.0,
-            "window": parking.as_dict(),
-        },
-        "rss_mib_before_parking": rss_before,
-        "rss_mib_with_all_parked": rss_parked,
-        "idle_cpu_with_all_parked": idle.as_dict(),
-        "decisions": decided,
+        "parking_s": round(parking.wall_s, 1),
+        "parked_per_s": round(open_tasks / parking.wall_s, 2) if parking.wall_s else 0.0,
+        "parking_window": parking.as_dict(),
+        "rss_before_mib": rss_before,
+        "rss_parked_mib": rss_parked,
+        "worker_rss_per_case_kib": round(1024 * grown / open_tasks, 1) if open_tasks else None,
+        "worker_cache_workflows": cache,
+        "beyond_cache": max(0, open_tasks - cache),
+        "idle_window": idle.as_dict(),
         "decision_pause_s": DECISION_PAUSE,
+        "decisions": endpoints.summary().get(DECISION, {}),
         "deciding_window": deciding.as_dict(),
-        "worker_cache_note": (
-            f"the worker caches at most {cache:,} workflows "
-            "(INSUREFLOW_WORKER_MAX_CACHED_WORKFLOWS, the SDK default): "
-            f"with {open_tasks:,} parked, "
-            + (
-                "all fit in the cache"
-                if open_tasks <= cache
-                else f"about {open_tasks - cache:,} are evicted, and a decision on one of "
-                "them (the decided cases are drawn at random) replays its history first"
-            )
-        ),
     }
-    progress.say(
-        f"parked: worker RSS {rss_parked.get('worker')} MiB, server RSS "
-        f"{rss_parked.get('temporal')} MiB; decision p50 {decided.get('p50_ms')} ms, "
-        f"p99 {decided.get('p99_ms')} ms"
-    )
-    return out

@@ -1,10 +1,8 @@
-"""Operations for scenarios (c) and (d): InsureFlow's own processes at workflow level (no
-HTTP), on the real worker process.
-
-(c) Enrollment through auto-underwriting to ``effective``: started with the client, quoted
-and submitted by Updates as the API does, start date today so the policy takes effect at
-once. (d) Claims through auto-approval to ``closed``, on policies written straight into the
-read model with an effective date a year back (so no ``early_claim`` flag).
+"""InsureFlow's own processes at workflow level (no HTTP), as operations for the load:
+an enrollment through auto-underwriting to ``effective`` (started, quoted and submitted by
+Updates as the API does, start date today), a claim through auto-approval to ``closed`` (on
+policies written straight into the read model, effective a year back: no ``early_claim``);
+and what one finished process costs Temporal, from its history.
 """
 
 from __future__ import annotations
@@ -15,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
@@ -120,8 +119,7 @@ def enrollment_operation(
 ) -> Callable[[int], Awaitable[None]]:
     """(c) One enrollment through auto-underwriting to ``effective``, on the real worker's
     queue unless another is named (``stack.regular_steps_queue``: the before side)."""
-    client = stack.require_client()
-    assert stack.settings is not None
+    client = stack.client
     clocks = stack.settings.clocks
 
     async def one(i: int) -> None:
@@ -185,10 +183,9 @@ async def claim_operation(
 ) -> Callable[[int], Awaitable[None]]:
     """(d) One claim through auto-approval and payout to ``closed``; ``count`` effective
     policies are written first, one per claim."""
-    client = stack.require_client()
-    assert stack.settings is not None
+    client = stack.client
     clocks = stack.settings.clocks
-    policy_numbers = await insert_effective_policies(stack.require_sessions(), count, prefix=prefix)
+    policy_numbers = await insert_effective_policies(stack.sessions, count, prefix=prefix)
     effective_on = (datetime.now(SHANGHAI) - timedelta(days=365)).date()
     incident = shanghai_today() - timedelta(days=10)
 
@@ -228,3 +225,25 @@ async def claim_operation(
             raise RuntimeError(f"ended {state.stage.value}/{state.status.value}")
 
     return one
+
+
+async def history_counts(client: Client, workflow_id: str) -> dict[str, int]:
+    """One workflow's history: events, steps (regular and local activities), workflow
+    tasks, Updates."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    kinds = [e.event_type for e in history.events]
+    local = sum(
+        1
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    )
+    regular = kinds.count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
+    return {
+        "events": len(kinds),
+        "steps": regular + local,
+        "activities": regular,
+        "local_activities": local,
+        "workflow_tasks": kinds.count(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED),
+        "updates": kinds.count(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED),
+    }

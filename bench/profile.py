@@ -1,5 +1,5 @@
-"""Where a process spends its CPU, function by function: py-spy attached to it while a
-piece of work runs, read back as "which library" and "which frames".
+"""Where a process spends its CPU: py-spy attached to it while a piece of work runs, read
+back as shares by library and by frame.
 
 py-spy (a dev dependency) samples the process's Python stacks from outside, so the process
 runs its own code unchanged; ``--nonblocking`` does not pause it to read them. A profiled
@@ -42,45 +42,33 @@ _FRAME = re.compile(r"^(?P<function>.*) \((?P<file>.*?)(?::(?P<line>\d+))?\)$")
 # The innermost line of a waiting thread: a queue or selector read, a lock, a sleep.
 _BLOCKING = re.compile(r"\.get\(|\bselect\(|\.wait\(|\.acquire\(|\bsleep\(|\.poll\(")
 # Entry points every sample of a thread passes through: they say nothing of where it went.
-_PLUMBING = re.compile(r"^<module> |\((cli/main|uvicorn/(main|server|_compat))\.py\)$")
+_PLUMBING = re.compile(r":<module>$|^(cli/main|uvicorn/(main|server|_compat))\.py:")
 _AIOSQLITE_QUEUE = "aiosqlite/core.py"
 _STDLIB = (sysconfig.get_paths()["stdlib"], "<frozen ")
 _OUR_PACKAGES = (
     "activities", "api", "cli", "core", "db", "domain", "gateways", "workers", "workflows",
 )  # fmt: skip
 
-# Libraries a sample is charged to, by path (first match); order matters.
-AREAS: tuple[tuple[str, str], ...] = (
-    ("temporalio/worker/workflow_sandbox/", "Temporal SDK: workflow sandbox"),
-    ("temporalio/bridge/_visitor", "Temporal SDK: payloads (visiting, codec, converter)"),
-    (
-        "temporalio/worker/_command_aware_visitor",
-        "Temporal SDK: payloads (visiting, codec, converter)",
+# The library a sample is charged to, by a part of its file's path (the first that matches).
+AREAS: dict[str, tuple[str, ...]] = {
+    "temporal_sandbox": ("temporalio/worker/workflow_sandbox/",),
+    "temporal_payloads": (  # visiting, codec, converter
+        "temporalio/bridge/_visitor", "temporalio/worker/_command_aware_visitor",
+        "temporalio/converter", "temporalio/contrib/pydantic",
     ),
-    ("temporalio/converter", "Temporal SDK: payloads (visiting, codec, converter)"),
-    ("temporalio/contrib/pydantic", "Temporal SDK: payloads (visiting, codec, converter)"),
-    ("temporalio/", "Temporal SDK: other (activations, activities, workflow runtime)"),
-    ("google/protobuf", "Temporal SDK: other (activations, activities, workflow runtime)"),
-    ("sqlalchemy/", "SQLAlchemy"),
-    ("aiosqlite/", "database drivers (aiosqlite, sqlite3, asyncpg)"),
-    ("asyncpg/", "database drivers (aiosqlite, sqlite3, asyncpg)"),
-    ("sqlite3/", "database drivers (aiosqlite, sqlite3, asyncpg)"),
-    ("pydantic", "pydantic"),
-    ("cryptography/", "cryptography (payload codec, field encryption)"),
-    ("argon2/", "argon2id (password hashing)"),
-    ("pwdlib/", "argon2id (password hashing)"),
-    ("fastapi/", "FastAPI, Starlette, uvicorn"),
-    ("starlette/", "FastAPI, Starlette, uvicorn"),
-    ("uvicorn/", "FastAPI, Starlette, uvicorn"),
-    ("h11/", "FastAPI, Starlette, uvicorn"),
-    ("anyio/", "FastAPI, Starlette, uvicorn"),
-    ("jwt/", "PyJWT"),
-    ("structlog/", "logging (structlog)"),
-    ("grpc", "Temporal SDK: other (activations, activities, workflow runtime)"),
-)
-OURS = "InsureFlow's own code"
-STDLIB = "Python: event loop, threads and the rest of the standard library"
-OTHER = "other libraries"
+    "temporal_other": ("temporalio/", "google/protobuf", "grpc"),  # activations, activities
+    "sqlalchemy": ("sqlalchemy/",),
+    "db_drivers": ("aiosqlite/", "asyncpg/", "sqlite3/"),
+    "pydantic": ("pydantic",),
+    "cryptography": ("cryptography/",),  # the payload codec, field encryption
+    "argon2": ("argon2/", "pwdlib/"),  # password hashing
+    "web": ("fastapi/", "starlette/", "uvicorn/", "h11/", "anyio/"),
+    "pyjwt": ("jwt/",),
+    "structlog": ("structlog/",),
+}  # fmt: skip
+OURS = "insureflow"
+STDLIB = "stdlib"  # the event loop, threads, the rest of the standard library
+OTHER = "other"
 
 
 def py_spy() -> str | None:
@@ -97,7 +85,7 @@ class Frame:
 
     @property
     def label(self) -> str:
-        return f"{self.function} ({_short(self.file)})"
+        return f"{_short(self.file)}:{self.function}"
 
 
 def parse_frame(text: str) -> Frame:
@@ -122,8 +110,8 @@ def area_of(path: str) -> str | None:
     """The library a file belongs to; None for the standard library and unknown files,
     whose time is charged to the nearest caller that has one."""
     short = _short(path)
-    for prefix, area in AREAS:
-        if prefix in short:
+    for area, parts in AREAS.items():
+        if any(part in short for part in parts):
             return area
     if path.startswith(str(REPO) + "/") and short.split("/", 1)[0] in _OUR_PACKAGES:
         return OURS
@@ -196,15 +184,15 @@ class Profile:
             caller for (caller, _), n in self.calls.items() if n >= 0.95 * self.frames[caller]
         }
         frames = [
-            {"frame": label, "percent": share(n)}
+            (label, n)
             for label, n in self.frames.most_common()
             if label not in passes_on and not _PLUMBING.search(label)
         ][:top]
         return {
             "samples": self.samples,
-            "idle_samples_dropped": self.idle,
-            "areas": [{"area": a, "percent": share(n)} for a, n in self.areas.most_common()],
-            "frames": frames,
+            "idle_samples": self.idle,
+            "areas_pct": {a: share(n) for a, n in self.areas.most_common()},
+            "frames_pct": {label: share(n) for label, n in frames},
         }
 
 
@@ -291,39 +279,24 @@ async def run_profiles(
     concurrency: int,
     readers: int,
 ) -> dict[str, Any]:
-    """Two profiled segments after the throughput and API scenarios: enrollments at
-    workflow level with py-spy on the worker (the process the enrollment target's miss
-    points to), then the API agent flow with py-spy on the API and the worker."""
-    progress = stack.progress
-    out_dir = stack.root
-    progress.say(f"profile: {enrollments} enrollments, py-spy on the worker")
+    """Two profiled segments: enrollments at workflow level with py-spy on the worker, then
+    the API agent flow with py-spy on the API and the worker."""
+    stack.progress.say(f"profile: {enrollments} enrollments, py-spy on the worker")
     one = enrollment_operation(stack, people, prefix="EZ")
     drove, enrollment = await profiled(
-        {"worker": stack.pid("worker")}, drive(enrollments, concurrency, one), out_dir=out_dir
+        {"worker": stack.pid("worker")}, drive(enrollments, concurrency, one), out_dir=stack.root
     )
-    progress.say(f"profile: {api_flows} API agent flows, py-spy on the API and the worker")
+    stack.progress.say(f"profile: {api_flows} API agent flows, py-spy on the API and the worker")
+    flows = run_api_load(
+        stack, people, flows=api_flows, concurrency=concurrency, within=60.0, readers=readers,
+        label="profile api",
+    )  # fmt: skip
     api_result, api = await profiled(
-        {"api": stack.pid("api"), "worker": stack.pid("worker")},
-        run_api_load(
-            stack,
-            people,
-            flows=api_flows,
-            concurrency=concurrency,
-            within=60.0,
-            readers=readers,
-            label="API load (profiled)",
-        ),
-        out_dir=out_dir,
+        {"api": stack.pid("api"), "worker": stack.pid("worker")}, flows, out_dir=stack.root
     )
-    return {
-        "enrollment": {
-            "segment": f"{drove.completed} enrollments, {concurrency} in flight "
-            f"({drove.per_second:.2f}/s while profiled)",
-            "profiles": enrollment,
-        },
-        "api": {
-            "segment": f"{api_result['flows']['completed']} API agent flows, {concurrency} "
-            f"in flight ({api_result['flows']['completed_per_s']}/s while profiled)",
-            "profiles": api,
-        },
+    segment = {k: api_result["flows"][k] for k in ("completed", "completed_per_s")}
+    done = {
+        "completed": len(drove.latencies.samples),
+        "completed_per_s": round(drove.per_second, 2),
     }
+    return {"enrollment": {**enrollment, **done}, "api": {**api, **segment}}

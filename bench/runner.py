@@ -1,5 +1,5 @@
-"""``python -m bench [--quick] [--only NAME,...] [--out DIR]``: start a private stack, run the
-scenarios side by side, write ``report-<timestamp>.json`` and ``.md`` (and ``latest.*``).
+"""``python -m bench [--quick] [--only NAME,...] [--out DIR]``: start a private stack, run
+the scenarios, write ``<out>/<UTC stamp>/results.json`` and ``results.txt`` (bench.report).
 
 Sizes come from flags, or from ``BENCH_<FLAG>`` environment variables (``BENCH_PARKED=5000``);
 ``--quick`` shrinks the defaults. Progress goes to stderr with the time elapsed.
@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import contextlib
+import inspect
 import os
 import platform
 import shlex
@@ -24,18 +25,17 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bench import report
 from bench.api_load import run_api_load
-from bench.baseline import run_tuning
 from bench.inbox import run_inbox
+from bench.load import Progress
 from bench.parked import run_parked
 from bench.pools import run_pools
 from bench.processes import People
 from bench.profile import run_profiles
-from bench.progress import Progress
-from bench.report import read_model_facts, write_reports
 from bench.sampler import ProcessSampler
 from bench.stack import REPO, Stack
-from bench.throughput import run_throughput
+from bench.throughput import run_throughput, run_tuning
 
 SCENARIOS = (
     "baseline", "tuning", "pools", "enrollment", "claims", "api", "profile", "parked", "inbox",
@@ -91,7 +91,7 @@ QUICK = Sizes(
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Sizes]:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="smaller sizes (about 3 minutes)")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
     parser.add_argument(
         "--only", default="", help=f"comma-separated scenarios, from: {', '.join(SCENARIOS)}"
     )
@@ -103,12 +103,6 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Sizes]:
         help="also measure the pools, and the enrollments with the read model, on this "
         "PostgreSQL database (postgresql+asyncpg://...; the run creates its tables there and "
         "leaves its rows); default $BENCH_POSTGRES_URL",
-    )
-    parser.add_argument(
-        "--rerender",
-        type=Path,
-        metavar="REPORT_JSON",
-        help="run nothing: rebuild the Markdown (and JSON) of an earlier report",
     )
     defaults = Sizes()
     for name, value in asdict(defaults).items():
@@ -180,11 +174,8 @@ def _git() -> str:
 
 def _machine() -> dict[str, Any]:
     model = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next((line.split(":", 1)[1].strip() for line in f if "model name" in line), "")
-    except OSError:
-        pass
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        model = next((line.split(":", 1)[1].strip() for line in f if "model name" in line), "")
     with open("/proc/meminfo") as f:
         mem_kib = int(f.readline().split()[1])
     return {
@@ -197,8 +188,19 @@ def _machine() -> dict[str, Any]:
     }
 
 
+def _read_model() -> dict[str, Any]:
+    """How the code under test opens SQLite transactions: the busy timeout, and whether
+    every transaction is IMMEDIATE (read at the end of the run: others edit the tree)."""
+    from db import session
+
+    timeout = next((p.split("=")[1] for p in session.SQLITE_PRAGMAS if "busy_timeout" in p), "")
+    return {
+        "busy_timeout_ms": int(timeout) if timeout else None,
+        "every_transaction_immediate": '"BEGIN IMMEDIATE"' in inspect.getsource(session),
+    }
+
+
 async def run(args: argparse.Namespace, sizes: Sizes, stack: Stack) -> dict[str, Any]:
-    progress = stack.progress
     results: dict[str, Any] = {}
     # SIGTERM ends the run like Ctrl-C: the main task is cancelled, and main() stops the stack.
     main_task = asyncio.current_task()
@@ -208,10 +210,7 @@ async def run(args: argparse.Namespace, sizes: Sizes, stack: Stack) -> dict[str,
     with stack.sampler.window() as whole:
         await _scenarios(args, sizes, stack, results)
     results["whole_run"] = whole.as_dict()
-    results["log_errors"] = {
-        name: stack.log_errors(name) for name in ("api", *stack.worker_names())
-    }
-    progress.say("scenarios done; stopping the stack")
+    results["log_errors"] = stack.log_errors()
     await stack.close_database()
     return results
 
@@ -244,7 +243,7 @@ async def _scenarios(
             rounds=s.rounds,
         )
     if "pools" in only:
-        results["pools"] = await run_pools(
+        results |= await run_pools(
             stack,
             total=s.pool_writes,
             concurrency=s.concurrency,
@@ -259,7 +258,7 @@ async def _scenarios(
             concurrency=s.api_light_concurrency,
             within=s.api_light_seconds,
             readers=s.api_readers,
-            label="API light load",
+            label="api_light",
         )
         results["api"] = await run_api_load(
             stack,
@@ -293,19 +292,8 @@ async def _scenarios(
         )
 
 
-def rerender(path: Path, out_dir: Path) -> int:
-    """Rebuild an earlier run's report with this version of bench/report.py."""
-    earlier = json.loads(path.read_text())
-    stamp = datetime.fromisoformat(earlier["meta"]["started_at"])
-    json_path, md_path = write_reports(out_dir, earlier["meta"], earlier["results"], stamp=stamp)
-    print(f"report: {md_path} and {json_path.name}", file=sys.stderr)
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     args, sizes = parse_args(argv)
-    if args.rerender:
-        return rerender(args.rerender, args.out)
     progress = Progress()
     sampler = ProcessSampler()
     sampler.watch("bench", os.getpid())
@@ -314,22 +302,18 @@ def main(argv: list[str] | None = None) -> int:
     started_at = datetime.now(UTC)
     code_at_start = _git()
     progress.say(f"bench: scenarios {', '.join(args.only)}; files in {stack.root}")
-    results: dict[str, Any] = {}
-    failed: str | None = None
+    failed = True
     try:
         results = asyncio.run(run(args, sizes, stack))
+        failed = False
     except (KeyboardInterrupt, asyncio.CancelledError):
         progress.say("interrupted; stopping the stack")
+        failed = False  # nothing to look into: the temp dir goes unless --keep
         return 130
-    except Exception as err:
-        failed = f"{type(err).__name__}: {err}"
-        progress.say(f"bench failed: {failed}")
-        raise
     finally:
-        stack.stop(failed=failed is not None)
+        stack.stop(failed=failed)
         sampler.stop()
-        progress.say("stack stopped")
-    meta = {
+    context = {
         "started_at": started_at.isoformat(timespec="seconds"),
         "duration_s": round(progress.elapsed, 1),
         "command": _command(sys.argv[1:] if argv is None else argv),
@@ -337,12 +321,14 @@ def main(argv: list[str] | None = None) -> int:
         "scenarios": args.only,
         "sizes": asdict(sizes),
         "machine": _machine(),
-        # Other engineers edit the tree as it runs: the worker and API import what is on
-        # disk when they start; the end state shows whether it moved meanwhile.
+        # The worker and API import what is on disk when they start; the end state shows
+        # whether the tree moved meanwhile.
         "git": code_at_start,
         "git_at_end": _git(),
-        "read_model": read_model_facts(),
+        "read_model": _read_model(),
     }
-    json_path, md_path = write_reports(args.out, meta, results, stamp=started_at)
-    progress.say(f"report: {md_path} and {json_path.name} (also latest.md, latest.json)")
+    built = report.build(context, results)
+    run_dir = report.write(args.out, built, stamp=started_at.strftime("%Y%m%dT%H%M%SZ"))
+    print(report.table(report.rows(built, figures=False)), end="")
+    progress.say(f"all figures: {run_dir / 'results.txt'} and results.json")
     return 0

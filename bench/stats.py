@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,8 +11,6 @@ def percentile(sorted_values: list[float], q: float) -> float:
     """The q-th percentile (0..100) of already sorted values, linearly interpolated."""
     if not sorted_values:
         return math.nan
-    if len(sorted_values) == 1:
-        return sorted_values[0]
     rank = (len(sorted_values) - 1) * q / 100
     low = math.floor(rank)
     high = min(low + 1, len(sorted_values) - 1)
@@ -22,7 +19,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 @dataclass
 class Latencies:
-    """Seconds per operation, plus the operations that failed."""
+    """Seconds per operation, plus the operations that failed (counted by kind)."""
 
     samples: list[float] = field(default_factory=list)
     errors: int = 0
@@ -35,23 +32,21 @@ class Latencies:
         self.errors += 1
         self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
 
-    def extend(self, values: Iterable[float]) -> None:
-        self.samples.extend(values)
+    def merge(self, other: Latencies) -> None:
+        self.samples.extend(other.samples)
+        for kind, n in other.error_kinds.items():
+            self.errors += n
+            self.error_kinds[kind] = self.error_kinds.get(kind, 0) + n
 
     def summary(self) -> dict[str, Any]:
-        """Count, errors and p50/p95/p99/max/mean in milliseconds."""
+        """Count and errors; p50/p95/p99/max/mean in milliseconds when there are samples."""
         ordered = sorted(self.samples)
-
-        def ms(value: float) -> float | None:
-            return None if math.isnan(value) else round(value * 1000, 2)
-
-        return {
-            "count": len(ordered),
-            "errors": self.errors,
-            "error_kinds": dict(self.error_kinds),
-            "p50_ms": ms(percentile(ordered, 50)),
-            "p95_ms": ms(percentile(ordered, 95)),
-            "p99_ms": ms(percentile(ordered, 99)),
-            "max_ms": ms(ordered[-1]) if ordered else None,
-            "mean_ms": ms(sum(ordered) / len(ordered)) if ordered else None,
-        }
+        out: dict[str, Any] = {"count": len(ordered), "errors": self.errors}
+        if ordered:
+            for q in (50, 95, 99):
+                out[f"p{q}_ms"] = round(1000 * percentile(ordered, q), 2)
+            out["max_ms"] = round(1000 * ordered[-1], 2)
+            out["mean_ms"] = round(1000 * sum(ordered) / len(ordered), 2)
+        if self.error_kinds:
+            out["error_kinds"] = dict(self.error_kinds)
+        return out

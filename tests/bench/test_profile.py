@@ -1,5 +1,5 @@
 """bench/profile.py reads py-spy's raw output: which samples are waiting threads, which
-library a sample is charged to, and which frames the report lists."""
+library a sample is charged to, and which frames the profile lists."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.profile import OURS, STDLIB, Profile, area_of, parse_frame, profiled
+from bench.profile import OTHER, OURS, STDLIB, Profile, area_of, parse_frame, profiled
 from bench.stack import REPO
 
 SITE = sysconfig.get_paths()["purelib"]
@@ -22,16 +22,17 @@ def frame(function: str, path: str, line: int = 1) -> str:
 def test_a_frame_is_parsed_with_its_file_and_line() -> None:
     f = parse_frame(frame("Session.execute", f"{SITE}/sqlalchemy/orm/session.py", 2301))
     assert (f.function, f.line) == ("Session.execute", 2301)
-    assert f.label == "Session.execute (sqlalchemy/orm/session.py)"
+    assert f.label == "sqlalchemy/orm/session.py:Session.execute"
     assert parse_frame("<unknown>").file == ""
 
 
 def test_files_map_to_libraries_and_the_standard_library_to_none() -> None:
-    assert area_of(f"{SITE}/sqlalchemy/engine/base.py") == "SQLAlchemy"
-    assert area_of(f"{SITE}/temporalio/worker/workflow_sandbox/_runner.py") == (
-        "Temporal SDK: workflow sandbox"
-    )
-    assert area_of(f"{SITE}/argon2/low_level.py") == "argon2id (password hashing)"
+    assert area_of(f"{SITE}/sqlalchemy/engine/base.py") == "sqlalchemy"
+    assert area_of(f"{SITE}/temporalio/worker/workflow_sandbox/_runner.py") == "temporal_sandbox"
+    assert area_of(f"{SITE}/temporalio/converter.py") == "temporal_payloads"
+    assert area_of(f"{SITE}/temporalio/worker/_activity.py") == "temporal_other"
+    assert area_of(f"{SITE}/argon2/low_level.py") == "argon2"
+    assert area_of(f"{SITE}/somelib/core.py") == OTHER
     assert area_of(str(REPO / "activities" / "changes.py")) == OURS
     assert area_of(f"{LIB}/json/encoder.py") is None
     assert area_of("<frozen importlib._bootstrap>") is None
@@ -52,7 +53,8 @@ def test_a_sample_is_charged_to_the_innermost_frame_outside_the_standard_library
     )
     profile = Profile.from_raw(raw)
     assert profile.samples == 5
-    assert profile.areas == {"SQLAlchemy": 3, OURS: 1, STDLIB: 1}
+    assert profile.areas == {"sqlalchemy": 3, OURS: 1, STDLIB: 1}
+    assert profile.as_dict()["areas_pct"] == {"sqlalchemy": 60.0, OURS: 20.0, STDLIB: 20.0}
 
 
 def _stdlib_line(path: str, text: str) -> int:
@@ -79,14 +81,14 @@ def test_the_frame_list_keeps_heavy_frames_and_drops_entry_points_and_wrappers()
     argon = frame("hash_secret", f"{SITE}/argon2/low_level.py")
     alchemy = frame("Session.execute", f"{SITE}/sqlalchemy/orm/session.py")
     raw = f"{entry};{route};{hasher};{argon} 6\n{entry};{route};{alchemy} 3\n{entry} 4\n"
-    listed = [f["frame"] for f in Profile.from_raw(raw).as_dict()["frames"]]
+    listed = list(Profile.from_raw(raw).as_dict()["frames_pct"])
     # The route carries 9 of 13 samples and is listed however heavy; hash_password passes
     # all of its samples on to hash_secret, which is listed for it; the CLI's module is an
     # entry point.
     assert listed == [
-        "submit_application (api/routes/enrollments.py)",
-        "hash_secret (argon2/low_level.py)",
-        "Session.execute (sqlalchemy/orm/session.py)",
+        "api/routes/enrollments.py:submit_application",
+        "argon2/low_level.py:hash_secret",
+        "sqlalchemy/orm/session.py:Session.execute",
     ]
 
 

@@ -1,14 +1,18 @@
-"""The "before" side of the local-steps change (``act.LOCAL_STEPS_PATCH``): InsureFlow's
-worker with both workflows running every step as a regular activity, as runs started
-before the patch do. Same code otherwise, same activities, its own task queue and process,
-so the runner can interleave it with the real worker and measure the change side by side.
+"""The bench's extra worker processes, started by ``bench.stack`` with the worker's
+environment on queues of their own, all without the outbox relay (it stays with the one
+real worker: more relays would take SQLite's write lock every second through every
+scenario).
 
-Run by ``bench.stack`` as ``python -m bench.regular_steps`` with the worker's environment.
+``python -m bench.workers regular-steps``: InsureFlow's worker with both workflows running
+every step as a regular activity, as runs started before ``act.LOCAL_STEPS_PATCH`` do, the
+before side of the local-steps change. ``python -m bench.workers variant``: the real worker
+(the variants: a second process, the read model on PostgreSQL).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 
 from temporalio import workflow
 
@@ -40,11 +44,10 @@ class ClaimRegularSteps(ClaimWorkflow):
         return False
 
 
-WORKFLOWS = (EnrollmentRegularSteps, ClaimRegularSteps)
-
-
 if __name__ == "__main__":
     from cli.main import _run_worker
     from core.config import get_settings
 
-    asyncio.run(_run_worker(get_settings(), workflows=WORKFLOWS, relay=False))
+    regular = sys.argv[1:] == ["regular-steps"]
+    workflows = (EnrollmentRegularSteps, ClaimRegularSteps) if regular else None
+    asyncio.run(_run_worker(get_settings(), workflows=workflows, relay=False))
