@@ -1,8 +1,7 @@
-"""``python -m bench [--quick] [--only NAME,...] [--out DIR]``: start a private stack, run
-the scenarios, write ``<out>/<UTC stamp>/results.json`` and ``results.txt`` (bench.report).
-
-Sizes come from flags, or from ``BENCH_<FLAG>`` environment variables (``BENCH_PARKED=5000``);
-``--quick`` shrinks the defaults. Progress goes to stderr with the time elapsed.
+"""``python -m bench [--quick] [--only NAME,...] [--out DIR] [--SIZE N ...]``: start a
+private stack, run the scenarios, write ``<out>/<UTC stamp>/results.json`` and
+``results.txt`` (bench.report). Sizes come from flags, else from ``BENCH_<SIZE>``
+(``BENCH_PARKED=5000``), else from the defaults (``--quick``: smaller ones).
 """
 
 from __future__ import annotations
@@ -10,14 +9,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import inspect
 import os
 import platform
 import shlex
 import signal
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,9 +40,9 @@ SCENARIOS = (
 )  # fmt: skip
 
 
-@dataclass
+@dataclass(frozen=True)
 class Sizes:
-    """How much each scenario does. Full defaults first, ``--quick`` ones second."""
+    """How much each scenario does."""
 
     workflows: int = 120  # baseline pipelines per variant
     tuning_workflows: int = 60  # pipelines on each side of a tuning change
@@ -53,7 +51,7 @@ class Sizes:
     claims: int = 80
     concurrency: int = 20
     rounds: int = 2  # interleaved rounds of each side-by-side comparison
-    pool_writes: int = 1500  # batched read-model writes per connection-pool choice
+    pool_writes: int = 1500  # batched read-model writes per connection pool
     api_flows: int = 150
     api_concurrency: int = 20
     api_seconds: float = 40.0
@@ -66,35 +64,21 @@ class Sizes:
     inbox_tasks: int = 100_000
     inbox_pages: int = 150
     query_reps: int = 10
-    profile_enrollments: int = 150  # enrollments run with py-spy on the worker, not measured
+    profile_enrollments: int = 150  # enrollments run with py-spy on the worker
     profile_api_flows: int = 60  # API agent flows run with py-spy on the API and worker
 
 
-QUICK = Sizes(
-    workflows=80,
-    tuning_workflows=40,
-    wal_workflows=30,
-    pool_writes=600,
-    enrollments=50,
-    claims=50,
-    api_flows=60,
-    api_concurrency=10,
-    api_seconds=40.0,
-    api_light_seconds=15.0,
-    parked=300,
-    inbox_pages=100,
-    query_reps=5,
-    profile_enrollments=80,
-    profile_api_flows=30,
-)
+QUICK = replace(
+    Sizes(), workflows=80, tuning_workflows=40, wal_workflows=30, pool_writes=600,
+    enrollments=50, claims=50, api_flows=60, api_concurrency=10, api_light_seconds=15.0,
+    parked=300, inbox_pages=100, query_reps=5, profile_enrollments=80, profile_api_flows=30,
+)  # fmt: skip
 
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Sizes]:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
-    parser.add_argument(
-        "--only", default="", help=f"comma-separated scenarios, from: {', '.join(SCENARIOS)}"
-    )
+    parser.add_argument("--only", default="", help="comma-separated: " + ", ".join(SCENARIOS))
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     parser.add_argument("--keep", action="store_true", help="keep the run's temp dir and logs")
     parser.add_argument(
@@ -104,24 +88,19 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Sizes]:
         "PostgreSQL database (postgresql+asyncpg://...; the run creates its tables there and "
         "leaves its rows); default $BENCH_POSTGRES_URL",
     )
-    defaults = Sizes()
-    for name, value in asdict(defaults).items():
-        parser.add_argument(
-            "--" + name.replace("_", "-"), type=type(value), default=None, help=f"default {value}"
-        )
+    for name, value in asdict(Sizes()).items():
+        flag = "--" + name.replace("_", "-")
+        parser.add_argument(flag, type=type(value), help=f"default {value}")
     args = parser.parse_args(argv)
-    sizes = QUICK if args.quick else defaults
     chosen: dict[str, Any] = {}
-    for name, value in asdict(sizes).items():
-        flag = getattr(args, name)
+    for name, value in asdict(QUICK if args.quick else Sizes()).items():
         env = os.environ.get(f"BENCH_{name.upper()}")
+        flag = getattr(args, name)
         chosen[name] = flag if flag is not None else type(value)(env) if env else value
-    only = [s.strip() for s in args.only.split(",") if s.strip()] or list(SCENARIOS)
-    unknown = set(only) - set(SCENARIOS)
-    if unknown:
+    args.only = [s.strip() for s in args.only.split(",") if s.strip()] or list(SCENARIOS)
+    if unknown := set(args.only) - set(SCENARIOS):
         parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
-    args.only = only
-    if args.postgres_url and {"pools", "enrollment"} & set(only):
+    if args.postgres_url and {"pools", "enrollment"} & set(args.only):
         try:
             backend = make_url(args.postgres_url).get_backend_name()
         except ArgumentError:
@@ -146,161 +125,103 @@ def _command(argv: list[str]) -> str:
     return ("python -m bench " + shlex.join(hide(a) for a in argv)).strip()
 
 
-def _temporal_version() -> str:
-    from cli.main import temporal_binary
-
+def _output(*command: str) -> str:
     try:
-        out = subprocess.run(
-            [temporal_binary(), "--version"], capture_output=True, text=True, timeout=10
-        )
-        return out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
+        return subprocess.run(command, cwd=REPO, capture_output=True, text=True).stdout.strip()
+    except OSError:
         return "unknown"
 
 
 def _git() -> str:
     """The commit measured, and how many files differ from it (others edit as we run)."""
-    try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True
-        ).stdout.splitlines()
-    except OSError:
-        return "unknown"
+    dirty = _output("git", "status", "--porcelain").splitlines()
+    rev = _output("git", "rev-parse", "--short", "HEAD")
     return f"{rev} + {len(dirty)} changed files" if dirty else rev
 
 
 def _machine() -> dict[str, Any]:
+    from cli.main import temporal_binary
+
     model = ""
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
         model = next((line.split(":", 1)[1].strip() for line in f if "model name" in line), "")
     with open("/proc/meminfo") as f:
-        mem_kib = int(f.readline().split()[1])
+        memory_kib = int(f.readline().split()[1])
     return {
         "cpus": os.cpu_count(),
         "cpu_model": model,
-        "memory_gib": round(mem_kib / 1024 / 1024, 1),
+        "memory_gib": round(memory_kib / 1024 / 1024, 1),
         "platform": platform.platform(),
         "python": platform.python_version(),
-        "temporal": _temporal_version(),
+        "temporal": _output(temporal_binary(), "--version"),
     }
 
 
-def _read_model() -> dict[str, Any]:
-    """How the code under test opens SQLite transactions: the busy timeout, and whether
-    every transaction is IMMEDIATE (read at the end of the run: others edit the tree)."""
-    from db import session
-
-    timeout = next((p.split("=")[1] for p in session.SQLITE_PRAGMAS if "busy_timeout" in p), "")
-    return {
-        "busy_timeout_ms": int(timeout) if timeout else None,
-        "every_transaction_immediate": '"BEGIN IMMEDIATE"' in inspect.getsource(session),
-    }
-
-
-async def run(args: argparse.Namespace, sizes: Sizes, stack: Stack) -> dict[str, Any]:
-    results: dict[str, Any] = {}
-    # SIGTERM ends the run like Ctrl-C: the main task is cancelled, and main() stops the stack.
-    main_task = asyncio.current_task()
-    assert main_task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
+async def run(args: argparse.Namespace, s: Sizes, stack: Stack) -> dict[str, Any]:
+    """The scenarios asked for, in this order, on one stack; the results keyed as the
+    report names its figures."""
+    task = asyncio.current_task()
+    assert task is not None  # SIGTERM ends the run as Ctrl-C does: main() stops the stack
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     await stack.start(variants="enrollment" in args.only, postgres_url=args.postgres_url)
+    only, people = set(args.only), People()
+    out: dict[str, Any] = {}
     with stack.sampler.window() as whole:
-        await _scenarios(args, sizes, stack, results)
-    results["whole_run"] = whole.as_dict()
-    results["log_errors"] = stack.log_errors()
+        if {"baseline", "enrollment", "claims"} & only:
+            out |= await run_throughput(
+                stack, people, concurrency=s.concurrency, rounds=s.rounds,
+                baseline=s.workflows if "baseline" in only else None,
+                enrollments=s.enrollments if "enrollment" in only else None,
+                claims=s.claims if "claims" in only else None,
+            )  # fmt: skip
+        if "tuning" in only:
+            out["tuning"] = await run_tuning(
+                stack, total=s.tuning_workflows, wal_total=s.wal_workflows,
+                concurrency=s.concurrency, rounds=s.rounds,
+            )  # fmt: skip
+        if "pools" in only:
+            out |= await run_pools(
+                stack, total=s.pool_writes, concurrency=s.concurrency, rounds=s.rounds,
+                postgres_url=args.postgres_url,
+            )  # fmt: skip
+        if "api" in only:
+            for key, concurrency, within in (
+                ("api_light", s.api_light_concurrency, s.api_light_seconds),
+                ("api", s.api_concurrency, s.api_seconds),
+            ):
+                out[key] = await run_api_load(
+                    stack, people, flows=s.api_flows, concurrency=concurrency, within=within,
+                    readers=s.api_readers, label=key,
+                )  # fmt: skip
+        if "profile" in only:
+            out["profile"] = await run_profiles(
+                stack, people, enrollments=s.profile_enrollments, api_flows=s.profile_api_flows,
+                concurrency=s.api_concurrency, readers=s.api_readers,
+            )  # fmt: skip
+        if "parked" in only:
+            out["parked"] = await run_parked(
+                stack, people, parked=s.parked, concurrency=s.parked_concurrency,
+                decisions=s.decisions,
+            )  # fmt: skip
+        if "inbox" in only:
+            out["inbox"] = await run_inbox(
+                stack, tasks=s.inbox_tasks, first_pages=s.inbox_pages,
+                keyset_pages=s.inbox_pages, depths=[0, 10_000, 50_000, s.inbox_tasks - 100],
+                reps=s.query_reps,
+            )  # fmt: skip
+    out["whole_run"] = whole.as_dict()
+    out["log_errors"] = stack.log_errors()
     await stack.close_database()
-    return results
-
-
-async def _scenarios(
-    args: argparse.Namespace, sizes: Sizes, stack: Stack, results: dict[str, Any]
-) -> None:
-    people = People()
-    only = set(args.only)
-    s = sizes
-    wanted = {"baseline", "enrollment", "claims"} & only
-    if wanted:
-        results.update(
-            await run_throughput(
-                stack,
-                people,
-                baseline=s.workflows if "baseline" in wanted else None,
-                enrollments=s.enrollments if "enrollment" in wanted else None,
-                claims=s.claims if "claims" in wanted else None,
-                concurrency=s.concurrency,
-                rounds=s.rounds,
-            )
-        )
-    if "tuning" in only:
-        results["tuning"] = await run_tuning(
-            stack,
-            total=s.tuning_workflows,
-            concurrency=s.concurrency,
-            wal_total=s.wal_workflows,
-            rounds=s.rounds,
-        )
-    if "pools" in only:
-        results |= await run_pools(
-            stack,
-            total=s.pool_writes,
-            concurrency=s.concurrency,
-            rounds=s.rounds,
-            postgres_url=args.postgres_url,
-        )
-    if "api" in only:
-        results["api_light"] = await run_api_load(
-            stack,
-            people,
-            flows=s.api_flows,
-            concurrency=s.api_light_concurrency,
-            within=s.api_light_seconds,
-            readers=s.api_readers,
-            label="api_light",
-        )
-        results["api"] = await run_api_load(
-            stack,
-            people,
-            flows=s.api_flows,
-            concurrency=s.api_concurrency,
-            within=s.api_seconds,
-            readers=s.api_readers,
-        )
-    if "profile" in only:
-        results["profile"] = await run_profiles(
-            stack,
-            people,
-            enrollments=s.profile_enrollments,
-            api_flows=s.profile_api_flows,
-            concurrency=s.api_concurrency,
-            readers=s.api_readers,
-        )
-    if "parked" in only:
-        results["parked"] = await run_parked(
-            stack, people, parked=s.parked, concurrency=s.parked_concurrency, decisions=s.decisions
-        )
-    if "inbox" in only:
-        results["inbox"] = await run_inbox(
-            stack,
-            tasks=s.inbox_tasks,
-            first_pages=s.inbox_pages,
-            keyset_pages=s.inbox_pages,
-            depths=[0, 10_000, 50_000, s.inbox_tasks - 100],
-            reps=s.query_reps,
-        )
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     args, sizes = parse_args(argv)
-    progress = Progress()
-    sampler = ProcessSampler()
+    progress, sampler = Progress(), ProcessSampler()
     sampler.watch("bench", os.getpid())
     sampler.start()
     stack = Stack.create(progress, sampler, keep=args.keep)
-    started_at = datetime.now(UTC)
-    code_at_start = _git()
+    started_at, code_at_start = datetime.now(UTC), _git()
     progress.say(f"bench: scenarios {', '.join(args.only)}; files in {stack.root}")
     failed = True
     try:
@@ -317,18 +238,17 @@ def main(argv: list[str] | None = None) -> int:
         "started_at": started_at.isoformat(timespec="seconds"),
         "duration_s": round(progress.elapsed, 1),
         "command": _command(sys.argv[1:] if argv is None else argv),
-        "quick": args.quick,
         "scenarios": args.only,
+        "quick": args.quick,
         "sizes": asdict(sizes),
+        "postgres": bool(args.postgres_url),
         "machine": _machine(),
-        # The worker and API import what is on disk when they start; the end state shows
-        # whether the tree moved meanwhile.
+        # The worker and the API import what is on disk when they start: did it move?
         "git": code_at_start,
         "git_at_end": _git(),
-        "read_model": _read_model(),
     }
     built = report.build(context, results)
     run_dir = report.write(args.out, built, stamp=started_at.strftime("%Y%m%dT%H%M%SZ"))
     print(report.table(report.rows(built, figures=False)), end="")
-    progress.say(f"all figures: {run_dir / 'results.txt'} and results.json")
+    progress.say(f"every figure: {run_dir / 'results.txt'} (and results.json)")
     return 0

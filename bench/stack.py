@@ -56,13 +56,13 @@ LOCKED = "database is locked"
 
 def free_port() -> int:
     """A loopback TCP port nobody listens on right now."""
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+    with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def _port_open(port: int) -> bool:
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
         s.settimeout(0.5)
         return s.connect_ex(("127.0.0.1", port)) == 0
 
@@ -203,28 +203,21 @@ class Stack:
             self.postgres_queue = self.task_queue + "-postgres"
             self.postgres_pair_queue = self.task_queue + "-postgres-pair"
             database = {"INSUREFLOW_DATABASE_URL": postgres_url}
-            self._workers("worker_pg", self.postgres_queue, 1, env=database)
-            self._workers("worker_pg_pair", self.postgres_pair_queue, 2, env=database)
+            self._workers("worker_pg", self.postgres_queue, 1, **database)
+            self._workers("worker_pg_pair", self.postgres_pair_queue, 2, **database)
         self.api_port = free_port()
         env = self._app_env() | {"INSUREFLOW_API_PORT": str(self.api_port)}
         self._spawn("api", [sys.executable, "-m", "cli.main", "api"], env)
         await self._wait_ready()
 
     def _workers(
-        self,
-        name: str,
-        queue: str,
-        count: int,
-        kind: str = "variant",
-        env: dict[str, str] | None = None,
+        self, name: str, queue: str, count: int, kind: str = "variant", **env: str
     ) -> None:
         """``count`` processes of ``python -m bench.workers kind`` polling ``queue``."""
         for n in range(1, count + 1):
-            self._spawn(
-                name if count == 1 else f"{name}_{n}",
-                [sys.executable, "-m", "bench.workers", kind],
-                self._app_env() | {"INSUREFLOW_TASK_QUEUE": queue} | (env or {}),
-            )
+            command = [sys.executable, "-m", "bench.workers", kind]
+            env_n = self._app_env() | {"INSUREFLOW_TASK_QUEUE": queue} | env
+            self._spawn(name if count == 1 else f"{name}_{n}", command, env_n)
         self.queues[queue] = count
 
     async def start_temporal(self, name: str, data_dir: Path, *, wal: bool = True) -> Child:
@@ -234,7 +227,7 @@ class Stack:
         command = temporal_command(data_dir, port, wal=wal)
         child = self._spawn(name, command, _clean_env(), stop=signal.SIGTERM)
         deadline = time.monotonic() + 60
-        while not _port_open(port):
+        while not await asyncio.to_thread(_listening, port):
             if child.proc.poll() is not None:
                 raise RuntimeError(f"{name} exited with code {child.proc.returncode}")
             if time.monotonic() > deadline:
