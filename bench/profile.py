@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from bench.api_load import run_api_load
 from bench.load import drive
 from bench.processes import People, enrollment_operation
-from bench.stack import REPO, Stack
+from bench.stack import OUR_PACKAGES, REPO, Stack
 
 T = TypeVar("T")
 
@@ -45,9 +45,6 @@ _BLOCKING = re.compile(r"\.get\(|\bselect\(|\.wait\(|\.acquire\(|\bsleep\(|\.pol
 _PLUMBING = re.compile(r":<module>$|^(cli/main|uvicorn/(main|server|_compat))\.py:")
 _AIOSQLITE_QUEUE = "aiosqlite/core.py"
 _STDLIB = (sysconfig.get_paths()["stdlib"], "<frozen ")
-_OUR_PACKAGES = (
-    "activities", "api", "cli", "core", "db", "domain", "gateways", "workers", "workflows",
-)  # fmt: skip
 
 # The library a sample is charged to, by a part of its file's path (the first that matches).
 AREAS: dict[str, tuple[str, ...]] = {
@@ -113,7 +110,7 @@ def area_of(path: str) -> str | None:
     for area, parts in AREAS.items():
         if any(part in short for part in parts):
             return area
-    if path.startswith(str(REPO) + "/") and short.split("/", 1)[0] in _OUR_PACKAGES:
+    if path.startswith(str(REPO) + "/") and short.split("/", 1)[0] in OUR_PACKAGES:
         return OURS
     if path.startswith(_STDLIB) or path.startswith("<") or not path:
         return None

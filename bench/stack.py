@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -45,11 +46,9 @@ from db.session import make_engine, make_session_factory
 from workers.namespace import register_search_attributes
 
 REPO = Path(__file__).resolve().parent.parent
-# What `pip install .` installs (migrations aside: not run here), and the bench's own.
-PACKAGES = (
-    "core", "domain", "workflows", "activities", "gateways", "db", "api", "workers", "cli",
-    "bench",
-)  # fmt: skip
+# InsureFlow's packages, as `pip install .` finds them (migrations aside: not run here).
+_FOUND = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+OUR_PACKAGES = tuple(p.rstrip("*") for p in _FOUND["find"]["include"] if p != "migrations*")
 _ID_IN_PATH = re.compile(r"(?<=/v1/)([a-z_-]+)/[^/\s?]+")
 LOCKED = "database is locked"
 
@@ -82,7 +81,7 @@ def compile_bytecode() -> None:
     """The packages' ``.pyc`` files, as ``pip install .`` writes them for a deployed worker:
     without them the sandbox compiles a workflow's module again for each new run (an
     editable install under PYTHONDONTWRITEBYTECODE; docs/deployment.md)."""
-    for package in PACKAGES:
+    for package in (*OUR_PACKAGES, "bench"):  # the bench's pipeline runs in the sandbox too
         if not compileall.compile_dir(REPO / package, quiet=1):
             raise RuntimeError(f"could not compile {package}/ to bytecode")
 

@@ -34,6 +34,8 @@ def test_files_map_to_libraries_and_the_standard_library_to_none() -> None:
     assert area_of(f"{SITE}/argon2/low_level.py") == "argon2"
     assert area_of(f"{SITE}/somelib/core.py") == OTHER
     assert area_of(str(REPO / "activities" / "changes.py")) == OURS
+    assert area_of(str(REPO / "services" / "problems.py")) == OURS
+    assert area_of(str(REPO / "bench" / "load.py")) == OTHER  # the runner is not InsureFlow
     assert area_of(f"{LIB}/json/encoder.py") is None
     assert area_of("<frozen importlib._bootstrap>") is None
 

@@ -6,7 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.stack import count_log_errors, temporal_command
+from bench.stack import OUR_PACKAGES, REPO, count_log_errors, temporal_command
+
+
+def test_our_packages_are_those_pip_installs_and_each_is_here() -> None:
+    assert {"core", "domain", "workflows", "services", "api", "cli"} <= set(OUR_PACKAGES)
+    assert "migrations" not in OUR_PACKAGES and "bench" not in OUR_PACKAGES
+    assert all((REPO / package / "__init__.py").exists() for package in OUR_PACKAGES)
 
 
 def test_the_no_wal_server_is_the_dev_command_without_its_sqlite_pragmas(tmp_path: Path) -> None:
