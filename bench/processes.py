@@ -117,8 +117,8 @@ async def start_enrollment(
 def enrollment_operation(
     stack: Stack, people: People, *, prefix: str = "EA", task_queue: str | None = None
 ) -> Callable[[int], Awaitable[None]]:
-    """(c) One enrollment through auto-underwriting to ``effective``, on the real worker's
-    queue unless another is named (``stack.regular_steps_queue``: the before side)."""
+    """One enrollment through auto-underwriting to ``effective``, on the real worker's
+    queue unless another is named (a variant's)."""
     client = stack.client
     clocks = stack.settings.clocks
 

@@ -131,10 +131,9 @@ class Stack:
     codec_keys: str = ""
     temporal_address: str = ""
     # Task queues: the real worker's, then its variants' (bench.workers), each polled by
-    # the number of processes in ``queues``: the before side of the local-steps change;
-    # two real workers; with a PostgreSQL URL, one and two on the read model there.
+    # the number of processes in ``queues``: two real workers; with a PostgreSQL URL, one
+    # and two on the read model there.
     task_queue: str = ""
-    regular_steps_queue: str = ""
     pair_queue: str = ""
     postgres_queue: str = ""
     postgres_pair_queue: str = ""
@@ -191,8 +190,6 @@ class Stack:
 
         self._spawn("worker", [sys.executable, "-m", "cli.main", "worker"], self._app_env())
         self.queues[self.task_queue] = 1
-        self.regular_steps_queue = self.task_queue + "-regular-steps"
-        self._workers("worker_regular_steps", self.regular_steps_queue, 1, "regular-steps")
         if variants:
             self.pair_queue = self.task_queue + "-pair"
             self._workers("worker_pair", self.pair_queue, 2)
@@ -209,12 +206,10 @@ class Stack:
         self._spawn("api", [sys.executable, "-m", "cli.main", "api"], env)
         await self._wait_ready()
 
-    def _workers(
-        self, name: str, queue: str, count: int, kind: str = "variant", **env: str
-    ) -> None:
-        """``count`` processes of ``python -m bench.workers kind`` polling ``queue``."""
+    def _workers(self, name: str, queue: str, count: int, **env: str) -> None:
+        """``count`` processes of ``python -m bench.workers`` polling ``queue``."""
         for n in range(1, count + 1):
-            command = [sys.executable, "-m", "bench.workers", kind]
+            command = [sys.executable, "-m", "bench.workers"]
             env_n = self._app_env() | {"INSUREFLOW_TASK_QUEUE": queue} | env
             self._spawn(name if count == 1 else f"{name}_{n}", command, env_n)
         self.queues[queue] = count

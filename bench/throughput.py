@@ -114,12 +114,11 @@ async def run_throughput(
             pipelines[f"baseline.{variant}"] = pipeline
             arms.append(Arm(f"baseline.{variant}", pipeline.one, baseline or 0, concurrency))
         if enrollments:
-            # The real worker; the regular-steps one (the local-steps change's before side);
-            # two real workers on one queue; with a PostgreSQL URL, one and two with the read
-            # model there, whose keys carry the run's tag (that database outlives the run).
+            # The real worker; two real workers on one queue; with a PostgreSQL URL, one and
+            # two with the read model there, whose keys carry the run's tag (that database
+            # outlives the run).
             variants = {
                 "enrollment": (stack.task_queue, "EA"),
-                "enrollment_regular_steps": (stack.regular_steps_queue, "ER"),
                 "enrollment_two_workers": (stack.pair_queue, "EY"),
             }
             if stack.postgres_url:
@@ -136,17 +135,10 @@ async def run_throughput(
                 arms.append(Arm(key, one, enrollments, concurrency))
                 first[key] = workflow_id_for(f"{prefix}{0:07d}")
         if claims:
-            for key, queue, prefix in (
-                ("claims", stack.task_queue, "CB"),
-                ("claims_regular_steps", stack.regular_steps_queue, "CR"),
-            ):
-                warm = await claim_operation(
-                    stack, PROCESS_WARMUP, prefix=prefix + "W", task_queue=queue
-                )
-                await drive(PROCESS_WARMUP, PROCESS_WARMUP, warm)
-                one = await claim_operation(stack, claims, prefix=prefix, task_queue=queue)
-                arms.append(Arm(key, one, claims, concurrency))
-                first[key] = claim_workflow_id(f"{prefix}{0:07d}")
+            warm = await claim_operation(stack, PROCESS_WARMUP, prefix="CBW")
+            await drive(PROCESS_WARMUP, PROCESS_WARMUP, warm)
+            arms.append(Arm("claims", await claim_operation(stack, claims), claims, concurrency))
+            first["claims"] = claim_workflow_id(f"CB{0:07d}")
         stack.progress.say(
             "throughput: " + ", ".join(f"{a.name} {a.total}" for a in arms)
             + f"; {concurrency} in flight, {rounds} rounds"

@@ -22,7 +22,6 @@ def results() -> dict[str, Any]:
         "baseline.local": arm(50.0, 400.0, cpu_per_item_ms={"bench": 15.0, "temporal": 10.0}),
         "enrollment": arm(10.0, 1500.0, steps_per_s=90.0,
                           cpu_per_item_ms={"worker": 80.0, "temporal": 40.0, "bench": 5.0}),
-        "enrollment_regular_steps": arm(5.0, 3000.0),
         "claims": arm(12.5, 1000.0),
         "tuning": {"sqlite_wal": {"before": arm(20.0, 800.0), "after": arm(44.0, 400.0)}},
         "pools.sqlite.pool_10_overflow": arm(200.0, 5.0),
@@ -68,9 +67,7 @@ def test_ratios_are_computed_from_the_figures_measured_and_only_those() -> None:
     ratios = {r["name"]: r for r in report["ratios"]}
     assert ratios["enrollment_vs_baseline_local"]["value"] == 0.2
     assert ratios["enrollment_vs_baseline_local"]["numerator"] == "enrollment.completed_per_s"
-    assert ratios["enrollment_steps_vs_baseline_regular_steps"]["value"] == 0.6
-    assert ratios["enrollment_local_vs_regular_steps"]["value"] == 2.0
-    assert ratios["enrollment_local_vs_regular_steps_p50"]["value"] == 0.5
+    assert ratios["enrollment_steps_vs_baseline_regular"]["value"] == 0.6
     assert ratios["claims_vs_baseline_local"]["value"] == 0.25
     assert ratios["api_flows_vs_enrollment"]["value"] == 0.4
     assert ratios["tuning.sqlite_wal"]["value"] == 2.2
@@ -80,8 +77,8 @@ def test_ratios_are_computed_from_the_figures_measured_and_only_those() -> None:
     assert ratios["inbox.offset_without_index_vs_keyset_deepest"]["value"] == 3436.0
     assert ratios["inbox.offset_with_index_vs_keyset_deepest"]["value"] == 50.0
     assert ratios["inbox.first_page_without_vs_with_index"]["value"] == 200.0
-    # Not measured in this run (no claims with regular steps, no PostgreSQL): no ratio.
-    assert "claims_local_vs_regular_steps" not in ratios
+    # Not measured in this run (no second worker, no PostgreSQL): no ratio.
+    assert "enrollment_two_workers_vs_one" not in ratios
     assert "enrollment_postgres_vs_sqlite" not in ratios
     assert {r["unit"] for r in report["ratios"]} == {"x"}
 
