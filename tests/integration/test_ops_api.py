@@ -303,8 +303,12 @@ async def fast_sla_api(
     """The API again, with underwriting due in 1 s and escalated after 2 s."""
     settings = integration_settings.model_copy(
         update={
-            "underwriting_due": timedelta(seconds=1),
-            "underwriting_escalate": timedelta(seconds=2),
+            "clocks": integration_settings.clocks.model_copy(
+                update={
+                    "underwriting_due": timedelta(seconds=1),
+                    "underwriting_escalate": timedelta(seconds=2),
+                }
+            )
         }
     )
     app = create_app(settings, temporal_client=dev_env.client)
