@@ -464,7 +464,9 @@ async def test_late_callback_after_the_order_lapsed_is_recorded_and_refunded_onc
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Defect 4: a signed callback after the deadline got 404 and the money stayed unbooked.
-    clocks = integration_settings.clocks.model_copy(update={"payment_deadline": timedelta(seconds=2)})
+    clocks = integration_settings.clocks.model_copy(
+        update={"payment_deadline": timedelta(seconds=2)}
+    )
     monkeypatch.setattr(integration_settings, "clocks", clocks)
     alice = await login("alice")
     eid = await enroll(api, alice, method="online")
