@@ -2,7 +2,7 @@
 
 One registry for the three places a refusal shows: the workflows' Update validators raise
 it (``workflows.process.refuse``), the API turns it into a problem with this status
-(``api.processes.refusal``), and the routes' OpenAPI text lists the codes each operation
+(``services.processes.refusal``), and the routes' OpenAPI text lists the codes each operation
 may answer (``refusal_responses``). A code missing here cannot be raised.
 """
 

@@ -6,11 +6,10 @@ import base64
 import hashlib
 import re
 from datetime import date, datetime, timedelta, timezone
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
-from temporalio.client import Client, WorkflowHandle
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -18,11 +17,9 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
 
 from api.deps import AgentUser, CurrentUser, SessionDep, SettingsDep, TemporalDep, require_roles
 from api.errors import ProblemError, problem_responses
-from api.processes import is_not_found, require_own_case, run_update, sees_all
 from api.schemas import FreeText, Money, RequiredText, StrictDate, StrictModel
 from db.repositories import claims, policies
 from domain.claim_rules import MAX_DOCUMENTS_PER_REQUEST, intake_refusal, is_supplementary
@@ -39,6 +36,8 @@ from domain.claims import (
 )
 from domain.products import IncidentType, get_product
 from domain.underwriting import Actor, Role
+from services.claims import claim_state
+from services.processes import require_own_case, run_update, sees_all
 from workflows import search_attributes as sa
 from workflows.claim import ClaimWorkflow, workflow_id_for
 from workflows.inputs import (
@@ -57,8 +56,8 @@ PayoutFixer = Annotated[Actor, Depends(require_roles(Role.OPS, Role.SUPERVISOR))
 # The problems these routes answer with themselves. What every route of its kind answers
 # (401, 403, 503, body and validation errors, 500) is documented app-wide: see
 # api.errors.install_problem_openapi. `process_refused`: an Update refused for a reason
-# with no code of its own (api.processes.refusal); `process_closed`: one the process ended
-# before taking (api.processes.run_update).
+# with no code of its own (services.processes.refusal); `process_closed`: one the process ended
+# before taking (services.processes.run_update).
 _NOT_FOUND = {404: "claim_not_found"}
 _REFUSED = {409: ["process_refused", "process_closed"]}
 _NOT_YOURS = {403: "not_your_case"}
@@ -182,21 +181,6 @@ def _claim_no(policy_number: str, incident_date: date, incident_type: str, earli
         f"{policy_number}|{incident_date.isoformat()}|{incident_type}|{earlier}".encode()
     ).digest()
     return "C" + base64.b32encode(digest).decode()[:12]
-
-
-async def _claim(
-    client: Client, claim_id: str, user: Actor
-) -> tuple[WorkflowHandle[Any, ClaimState], ClaimState]:
-    handle = client.get_workflow_handle_for(ClaimWorkflow.run, workflow_id_for(claim_id))
-    try:
-        state = await handle.query(ClaimWorkflow.state)
-    except RPCError as err:
-        if is_not_found(err):
-            raise ProblemError(404, "claim_not_found", "No such claim", "") from None
-        raise
-    if not sees_all(user) and state.agent != user.username:
-        raise ProblemError(404, "claim_not_found", "No such claim", "")
-    return handle, state
 
 
 @router.post(
@@ -360,7 +344,7 @@ async def list_claims(
 async def get_claim(claim_id: str, user: CurrentUser, client: TemporalDep) -> ClaimRead:
     """Where the claim stands: stage, missing documents, assessment with the reasons for any
     reduction, approvals, payout, deadlines (and any breach), history."""
-    _, state = await _claim(client, claim_id, user)
+    _, state = await claim_state(client, claim_id, user)
     return ClaimRead.of(state)
 
 
@@ -377,7 +361,7 @@ async def supplement_documents(
     """Supplement missing documents; the review resumes when none is missing. Kinds
     outside the checklist are kept as supplementary; a claim keeps at most 100 documents
     (422 `too_many_documents`)."""
-    handle, current = await _claim(client, claim_id, user)
+    handle, current = await claim_state(client, claim_id, user)
     require_own_case(current.agent, user)
     state = await run_update(
         handle,
@@ -399,7 +383,7 @@ async def appeal(
 ) -> ClaimRead:
     """Appeal a rejection within the appeal window; a supervisor other than the one who
     rejected reviews it."""
-    handle, current = await _claim(client, claim_id, user)
+    handle, current = await claim_state(client, claim_id, user)
     require_own_case(current.agent, user)
     state = await run_update(
         handle, ClaimWorkflow.appeal, ClaimAppeal(by=user.username, reason=body.reason)
@@ -416,7 +400,7 @@ async def withdraw_claim(
     claim_id: str, body: ClaimWithdrawalCreate, user: AgentUser, client: TemporalDep
 ) -> ClaimRead:
     """Withdraw the claim before it is approved."""
-    handle, current = await _claim(client, claim_id, user)
+    handle, current = await claim_state(client, claim_id, user)
     require_own_case(current.agent, user)
     state = await run_update(
         handle, ClaimWorkflow.withdraw, Withdrawal(by=user.username, reason=body.reason)
@@ -438,7 +422,7 @@ async def retry_payout(
     and pay again (ops or supervisor)."""
     if not _ACCOUNT_RE.match(body.payee_account):
         raise ProblemError(422, "invalid_bank_account", "Invalid payee account", "12-19 digits")
-    handle, _ = await _claim(client, claim_id, user)
+    handle, _ = await claim_state(client, claim_id, user)
     state = await run_update(
         handle,
         ClaimWorkflow.fix_payout,

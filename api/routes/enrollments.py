@@ -30,14 +30,6 @@ from api.deps import (
     TemporalDep,
 )
 from api.errors import ProblemError, problem_responses
-from api.processes import (
-    enrollment_handle,
-    enrollment_state,
-    read_enrollment,
-    require_own_case,
-    run_update,
-    sees_all,
-)
 from api.schemas import FreeText, Money, NameText, StrictDate, StrictModel
 from core.passwords import hash_password
 from db.repositories import credentials, enrollments
@@ -51,6 +43,8 @@ from domain.enrollment import (
     Status,
 )
 from domain.identity import InvalidIdNumber, parse_id_number
+from services.enrollments import enrollment_handle, enrollment_state, read_enrollment
+from services.processes import require_own_case, run_update, sees_all
 from workflows import search_attributes as sa
 from workflows.enrollment import EnrollmentWorkflow, workflow_id_for
 from workflows.inputs import ApplicationSubmit, EnrollmentStart, QuoteRequest, Withdrawal
@@ -60,8 +54,8 @@ router = APIRouter(prefix="/v1/enrollments", tags=["enrollments"])
 # The problems these routes answer with themselves. What every route of its kind answers
 # (401, 403, 503, body and validation errors, 500) is documented app-wide: see
 # api.errors.install_problem_openapi. `process_refused`: an Update refused for a reason
-# with no code of its own (api.processes.refusal); `process_closed`: one the process ended
-# before taking (api.processes.run_update).
+# with no code of its own (services.processes.refusal); `process_closed`: one the process ended
+# before taking (services.processes.run_update).
 _NOT_FOUND = {404: "enrollment_not_found"}
 _REFUSED = {409: ["process_refused", "process_closed"]}
 _NOT_YOURS = {403: "not_your_case"}

@@ -18,11 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import CurrentUser, SessionDep, TemporalDep, require_roles
 from api.errors import ProblemError, problem_responses
-from api.processes import enrollment_state, run_update
 from api.schemas import Money, RequiredText, StrictModel
 from db.models import Task
 from db.repositories import tasks
 from domain.underwriting import Actor, Role
+from services.enrollments import enrollment_state
+from services.processes import run_update
 from workflows.claim import ClaimWorkflow
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.inputs import ClaimDecision, UnderwritingDecision

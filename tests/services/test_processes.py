@@ -1,4 +1,4 @@
-"""api.processes.run_update: how Temporal's answers to an Update become problems."""
+"""services.processes.run_update: how Temporal's answers to an Update become problems."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ProblemError
-from api.processes import run_update
+from services.processes import run_update
 
 
 class _Handle:
