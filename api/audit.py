@@ -16,7 +16,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.middleware import client_address
-from db.repositories import audit
+from services import audit
 
 log = structlog.get_logger("api.audit")
 
@@ -80,17 +80,15 @@ class AuditMiddleware:
         actor = state.get("user") or ("gateway" if action.startswith("payments.") else "anonymous")
         client = client_address(HTTPConnection(scope))
         try:
-            factory = scope["app"].state.session_factory
-            async with factory() as session, session.begin():
-                await audit.append(
-                    session,
-                    actor=actor,
-                    action=action,
-                    case_id=case_id,
-                    client=client,
-                    request_id=state.get("request_id"),
-                    detail=detail,
-                )
+            await audit.record_alone(
+                scope["app"].state.session_factory,
+                actor=actor,
+                action=action,
+                case_id=case_id,
+                client=client,
+                request_id=state.get("request_id"),
+                detail=detail,
+            )
         except Exception:
             # The answer is already sent; losing its audit line must at least be loud.
             log.exception("audit write failed", action=action, case_id=case_id)

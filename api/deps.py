@@ -15,17 +15,15 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from api.errors import ProblemError
-from api.security import decode_access_token, invalid_token, not_authenticated
+from api.security import decode_access_token
 from api.temporal_client import ensure_temporal
 from core.config import Settings
-from db.repositories.auth_sessions import is_revoked
-from db.repositories.users import get_user
 from domain.underwriting import Actor, Role
 from gateways.payment import PaymentGateway, gateway_for
+from services.auth import actor_for_token, not_authenticated
+from services.problems import ProblemError
 
 TOKEN_URL = "/v1/auth/token"
-_ROLE_VALUES = frozenset(role.value for role in Role)
 
 # auto_error=False: a missing token is answered by our own 401 problem, not FastAPI's.
 _bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
@@ -111,21 +109,8 @@ async def get_current_user(
     if not token:
         raise not_authenticated()
     claims = decode_access_token(settings, token)
-    revoked = await is_revoked(session, jti=claims.token_id)
-    user = await get_user(session, username=claims.username)
-    # End the read transaction now: a SQLite read snapshot held while the route waits
-    # on Temporal would make the route's own later write fail with "database is locked".
-    await session.commit()
-    if revoked:
-        raise invalid_token("The access token has been revoked (signed out).")
-    if user is None or not user.active:
-        raise invalid_token("The user of this token is unknown or inactive.")
+    actor = await actor_for_token(session, username=claims.username, token_id=claims.token_id)
     request.state.token_claims = claims
-    actor = Actor(
-        username=user.username,
-        roles=tuple(Role(role) for role in user.roles if role in _ROLE_VALUES),
-        approval_limit=user.approval_limit,
-    )
     request.state.user = actor.username  # for the access log line (api.middleware)
     structlog.contextvars.bind_contextvars(user=actor.username)
     return actor
@@ -157,4 +142,3 @@ def require_roles(*roles: Role) -> Callable[[Actor], Awaitable[Actor]]:
 AgentUser = Annotated[Actor, Depends(require_roles(Role.AGENT))]
 SupervisorUser = Annotated[Actor, Depends(require_roles(Role.SUPERVISOR))]
 OpsUser = Annotated[Actor, Depends(require_roles(Role.OPS))]
-AdminUser = Annotated[Actor, Depends(require_roles(Role.ADMIN))]

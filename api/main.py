@@ -16,12 +16,13 @@ from fastapi.staticfiles import StaticFiles
 from temporalio.client import Client
 
 from api.audit import AuditMiddleware
-from api.errors import install_error_handlers, install_problem_openapi
+from api.errors import install_error_handlers
 from api.middleware import (
     BodySizeLimitMiddleware,
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
+from api.openapi import install_problem_openapi
 from api.routes import ROUTERS
 from api.routes.codec import CodecCORSMiddleware
 from api.temporal_client import ensure_temporal, init_temporal_state

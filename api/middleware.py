@@ -21,7 +21,9 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import ProblemError, internal_error_response, problem_response
+from api.errors import internal_error_response, problem_response
+from services.auth import Caller
+from services.problems import ProblemError
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # An incoming id is kept only if it is short and plain (it lands in logs and the audit log).
@@ -220,3 +222,8 @@ class BodySizeLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+def caller_of(connection: HTTPConnection) -> Caller:
+    """Who is calling from where, as the audit trail records it."""
+    return Caller(client_address(connection), getattr(connection.state, "request_id", None))

@@ -15,31 +15,19 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import jwt
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.errors import ProblemError
 from core.config import Settings
-from core.passwords import hash_password, verify_password, verify_password_or_dummy
 from domain.underwriting import Actor, Role
-
-__all__ = [
-    "ALGORITHM",
-    "TokenClaims",
-    "create_access_token",
-    "decode_access_token",
-    "hash_password",
-    "invalid_token",
-    "not_authenticated",
-    "verify_password",
-    "verify_password_async",
-]
+from services import auth
+from services.auth import Caller, invalid_token
+from services.problems import ProblemError
 
 # Pinned: a token naming any other algorithm (``none`` included) is refused.
 ALGORITHM = "HS256"
 # A token without a `jti` could not be revoked, so it is refused.
 _REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "jti"]
 _MAX_TOKEN_ID = 64  # revoked_token.jti
-_BEARER = {"WWW-Authenticate": "Bearer"}
 
 
 @dataclass(frozen=True)
@@ -51,26 +39,6 @@ class TokenClaims:
     approval_limit: Decimal
     expires_at: datetime
     token_id: str  # the `jti`
-
-
-def not_authenticated() -> ProblemError:
-    return ProblemError(
-        401,
-        "not_authenticated",
-        "Not authenticated",
-        "This endpoint needs an 'Authorization: Bearer <token>' header.",
-        headers=_BEARER,
-    )
-
-
-def invalid_token(detail: str = "The access token is invalid or has expired.") -> ProblemError:
-    return ProblemError(
-        401,
-        "invalid_token",
-        "Invalid token",
-        detail,
-        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-    )
 
 
 def create_access_token(
@@ -132,7 +100,27 @@ def decode_access_token(settings: Settings, token: str) -> TokenClaims:
     )
 
 
-async def verify_password_async(password: str, password_hash: str | None) -> bool:
-    """Check a password off the event loop; with no hash (unknown user) it still spends
-    the time of a real check and answers False."""
-    return await run_in_threadpool(verify_password_or_dummy, password, password_hash)
+async def sign_out(
+    session: AsyncSession, settings: Settings, claims: TokenClaims, caller: Caller
+) -> None:
+    """Revoke the token of `claims` until it expires (services.auth.sign_out)."""
+    await auth.sign_out(
+        session,
+        settings,
+        username=claims.username,
+        token_id=claims.token_id,
+        expires_at=claims.expires_at,
+        caller=caller,
+    )
+
+
+async def sign_out_token(
+    session: AsyncSession, settings: Settings, token: str, caller: Caller
+) -> None:
+    """Sign out the token, if it is still a valid one (the console's sign-out: a session
+    that has already ended needs nothing more)."""
+    try:
+        claims = decode_access_token(settings, token)
+    except ProblemError:
+        return
+    await sign_out(session, settings, claims, caller)

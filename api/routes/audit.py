@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from api.deps import OpsUser, SessionDep
-from db.repositories import audit
+from services import audit
 
 router = APIRouter(prefix="/v1/ops", tags=["ops"])
 
@@ -38,5 +38,5 @@ async def list_audit(
 ) -> AuditPage:
     """The latest events of one case (an enrollment, claim, task, policy or workflow id),
     newest first."""
-    rows = await audit.list_for_case(session, case_id=case, limit=limit)
+    rows = await audit.case_events(session, case_id=case, limit=limit)
     return AuditPage(items=[AuditEventRead.model_validate(r, from_attributes=True) for r in rows])

@@ -19,7 +19,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.deps import AgentUser, CurrentUser, SessionDep, SettingsDep, TemporalDep, require_roles
-from api.errors import ProblemError, problem_responses
+from api.openapi import problem_responses
 from api.schemas import FreeText, Money, RequiredText, StrictDate, StrictModel
 from db.repositories import claims, policies
 from domain.claim_rules import MAX_DOCUMENTS_PER_REQUEST, intake_refusal, is_supplementary
@@ -37,6 +37,7 @@ from domain.claims import (
 from domain.products import IncidentType, get_product
 from domain.underwriting import Actor, Role
 from services.claims import claim_state
+from services.problems import ProblemError
 from services.processes import require_own_case, run_update, sees_all
 from workflows import search_attributes as sa
 from workflows.claim import ClaimWorkflow, workflow_id_for

@@ -25,13 +25,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload
 
 from api.deps import SessionDep, SettingsDep, get_current_user
-from api.errors import ProblemError, problem_responses
 from api.middleware import client_address
+from api.openapi import problem_responses
 from core.codec import EncryptionCodec
 from core.config import Settings
 from core.keys import load_keyring
-from db.repositories import audit
 from domain.underwriting import Actor, Role
+from services import audit
+from services.problems import ProblemError
 
 PREFIX = "/codec"
 SESSION_COOKIE = "insureflow_session"
@@ -125,7 +126,7 @@ async def encode(body: CodecPayloads, user: CodecUser, request: Request) -> Code
 async def _audit_decode(
     session: AsyncSession, user: Actor, request: Request, *, count: int, namespace: str | None
 ) -> None:
-    await audit.append(
+    await audit.record(
         session,
         actor=user.username,
         action="ops.codec_decode",

@@ -29,7 +29,7 @@ from api.deps import (
     SettingsDep,
     TemporalDep,
 )
-from api.errors import ProblemError, problem_responses
+from api.openapi import problem_responses
 from api.schemas import FreeText, Money, NameText, StrictDate, StrictModel
 from core.passwords import hash_password
 from db.repositories import credentials, enrollments
@@ -44,6 +44,7 @@ from domain.enrollment import (
 )
 from domain.identity import InvalidIdNumber, parse_id_number
 from services.enrollments import enrollment_handle, enrollment_state, read_enrollment
+from services.problems import ProblemError
 from services.processes import require_own_case, run_update, sees_all
 from workflows import search_attributes as sa
 from workflows.enrollment import EnrollmentWorkflow, workflow_id_for

@@ -16,9 +16,10 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, GetSystemInfoRequest
 from temporalio.client import Client
 
-from api.errors import ProblemError, problem_responses
+from api.openapi import problem_responses
 from api.temporal_client import ensure_temporal
 from core.config import Settings
+from services.problems import ProblemError
 
 router = APIRouter(tags=["health"])
 

@@ -21,14 +21,15 @@ from temporalio.client import Client, WorkflowExecutionDescription
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import OpsUser, SessionDep, SettingsDep, TemporalDep
-from api.errors import ProblemError, problem_responses
 from api.middleware import client_address
+from api.openapi import problem_responses
 from api.ops import describe, history, incidents, timeline, visibility
 from api.schemas import Page, StrictModel
 from db.models import AuditEvent
 from db.repositories import audit, claims, enrollments, tasks
 from domain.masking import scrub
 from domain.underwriting import Actor
+from services.problems import ProblemError
 
 log = structlog.get_logger("api.ops")
 

@@ -15,13 +15,14 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from api.deps import GatewayDep, SessionDep, SettingsDep, TemporalDep
-from api.errors import ProblemError, problem_responses
 from api.late_payments import accept_late_payment, resume_late_refund
+from api.openapi import problem_responses
 from api.schemas import Money, StrictModel
 from db.models import PaymentLedger
 from db.repositories import ledger
 from gateways.payment import PaymentGateway, sign_callback
 from services.enrollments import enrollment_handle
+from services.problems import ProblemError
 from services.processes import is_not_found, refusal
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.inputs import PaymentNotice

@@ -24,12 +24,12 @@ from api.deps import SessionDep, SettingsDep
 from api.errors import ProblemError
 from api.middleware import client_address
 from api.schemas import Money, StrictModel
-from api.security import verify_password_async
 from core.crypto import FieldCipher
 from db.models import utcnow
 from db.repositories import audit, claims, credentials, customers, ledger, policies
 from domain.masking import mask_name
 from domain.products import get_product
+from services.auth import verify_password_async
 
 router = APIRouter(prefix="/v1", tags=["policy query"])
 

@@ -6,10 +6,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api.deps import CurrentUser
-from api.errors import ProblemError, problem_responses
+from api.openapi import problem_responses
 from api.schemas import Money, Page
 from domain.claim_rules import REQUIRED_DOCUMENTS
 from domain.products import CATALOGUE, IncidentType, Product
+from services.problems import ProblemError
 
 router = APIRouter(prefix="/v1/products", tags=["products"])
 

@@ -17,12 +17,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import CurrentUser, SessionDep, TemporalDep, require_roles
-from api.errors import ProblemError, problem_responses
+from api.openapi import problem_responses
 from api.schemas import Money, RequiredText, StrictModel
 from db.models import Task
 from db.repositories import tasks
 from domain.underwriting import Actor, Role
 from services.enrollments import enrollment_state
+from services.problems import ProblemError
 from services.processes import run_update
 from workflows.claim import ClaimWorkflow
 from workflows.enrollment import EnrollmentWorkflow
@@ -224,7 +225,6 @@ async def release_task(task_id: str, user: CurrentUser, session: SessionDep) -> 
                 "four_eyes_violation",
                 "task_not_open",
                 "claimed_by_other",
-                "decision_not_allowed",
                 "process_refused",
                 "process_closed",
             ]

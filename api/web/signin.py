@@ -1,6 +1,6 @@
 """Sign-in and sign-out, and the landing page of agents (whose work is not in the console).
 
-Signing in is ``POST /v1/auth/token`` itself (``api.routes.auth.issue_token``): the same
+Signing in is what ``POST /v1/auth/token`` does (``services.auth.sign_in``): the same
 password check, the same answer for a wrong user or password, the same audit rows; the
 token it issues becomes the session cookie.
 """
@@ -11,11 +11,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
-from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import SessionDep, SettingsDep
-from api.errors import ProblemError
-from api.routes import auth as auth_routes
+from api.middleware import caller_of
+from api.security import create_access_token, sign_out_token
 from api.web.rendering import WebRoute, redirect, render
 from api.web.session import (
     SESSION_COOKIE,
@@ -27,7 +26,9 @@ from api.web.session import (
     safe_next,
     set_session_cookie,
 )
-from domain.underwriting import Actor, Role
+from domain.underwriting import Role
+from services import auth
+from services.problems import ProblemError
 
 router: APIRouter = APIRouter(route_class=WebRoute)
 
@@ -61,11 +62,8 @@ async def signin(
     next: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     """Check the password as ``POST /v1/auth/token`` does and start a session."""
-    form = OAuth2PasswordRequestForm(username=username.strip(), password=password)
     try:
-        issued = await auth_routes.issue_token(
-            request=request, response=Response(), form=form, session=session, settings=settings
-        )
+        user = await auth.sign_in(session, settings, username.strip(), password, caller_of(request))
     except ProblemError as err:
         if err.status_code not in _SIGNIN_REFUSALS:
             raise
@@ -83,15 +81,12 @@ async def signin(
         if err.headers and "Retry-After" in err.headers:
             page.headers["Retry-After"] = err.headers["Retry-After"]
         return page
-    user = Actor(
-        username=issued.user.username,
-        roles=tuple(issued.user.roles),
-        approval_limit=issued.user.approval_limit,
-    )
+    token, expires_in = create_access_token(settings, user)
+    request.state.user = user.username  # for the access log line
     home = home_for(user)
     target = safe_next(next) if home == "/ui/inbox" else None
     response = redirect(target or home)
-    set_session_cookie(response, request, issued.access_token, issued.expires_in)
+    set_session_cookie(response, request, token, expires_in)
     return response
 
 
@@ -103,7 +98,7 @@ async def signout(request: Request, session: SessionDep, settings: SettingsDep) 
     response = redirect("/ui/signin")
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        await auth_routes.end_session_of_token(request, session, settings, token)
+        await sign_out_token(session, settings, token, caller_of(request))
         clear_session_cookie(response, request)
     return response
 

@@ -27,7 +27,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.python import asgi
 
-from api.errors import PROBLEM_CODES_KEY, PROBLEM_MEDIA_TYPE
+from api.errors import PROBLEM_MEDIA_TYPE
+from api.openapi import PROBLEM_CODES_KEY
 from api.main import create_app
 from core.config import Settings
 
