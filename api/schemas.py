@@ -55,8 +55,8 @@ def _money_in(value: Any) -> Any:
 
 
 # A CNY amount. In: a decimal string or number in ASCII digits with at most two decimal
-# places (see _money_in). Out: a decimal string with exactly two ("300000.00"), as API.md
-# requires. Every money field of a request body uses this one type.
+# places (see _money_in). Out: a decimal string with exactly two ("300000.00"), as docs/api.md
+# says. Every money field of a request body uses this one type.
 Money = Annotated[
     Decimal,
     BeforeValidator(_money_in),

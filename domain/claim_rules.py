@@ -1,4 +1,4 @@
-"""The business rules of the claim process (API.md "Claims"): documents, assessment,
+"""The business rules of the claim process (docs/claims.md): documents, assessment,
 approval tiers, authority, intake and reminders.
 
 Pure functions only: the claim workflow calls them inside the Temporal sandbox, so

@@ -1,4 +1,4 @@
-"""The product catalogue (API.md "Products") and premium calculation."""
+"""The product catalogue (docs/api.md "Products") and premium calculation."""
 
 from __future__ import annotations
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Literal
 
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+from domain.business import SHANGHAI, money
+
 OPEN_TASK_STATUSES = ("open", "claimed")
 # A task due within this is shown as "soon" (amber) rather than "ok".
 DUE_SOON = timedelta(hours=4)
@@ -51,16 +52,6 @@ def relative(at: datetime, now: datetime) -> str:
     """``in 3 h`` or ``2 d ago``."""
     at = aware(at)
     return f"in {span(at - now)}" if at > now else f"{span(now - at)} ago"
-
-
-def money(value: Any) -> str:
-    """``¥1,234.00``; anything that is not a number is shown as is."""
-    if value is None or value == "":
-        return ""
-    try:
-        return f"¥{Decimal(str(value)):,.2f}"
-    except (InvalidOperation, ValueError):
-        return str(value)
 
 
 def words(code: Any) -> str:

@@ -21,7 +21,6 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.errors import ProblemError
 from api.web import STATIC_PATH, TEMPLATES_DIR, formatting
 from api.web.session import (
     INBOX_ROLES,
@@ -36,15 +35,17 @@ from api.web.session import (
     set_csrf_cookie,
     signin_url,
 )
+from domain.business import money
 from domain.masking import scrub
 from domain.underwriting import Actor, Role
+from services.problems import ProblemError
 
 log = structlog.get_logger("api.web")
 
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 templates.env.filters.update(
     shanghai=formatting.shanghai,
-    money=formatting.money,
+    money=money,
     words=formatting.words,
     scrub=lambda value: scrub(str(value)) if value is not None else "",
 )

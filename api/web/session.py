@@ -22,9 +22,9 @@ from fastapi import Depends, Form, Request
 from fastapi.responses import Response
 
 from api.deps import SessionDep, SettingsDep, get_current_user
-from api.errors import ProblemError
 from core.config import Settings
 from domain.underwriting import Actor, Role
+from services.problems import ProblemError
 
 SESSION_COOKIE = "insureflow_session"
 CSRF_COOKIE = "insureflow_csrf"

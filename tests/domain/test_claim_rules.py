@@ -1,4 +1,4 @@
-"""The claim process's business rules (API.md "Claims")."""
+"""The claim process's business rules (docs/claims.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The product catalogue (API.md "Products"), eligibility and premiums."""
+"""The product catalogue (docs/api.md "Products"), eligibility and premiums."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from domain.products import (
     get_product,
 )
 
-# API.md "Products": code, kind, term, sum range, ages, auto-underwriting limit, covers.
+# docs/api.md "Products": code, kind, term, sum range, ages, auto-underwriting limit, covers.
 CATALOGUE_FACTS = [
     (
         "TERM_LIFE_20",
