@@ -180,15 +180,24 @@ async def _temporal_error_handler(request: Request, exc: Exception) -> Response:
     if exc.status == RPCStatusCode.NOT_FOUND and "already completed" in exc.message:
         return await _problem_error_handler(
             request,
-            ProblemError(409, "process_closed", "Process has ended",
-                         "this process has ended and takes no more actions"),
-        )  # fmt: skip
+            ProblemError(
+                409,
+                "process_closed",
+                "Process has ended",
+                "this process has ended and takes no more actions",
+            ),
+        )
     if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
         return await _problem_error_handler(
             request,
-            ProblemError(503, "temporal_unavailable", "Workflow service unavailable",
-                         "try again shortly", headers={"Retry-After": "5"}),
-        )  # fmt: skip
+            ProblemError(
+                503,
+                "temporal_unavailable",
+                "Workflow service unavailable",
+                "try again shortly",
+                headers={"Retry-After": "5"},
+            ),
+        )
     return await _unhandled_error_handler(request, exc)
 
 

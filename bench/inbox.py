@@ -40,22 +40,35 @@ async def seed_tasks(stack: Stack, count: int) -> float:
     began = time.monotonic()
     sessions = stack.sessions
     task = {
-        "kind": "underwriting", "subject": "Underwrite TERM_LIFE_20 for 张*",
-        "amount": Decimal("1000000.00"), "status": "open", "assignee": None,
-        "submitted_by": "alice", "agent": "alice", "priority": 0, "escalation_level": 0,
+        "kind": "underwriting",
+        "subject": "Underwrite TERM_LIFE_20 for 张*",
+        "amount": Decimal("1000000.00"),
+        "status": "open",
+        "assignee": None,
+        "submitted_by": "alice",
+        "agent": "alice",
+        "priority": 0,
+        "escalation_level": 0,
         "details": {"product_code": "TERM_LIFE_20", "sum_insured": "1000000.00"},
-        "created_at": now, "updated_at": now,
-    }  # fmt: skip
+        "created_at": now,
+        "updated_at": now,
+    }
     for first in range(0, count, CHUNK):
         rows = []
         for i in range(first, min(first + CHUNK, count)):
             due = now + timedelta(seconds=rng.randrange(30 * 86_400))
             case = f"BENCH{i:08d}"
-            rows.append(task | {
-                "task_id": f"uw-{case}", "workflow_id": f"enrollment-{case}", "case_id": case,
-                "due_at": due, "escalate_at": due + timedelta(days=1),
-                "expire_at": due + timedelta(days=6),
-            })  # fmt: skip
+            rows.append(
+                task
+                | {
+                    "task_id": f"uw-{case}",
+                    "workflow_id": f"enrollment-{case}",
+                    "case_id": case,
+                    "due_at": due,
+                    "escalate_at": due + timedelta(days=1),
+                    "expire_at": due + timedelta(days=6),
+                }
+            )
         async with sessions() as session, session.begin():
             await session.execute(insert(Task), rows)
     return time.monotonic() - began

@@ -50,8 +50,10 @@ _STDLIB = (sysconfig.get_paths()["stdlib"], "<frozen ")
 AREAS: dict[str, tuple[str, ...]] = {
     "temporal_sandbox": ("temporalio/worker/workflow_sandbox/",),
     "temporal_payloads": (  # visiting, codec, converter
-        "temporalio/bridge/_visitor", "temporalio/worker/_command_aware_visitor",
-        "temporalio/converter", "temporalio/contrib/pydantic",
+        "temporalio/bridge/_visitor",
+        "temporalio/worker/_command_aware_visitor",
+        "temporalio/converter",
+        "temporalio/contrib/pydantic",
     ),
     "temporal_other": ("temporalio/", "google/protobuf", "grpc"),  # activations, activities
     "sqlalchemy": ("sqlalchemy/",),
@@ -62,7 +64,7 @@ AREAS: dict[str, tuple[str, ...]] = {
     "web": ("fastapi/", "starlette/", "uvicorn/", "h11/", "anyio/"),
     "pyjwt": ("jwt/",),
     "structlog": ("structlog/",),
-}  # fmt: skip
+}
 OURS = "insureflow"
 STDLIB = "stdlib"  # the event loop, threads, the rest of the standard library
 OTHER = "other"
@@ -199,9 +201,19 @@ class Recording:
 
     def __init__(self, binary: str, pid: int, out: Path) -> None:
         self.command = [
-            binary, "record", "--pid", str(pid), "--rate", str(RATE), "--format", "raw",
-            "--full-filenames", "--nonblocking", "--output", str(out),
-        ]  # fmt: skip
+            binary,
+            "record",
+            "--pid",
+            str(pid),
+            "--rate",
+            str(RATE),
+            "--format",
+            "raw",
+            "--full-filenames",
+            "--nonblocking",
+            "--output",
+            str(out),
+        ]
         self.out = out
         self.log = out.with_suffix(".log")
         self.proc: subprocess.Popen[bytes] | None = None
@@ -285,9 +297,14 @@ async def run_profiles(
     )
     stack.progress.say(f"profile: {api_flows} API agent flows, py-spy on the API and the worker")
     flows = run_api_load(
-        stack, people, flows=api_flows, concurrency=concurrency, within=60.0, readers=readers,
+        stack,
+        people,
+        flows=api_flows,
+        concurrency=concurrency,
+        within=60.0,
+        readers=readers,
         label="profile api",
-    )  # fmt: skip
+    )
     api_result, api = await profiled(
         {"api": stack.pid("api"), "worker": stack.pid("worker")}, flows, out_dir=stack.root
     )

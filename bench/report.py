@@ -18,9 +18,14 @@ from pathlib import Path
 from typing import Any
 
 UNITS = (
-    ("_per_s", "/s"), ("_ms", "ms"), ("_s", "s"), ("_mib", "MiB"), ("_kib", "KiB"),
-    ("_pct", "%"), ("_cores", "cores"),
-)  # fmt: skip
+    ("_per_s", "/s"),
+    ("_ms", "ms"),
+    ("_s", "s"),
+    ("_mib", "MiB"),
+    ("_kib", "KiB"),
+    ("_pct", "%"),
+    ("_cores", "cores"),
+)
 RATE = "completed_per_s"
 P50 = "latency.p50_ms"
 TIMES = "x"  # the unit of a ratio
@@ -69,18 +74,26 @@ RATIOS = (
     Ratio("enrollment_vs_baseline_regular", f"enrollment.{RATE}", f"baseline.regular.{RATE}"),
     Ratio("claims_vs_baseline_local", f"claims.{RATE}", f"baseline.local.{RATE}"),
     Ratio("claims_vs_baseline_regular", f"claims.{RATE}", f"baseline.regular.{RATE}"),
-    Ratio("enrollment_steps_vs_baseline_regular", "enrollment.steps_per_s",
-          "baseline.regular.steps_per_s"),
-    Ratio("claims_steps_vs_baseline_regular", "claims.steps_per_s",
-          "baseline.regular.steps_per_s"),
+    Ratio(
+        "enrollment_steps_vs_baseline_regular",
+        "enrollment.steps_per_s",
+        "baseline.regular.steps_per_s",
+    ),
+    Ratio("claims_steps_vs_baseline_regular", "claims.steps_per_s", "baseline.regular.steps_per_s"),
     Ratio("enrollment_two_workers_vs_one", f"enrollment_two_workers.{RATE}", f"enrollment.{RATE}"),
     Ratio("enrollment_postgres_vs_sqlite", f"enrollment_postgres.{RATE}", f"enrollment.{RATE}"),
-    Ratio("enrollment_postgres_two_workers_vs_one", f"enrollment_postgres_two_workers.{RATE}",
-          f"enrollment_postgres.{RATE}"),
-    Ratio("enrollment_postgres_two_workers_vs_baseline_local",
-          f"enrollment_postgres_two_workers.{RATE}", f"baseline.local.{RATE}"),
+    Ratio(
+        "enrollment_postgres_two_workers_vs_one",
+        f"enrollment_postgres_two_workers.{RATE}",
+        f"enrollment_postgres.{RATE}",
+    ),
+    Ratio(
+        "enrollment_postgres_two_workers_vs_baseline_local",
+        f"enrollment_postgres_two_workers.{RATE}",
+        f"baseline.local.{RATE}",
+    ),
     Ratio("api_flows_vs_enrollment", f"api.flows.{RATE}", f"enrollment.{RATE}"),
-)  # fmt: skip
+)
 _TUNING = re.compile(rf"tuning\.(\w+)\.after\.{RATE}")
 _POOL = re.compile(rf"pools\.(\w+)\.(\w+)\.{RATE}")
 _INBOX_ROW = re.compile(r"inbox\.sql\.with_index\.keyset\.row_(\d+)\.p50_ms")
@@ -127,14 +140,22 @@ def ratios_for(values: dict[str, float]) -> list[Ratio]:
         deep, sql = f"row_{max(rows)}", "inbox.sql"
         keyset = f"{sql}.with_index.keyset.{deep}.p50_ms"
         out += [
-            Ratio("inbox.offset_without_index_vs_keyset_deepest",
-                  f"{sql}.without_index.offset.{deep}.p50_ms", keyset),
-            Ratio("inbox.offset_with_index_vs_keyset_deepest",
-                  f"{sql}.with_index.offset.{deep}.p50_ms", keyset),
-            Ratio("inbox.first_page_without_vs_with_index",
-                  f"{sql}.without_index.keyset.row_0.p50_ms",
-                  f"{sql}.with_index.keyset.row_0.p50_ms"),
-        ]  # fmt: skip
+            Ratio(
+                "inbox.offset_without_index_vs_keyset_deepest",
+                f"{sql}.without_index.offset.{deep}.p50_ms",
+                keyset,
+            ),
+            Ratio(
+                "inbox.offset_with_index_vs_keyset_deepest",
+                f"{sql}.with_index.offset.{deep}.p50_ms",
+                keyset,
+            ),
+            Ratio(
+                "inbox.first_page_without_vs_with_index",
+                f"{sql}.without_index.keyset.row_0.p50_ms",
+                f"{sql}.with_index.keyset.row_0.p50_ms",
+            ),
+        ]
     return out
 
 

@@ -36,8 +36,16 @@ from bench.stack import REPO, Stack
 from bench.throughput import run_throughput, run_tuning
 
 SCENARIOS = (
-    "baseline", "tuning", "pools", "enrollment", "claims", "api", "profile", "parked", "inbox",
-)  # fmt: skip
+    "baseline",
+    "tuning",
+    "pools",
+    "enrollment",
+    "claims",
+    "api",
+    "profile",
+    "parked",
+    "inbox",
+)
 
 
 @dataclass(frozen=True)
@@ -69,10 +77,22 @@ class Sizes:
 
 
 QUICK = replace(
-    Sizes(), workflows=80, tuning_workflows=40, wal_workflows=30, pool_writes=600,
-    enrollments=50, claims=50, api_flows=60, api_concurrency=10, api_light_seconds=15.0,
-    parked=300, inbox_pages=100, query_reps=5, profile_enrollments=80, profile_api_flows=30,
-)  # fmt: skip
+    Sizes(),
+    workflows=80,
+    tuning_workflows=40,
+    wal_workflows=30,
+    pool_writes=600,
+    enrollments=50,
+    claims=50,
+    api_flows=60,
+    api_concurrency=10,
+    api_light_seconds=15.0,
+    parked=300,
+    inbox_pages=100,
+    query_reps=5,
+    profile_enrollments=80,
+    profile_api_flows=30,
+)
 
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Sizes]:
@@ -169,46 +189,70 @@ async def run(args: argparse.Namespace, s: Sizes, stack: Stack) -> dict[str, Any
     with stack.sampler.window() as whole:
         if {"baseline", "enrollment", "claims"} & only:
             out |= await run_throughput(
-                stack, people, concurrency=s.concurrency, rounds=s.rounds,
+                stack,
+                people,
+                concurrency=s.concurrency,
+                rounds=s.rounds,
                 baseline=s.workflows if "baseline" in only else None,
                 enrollments=s.enrollments if "enrollment" in only else None,
                 claims=s.claims if "claims" in only else None,
-            )  # fmt: skip
+            )
         if "tuning" in only:
             out["tuning"] = await run_tuning(
-                stack, total=s.tuning_workflows, wal_total=s.wal_workflows,
-                concurrency=s.concurrency, rounds=s.rounds,
-            )  # fmt: skip
+                stack,
+                total=s.tuning_workflows,
+                wal_total=s.wal_workflows,
+                concurrency=s.concurrency,
+                rounds=s.rounds,
+            )
         if "pools" in only:
             out |= await run_pools(
-                stack, total=s.pool_writes, concurrency=s.concurrency, rounds=s.rounds,
+                stack,
+                total=s.pool_writes,
+                concurrency=s.concurrency,
+                rounds=s.rounds,
                 postgres_url=args.postgres_url,
-            )  # fmt: skip
+            )
         if "api" in only:
             for key, concurrency, within in (
                 ("api_light", s.api_light_concurrency, s.api_light_seconds),
                 ("api", s.api_concurrency, s.api_seconds),
             ):
                 out[key] = await run_api_load(
-                    stack, people, flows=s.api_flows, concurrency=concurrency, within=within,
-                    readers=s.api_readers, label=key,
-                )  # fmt: skip
+                    stack,
+                    people,
+                    flows=s.api_flows,
+                    concurrency=concurrency,
+                    within=within,
+                    readers=s.api_readers,
+                    label=key,
+                )
         if "profile" in only:
             out["profile"] = await run_profiles(
-                stack, people, enrollments=s.profile_enrollments, api_flows=s.profile_api_flows,
-                concurrency=s.api_concurrency, readers=s.api_readers,
-            )  # fmt: skip
+                stack,
+                people,
+                enrollments=s.profile_enrollments,
+                api_flows=s.profile_api_flows,
+                concurrency=s.api_concurrency,
+                readers=s.api_readers,
+            )
         if "parked" in only:
             out["parked"] = await run_parked(
-                stack, people, parked=s.parked, concurrency=s.parked_concurrency,
+                stack,
+                people,
+                parked=s.parked,
+                concurrency=s.parked_concurrency,
                 decisions=s.decisions,
-            )  # fmt: skip
+            )
         if "inbox" in only:
             out["inbox"] = await run_inbox(
-                stack, tasks=s.inbox_tasks, first_pages=s.inbox_pages,
-                keyset_pages=s.inbox_pages, depths=[0, 10_000, 50_000, s.inbox_tasks - 100],
+                stack,
+                tasks=s.inbox_tasks,
+                first_pages=s.inbox_pages,
+                keyset_pages=s.inbox_pages,
+                depths=[0, 10_000, 50_000, s.inbox_tasks - 100],
                 reps=s.query_reps,
-            )  # fmt: skip
+            )
     out["whole_run"] = whole.as_dict()
     out["log_errors"] = stack.log_errors()
     await stack.close_database()

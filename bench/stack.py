@@ -260,9 +260,13 @@ class Stack:
     ) -> Child:
         log = (self.root / f"{name}.log").open("ab")
         proc = subprocess.Popen(
-            command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+            command,
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+        )
         child = Child(name, proc, log, stop)
         self.children.append(child)
         self.sampler.watch(name, proc.pid)

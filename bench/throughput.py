@@ -37,7 +37,7 @@ CHANGES: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("workflow_cache_off", "regular", {"worker_options": {"max_cached_workflows": 0}}),
     ("workflow_task_slots_2", "regular", _SLOTS_2),
     ("workflow_task_slots_2_local", "local", _SLOTS_2),
-)  # fmt: skip
+)
 
 
 @dataclass
@@ -140,9 +140,10 @@ async def run_throughput(
             arms.append(Arm("claims", await claim_operation(stack, claims), claims, concurrency))
             first["claims"] = claim_workflow_id(f"CB{0:07d}")
         stack.progress.say(
-            "throughput: " + ", ".join(f"{a.name} {a.total}" for a in arms)
+            "throughput: "
+            + ", ".join(f"{a.name} {a.total}" for a in arms)
             + f"; {concurrency} in flight, {rounds} rounds"
-        )  # fmt: skip
+        )
         out = await interleave(arms, rounds=rounds, sampler=stack.sampler, progress=stack.progress)
     for key, pipeline in pipelines.items():
         out[key] = await pipeline.figures(out[key])

@@ -28,8 +28,8 @@ from schemathesis import GenerationMode
 from schemathesis.python import asgi
 
 from api.errors import PROBLEM_MEDIA_TYPE
-from api.openapi import PROBLEM_CODES_KEY
 from api.main import create_app
+from api.openapi import PROBLEM_CODES_KEY
 from core.config import Settings
 
 # Examples per operation and generation mode (positive, then negative). The whole test

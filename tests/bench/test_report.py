@@ -20,8 +20,12 @@ def results() -> dict[str, Any]:
     return {
         "baseline.regular": arm(30.0, 600.0, steps_per_s=150.0),
         "baseline.local": arm(50.0, 400.0, cpu_per_item_ms={"bench": 15.0, "temporal": 10.0}),
-        "enrollment": arm(10.0, 1500.0, steps_per_s=90.0,
-                          cpu_per_item_ms={"worker": 80.0, "temporal": 40.0, "bench": 5.0}),
+        "enrollment": arm(
+            10.0,
+            1500.0,
+            steps_per_s=90.0,
+            cpu_per_item_ms={"worker": 80.0, "temporal": 40.0, "bench": 5.0},
+        ),
         "claims": arm(12.5, 1000.0),
         "tuning": {"sqlite_wal": {"before": arm(20.0, 800.0), "after": arm(44.0, 400.0)}},
         "pools.sqlite.pool_10_overflow": arm(200.0, 5.0),
@@ -43,7 +47,7 @@ def results() -> dict[str, Any]:
         },
         "api": {"flows": arm(4.0, 5000.0), "errors": 0, "worst_p99_endpoint": "POST /x"},
         "parked": {"rss_parked_mib": {"worker": 425.5}, "decisions": {"p99_ms": None}},
-    }  # fmt: skip
+    }
 
 
 def test_a_unit_comes_from_the_nearest_key_with_a_suffix() -> None:
@@ -58,8 +62,12 @@ def test_a_unit_comes_from_the_nearest_key_with_a_suffix() -> None:
 
 def test_flatten_names_numbers_by_their_path_and_keeps_text_apart() -> None:
     items = list(flatten({"a": {"b_ms": 1.5, "n": 3, "plan": "SCAN", "gone": None, "ok": True}}))
-    assert items == [Figure("a.b_ms", 1.5, "ms"), Figure("a.n", 3, ""), ("a.plan", "SCAN"),
-                     ("a.ok", "True")]  # fmt: skip
+    assert items == [
+        Figure("a.b_ms", 1.5, "ms"),
+        Figure("a.n", 3, ""),
+        ("a.plan", "SCAN"),
+        ("a.ok", "True"),
+    ]
 
 
 def test_ratios_are_computed_from_the_figures_measured_and_only_those() -> None:

@@ -67,7 +67,13 @@ def test_the_command_shown_hides_a_database_password() -> None:
     assert "secret" not in shown
     hidden = "postgresql+asyncpg://insureflow:***@127.0.0.1:55432/bench"
     assert shlex.split(shown) == [
-        "python", "-m", "bench", "--quick", f"--postgres-url={hidden}", "--postgres-url", hidden,
+        "python",
+        "-m",
+        "bench",
+        "--quick",
+        f"--postgres-url={hidden}",
+        "--postgres-url",
+        hidden,
         "***",  # not a database URL: nothing of it shown
-    ]  # fmt: skip
+    ]
     assert _command([]) == "python -m bench"

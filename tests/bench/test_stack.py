@@ -29,14 +29,22 @@ def test_the_no_wal_server_is_the_dev_command_without_its_sqlite_pragmas(tmp_pat
 def test_error_lines_are_counted_by_event_with_ids_folded(tmp_path: Path) -> None:
     log = tmp_path / "api.log"
     lines = [
-        {"level": "error", "event": "request failed", "method": "GET",
-         "path": "/v1/enrollments/EA0000001", "exception": "sqlite3.OperationalError: "
-         "database is locked"},
-        {"level": "error", "event": "request failed", "method": "GET",
-         "path": "/v1/enrollments/EA0000002"},
+        {
+            "level": "error",
+            "event": "request failed",
+            "method": "GET",
+            "path": "/v1/enrollments/EA0000001",
+            "exception": "sqlite3.OperationalError: database is locked",
+        },
+        {
+            "level": "error",
+            "event": "request failed",
+            "method": "GET",
+            "path": "/v1/enrollments/EA0000002",
+        },
         {"level": "critical", "event": "worker crashed"},
         {"level": "info", "event": "request", "path": "/v1/tasks"},
-    ]  # fmt: skip
+    ]
     log.write_text("\n".join([*map(json.dumps, lines), "not json", "[1, 2]"]) + "\n")
     assert count_log_errors(log) == {
         "request failed GET /v1/enrollments/{id}": 2,

@@ -333,11 +333,15 @@ def test_ctrl_c_lets_the_in_flight_charge_reach_temporal_before_it_stops(
         assert r.status_code == 200, r.text
         r = client.post(
             f"{first.base}/v1/enrollments/{eid}/application",
-            json={"quote_id": r.json()["quote_id"], "payment_method": "auto_debit",
-                  "bank_account": "6222020200112233445", "query_password": "s3cret-pass",
-                  "consent": True},
+            json={
+                "quote_id": r.json()["quote_id"],
+                "payment_method": "auto_debit",
+                "bank_account": "6222020200112233445",
+                "query_password": "s3cret-pass",
+                "consent": True,
+            },
             headers=alice,
-        )  # fmt: skip
+        )
         assert r.status_code == 200, r.text
 
         # The money has moved; the gateway's reply is on its way when Ctrl-C comes.

@@ -101,9 +101,14 @@ async def test_a_late_payment_settles_a_pending_or_lapsed_order_once(
     # entry says (pending, or declined as lapsed unpaid), and only the first time.
     for key, order, status in (("premium:A1", "O1", "pending"), ("premium:A2", "O2", "declined")):
         await record_entry(
-            session, idempotency_key=key, kind="premium", case_id=key[-2:],
-            amount=Decimal("100.00"), status=status, order_id=order,
-        )  # fmt: skip
+            session,
+            idempotency_key=key,
+            kind="premium",
+            case_id=key[-2:],
+            amount=Decimal("100.00"),
+            status=status,
+            order_id=order,
+        )
         late = await settle_late_entry(session, idempotency_key=key, gateway_ref="GW-LATE")
         repeat = await settle_late_entry(session, idempotency_key=key, gateway_ref="GW-OTHER")
         assert (late.status, late.gateway_ref) == ("succeeded", "GW-LATE")
@@ -112,9 +117,14 @@ async def test_a_late_payment_settles_a_pending_or_lapsed_order_once(
         await settle_late_entry(session, idempotency_key="premium:nope", gateway_ref="G1")
     # The ordinary settlement still only settles a pending entry.
     await record_entry(
-        session, idempotency_key="premium:A3", kind="premium", case_id="A3",
-        amount=Decimal("100.00"), status="declined", order_id="O3",
-    )  # fmt: skip
+        session,
+        idempotency_key="premium:A3",
+        kind="premium",
+        case_id="A3",
+        amount=Decimal("100.00"),
+        status="declined",
+        order_id="O3",
+    )
     kept = await settle_entry(session, idempotency_key="premium:A3", gateway_ref="G3")
     assert (kept.status, kept.gateway_ref) == ("declined", None)
 

@@ -41,9 +41,12 @@ async def dev_env(temporal_db_file: Path) -> AsyncIterator[WorkflowEnvironment]:
         ui=False,
         dev_server_log_level="error",
         dev_server_extra_args=[
-            "--db-filename", str(temporal_db_file), "--sqlite-pragma", "journal_mode=wal",
+            "--db-filename",
+            str(temporal_db_file),
+            "--sqlite-pragma",
+            "journal_mode=wal",
         ],
-    )  # fmt: skip
+    )
     try:
         yield env
     finally:

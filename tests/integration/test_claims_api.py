@@ -185,9 +185,13 @@ async def test_dual_control_two_supervisors_filer_and_first_approver_refused(
     )
     sam = await login("sam")
     r = await report(
-        api, sam, policy, incident_type="death", amount_claimed="1500000.00",
+        api,
+        sam,
+        policy,
+        incident_type="death",
+        amount_claimed="1500000.00",
         documents=documents(DEATH_DOCS),
-    )  # fmt: skip
+    )
     assert r.status_code == 202, r.text
     claim_id = r.json()["claim_id"]
     task_id = await _task_for(sessions, claim_id, kind="claim_approval")
@@ -234,9 +238,13 @@ async def test_remaining_sum_insured_caps_a_second_claim(
     assert (body["status"], body["amount_approved"]) == ("paid", "8100.00")
 
     second = await report(
-        api, alice, policy, incident_type="outpatient_surgery", amount_claimed="5000.00",
+        api,
+        alice,
+        policy,
+        incident_type="outpatient_surgery",
+        amount_claimed="5000.00",
         documents=documents(SURGERY_DOCS),
-    )  # fmt: skip
+    )
     assert second.status_code == 202, second.text
     claim_id = second.json()["claim_id"]
     body = await claim_until(api, alice, claim_id, lambda b: b["assessment"] is not None)
@@ -288,9 +296,12 @@ async def test_routine_attachments_are_kept_as_supplementary_never_refused_nor_c
         api, login, "alice", product="MEDICAL_1Y", sum_insured="50000.00", sessions=sessions
     )
     r = await report(
-        api, alice, policy, amount_claimed="3000.00",
+        api,
+        alice,
+        policy,
+        amount_claimed="3000.00",
         documents=documents(["claim_form", "bank_card_copy"]),
-    )  # fmt: skip
+    )
     assert r.status_code == 202, r.text
     claim_id = r.json()["claim_id"]
     body = await claim_until(api, alice, claim_id, lambda b: b["stage"] == "documents_pending")

@@ -225,9 +225,13 @@ async def test_online_payment_callback_forged_refused_repeat_harmless(
     body = await wait_for(api, alice, eid, lambda b: b["payment"]["order_id"] is not None)
     order_id, amount = body["payment"]["order_id"], body["payment"]["amount"]
     raw = json.dumps(
-        {"order_id": order_id, "amount": amount, "paid_at": datetime.now(SHANGHAI).isoformat(),
-         "gateway_ref": "GW-TEST-1"}
-    ).encode()  # fmt: skip
+        {
+            "order_id": order_id,
+            "amount": amount,
+            "paid_at": datetime.now(SHANGHAI).isoformat(),
+            "gateway_ref": "GW-TEST-1",
+        }
+    ).encode()
     url = f"/v1/payments/{order_id}/callback"
     forged = await api.post(url, content=raw, headers={"X-Signature": "0" * 64})
     assert forged.status_code == 401 and forged.json()["code"] == "invalid_signature"
@@ -439,9 +443,13 @@ def _signed_callback(
     settings: Settings, order_id: str, amount: str, gateway_ref: str
 ) -> tuple[bytes, dict[str, str]]:
     raw = json.dumps(
-        {"order_id": order_id, "amount": amount, "paid_at": datetime.now(SHANGHAI).isoformat(),
-         "gateway_ref": gateway_ref}
-    ).encode()  # fmt: skip
+        {
+            "order_id": order_id,
+            "amount": amount,
+            "paid_at": datetime.now(SHANGHAI).isoformat(),
+            "gateway_ref": gateway_ref,
+        }
+    ).encode()
     return raw, {"X-Signature": sign_callback(settings.payment_gateway_secret, raw)}
 
 

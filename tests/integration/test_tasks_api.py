@@ -123,8 +123,18 @@ async def test_inbox_lists_open_tasks_by_due_time_and_paginates_without_gaps(
     # Opened one after the other with the same SLA: due in that order.
     assert [i for i in ids if i in mine] == mine
     for t in everything:
-        for field in ("task_id", "kind", "workflow_id", "subject", "amount", "status",
-                      "assignee", "priority", "due_at", "created_at"):  # fmt: skip
+        for field in (
+            "task_id",
+            "kind",
+            "workflow_id",
+            "subject",
+            "amount",
+            "status",
+            "assignee",
+            "priority",
+            "due_at",
+            "created_at",
+        ):
             assert field in t, (field, t)
 
     paged, pages = await walk(api, sue, limit=2, status="open")

@@ -143,18 +143,27 @@ async def sla_examples(sessions: async_sessionmaker[AsyncSession]) -> dict[str, 
 
     examples = {
         "overdue": example(
-            "overdue", "underwriting", "Underwrite MEDICAL_1Y for 李*", "250000.00",
+            "overdue",
+            "underwriting",
+            "Underwrite MEDICAL_1Y for 李*",
+            "250000.00",
             -timedelta(hours=26),
         ),
         "escalated": example(
-            "escalated", "claim_approval", "Approve hospitalisation claim on PEXAMPLE01",
-            "86000.00", -timedelta(hours=3),
+            "escalated",
+            "claim_approval",
+            "Approve hospitalisation claim on PEXAMPLE01",
+            "86000.00",
+            -timedelta(hours=3),
         ),
         "soon": example(
-            "soon", "underwriting", "Underwrite ACCIDENT_1Y for 王**", "800000.00",
+            "soon",
+            "underwriting",
+            "Underwrite ACCIDENT_1Y for 王**",
+            "800000.00",
             timedelta(hours=2, minutes=30),
         ),
-    }  # fmt: skip
+    }
     async with sessions() as session, session.begin():
         for task in examples.values():
             await tasks.insert_task(session, task=task)

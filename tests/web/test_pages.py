@@ -379,16 +379,28 @@ async def test_a_claim_task_shows_documents_assessment_and_approves_a_lower_amou
     await sign_in(web, "sue")
     page = await web.get(f"/ui/tasks/{task_id}")
     assert page.status_code == 200, page.text
-    for shown in ("Documents", "discharge summary", "Assessment", "Assessed payable",
-                  "deductible", "Prior approvals", "Request info", ACCOUNT[-4:]):  # fmt: skip
+    for shown in (
+        "Documents",
+        "discharge summary",
+        "Assessment",
+        "Assessed payable",
+        "deductible",
+        "Prior approvals",
+        "Request info",
+        ACCOUNT[-4:],
+    ):
         assert shown in page.text, shown
     assert ACCOUNT not in page.text
 
     too_much = await web.post(
         f"/ui/tasks/{task_id}/decision",
-        data={"decision": "approve", "reason": "ok", "amount": "99999.00",
-              "csrf": csrf_of(page.text)},
-    )  # fmt: skip
+        data={
+            "decision": "approve",
+            "reason": "ok",
+            "amount": "99999.00",
+            "csrf": csrf_of(page.text),
+        },
+    )
     assert too_much.status_code == 422
     assert "The approved amount must be above zero and within the assessment" in too_much.text
     no_documents = await web.post(
@@ -400,9 +412,13 @@ async def test_a_claim_task_shows_documents_assessment_and_approves_a_lower_amou
 
     approved = await web.post(
         f"/ui/tasks/{task_id}/decision",
-        data={"decision": "approve", "reason": "invoice covers 8000 only", "amount": "8000.00",
-              "csrf": csrf_of(page.text)},
-    )  # fmt: skip
+        data={
+            "decision": "approve",
+            "reason": "invoice covers 8000 only",
+            "amount": "8000.00",
+            "csrf": csrf_of(page.text),
+        },
+    )
     assert approved.status_code == 303
     assert approved.headers["location"] == f"/ui/tasks/{task_id}?done=approve"
     body = await claim_until(api, await login("alice"), claim_id, lambda b: b["status"] == "paid")

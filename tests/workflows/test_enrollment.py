@@ -602,13 +602,31 @@ async def test_application_needs_consent_and_a_bank_account_for_auto_debit(
         QuoteRequest(product_code="ACCIDENT_1Y", sum_insured=Decimal("100000"), by="alice"),
     )
     for submit, code in [
-        (ApplicationSubmit(quote_id=quote.quote_id, payment_method=PaymentMethod.ONLINE,
-                           consent=False, by="alice"), "consent_required"),
-        (ApplicationSubmit(quote_id=quote.quote_id, payment_method=PaymentMethod.AUTO_DEBIT,
-                           consent=True, by="alice"), "bank_account_required"),
-        (ApplicationSubmit(quote_id="Q-other", payment_method=PaymentMethod.ONLINE,
-                           consent=True, by="alice"), "unknown_quote"),
-    ]:  # fmt: skip
+        (
+            ApplicationSubmit(
+                quote_id=quote.quote_id,
+                payment_method=PaymentMethod.ONLINE,
+                consent=False,
+                by="alice",
+            ),
+            "consent_required",
+        ),
+        (
+            ApplicationSubmit(
+                quote_id=quote.quote_id,
+                payment_method=PaymentMethod.AUTO_DEBIT,
+                consent=True,
+                by="alice",
+            ),
+            "bank_account_required",
+        ),
+        (
+            ApplicationSubmit(
+                quote_id="Q-other", payment_method=PaymentMethod.ONLINE, consent=True, by="alice"
+            ),
+            "unknown_quote",
+        ),
+    ]:
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await handle.execute_update(EnrollmentWorkflow.submit_application, submit)
         assert isinstance(refused.value.cause, ApplicationError)
