@@ -61,6 +61,7 @@ from workflows.inputs import PaymentNotice
 log = structlog.get_logger("services.payments")
 
 LateResult = Literal["refunded", "refund_to_ops", "already_processed"]
+CallbackOutcome = Literal["accepted", "refunded", "refund_to_ops", "already_processed"]
 
 # How soon ops should have given the money back by hand.
 OPS_DUE = timedelta(days=1)
@@ -72,7 +73,7 @@ class PaymentReceived:
     ``already_processed``, or for a payment the process no longer takes ``refunded``
     (booked and given back) or ``refund_to_ops`` (booked, refund left to ops)."""
 
-    result: str
+    result: CallbackOutcome
     stage: str | None = None
 
 
