@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import re
-import secrets
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, status
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.deps import (
     AgentUser,
@@ -31,24 +18,8 @@ from api.deps import (
 )
 from api.openapi import problem_responses
 from api.schemas import FreeText, Money, NameText, StrictDate, StrictModel
-from core.passwords import hash_password
-from db.repositories import credentials, enrollments
-from domain.enrollment import (
-    CustomerDetails,
-    EnrollmentState,
-    MaskedCustomer,
-    PaymentMethod,
-    Quote,
-    Stage,
-    Status,
-)
-from domain.identity import InvalidIdNumber, parse_id_number
-from services.enrollments import enrollment_handle, enrollment_state, read_enrollment
-from services.problems import ProblemError
-from services.processes import require_own_case, run_update, sees_all
-from workflows import search_attributes as sa
-from workflows.enrollment import EnrollmentWorkflow, workflow_id_for
-from workflows.inputs import ApplicationSubmit, EnrollmentStart, QuoteRequest, Withdrawal
+from domain.enrollment import EnrollmentState, MaskedCustomer, PaymentMethod, Stage, Status
+from services import enrollments
 
 router = APIRouter(prefix="/v1/enrollments", tags=["enrollments"])
 
@@ -60,11 +31,6 @@ router = APIRouter(prefix="/v1/enrollments", tags=["enrollments"])
 _NOT_FOUND = {404: "enrollment_not_found"}
 _REFUSED = {409: ["process_refused", "process_closed"]}
 _NOT_YOURS = {403: "not_your_case"}
-
-_KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
-# 5-20 characters with at least five digits: spaces and dashes only separate them.
-_PHONE_RE = re.compile(r"^(?=(?:[^0-9]*[0-9]){5})\+?[0-9 -]{5,20}$")
-_ACCOUNT_RE = re.compile(r"^[0-9]{12,19}$")
 
 
 # --- request and response bodies ------------------------------------------------------
@@ -203,26 +169,6 @@ class EnrollmentPage(BaseModel):
 # --- routes ---------------------------------------------------------------------------
 
 
-def _application_no(secret: str, agent: str, idempotency_key: str | None) -> str:
-    """A business key for the new enrollment. With an Idempotency-Key it is derived from
-    (agent, key), so a retried request names the same workflow and gets the same case."""
-    if idempotency_key is None:
-        raw = secrets.token_bytes(8)
-    else:
-        raw = hmac.new(
-            secret.encode(), f"{agent}\n{idempotency_key}".encode(), hashlib.sha256
-        ).digest()
-    return "E" + base64.b32encode(raw).decode()[:12]
-
-
-def _customer_digest(secret: str, customer: CustomerDetails) -> str:
-    """A keyed hash of who the customer really is (ID number and name), so an
-    Idempotency-Key retried for another person is caught even when the masked details
-    coincide, without the ID number in clear in the process state."""
-    identity = f"customer\n{customer.id_number.upper()}\n{customer.name.strip()}"
-    return hmac.new(secret.encode(), identity.encode(), hashlib.sha256).hexdigest()
-
-
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
@@ -248,76 +194,22 @@ async def create_enrollment(
     """Start an enrollment at consultation. The ID number gives birth date and age; it is
     checked here (GB 11643) and never echoed back. `Idempotency-Key` makes a retry return
     the same enrollment."""
-    if idempotency_key is not None and not _KEY_RE.match(idempotency_key):
-        raise ProblemError(422, "invalid_idempotency_key", "Invalid Idempotency-Key",
-                           "8-128 characters: letters, digits and _ . : -")  # fmt: skip
-    try:
-        identity = parse_id_number(body.customer.id_number)
-    except InvalidIdNumber as err:
-        raise ProblemError(422, "invalid_id_number", "Invalid ID number", str(err)) from None
-    if not _PHONE_RE.match(body.customer.phone):
-        raise ProblemError(422, "invalid_phone", "Invalid phone number", "5-20 digits")
-    conditions = (body.needs or {}).get("health_conditions") or []
-    if not isinstance(conditions, list) or not all(isinstance(c, str) for c in conditions):
-        raise ProblemError(422, "validation_error", "Invalid needs",
-                           "needs.health_conditions must be a list of strings")  # fmt: skip
-
-    secret = settings.resolved_jwt_secret()
-    application_no = _application_no(secret, user.username, idempotency_key)
-    details = CustomerDetails(
-        **body.customer.model_dump() | {"id_number": body.customer.id_number.upper()}
-    )
-    start = EnrollmentStart(
-        application_no=application_no,
-        agent=user.username,
-        customer=details,
-        birth_date=identity.birth_date,
-        declared_conditions=conditions,
+    started = await enrollments.start_enrollment(
+        client,
+        user,
+        enrollments.NewCustomer(**body.customer.model_dump()),
+        body.needs,
+        idempotency_key=idempotency_key,
+        secret=settings.resolved_jwt_secret(),
+        task_queue=settings.task_queue,
         clocks=settings.clocks,
-        customer_digest=_customer_digest(secret, details),
     )
-    workflow_id = workflow_id_for(application_no)
-    try:
-        handle = await client.start_workflow(
-            EnrollmentWorkflow.run,
-            start,
-            id=workflow_id,
-            task_queue=settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.PROCESS, "enrollment"),
-                    SearchAttributePair(sa.AGENT, user.username),
-                    SearchAttributePair(sa.STAGE, Stage.CONSULTATION.value),
-                    SearchAttributePair(sa.STATUS, Status.IN_PROGRESS.value),
-                ]
-            ),
-        )
-    except WorkflowAlreadyStartedError:
-        handle = enrollment_handle(client, application_no)  # closed already: same case
-    if idempotency_key is None:
-        return EnrollmentAccepted(
-            enrollment_id=application_no,
-            workflow_id=workflow_id,
-            stage=Stage.CONSULTATION,
-            status=Status.IN_PROGRESS,
-        )
-    state = await handle.query(EnrollmentWorkflow.state)
-    # A process started before the digest existed has none: its masked customer is all
-    # there is to compare.
-    same = (
-        state.customer_digest == start.customer_digest
-        if state.customer_digest is not None
-        else state.customer == start.customer.masked()
-    )
-    if not same:
-        raise ProblemError(422, "idempotency_key_reused", "Idempotency-Key reused",
-                           "this key was used for a different customer")  # fmt: skip
     return EnrollmentAccepted(
-        enrollment_id=application_no, workflow_id=workflow_id, stage=state.stage,
-        status=state.status,
-    )  # fmt: skip
+        enrollment_id=started.enrollment_id,
+        workflow_id=started.workflow_id,
+        stage=started.stage,
+        status=started.status,
+    )
 
 
 @router.get("", response_model=EnrollmentPage, responses=problem_responses({422: "invalid_cursor"}))
@@ -330,17 +222,9 @@ async def list_enrollments(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> EnrollmentPage:
     """The caller's enrollments (an agent) or all of them (supervisor, ops), newest first."""
-    try:
-        rows, next_cursor = await enrollments.list_enrollments(
-            session,
-            agent=None if sees_all(user) else user.username,
-            stage=stage.value if stage else None,
-            status=status_.value if status_ else None,
-            cursor=cursor or None,  # an empty `cursor=` is the first page
-            limit=limit,
-        )
-    except ValueError:
-        raise ProblemError(422, "invalid_cursor", "Invalid cursor", "") from None
+    rows, next_cursor = await enrollments.list_enrollments(
+        session, user, stage=stage, status=status_, cursor=cursor, limit=limit
+    )
     return EnrollmentPage(
         items=[
             EnrollmentSummary(
@@ -371,7 +255,7 @@ async def get_enrollment(
     """One enrollment as the process sees it now: stage, quote, underwriting, payment, history.
     Personal data is masked. A finished enrollment is read from the read model (its final
     state), even while the workflow service is down; a running one from the process."""
-    state = await read_enrollment(temporal, session, enrollment_id, user)
+    state = await enrollments.read_enrollment(temporal, session, enrollment_id, user)
     return EnrollmentRead.of(state)
 
 
@@ -391,14 +275,12 @@ async def quote(
 ) -> QuoteRead:
     """Price a product for the customer. Out-of-range sum or age: 422
     `sum_insured_out_of_range` / `age_not_eligible`."""
-    handle, current = await enrollment_state(client, enrollment_id, user)
-    require_own_case(current.agent, user)
-    q: Quote = await run_update(
-        handle,
-        EnrollmentWorkflow.quote,
-        QuoteRequest(
-            product_code=body.product_code, sum_insured=body.sum_insured, by=user.username
-        ),
+    q = await enrollments.quote(
+        client,
+        enrollment_id,
+        user,
+        product_code=body.product_code,
+        sum_insured=body.sum_insured,
     )
     return QuoteRead.model_validate(q.model_dump())
 
@@ -433,28 +315,18 @@ async def submit_application(
     """Submit the signed application; verification and underwriting then run by themselves.
     The query password is stored as an argon2id hash for the customer's policy look-up and
     never enters the process."""
-    if body.bank_account is not None and not _ACCOUNT_RE.match(body.bank_account):
-        raise ProblemError(422, "invalid_bank_account", "Invalid bank account", "12-19 digits")
-    handle, current = await enrollment_state(client, enrollment_id, user)
-    require_own_case(current.agent, user)
-    state = await run_update(
-        handle,
-        EnrollmentWorkflow.submit_application,
-        ApplicationSubmit(
-            quote_id=body.quote_id,
-            payment_method=body.payment_method,
-            bank_account=body.bank_account,
-            consent=body.consent,
-            start_date=body.start_date,
-            by=user.username,
-        ),
+    state = await enrollments.submit_application(
+        client,
+        session,
+        enrollment_id,
+        user,
+        quote_id=body.quote_id,
+        payment_method=body.payment_method,
+        bank_account=body.bank_account,
+        consent=body.consent,
+        start_date=body.start_date,
+        query_password=body.query_password,
     )
-    # argon2id takes ~0.2 s of CPU: off the event loop, and before the write lock is taken.
-    password_hash = await run_in_threadpool(hash_password, body.query_password)
-    async with session.begin():
-        await credentials.store_query_credential(
-            session, application_no=enrollment_id, password_hash=password_hash
-        )
     return EnrollmentRead.of(state)
 
 
@@ -467,9 +339,5 @@ async def withdraw(
     enrollment_id: str, body: WithdrawalCreate, user: AgentUser, client: TemporalDep
 ) -> EnrollmentRead:
     """Withdraw the application; allowed until the premium is being collected."""
-    handle, current = await enrollment_state(client, enrollment_id, user)
-    require_own_case(current.agent, user)
-    state = await run_update(
-        handle, EnrollmentWorkflow.withdraw, Withdrawal(by=user.username, reason=body.reason)
-    )
+    state = await enrollments.withdraw(client, enrollment_id, user, body.reason)
     return EnrollmentRead.of(state)

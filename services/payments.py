@@ -1,4 +1,9 @@
-"""Money that arrives after the process stopped waiting for it.
+"""Payments: the gateway's callback for an online premium payment, and money that
+arrives after the process stopped waiting for it.
+
+A callback is signed by the gateway (HMAC-SHA256 over the raw body, ``verify_callback``)
+and names an order of the ledger; ``receive_payment`` hands it to the order's process
+(the ``confirm_payment`` Update), where a repeat is harmless.
 
 A payment order's process stops taking payment when the deadline passes (lapsed), the
 application is withdrawn, or the process ends otherwise; the gateway's customer may still
@@ -6,12 +11,13 @@ pay, and its signed callback then reaches a process that refuses it (or no longe
 The money has moved, so it is never answered with an error and dropped: it is booked and
 given back.
 
-Why here, in the API, and not in a workflow: the process that owned the order is over
-(or past the point of taking payment) and cannot be asked to act, and starting a new
-workflow for each stray payment would be a new process kind for a rare clean-up. The
-callback request already holds what is needed — the ledger (``db.repositories``) and the
-gateway (``gateways.payment``) — and every step is idempotent on a business key, so the
-gateway's own retries of the callback are the retry loop:
+Why in this service, which the callback calls, and not in a workflow: the process that
+owned the order is over (or past the point of taking payment) and cannot be asked to act,
+and starting a new workflow for each stray payment would be a new process kind for a rare
+clean-up. The callback request already holds what is needed — the ledger
+(``db.repositories``) and the gateway (``gateways.payment``) — and every step is
+idempotent on a business key, so the gateway's own retries of the callback are the retry
+loop:
 
 1. One transaction books the receipt: the order's premium entry becomes ``succeeded``
    with the callback's ``gateway_ref`` (from ``pending``, or ``declined`` as lapsed), and
@@ -30,24 +36,115 @@ otherwise it is ``already_processed`` and nothing changes.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Literal
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 
 from db.models import PaymentLedger, utcnow
 from db.repositories import enrollments, ledger, tasks
 from domain.activities import TaskOpen
-from gateways.payment import PaymentGateway
-from workflows.enrollment import workflow_id_for
+from gateways.payment import PaymentGateway, sign_callback
+from services.enrollments import enrollment_handle
+from services.problems import ProblemError, refused
+from services.processes import is_not_found, refusal
+from workflows.enrollment import EnrollmentWorkflow, workflow_id_for
+from workflows.inputs import PaymentNotice
 
-log = structlog.get_logger("api.late_payments")
+log = structlog.get_logger("services.payments")
 
 LateResult = Literal["refunded", "refund_to_ops", "already_processed"]
+CallbackOutcome = Literal["accepted", "refunded", "refund_to_ops", "already_processed"]
 
 # How soon ops should have given the money back by hand.
 OPS_DUE = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class PaymentReceived:
+    """What became of a callback: ``accepted`` (with the process's stage then) or
+    ``already_processed``, or for a payment the process no longer takes ``refunded``
+    (booked and given back) or ``refund_to_ops`` (booked, refund left to ops)."""
+
+    result: CallbackOutcome
+    stage: str | None = None
+
+
+def verify_callback(secret: str, raw: bytes, signature: str | None) -> None:
+    """401 ``invalid_signature`` unless `signature` (hex) is the gateway's HMAC-SHA256 of
+    the raw body."""
+    expected = sign_callback(secret, raw)
+    if not signature or not hmac.compare_digest(expected, signature.strip().lower()):
+        raise ProblemError(401, "invalid_signature", "Invalid signature",
+                           "X-Signature does not match the body")  # fmt: skip
+
+
+async def receive_payment(
+    session: AsyncSession,
+    client: Client,
+    gateway: PaymentGateway,
+    *,
+    order_id: str,
+    amount: Decimal,
+    paid_at: datetime,
+    gateway_ref: str,
+) -> PaymentReceived:
+    """The gateway's (verified) notice that an order was paid: 404 ``unknown_order`` for
+    an order not in the ledger; the order's process confirms it, a repeat is harmless; a
+    payment the process no longer takes is booked and refunded (see above)."""
+    entry = await ledger.get_entry_by_order(session, order_id=order_id)
+    if entry is None:
+        raise ProblemError(404, "unknown_order", "No such payment order", "")
+    await session.commit()
+    if entry.status == "succeeded":
+        return PaymentReceived(await resume_late_refund(session, gateway, entry=entry))
+    if entry.status == "declined":
+        # Declined: the order lapsed unpaid and its process is over.
+        return await _late(session, gateway, entry, amount=amount, gateway_ref=gateway_ref)
+    handle = enrollment_handle(client, entry.case_id)
+    try:
+        state = await handle.execute_update(
+            EnrollmentWorkflow.confirm_payment,
+            PaymentNotice(
+                order_id=order_id, amount=amount, paid_at=paid_at, gateway_ref=gateway_ref
+            ),
+        )
+    except WorkflowUpdateFailedError as err:
+        code = err.cause.type if isinstance(err.cause, ApplicationError) else None
+        if code == "already_paid":
+            return PaymentReceived("already_processed")
+        if code == "payment_not_expected":  # lapsed or withdrawn, not yet ended
+            return await _late(session, gateway, entry, amount=amount, gateway_ref=gateway_ref)
+        raise refusal(err) from None
+    except RPCError as err:
+        if is_not_found(err):  # the process has ended (or is gone): our ledger knows the order
+            return await _late(session, gateway, entry, amount=amount, gateway_ref=gateway_ref)
+        raise
+    return PaymentReceived("accepted", state.stage.value)
+
+
+async def _late(
+    session: AsyncSession,
+    gateway: PaymentGateway,
+    entry: PaymentLedger,
+    *,
+    amount: Decimal,
+    gateway_ref: str,
+) -> PaymentReceived:
+    """A payment the process no longer takes: booked, and refunded or handed to ops."""
+    if amount != entry.amount:
+        # As the process itself refuses it: the gateway's order fixed the amount.
+        raise refused("amount_mismatch")
+    return PaymentReceived(
+        await accept_late_payment(session, gateway, entry=entry, gateway_ref=gateway_ref)
+    )
 
 
 def refund_key(order_id: str) -> str:
