@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -48,6 +49,12 @@ from workflows.inputs import (
 )
 
 _ACCOUNT_RE = re.compile(r"^[0-9]{12,19}$")
+# The statuses a claim's process ends with. A rejection ends it only once the appeal
+# window has closed (stage `closed`): until then it is `rejected` at stage `rejected`,
+# still running, and an appeal puts it back in progress.
+_ENDED = frozenset(
+    {ClaimStatus.PAID, ClaimStatus.WITHDRAWN, ClaimStatus.CANCELLED, ClaimStatus.TERMINATED}
+)
 
 
 @dataclass(frozen=True)
@@ -200,6 +207,27 @@ async def claim_state(
     return handle, state
 
 
+async def read_claim(
+    temporal: Callable[[], Awaitable[Client]],
+    session: AsyncSession,
+    claim_id: str,
+    user: Actor,
+) -> ClaimState:
+    """A claim's state for reading. A finished process's comes from the read model: its
+    last record is its final state, written before it completed (or by ops terminating
+    it), and asking the process instead would make a worker replay its whole history to
+    answer. A running one is asked (a query), as in ``claim_state``: only then is Temporal
+    needed (`temporal` gives the client), so a finished claim reads while it is down."""
+    row = await claims.get_claim(session, claim_no=claim_id)
+    await session.commit()
+    if row is not None and _ended(row):
+        state = ClaimState.model_validate(row.state)
+        _require_visible(state, user)
+        return state
+    _, state = await claim_state(await temporal(), claim_id, user)
+    return state
+
+
 async def supplement_documents(
     client: Client, claim_id: str, user: Actor, documents: list[ClaimDocument]
 ) -> ClaimState:
@@ -255,6 +283,13 @@ def _claim_no(policy_number: str, incident_date: date, incident_type: str, earli
         f"{policy_number}|{incident_date.isoformat()}|{incident_type}|{earlier}".encode()
     ).digest()
     return "C" + base64.b32encode(digest).decode()[:12]
+
+
+def _ended(row: Claim) -> bool:
+    """Whether the claim's process has ended, by its read model row."""
+    return row.status in _ENDED or (
+        row.status == ClaimStatus.REJECTED and row.stage == ClaimStage.CLOSED
+    )
 
 
 def _check_account(payee_account: str) -> None:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from api.deps import (
     AgentUser,
     CurrentUser,
+    LazyTemporalDep,
     SessionDep,
     SettingsDep,
     TemporalDep,
@@ -251,11 +252,12 @@ async def list_claims(
 
 
 @router.get("/{claim_id}", response_model=ClaimRead, responses=problem_responses(_NOT_FOUND))
-async def get_claim(claim_id: str, user: CurrentUser, client: TemporalDep) -> ClaimRead:
+async def get_claim(
+    claim_id: str, user: CurrentUser, temporal: LazyTemporalDep, session: SessionDep
+) -> ClaimRead:
     """Where the claim stands: stage, missing documents, assessment with the reasons for any
     reduction, approvals, payout, deadlines (and any breach), history."""
-    _, state = await claims.claim_state(client, claim_id, user)
-    return ClaimRead.of(state)
+    return ClaimRead.of(await claims.read_claim(temporal, session, claim_id, user))
 
 
 @router.post(
