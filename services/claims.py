@@ -232,34 +232,20 @@ async def supplement_documents(
     client: Client, claim_id: str, user: Actor, documents: list[ClaimDocument]
 ) -> ClaimState:
     """Add documents to the agent's own claim; its review resumes when none is missing."""
-    handle, current = await claim_state(client, claim_id, user)
-    require_own_case(current.agent, user)
-    state: ClaimState = await run_update(
-        handle,
-        ClaimWorkflow.supplement_documents,
-        DocumentsSupplement(documents=documents, by=user.username),
-    )
-    return state
+    supplement = DocumentsSupplement(documents=documents, by=user.username)
+    return await _update_own(client, claim_id, user, ClaimWorkflow.supplement_documents, supplement)
 
 
 async def appeal(client: Client, claim_id: str, user: Actor, reason: str) -> ClaimState:
     """Appeal the agent's own rejected claim within the appeal window."""
-    handle, current = await claim_state(client, claim_id, user)
-    require_own_case(current.agent, user)
-    state: ClaimState = await run_update(
-        handle, ClaimWorkflow.appeal, ClaimAppeal(by=user.username, reason=reason)
-    )
-    return state
+    request = ClaimAppeal(by=user.username, reason=reason)
+    return await _update_own(client, claim_id, user, ClaimWorkflow.appeal, request)
 
 
 async def withdraw(client: Client, claim_id: str, user: Actor, reason: str) -> ClaimState:
     """Withdraw the agent's own claim before it is approved."""
-    handle, current = await claim_state(client, claim_id, user)
-    require_own_case(current.agent, user)
-    state: ClaimState = await run_update(
-        handle, ClaimWorkflow.withdraw, Withdrawal(by=user.username, reason=reason)
-    )
-    return state
+    withdrawal = Withdrawal(by=user.username, reason=reason)
+    return await _update_own(client, claim_id, user, ClaimWorkflow.withdraw, withdrawal)
 
 
 async def fix_payout(
@@ -273,6 +259,17 @@ async def fix_payout(
         ClaimWorkflow.fix_payout,
         PayoutFix(payee_account=payee_account, by=user.username, reason=reason),
     )
+    return state
+
+
+async def _update_own(
+    client: Client, claim_id: str, user: Actor, update: Any, arg: Any
+) -> ClaimState:
+    """Send an Update to a claim of the caller's own (an agent acts only on their own
+    customers' claims: 403 `not_your_case` otherwise)."""
+    handle, current = await claim_state(client, claim_id, user)
+    require_own_case(current.agent, user)
+    state: ClaimState = await run_update(handle, update, arg)
     return state
 
 
