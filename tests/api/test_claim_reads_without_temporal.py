@@ -5,8 +5,7 @@ port), so only a claim whose process has ended can answer."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import date
 
 import httpx
 import pytest
@@ -16,30 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from db.repositories.claims import upsert_claim
 from db.repositories.customers import upsert_customer
 from db.repositories.policies import insert_policy
-from domain.activities import PolicyIssue
 from domain.claims import ClaimStage, ClaimState, ClaimStatus
-from domain.products import IncidentType
+from tests.db.test_claims import claim_state, policy_issue
 
 Headers = Callable[[str], dict[str, str]]
-NOW = datetime(2026, 11, 22, 8, tzinfo=UTC)
-
-
-def _state(claim_no: str, stage: ClaimStage, status: ClaimStatus) -> ClaimState:
-    return ClaimState(
-        claim_id=claim_no,
-        workflow_id=f"claim-{claim_no}",
-        agent="alice",
-        policy_number="P-1",
-        product_code="TERM_LIFE_20",
-        incident_date=date(2026, 11, 20),
-        incident_type=IncidentType.DEATH,
-        description="Passed away in hospital",
-        amount_claimed=Decimal("300000.00"),
-        amount_approved=Decimal("300000.00") if status == ClaimStatus.PAID else None,
-        payee_account_masked="6222 **** **** 1234",
-        stage=stage,
-        status=status,
-    )
 
 
 async def _store(factory: async_sessionmaker[AsyncSession], *states: ClaimState) -> None:
@@ -55,20 +34,7 @@ async def _store(factory: async_sessionmaker[AsyncSession], *states: ClaimState)
             email=None,
             birth_date=date(1990, 5, 17),
         )
-        await insert_policy(
-            session,
-            issue=PolicyIssue(
-                policy_number="P-1",
-                application_no="A-P-1",
-                customer_id=customer.id,
-                agent="alice",
-                product_code="TERM_LIFE_20",
-                sum_insured=Decimal("300000.00"),
-                premium=Decimal("1234.50"),
-                effective_at=NOW - timedelta(days=365),
-                expires_at=NOW + timedelta(days=365 * 19),
-            ),
-        )
+        await insert_policy(session, issue=policy_issue("P1", customer.id))
         for state in states:
             await upsert_claim(session, state=state)
 
@@ -92,7 +58,7 @@ async def test_a_finished_claim_reads_from_the_read_model_while_temporal_is_down
     status: ClaimStatus,
 ) -> None:
     assert api_app.state.temporal is None
-    await _store(api_session_factory, _state("CDONE1", stage, status))
+    await _store(api_session_factory, claim_state("CDONE1", stage=stage, status=status))
 
     r = await api_client.get("/v1/claims/CDONE1", headers=auth_headers("alice"))
 
@@ -122,7 +88,7 @@ async def test_a_running_claim_still_needs_temporal(
     stage: ClaimStage,
     status: ClaimStatus,
 ) -> None:
-    await _store(api_session_factory, _state("CLIVE1", stage, status))
+    await _store(api_session_factory, claim_state("CLIVE1", stage=stage, status=status))
 
     r = await api_client.get("/v1/claims/CLIVE1", headers=auth_headers("alice"))
 
