@@ -22,7 +22,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import internal_error_response, problem_response
-from services.auth import Caller
+from services.audit import Caller
 from services.problems import ProblemError
 
 REQUEST_ID_HEADER = "X-Request-ID"

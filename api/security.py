@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.config import Settings
 from domain.underwriting import Actor, Role
 from services import auth
-from services.auth import Caller, invalid_token
+from services.audit import Caller
+from services.auth import invalid_token
 from services.problems import ProblemError
 
 # Pinned: a token naming any other algorithm (``none`` included) is refused.

@@ -1,13 +1,14 @@
 """Password hashing (argon2id through pwdlib), shared by the API's login and the dev seed.
 
-Hashing is deliberately slow (~0.1 s): callers on an event loop run these functions in
-a worker thread.
+Hashing is deliberately slow (~0.1 s): callers on an event loop use the ``_async``
+forms, which run it in a worker thread.
 """
 
 from __future__ import annotations
 
 from functools import cache
 
+import anyio.to_thread
 from pwdlib import PasswordHash
 from pwdlib.exceptions import UnknownHashError
 from pwdlib.hashers.argon2 import Argon2Hasher
@@ -42,3 +43,14 @@ def verify_password_or_dummy(password: str, password_hash: str | None) -> bool:
 def _dummy_hash() -> str:
     # Made once with the real parameters, so verifying against it costs the same.
     return hash_password("insureflow-dummy-password")
+
+
+async def hash_password_async(password: str) -> str:
+    """``hash_password`` off the event loop."""
+    return await anyio.to_thread.run_sync(hash_password, password)
+
+
+async def verify_password_async(password: str, password_hash: str | None) -> bool:
+    """``verify_password_or_dummy`` off the event loop: with no hash (unknown user) it
+    still spends the time of a real check and answers False."""
+    return await anyio.to_thread.run_sync(verify_password_or_dummy, password, password_hash)

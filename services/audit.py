@@ -7,12 +7,21 @@ written after the answer has gone. ``detail`` holds no raw personal data.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import AuditEvent
 from db.repositories import audit
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Where a request came from, as the audit trail (and a rate limit) sees it."""
+
+    client: str | None
+    request_id: str | None
 
 
 async def record(

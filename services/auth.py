@@ -11,34 +11,25 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
-from dataclasses import dataclass
 from datetime import datetime
 
-import anyio.to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import Settings
-from core.passwords import verify_password_or_dummy
+from core.passwords import verify_password_async
 from db.models import User, utcnow
 from db.repositories import auth_sessions
 from db.repositories.users import get_user
 from domain.masking import scrub
 from domain.underwriting import Actor, Role
 from services import audit
+from services.audit import Caller
 from services.problems import ProblemError
 
 # Longer than any username the user table can hold: not looked up at all.
 MAX_USERNAME = 64
 _ROLE_VALUES = frozenset(role.value for role in Role)
 _THROTTLE_CONTEXT = b"insureflow-login-throttle:"
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Where a request came from, for the audit trail."""
-
-    client: str | None
-    request_id: str | None
 
 
 def not_authenticated() -> ProblemError:
@@ -59,12 +50,6 @@ def invalid_token(detail: str = "The access token is invalid or has expired.") -
         detail,
         headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
     )
-
-
-async def verify_password_async(password: str, password_hash: str | None) -> bool:
-    """Check a password off the event loop; with no hash (unknown user) it still spends
-    the time of a real check and answers False."""
-    return await anyio.to_thread.run_sync(verify_password_or_dummy, password, password_hash)
 
 
 def actor_of(user: User) -> Actor:

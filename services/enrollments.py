@@ -14,7 +14,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import (
     SearchAttributePair,
@@ -25,7 +24,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from core.passwords import hash_password
+from core.passwords import hash_password_async
 from db.models import Enrollment
 from db.repositories import credentials, enrollments
 from domain.clocks import ProcessClocks
@@ -81,8 +80,12 @@ async def start_enrollment(
     names the same process and gets the same case, and the key used for another customer
     is refused. `secret` keys the application number and the customer's digest."""
     if idempotency_key is not None and not _KEY_RE.match(idempotency_key):
-        raise ProblemError(422, "invalid_idempotency_key", "Invalid Idempotency-Key",
-                           "8-128 characters: letters, digits and _ . : -")  # fmt: skip
+        raise ProblemError(
+            422,
+            "invalid_idempotency_key",
+            "Invalid Idempotency-Key",
+            "8-128 characters: letters, digits and _ . : -",
+        )
     try:
         identity = parse_id_number(customer.id_number)
     except InvalidIdNumber as err:
@@ -91,8 +94,12 @@ async def start_enrollment(
         raise ProblemError(422, "invalid_phone", "Invalid phone number", "5-20 digits")
     conditions = (needs or {}).get("health_conditions") or []
     if not isinstance(conditions, list) or not all(isinstance(c, str) for c in conditions):
-        raise ProblemError(422, "validation_error", "Invalid needs",
-                           "needs.health_conditions must be a list of strings")  # fmt: skip
+        raise ProblemError(
+            422,
+            "validation_error",
+            "Invalid needs",
+            "needs.health_conditions must be a list of strings",
+        )
 
     application_no = _application_no(secret, user.username, idempotency_key)
     details = CustomerDetails(
@@ -143,8 +150,12 @@ async def start_enrollment(
         else state.customer == start.customer.masked()
     )
     if not same:
-        raise ProblemError(422, "idempotency_key_reused", "Idempotency-Key reused",
-                           "this key was used for a different customer")  # fmt: skip
+        raise ProblemError(
+            422,
+            "idempotency_key_reused",
+            "Idempotency-Key reused",
+            "this key was used for a different customer",
+        )
     return EnrollmentStarted(application_no, workflow_id, state.stage, state.status)
 
 
@@ -287,7 +298,7 @@ async def submit_application(
         ),
     )
     # argon2id takes ~0.2 s of CPU: off the event loop, and before the write lock is taken.
-    password_hash = await run_in_threadpool(hash_password, query_password)
+    password_hash = await hash_password_async(query_password)
     async with session.begin():
         await credentials.store_query_credential(
             session, application_no=enrollment_id, password_hash=password_hash

@@ -82,8 +82,9 @@ def verify_callback(secret: str, raw: bytes, signature: str | None) -> None:
     the raw body."""
     expected = sign_callback(secret, raw)
     if not signature or not hmac.compare_digest(expected, signature.strip().lower()):
-        raise ProblemError(401, "invalid_signature", "Invalid signature",
-                           "X-Signature does not match the body")  # fmt: skip
+        raise ProblemError(
+            401, "invalid_signature", "Invalid signature", "X-Signature does not match the body"
+        )
 
 
 async def receive_payment(
@@ -233,8 +234,13 @@ async def _hand_to_ops(
     assert entry.order_id is not None
     async with session.begin():
         row = await enrollments.get_enrollment(session, application_no=entry.case_id)
-        await _open_task(session, entry=entry, gateway_ref=gateway_ref, reason=reason,
-                         agent=row.agent if row is not None else "system")  # fmt: skip
+        await _open_task(
+            session,
+            entry=entry,
+            gateway_ref=gateway_ref,
+            reason=reason,
+            agent=row.agent if row is not None else "system",
+        )
     log.warning("late_payment_handed_to_ops", order_id=entry.order_id, case_id=entry.case_id)
 
 

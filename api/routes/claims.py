@@ -2,29 +2,25 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from api.deps import AgentUser, CurrentUser, SessionDep, SettingsDep, TemporalDep, require_roles
+from api.deps import (
+    AgentUser,
+    CurrentUser,
+    LazyTemporalDep,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+    require_roles,
+)
 from api.openapi import problem_responses
 from api.schemas import FreeText, Money, RequiredText, StrictDate, StrictModel
-from db.repositories import claims, policies
-from domain.claim_rules import MAX_DOCUMENTS_PER_REQUEST, intake_refusal, is_supplementary
+from domain.claim_rules import MAX_DOCUMENTS_PER_REQUEST, is_supplementary
 from domain.claims import (
-    DUPLICATE_BLOCKING,
     Approval,
     Assessment,
     ClaimDocument,
@@ -34,24 +30,12 @@ from domain.claims import (
     ClaimStatus,
     Deadlines,
 )
-from domain.products import IncidentType, get_product
+from domain.products import IncidentType
 from domain.underwriting import Actor, Role
-from services.claims import claim_state
-from services.problems import ProblemError
-from services.processes import require_own_case, run_update, sees_all
-from workflows import search_attributes as sa
-from workflows.claim import ClaimWorkflow, workflow_id_for
-from workflows.inputs import (
-    ClaimAppeal,
-    ClaimStart,
-    DocumentsSupplement,
-    PayoutFix,
-    Withdrawal,
-)
+from services import claims
+from services.claims import ClaimReport
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"])
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
-_ACCOUNT_RE = re.compile(r"^[0-9]{12,19}$")
 PayoutFixer = Annotated[Actor, Depends(require_roles(Role.OPS, Role.SUPERVISOR))]
 
 # The problems these routes answer with themselves. What every route of its kind answers
@@ -175,15 +159,6 @@ class ClaimPage(BaseModel):
     next_cursor: str | None
 
 
-def _claim_no(policy_number: str, incident_date: date, incident_type: str, earlier: int) -> str:
-    """The business key of a report: the same incident reported again while the first is
-    still open names the same workflow, so even a race between two reports yields one."""
-    digest = hashlib.sha256(
-        f"{policy_number}|{incident_date.isoformat()}|{incident_type}|{earlier}".encode()
-    ).digest()
-    return "C" + base64.b32encode(digest).decode()[:12]
-
-
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
@@ -216,83 +191,21 @@ async def report_claim(
     customer's), effective on the incident date, the incident covered by the product, the
     date not in the future, the amount positive, and not the same claim again (same policy,
     incident date and type, still open or paid: 409 `duplicate_claim`)."""
-    if not _ACCOUNT_RE.match(body.payee_account):
-        raise ProblemError(422, "invalid_bank_account", "Invalid payee account", "12-19 digits")
-    policy = await policies.get_policy(session, policy_number=body.policy_number)
-    if policy is None or (not sees_all(user) and policy.agent != user.username):
-        raise ProblemError(422, "unknown_policy", "Unknown policy", "no such policy")
-    # A supervisor who is also an agent sees every policy, but files only for their own
-    # customers: filing for another agent and then deciding would be four eyes by proxy.
-    require_own_case(policy.agent, user)
-    product = get_product(policy.product_code)
-    today = datetime.now(SHANGHAI).date()
-    refused = intake_refusal(
-        policy_status=policy.status,
-        effective_on=policy.effective_at.astimezone(SHANGHAI).date(),
-        expires_on=policy.expires_at.astimezone(SHANGHAI).date(),
-        covered=product.covered_incidents,
-        incident_type=body.incident_type,
-        incident_date=body.incident_date,
-        today=today,
-        amount_claimed=body.amount_claimed,
-        limitation_years=product.claim_limitation_years,
-    )
-    if refused is not None:
-        code, message = refused
-        raise ProblemError(422, code, code.replace("_", " ").capitalize(), message)
-    earlier = await claims.claims_for_incident(
-        session,
+    report = ClaimReport(
         policy_number=body.policy_number,
         incident_date=body.incident_date,
         incident_type=body.incident_type,
-    )
-    await session.commit()
-    if any(c.status in DUPLICATE_BLOCKING for c in earlier):
-        raise ProblemError(409, "duplicate_claim", "Claim already reported",
-                           "this incident is already claimed on this policy")  # fmt: skip
-    claim_no = _claim_no(body.policy_number, body.incident_date, body.incident_type, len(earlier))
-    start = ClaimStart(
-        claim_no=claim_no,
-        agent=policy.agent,
-        policy_number=policy.policy_number,
-        product_code=policy.product_code,
-        policy_effective_on=policy.effective_at.astimezone(SHANGHAI).date(),
-        incident_date=body.incident_date,
-        incident_type=IncidentType(body.incident_type),
         description=body.description,
         amount_claimed=body.amount_claimed,
         documents=body.documents,
         payee_account=body.payee_account,
-        filed_by=user.username,
-        clocks=settings.clocks,
-        limits=settings.claim_limits,
     )
-    try:
-        await client.start_workflow(
-            ClaimWorkflow.run,
-            start,
-            id=workflow_id_for(claim_no),
-            task_queue=settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.PROCESS, "claim"),
-                    SearchAttributePair(sa.AGENT, policy.agent),
-                    SearchAttributePair(sa.STAGE, ClaimStage.REPORTED.value),
-                    SearchAttributePair(sa.STATUS, ClaimStatus.IN_PROGRESS.value),
-                    SearchAttributePair(sa.AMOUNT, float(body.amount_claimed)),
-                ]
-            ),
-        )
-    except WorkflowAlreadyStartedError:
-        raise ProblemError(409, "duplicate_claim", "Claim already reported",
-                           "this incident is already claimed on this policy") from None  # fmt: skip
+    reported = await claims.report_claim(client, session, user, settings, report)
     return ClaimAccepted(
-        claim_id=claim_no,
-        workflow_id=workflow_id_for(claim_no),
-        stage=ClaimStage.REPORTED,
-        status=ClaimStatus.IN_PROGRESS,
+        claim_id=reported.claim_id,
+        workflow_id=reported.workflow_id,
+        stage=reported.stage,
+        status=reported.status,
     )
 
 
@@ -307,18 +220,15 @@ async def list_claims(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ClaimPage:
     """The caller's claims (an agent) or all of them (supervisor, ops), newest first."""
-    try:
-        rows, next_cursor = await claims.list_claims(
-            session,
-            agent=None if sees_all(user) else user.username,
-            stage=stage.value if stage else None,
-            status=status_.value if status_ else None,
-            policy_number=policy_number,
-            cursor=cursor or None,  # an empty `cursor=` is the first page
-            limit=limit,
-        )
-    except ValueError:
-        raise ProblemError(422, "invalid_cursor", "Invalid cursor", "") from None
+    rows, next_cursor = await claims.list_claims(
+        session,
+        user,
+        stage=stage,
+        status=status_,
+        policy_number=policy_number,
+        cursor=cursor,
+        limit=limit,
+    )
     return ClaimPage(
         items=[
             ClaimSummary(
@@ -342,11 +252,12 @@ async def list_claims(
 
 
 @router.get("/{claim_id}", response_model=ClaimRead, responses=problem_responses(_NOT_FOUND))
-async def get_claim(claim_id: str, user: CurrentUser, client: TemporalDep) -> ClaimRead:
+async def get_claim(
+    claim_id: str, user: CurrentUser, temporal: LazyTemporalDep, session: SessionDep
+) -> ClaimRead:
     """Where the claim stands: stage, missing documents, assessment with the reasons for any
     reduction, approvals, payout, deadlines (and any breach), history."""
-    _, state = await claim_state(client, claim_id, user)
-    return ClaimRead.of(state)
+    return ClaimRead.of(await claims.read_claim(temporal, session, claim_id, user))
 
 
 @router.post(
@@ -362,13 +273,7 @@ async def supplement_documents(
     """Supplement missing documents; the review resumes when none is missing. Kinds
     outside the checklist are kept as supplementary; a claim keeps at most 100 documents
     (422 `too_many_documents`)."""
-    handle, current = await claim_state(client, claim_id, user)
-    require_own_case(current.agent, user)
-    state = await run_update(
-        handle,
-        ClaimWorkflow.supplement_documents,
-        DocumentsSupplement(documents=body.documents, by=user.username),
-    )
+    state = await claims.supplement_documents(client, claim_id, user, body.documents)
     return ClaimRead.of(state)
 
 
@@ -384,12 +289,7 @@ async def appeal(
 ) -> ClaimRead:
     """Appeal a rejection within the appeal window; a supervisor other than the one who
     rejected reviews it."""
-    handle, current = await claim_state(client, claim_id, user)
-    require_own_case(current.agent, user)
-    state = await run_update(
-        handle, ClaimWorkflow.appeal, ClaimAppeal(by=user.username, reason=body.reason)
-    )
-    return ClaimRead.of(state)
+    return ClaimRead.of(await claims.appeal(client, claim_id, user, body.reason))
 
 
 @router.post(
@@ -401,12 +301,7 @@ async def withdraw_claim(
     claim_id: str, body: ClaimWithdrawalCreate, user: AgentUser, client: TemporalDep
 ) -> ClaimRead:
     """Withdraw the claim before it is approved."""
-    handle, current = await claim_state(client, claim_id, user)
-    require_own_case(current.agent, user)
-    state = await run_update(
-        handle, ClaimWorkflow.withdraw, Withdrawal(by=user.username, reason=body.reason)
-    )
-    return ClaimRead.of(state)
+    return ClaimRead.of(await claims.withdraw(client, claim_id, user, body.reason))
 
 
 @router.post(
@@ -421,12 +316,5 @@ async def retry_payout(
 ) -> ClaimRead:
     """After the bank declined the payout (stage `payout_failed`): correct the payee account
     and pay again (ops or supervisor)."""
-    if not _ACCOUNT_RE.match(body.payee_account):
-        raise ProblemError(422, "invalid_bank_account", "Invalid payee account", "12-19 digits")
-    handle, _ = await claim_state(client, claim_id, user)
-    state = await run_update(
-        handle,
-        ClaimWorkflow.fix_payout,
-        PayoutFix(payee_account=body.payee_account, by=user.username, reason=body.reason),
-    )
+    state = await claims.fix_payout(client, claim_id, user, body.payee_account, body.reason)
     return ClaimRead.of(state)

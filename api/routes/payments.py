@@ -71,8 +71,9 @@ async def payment_callback(
         # size limit of BodySizeLimitMiddleware bounds its length, not its depth).
         raise ProblemError(422, "validation_error", "Invalid callback body", "") from None
     if body.order_id != order_id:
-        raise ProblemError(422, "order_mismatch", "Order id mismatch",
-                           "the body names another order")  # fmt: skip
+        raise ProblemError(
+            422, "order_mismatch", "Order id mismatch", "the body names another order"
+        )
     received = await payments.receive_payment(
         session,
         client,
