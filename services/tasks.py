@@ -27,7 +27,7 @@ from domain.enrollment import EnrollmentState
 from domain.tasks import TaskKind
 from domain.underwriting import Actor, Role
 from services.enrollments import enrollment_state
-from services.problems import ProblemError
+from services.problems import ProblemError, refused
 from services.processes import run_update
 from workflows.claim import ClaimWorkflow
 from workflows.enrollment import EnrollmentWorkflow
@@ -225,7 +225,7 @@ async def decide(
     missing: list[str],
 ) -> Decided:
     """Approve, reject or ask for information: the process's Update, or a refusal that
-    changes nothing. A failed payout or a late payment takes no decision here (409
+    changes nothing. A failed payout or a late payment takes no decision here (422
     ``decision_not_allowed``)."""
     task = await find_task(session, task_id)
     await session.commit()  # hold no read snapshot while the process decides
@@ -258,10 +258,8 @@ async def decide(
             ),
         )
     else:
-        raise ProblemError(
-            409,
+        raise refused(
             "decision_not_allowed",
-            "Not decided here",
             _PAYOUT_RETRY if task.kind == TaskKind.PAYOUT_FAILED else _LATE_PAYMENT_REFUND,
         )
     return Decided(task=task, state=state)

@@ -154,7 +154,6 @@ async def release_task(task_id: str, user: CurrentUser, session: SessionDep) -> 
                 "four_eyes_violation",
                 "task_not_open",
                 "claimed_by_other",
-                "decision_not_allowed",
                 "process_refused",
                 "process_closed",
             ]
