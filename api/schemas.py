@@ -10,9 +10,17 @@ import re
 import unicodedata
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+)
 
 CENT = Decimal("0.01")
 T = TypeVar("T")
@@ -121,3 +129,26 @@ class Page(BaseModel, Generic[T]):
 
     items: list[T]
     next_cursor: str | None = None
+
+
+# The bodies a JSON route and a console form both take: one model, so both validate alike.
+
+
+class DecisionCreate(StrictModel):
+    """A supervisor's decision on a task (POST /v1/tasks/{id}/decision, the inbox form)."""
+
+    decision: Literal["approve", "reject", "request_info"]
+    reason: RequiredText = Field(min_length=1, max_length=2000)
+    amount: Annotated[Money, Field(gt=0)] | None = Field(
+        default=None,
+        description="Claims: approve less than assessed (never more)",
+    )
+    missing: list[str] = Field(
+        default=[], max_length=20, description="Claims, with `request_info`: the document kinds"
+    )
+
+
+class OpsActionCreate(StrictModel):
+    """Why ops cancel or terminate a process (the ops routes and pages)."""
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]

@@ -7,6 +7,7 @@ fields is read from ``INSUREFLOW_<FIELD>`` like any other setting.
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
@@ -187,8 +188,6 @@ class Settings(BaseSettings):
 
 
 def _dev_secret(path: Path) -> str:
-    import secrets
-
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,25 +13,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-import structlog
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, StringConstraints
+from pydantic import AwareDatetime, BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client, WorkflowExecutionDescription
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 from api.deps import OpsUser, SessionDep, SettingsDep, TemporalDep
 from api.middleware import client_address
 from api.openapi import problem_responses
-from api.ops import describe, history, incidents, timeline, visibility
-from api.schemas import Page, StrictModel
-from db.models import AuditEvent
-from db.repositories import audit, claims, enrollments, tasks
-from domain.masking import scrub
+from api.schemas import Money, OpsActionCreate, Page
 from domain.underwriting import Actor
-from services.problems import ProblemError
-
-log = structlog.get_logger("api.ops")
+from services.ops import actions, describe, incidents, runs, timeline, visibility
 
 router = APIRouter(prefix="/v1/ops", tags=["ops"], responses=problem_responses(401, 403))
 
@@ -46,6 +38,18 @@ ExecutionStatus = Literal["running", "completed", "failed", "canceled", "termina
 # --- bodies ------------------------------------------------------------------------------
 
 
+class WorkflowSummary(visibility.WorkflowSummary):
+    """One process as visibility knows it."""
+
+    amount: Money | None
+
+
+class ProcessDescription(describe.ProcessDescription):
+    """One process as ops see it."""
+
+    amount: Money | None
+
+
 class HistoryRead(BaseModel):
     """The event history, decoded and masked, and the same told as a timeline."""
 
@@ -53,10 +57,6 @@ class HistoryRead(BaseModel):
     run_id: str
     events: list[dict[str, Any]]
     timeline: list[timeline.TimelineEntry]
-
-
-class OpsActionCreate(StrictModel):
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
 class OpsActionResult(BaseModel):
@@ -68,28 +68,10 @@ class OpsActionResult(BaseModel):
     status: Literal["cancel_requested", "terminated"]
 
 
-# --- helpers -----------------------------------------------------------------------------
-
-
-def _not_found() -> ProblemError:
-    return ProblemError(404, "workflow_not_found", "No such process", "")
-
-
-async def _describe(client: Client, workflow_id: str) -> WorkflowExecutionDescription:
-    try:
-        return await client.get_workflow_handle(workflow_id).describe()
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            raise _not_found() from None
-        raise
-
-
 # --- reads -------------------------------------------------------------------------------
 
 
-@router.get(
-    "/workflows", response_model=Page[visibility.WorkflowSummary], responses=problem_responses(422)
-)
+@router.get("/workflows", response_model=Page[WorkflowSummary], responses=problem_responses(422))
 async def search_workflows(
     user: OpsUser,
     client: TemporalDep,
@@ -104,16 +86,12 @@ async def search_workflows(
     started_before: AwareDatetime | None = None,
     cursor: Annotated[str | None, Query(max_length=4096)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> Page[visibility.WorkflowSummary]:
+) -> Page[WorkflowSummary]:
     """Processes from Temporal visibility, filtered by process (`enrollment`, `claim`),
     execution status (`running`, `completed`, ...), stage, the process's own status
     (`business_status`: `in_progress`, `effective`, ...), agent, amount range (the sum
     insured of an enrollment, the amount claimed of a claim) and start time. `next_cursor`
     pages on; visibility trails the processes by a moment."""
-    if amount_min is not None and amount_max is not None and amount_min > amount_max:
-        raise ProblemError(
-            422, "invalid_amount_range", "Invalid amount range", "amount_min is above amount_max"
-        )
     filters = visibility.SearchFilters(
         process=process,
         status=status,
@@ -125,41 +103,25 @@ async def search_workflows(
         started_after=started_after,
         started_before=started_before,
     )
-    try:
-        query = visibility.build_query(filters)
-        items, next_cursor = await visibility.list_page(
-            client,
-            query,
-            page_size=limit,
-            cursor=cursor or None,  # an empty `cursor=` is the first page
-        )
-    except visibility.InvalidCursor:
-        raise ProblemError(422, "invalid_cursor", "Invalid cursor", "") from None
-    except RPCError as err:
-        if err.status == RPCStatusCode.INVALID_ARGUMENT:  # a filter visibility cannot answer
-            detail = scrub(err.message)
-            raise ProblemError(422, "invalid_search", "Search refused", detail) from None
-        raise
-    return Page(items=items, next_cursor=next_cursor)
+    items, next_cursor = await visibility.search(client, filters, cursor=cursor, limit=limit)
+    return Page(items=[_summary(item) for item in items], next_cursor=next_cursor)
+
+
+def _summary(item: visibility.WorkflowSummary) -> WorkflowSummary:
+    return WorkflowSummary.model_validate(item, from_attributes=True)
 
 
 @router.get(
-    "/workflows/{workflow_id}",
-    response_model=describe.ProcessDescription,
-    responses=problem_responses(404),
+    "/workflows/{workflow_id}", response_model=ProcessDescription, responses=problem_responses(404)
 )
 async def describe_workflow(
     workflow_id: WorkflowId, user: OpsUser, client: TemporalDep, session: SessionDep
-) -> describe.ProcessDescription:
+) -> ProcessDescription:
     """Where one process stands: status, stage, the activities it waits on (attempt, last
     failure, next retry), its open task (assignee, due, escalation level), the timers and
     deadlines ahead, its parent and children."""
-    try:
-        return await describe.describe_process(client, session, workflow_id)
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            raise _not_found() from None
-        raise
+    found = await describe.describe_process(client, session, workflow_id)
+    return ProcessDescription.model_validate(found, from_attributes=True)
 
 
 @router.get(
@@ -175,18 +137,8 @@ async def workflow_history(
 ) -> HistoryRead:
     """The event history (latest run), payloads decoded and personal data masked, with a
     `timeline` that tells it in business words."""
-    description = await _describe(client, workflow_id)
-    handle = client.get_workflow_handle(workflow_id, run_id=description.run_id)
-    fetched = await handle.fetch_history()
-    events = await history.decode_events(
-        client.data_converter, fetched.events, include_workflow_tasks=True
-    )
-    entries = timeline.build_timeline(events)
-    if not workflow_tasks:
-        events = [e for e in events if not e["type"].startswith("WorkflowTask")]
-    return HistoryRead(
-        workflow_id=workflow_id, run_id=description.run_id, events=events, timeline=entries
-    )
+    found = await runs.read_history(client, workflow_id, workflow_tasks=workflow_tasks)
+    return HistoryRead.model_validate(found, from_attributes=True)
 
 
 @router.get(
@@ -201,11 +153,8 @@ async def export_history(workflow_id: WorkflowId, user: OpsUser, client: Tempora
     """The raw history JSON (latest run), as `temporal workflow show --output json` prints
     it: payloads stay encrypted. Replay it with `temporalio.worker.Replayer` and the app's
     data converter, or load it in the Temporal UI."""
-    description = await _describe(client, workflow_id)
-    handle = client.get_workflow_handle(workflow_id, run_id=description.run_id)
-    fetched = await handle.fetch_history()
     return Response(
-        content=fetched.to_json(),
+        content=await runs.export_history(client, workflow_id),
         media_type="application/json",
         headers={"Content-Disposition": f'attachment; filename="{workflow_id}.history.json"'},
     )
@@ -238,7 +187,7 @@ async def list_incidents(
 
 
 async def _act(
-    action: Literal["cancel", "terminate"],
+    action: actions.Action,
     workflow_id: str,
     body: OpsActionCreate,
     user: Actor,
@@ -246,80 +195,24 @@ async def _act(
     session: AsyncSession,
     request: Request,
 ) -> OpsActionResult:
-    # The reason lands in the history in plaintext: scrubbed like any free text.
-    reason = scrub(body.reason)
-
-    async def record(outcome: dict[str, Any]) -> AuditEvent:
-        return await audit.append(
-            session,
-            actor=user.username,
-            action=f"ops.{action}",
-            case_id=workflow_id[:64],
-            client=client_address(request),
-            request_id=getattr(request.state, "request_id", None),
-            detail={"reason": reason, "workflow_id": workflow_id, **outcome},
-        )
-
-    async def refused(problem: ProblemError) -> ProblemError:
-        # A refused action changes nothing, but the attempt is on record.
-        await session.rollback()
-        await record({"outcome": "refused", "code": problem.code})
-        await session.commit()
-        return problem
-
-    try:
-        description = await _describe(client, workflow_id)
-    except ProblemError as problem:
-        raise await refused(problem) from None
-    status = visibility.status_name(description.status)
-    if status != "running":
-        raise await refused(
-            ProblemError(
-                409, "workflow_not_running", "Process is not running", f"the process is {status}"
-            )
-        )
-    # Written first, committed only once Temporal took the request.
-    event = await record({"outcome": "ok", "run_id": description.run_id})
-    handle = client.get_workflow_handle(workflow_id, run_id=description.run_id)
-    try:
-        if action == "cancel":
-            await handle.cancel(reason=f"{user.username}: {reason}")
-        else:
-            await handle.terminate(reason=f"{user.username}: {reason}")
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:  # it closed meanwhile
-            raise await refused(
-                ProblemError(409, "workflow_not_running", "Process is not running", "")
-            ) from None
-        await session.rollback()
-        raise
-    if action == "terminate":
-        await _record_termination(session, workflow_id, user, reason)
-    await session.commit()
-    log.info("ops_action", action=action, workflow_id=workflow_id)
+    requested = await actions.act(
+        client,
+        session,
+        action,
+        workflow_id,
+        reason=body.reason,
+        actor=user,
+        client_address=client_address(request),
+        request_id=getattr(request.state, "request_id", None),
+    )
     return OpsActionResult(
         workflow_id=workflow_id,
-        run_id=description.run_id,
+        run_id=requested.run_id,
         action=action,
         requested_by=user.username,
-        at=event.at,
+        at=requested.at,
         status="cancel_requested" if action == "cancel" else "terminated",
     )
-
-
-async def _record_termination(
-    session: AsyncSession, workflow_id: str, user: Actor, reason: str
-) -> None:
-    """A terminated process runs nothing more (no compensation, no read-model write), so
-    its ending is recorded here, with the audit row: the case reads ``terminated`` and
-    its open tasks leave the inbox."""
-    note = f"terminated: {reason}"
-    for record in (enrollments.record_termination, claims.record_termination):
-        await record(session, workflow_id=workflow_id, by=user.username, note=note)
-    cancelled = await tasks.cancel_open_tasks(
-        session, workflow_id=workflow_id, reason=f"process terminated by {user.username}"
-    )
-    log.info("ops_terminated_recorded", workflow_id=workflow_id, tasks_cancelled=cancelled)
 
 
 @router.post(

@@ -12,8 +12,3 @@ from pathlib import Path
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_PATH = "/ui/static"
 TEMPLATES_DIR = Path(__file__).parent / "templates"
-
-# The console's modules call the API's route modules, and api.routes lists the console's
-# router: loading api.routes first (it then loads api.web.pages) makes either order of
-# import work, whichever module of the two packages a caller names first.
-import api.routes  # noqa: E402, F401

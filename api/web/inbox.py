@@ -1,11 +1,12 @@
 """The supervisor inbox: open tasks soonest due first, one task with what its decision
 needs, and the claim / release / decide forms.
 
-Everything a task page does is what ``api.routes.tasks`` does, called as is: the same
-repository functions, the same workflow Updates, so the workflow validators stay the one
-source of the rules (role, approval limit, four eyes, stage). A refusal is shown in words
-on the task page, with the refusal's HTTP status, and nothing changes. The audit log gets
-the row the API's audit middleware would have written for the same call.
+Everything a task page does is what ``api.routes.tasks`` does, through the same service
+(``services.tasks``): the same listings, the same workflow Updates, so the workflow
+validators stay the one source of the rules (role, approval limit, four eyes, stage). A
+refusal is shown in words on the task page, with the refusal's HTTP status, and nothing
+changes. The audit log gets the row the API's audit middleware would have written for the
+same call.
 """
 
 from __future__ import annotations
@@ -21,25 +22,31 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from api.deps import SessionDep, TemporalDep, get_temporal
-from api.errors import ProblemError
 from api.middleware import client_address
-from api.routes import tasks as task_routes
+from api.schemas import DecisionCreate
 from api.web import formatting
 from api.web.rendering import WebRoute, redirect, render
 from api.web.session import INBOX_ROLES, InboxUser, PageError, WebUser, has_any, require_csrf
 from db.models import Task
-from db.pagination import encode_cursor
-from db.repositories import audit, tasks
 from domain.claim_rules import DOCUMENT_KINDS
 from domain.products import CATALOGUE
+from domain.tasks import TaskKind
 from domain.underwriting import Actor, Role
+from services import tasks
+from services.problems import ProblemError
 
 log = structlog.get_logger("api.web")
 
 router: APIRouter = APIRouter(route_class=WebRoute)
 
 PAGE_SIZE = 20
-KINDS = ("underwriting", "claim_approval", "claim_review", "payout_failed", "late_payment")
+KINDS = (
+    TaskKind.UNDERWRITING,
+    TaskKind.CLAIM_APPROVAL,
+    TaskKind.CLAIM_REVIEW,
+    TaskKind.PAYOUT_FAILED,
+    TaskKind.LATE_PAYMENT,
+)
 SHOWS = {"all": "All open", "mine": "Claimed by me", "unassigned": "Unassigned"}
 DECISIONS = ("approve", "reject", "request_info")
 TaskId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:@-]{1,64}$")]
@@ -54,48 +61,6 @@ NOTICES = {
 
 
 # --- the inbox -----------------------------------------------------------------------------
-
-
-async def inbox_rows(
-    session: Any,
-    *,
-    show: str,
-    kind: str | None,
-    username: str,
-    overdue: bool,
-    cursor: str | None,
-    now: datetime,
-    limit: int = PAGE_SIZE,
-) -> tuple[list[Task], str | None]:
-    """One page of open tasks, soonest due first, and the cursor of the next (None on the
-    last page).
-
-    "All open" is two listings of the repository (open, claimed) merged by due time: each
-    gives the first rows after the cursor of its own status, so their merge gives the first
-    rows of both; one row more than a page says whether another page follows. Overdue
-    tasks are the head of a listing by due time, so "overdue" ends where the first task
-    not yet due starts.
-    """
-    statuses = {"mine": ("claimed",), "unassigned": ("open",)}.get(show, ("open", "claimed"))
-    assignee = username if show == "mine" else None
-    rows: list[Task] = []
-    for status in statuses:
-        page, _ = await tasks.list_tasks(
-            session, status=status, kind=kind, assignee=assignee, cursor=cursor, limit=limit + 1
-        )
-        rows += page
-    rows.sort(key=lambda t: (t.due_at, t.task_id))
-    head, following = rows[:limit], rows[limit] if len(rows) > limit else None
-    if overdue:
-        due = [t for t in head if formatting.aware(t.due_at) <= now]
-        if len(due) < len(head) or (following and formatting.aware(following.due_at) > now):
-            following = None
-        head = due
-    if following is None or not head:
-        return head, None
-    last = head[-1]
-    # The repository's cursor is (due_at, task_id) in its "task" scope, whatever the status.
-    return head, encode_cursor(tasks._CURSOR_SCOPE, last.due_at, last.task_id)
 
 
 @router.get("/inbox")
@@ -115,7 +80,7 @@ async def inbox(
     now = datetime.now(UTC)
     alert = None
     try:
-        rows, next_cursor = await inbox_rows(
+        rows, next_cursor = await tasks.inbox_rows(
             session,
             show=show,
             kind=kind or None,
@@ -123,6 +88,7 @@ async def inbox(
             overdue=is_overdue,
             cursor=cursor or None,
             now=now,
+            limit=PAGE_SIZE,
         )
     except ValueError:
         rows, next_cursor = [], None
@@ -176,9 +142,10 @@ async def task_page(
     reason: str = "",
     status_code: int = 200,
 ) -> Response:
-    detail = await task_routes.get_task(task_id, user, session, client)
+    found = await tasks.task_case(client, session, task_id, user)
+    detail = found.task
     now = datetime.now(UTC)
-    case = dict(detail.case or {})
+    case = dict(found.case or {})
     is_supervisor = user.has(Role.SUPERVISOR)
     if not is_supervisor:
         # Ops and admins read the case but decide nothing: they need no personal data.
@@ -206,7 +173,7 @@ async def task_page(
             "is_open": is_open,
             "can_decide": is_open and is_supervisor,
             "held_by_me": detail.assignee == user.username,
-            "is_claim": detail.kind in ("claim_approval", "claim_review"),
+            "is_claim": detail.kind in tasks.CLAIM_DECISIONS,
             "document_kinds": sorted(DOCUMENT_KINDS),
             "notice": notice,
             "alert": alert,
@@ -240,7 +207,11 @@ async def _refused(
     reason: str = "",
 ) -> Response:
     """The task page with the refusal `err` in words, answered with its status."""
-    row = await tasks.get_task(session, task_id=task_id)
+    row: Task | None
+    try:
+        row = await tasks.find_task(session, task_id)
+    except ProblemError:
+        row = None
     await session.commit()
     text = formatting.refusal_text(
         err.code,
@@ -255,30 +226,32 @@ async def _refused(
         raise PageError(err.status_code, "Refused", text)
     client = await get_temporal(request)  # the page shows the case, as the process has it
     return await task_page(
-        request, task_id, user, session, client,
-        alert=text, reason=reason, status_code=err.status_code,
-    )  # fmt: skip
+        request,
+        task_id,
+        user,
+        session,
+        client,
+        alert=text,
+        reason=reason,
+        status_code=err.status_code,
+    )
 
 
 async def _audit(
     request: Request, user: Actor, action: str, task_id: str, status: int, code: str | None
 ) -> None:
     """The row ``api.audit.AuditMiddleware`` writes for the same call under /v1."""
-    detail: dict[str, Any] = {"status": status, "outcome": "ok" if status < 400 else "refused"}
-    if code is not None:
-        detail["code"] = code
-    detail["via"] = "ui"
     try:
-        async with request.app.state.session_factory() as session, session.begin():
-            await audit.append(
-                session,
-                actor=user.username,
-                action=action,
-                case_id=task_id,
-                client=client_address(request),
-                request_id=getattr(request.state, "request_id", None),
-                detail=detail,
-            )
+        await tasks.record_page_action(
+            request.app.state.session_factory,
+            actor=user,
+            action=action,
+            task_id=task_id,
+            client=client_address(request),
+            request_id=getattr(request.state, "request_id", None),
+            status=status,
+            code=code,
+        )
     except Exception:
         # The action is done; losing its audit line must at least be loud.
         log.exception("audit write failed", action=action, case_id=task_id)
@@ -288,7 +261,7 @@ async def _audit(
 async def claim(request: Request, task_id: TaskId, user: WebUser, session: SessionDep) -> Response:
     """Take the task (``POST /v1/tasks/{id}/claim``)."""
     try:
-        await task_routes.claim_task(task_id, user, session)
+        await tasks.claim_task(session, task_id, user)
     except ProblemError as err:
         await _audit(request, user, "tasks.claim_task", task_id, err.status_code, err.code)
         return await _refused(request, task_id, user, session, err)
@@ -302,7 +275,7 @@ async def release(
 ) -> Response:
     """Give the task back to the inbox (``POST /v1/tasks/{id}/release``)."""
     try:
-        await task_routes.release_task(task_id, user, session)
+        await tasks.release_task(session, task_id, user)
     except ProblemError as err:
         await _audit(request, user, "tasks.release_task", task_id, err.status_code, err.code)
         return await _refused(request, task_id, user, session, err)
@@ -314,9 +287,7 @@ def _form_refusal(code: str, status: int = 422) -> ProblemError:
     return ProblemError(status, code, "Not accepted", "")
 
 
-def decision_body(
-    decision: str, reason: str, amount: str, missing: list[str]
-) -> task_routes.DecisionCreate:
+def decision_body(decision: str, reason: str, amount: str, missing: list[str]) -> DecisionCreate:
     """The JSON route's body from the form; a ProblemError in the API's words if it is not one."""
     if decision not in DECISIONS:
         raise _form_refusal("decision_not_allowed")
@@ -326,7 +297,7 @@ def decision_body(
     # form and the JSON route refuse the same amounts ("1E+3", full-width digits).
     value = amount.strip().replace(",", "") or None
     try:
-        return task_routes.DecisionCreate.model_validate(
+        return DecisionCreate.model_validate(
             {
                 "decision": decision,
                 "reason": reason.strip(),
@@ -356,18 +327,32 @@ async def decide(
     missing: Annotated[list[str], Form()] = [],  # noqa: B006  # FastAPI copies defaults
 ) -> Response:
     """Approve, reject or ask for information: ``POST /v1/tasks/{id}/decision`` itself."""
-    body: task_routes.DecisionCreate | None = None
+    body: DecisionCreate | None = None
     try:
         body = decision_body(decision, reason, amount, missing)
-        await task_routes.decide(task_id, body, user, session, client)
+        await tasks.decide(
+            client,
+            session,
+            task_id,
+            user,
+            decision=body.decision,
+            reason=body.reason,
+            amount=body.amount,
+            missing=body.missing,
+        )
     except ProblemError as err:
         await session.rollback()
         # A malformed form is what a malformed body is to the API: 422 validation_error.
         code = err.code if body is not None else "validation_error"
         await _audit(request, user, "tasks.decide", task_id, err.status_code, code)
         return await _refused(
-            request, task_id, user, session, err,
-            amount=body.amount if body else None, reason=reason[:2000],
-        )  # fmt: skip
+            request,
+            task_id,
+            user,
+            session,
+            err,
+            amount=body.amount if body else None,
+            reason=reason[:2000],
+        )
     await _audit(request, user, "tasks.decide", task_id, 200, None)
     return redirect(f"/ui/tasks/{task_id}?done={body.decision}")

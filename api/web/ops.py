@@ -2,9 +2,9 @@
 top to bottom with the waits between steps, what it waits on and what is failing — and
 cancel it with a reason.
 
-The data is what ``/v1/ops`` answers (its route functions are called as is: the same
-visibility query, description, masked history and timeline, the same audited cancel), so
-these pages show no personal data either.
+The data is what ``/v1/ops`` answers (the same services: the same visibility query,
+description, masked history and timeline, the same audited cancel), so these pages show
+no personal data either.
 """
 
 from __future__ import annotations
@@ -20,15 +20,16 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from api.deps import SessionDep, TemporalDep
-from api.errors import ProblemError
-from api.ops import visibility
-from api.routes import ops as ops_routes
+from api.middleware import client_address
+from api.schemas import OpsActionCreate
 from api.web import formatting
 from api.web.rendering import WebRoute, redirect, render
 from api.web.session import OpsUser, require_csrf
 from domain.claims import ClaimStage, ClaimStatus
 from domain.enrollment import Stage, Status
 from domain.underwriting import Actor
+from services.ops import actions, describe, runs, visibility
+from services.problems import ProblemError
 
 router: APIRouter = APIRouter(route_class=WebRoute)
 
@@ -39,6 +40,7 @@ EXECUTION_STATUSES = tuple(visibility.EXECUTION_STATUS)
 STAGES = tuple(dict.fromkeys([*Stage, *ClaimStage]))
 BUSINESS_STATUSES = tuple(dict.fromkeys([*Status, *ClaimStatus]))
 _AGENT = re.compile(visibility.AGENT_PATTERN)
+_AS_GIVEN = ("process", "status", "stage", "business_status", "agent")
 NOTICES = {"cancel": "Cancellation requested: the process compensates and ends as cancelled."}
 
 
@@ -108,22 +110,18 @@ async def processes(
     next_cursor = None
     if not errors:
         try:
-            page = await ops_routes.search_workflows(
-                user=user,
-                client=client,
-                process=filters["process"] or None,
-                status=filters["status"] or None,  # type: ignore[arg-type]  # checked above
-                stage=filters["stage"] or None,
-                business_status=filters["business_status"] or None,
-                agent=filters["agent"] or None,
+            # The filters given as they are: the chosen ones and the agent (checked above).
+            chosen: dict[str, Any] = {key: filters[key] or None for key in _AS_GIVEN}
+            search = visibility.SearchFilters(
+                **chosen,
                 amount_min=low,
                 amount_max=high,
                 started_after=after,
                 started_before=before,
-                cursor=cursor or None,
-                limit=PAGE_SIZE,
             )
-            items, next_cursor = page.items, page.next_cursor
+            items, next_cursor = await visibility.search(
+                client, search, cursor=cursor, limit=PAGE_SIZE
+            )
         except ProblemError as err:
             errors.append(_search_refusal(err))
     query = {k: v for k, v in filters.items() if v}
@@ -171,8 +169,8 @@ async def process_page(
     reason: str = "",
     status_code: int = 200,
 ) -> Response:
-    description = await ops_routes.describe_workflow(workflow_id, user, client, session)
-    history = await ops_routes.workflow_history(workflow_id, user, client, workflow_tasks=False)
+    description = await describe.describe_process(client, session, workflow_id)
+    history = await runs.read_history(client, workflow_id, workflow_tasks=False)
     now = datetime.now(UTC)
     steps = formatting.steps(history.timeline)
     running = description.status == "running"
@@ -221,20 +219,38 @@ async def cancel(
 ) -> Response:
     """Cancel the process with a reason (``POST /v1/ops/workflows/{id}/cancel``, audited)."""
     try:
-        body = ops_routes.OpsActionCreate(reason=reason)
+        body = OpsActionCreate(reason=reason)
     except ValidationError:
         return await process_page(
-            request, workflow_id, user, client, session,
+            request,
+            workflow_id,
+            user,
+            client,
+            session,
             alert="Give a reason for cancelling (up to 500 characters).",
-            reason=reason[:500], status_code=422,
-        )  # fmt: skip
+            reason=reason[:500],
+            status_code=422,
+        )
     try:
-        await ops_routes.cancel_workflow(workflow_id, body, user, client, session, request)
+        await actions.act(
+            client,
+            session,
+            "cancel",
+            workflow_id,
+            reason=body.reason,
+            actor=user,
+            client_address=client_address(request),
+            request_id=getattr(request.state, "request_id", None),
+        )
     except ProblemError as err:
         await session.rollback()
         return await process_page(
-            request, workflow_id, user, client, session,
+            request,
+            workflow_id,
+            user,
+            client,
+            session,
             alert=formatting.refusal_text(err.code, detail=str(err.detail)),
             status_code=err.status_code,
-        )  # fmt: skip
+        )
     return redirect(f"/ui/ops/processes/{workflow_id}?done=cancel")

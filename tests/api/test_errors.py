@@ -7,8 +7,8 @@ import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from api.errors import ProblemError
 from api.schemas import Money, StrictModel
+from services.problems import ProblemError
 from tests.support import CUSTOMER_ID_NUMBER
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "code"}

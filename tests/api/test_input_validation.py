@@ -1,20 +1,26 @@
 """Request bodies and query parameters refused (or normalised) before anything runs: money,
-names and free text, strict dates, empty cursors. No Temporal here: every finding is decided
-by validation alone, ahead of any process."""
+names and free text, strict dates, empty cursors, a decision the task does not take. No
+Temporal here: every finding is decided by validation alone, ahead of any process."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.errors import ProblemError
 from api.schemas import Money, StrictDate
 from api.web.inbox import decision_body
+from db.repositories import tasks
+from domain.activities import TaskOpen
+from domain.refusals import refusal_for
+from domain.tasks import TaskKind
+from services.problems import ProblemError
 
 # Nothing below reaches a process: a stand-in client lets the routes get past the
 # `temporal_unavailable` dependency to validation. Touching it is a test failure.
@@ -215,3 +221,50 @@ def test_the_console_decision_form_refuses_the_amounts_the_api_refuses(typed: st
 def test_the_console_decision_form_normalises_its_amount() -> None:
     body = decision_body("approve", "ok", "8,000.5", [])
     assert str(body.amount) == "8000.50"
+
+
+# A task no decision closes (a failed payout, a late payment's refund) is refused by the
+# inbox itself, before any process, with the status the refusal registry gives.
+@pytest.mark.parametrize(
+    ("kind", "where"),
+    [
+        (TaskKind.PAYOUT_FAILED, "POST /v1/claims/{id}/payout/retry"),
+        (TaskKind.LATE_PAYMENT, "ops at the gateway"),
+    ],
+)
+async def test_a_task_no_decision_closes_is_refused_with_the_registry_status(
+    api_client: httpx.AsyncClient,
+    api_session_factory: async_sessionmaker[AsyncSession],
+    auth_headers: Callable[[str], dict[str, str]],
+    kind: TaskKind,
+    where: str,
+) -> None:
+    task_id = f"{kind}-T1"
+    async with api_session_factory() as session, session.begin():
+        await tasks.insert_task(
+            session,
+            task=TaskOpen(
+                task_id=task_id,
+                kind=kind,
+                workflow_id=f"claim-{task_id}",
+                case_id=task_id,
+                subject="Resolve it",
+                amount=Decimal("100.00"),
+                submitted_by="bob",
+                agent="bob",
+                due_at=datetime.now(UTC) + timedelta(days=1),
+            ),
+        )
+    r = await api_client.post(
+        f"/v1/tasks/{task_id}/decision",
+        json={"decision": "approve", "reason": "done"},
+        headers=auth_headers("sue"),
+    )
+    assert r.status_code == refusal_for("decision_not_allowed").status == 422, r.text
+    body = r.json()
+    assert body["code"] == "decision_not_allowed"
+    assert body["title"] == refusal_for("decision_not_allowed").title
+    assert where in body["detail"]
+    async with api_session_factory() as session:
+        task = await tasks.get_task(session, task_id=task_id)
+    assert task is not None and task.status == "open"  # nothing changed

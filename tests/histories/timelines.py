@@ -9,9 +9,9 @@ from pathlib import Path
 
 from temporalio.client import WorkflowHistory
 
-from api.ops.history import decode_events
-from api.ops.timeline import build_timeline
 from core.temporal import data_converter
+from services.ops.history import decode_events
+from services.ops.timeline import build_timeline
 from tests.support import TEST_KEYRING
 
 # Dates, durations, amounts' digits and case numbers differ between two recordings.

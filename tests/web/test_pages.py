@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.middleware import STRICT_CSP
-from api.web.inbox import inbox_rows
 from db.models import AuditEvent
 from domain.masking import mask_id_number
+from services.tasks import inbox_rows
 from tests.integration.conftest import Login
 from tests.integration.test_claims_api import (
     ACCOUNT,

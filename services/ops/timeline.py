@@ -1,7 +1,7 @@
 """A process's history told in business words: "Application submitted by alice",
 "Verification passed", "Premium charged ¥1,234.00 (ledger …)".
 
-Built from the decoded, masked events of ``api.ops.history``: activities by their name
+Built from the decoded, masked events of ``services.ops.history``: activities by their name
 with their input and result, Updates by their name with the person in their arguments,
 timers, and how the process started and ended. Bookkeeping (read-model records) is left
 out; anything unknown is still shown, plainly.
@@ -11,26 +11,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import BaseModel
 
-from api.ops.history import parse_time
 from domain import steps
+from domain.business import SHANGHAI
+from domain.tasks import TaskKind
+from services.ops.history import parse_time
 from workflows import search_attributes as sa
-
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 # Read-model writes: how the API's lists stay current, not something the process did.
 _BOOKKEEPING = {steps.RECORD_QUOTE.name}
-_TASK_KINDS = {
-    "underwriting": "Underwriting",
-    "claim_review": "Claim review",
-    "claim_approval": "Claim approval",
-    "payout_failed": "Payout fix",
-    "late_payment": "Late payment refund",
+_TASK_KINDS: dict[str, str] = {
+    TaskKind.UNDERWRITING: "Underwriting",
+    TaskKind.CLAIM_REVIEW: "Claim review",
+    TaskKind.CLAIM_APPROVAL: "Claim approval",
+    TaskKind.PAYOUT_FAILED: "Payout fix",
+    TaskKind.LATE_PAYMENT: "Late payment refund",
 }
 _ACTIVITY_LABELS = {
     steps.REGISTER_CUSTOMER.name: "Customer registration",
@@ -480,7 +480,7 @@ _HANDLERS: dict[str, _Handler] = {
 
 
 def build_timeline(events: list[dict[str, Any]]) -> list[TimelineEntry]:
-    """The timeline of decoded events (``api.ops.history.decode_events``), oldest first."""
+    """The timeline of decoded events (``services.ops.history.decode_events``), oldest first."""
     timeline = _Timeline()
     for event in events:
         handler = _HANDLERS.get(event["type"])

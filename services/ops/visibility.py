@@ -23,7 +23,9 @@ from temporalio.common import TypedSearchAttributes
 from temporalio.converter import decode_typed_search_attributes
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.schemas import CENT, Money
+from domain.masking import scrub
+from domain.products import CENT
+from services.problems import ProblemError
 from workflows import search_attributes as sa
 
 # The API's execution statuses and Temporal's ``ExecutionStatus`` values.
@@ -138,7 +140,8 @@ def decode_cursor(cursor: str) -> bytes:
 
 
 class WorkflowSummary(BaseModel):
-    """One process as visibility knows it."""
+    """One process as visibility knows it. (``api.routes.ops`` answers ``amount`` as the
+    API's money.)"""
 
     workflow_id: str
     run_id: str
@@ -148,7 +151,7 @@ class WorkflowSummary(BaseModel):
     status: str  # execution status: running, completed, failed, canceled, terminated, ...
     business_status: str | None  # the process's own: in_progress, effective, paid, ...
     agent: str | None
-    amount: Money | None
+    amount: Decimal | None
     started_at: datetime | None
     closed_at: datetime | None
 
@@ -215,3 +218,25 @@ async def list_page(
     items = [summary_of(info) for info in response.executions]
     following = response.next_page_token
     return items, encode_cursor(following) if following else None
+
+
+async def search(
+    client: Client, filters: SearchFilters, *, cursor: str | None, limit: int
+) -> tuple[list[WorkflowSummary], str | None]:
+    """One page of the processes matching `filters` (newest first) and the next cursor;
+    422 ``invalid_amount_range``, ``invalid_cursor``, or ``invalid_search`` for a filter
+    visibility cannot answer. An empty `cursor` is the first page."""
+    low, high = filters.amount_min, filters.amount_max
+    if low is not None and high is not None and low > high:
+        raise ProblemError(
+            422, "invalid_amount_range", "Invalid amount range", "amount_min is above amount_max"
+        )
+    try:
+        return await list_page(client, build_query(filters), page_size=limit, cursor=cursor or None)
+    except InvalidCursor:
+        raise ProblemError(422, "invalid_cursor", "Invalid cursor", "") from None
+    except RPCError as err:
+        if err.status == RPCStatusCode.INVALID_ARGUMENT:  # a filter visibility cannot answer
+            detail = scrub(err.message)
+            raise ProblemError(422, "invalid_search", "Search refused", detail) from None
+        raise

@@ -21,12 +21,14 @@ from temporalio.client import (
 from temporalio.converter import DataConverter
 from temporalio.service import RPCError
 
-from api.ops.history import failure_message
-from api.ops.visibility import WorkflowSummary, business_attributes, status_name
 from db.models import Task
 from db.repositories.tasks import get_task
 from domain.claims import ClaimStage, ClaimState, ClaimStatus
 from domain.enrollment import EnrollmentState, Stage, Status
+from services.ops.history import failure_message
+from services.ops.runs import workflow_not_found
+from services.ops.visibility import WorkflowSummary, business_attributes, status_name
+from services.processes import is_not_found
 from workflows.claim import ClaimWorkflow
 from workflows.enrollment import EnrollmentWorkflow
 
@@ -252,7 +254,19 @@ def summary_of_description(description: WorkflowExecutionDescription) -> dict[st
 async def describe_process(
     client: Client, session: AsyncSession, workflow_id: str
 ) -> ProcessDescription:
-    """The process `workflow_id` (its latest run). Raises RPCError NOT_FOUND if unknown."""
+    """The process `workflow_id` (its latest run); 404 ``workflow_not_found`` if unknown
+    (or gone while it was being described)."""
+    try:
+        return await _describe_process(client, session, workflow_id)
+    except RPCError as err:
+        if is_not_found(err):
+            raise workflow_not_found() from None
+        raise
+
+
+async def _describe_process(
+    client: Client, session: AsyncSession, workflow_id: str
+) -> ProcessDescription:
     description = await client.get_workflow_handle(workflow_id).describe()
     raw = description.raw_description
     state = await query_state(client, workflow_id)

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from api.ops.describe import (
+from services.ops.describe import (
     PendingActivity,
     ProcessState,
     breaches,
@@ -35,7 +35,7 @@ from api.ops.describe import (
     pending_activity,
     query_state,
 )
-from api.ops.visibility import WorkflowSummary, list_page, running_processes_query
+from services.ops.visibility import WorkflowSummary, list_page, running_processes_query
 
 log = structlog.get_logger("api.ops")
 

@@ -1,0 +1,321 @@
+"""The supervisor inbox: list tasks, read one with what its decision needs, claim, release
+and decide it — for the JSON routes (``api.routes.tasks``) and the console's pages
+(``api.web.inbox``) alike.
+
+Who may decide is the process's rule, checked by the workflow's Update validator (role,
+approval limit, four eyes, stage); a refusal changes nothing and leaves no trace in the
+process history. What only the inbox knows — that a task is closed or held by someone
+else — is checked here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client, WorkflowHandle
+
+from db.models import Task
+from db.pagination import encode_cursor
+from db.repositories import audit, tasks
+from domain.claims import ClaimState
+from domain.enrollment import EnrollmentState
+from domain.tasks import TaskKind
+from domain.underwriting import Actor, Role
+from services.enrollments import enrollment_state
+from services.problems import ProblemError, refused
+from services.processes import run_update
+from workflows.claim import ClaimWorkflow
+from workflows.enrollment import EnrollmentWorkflow
+from workflows.inputs import ClaimDecision, UnderwritingDecision
+
+OPEN_STATUSES = ("open", "claimed")
+CLAIM_TASKS = tuple(kind for kind in TaskKind if kind.on_claim)
+# The kinds a supervisor decides on a claim; a failed payout is fixed, not decided.
+CLAIM_DECISIONS = (TaskKind.CLAIM_APPROVAL, TaskKind.CLAIM_REVIEW)
+# What a claim task shows of its claim.
+_CLAIM_CASE = {
+    "claim_id",
+    "agent",
+    "policy_number",
+    "product_code",
+    "incident_date",
+    "incident_type",
+    "description",
+    "amount_claimed",
+    "documents",
+    "assessment",
+    "tier",
+    "approvals",
+    "rejected_by",
+    "payee_account_masked",
+    "deadlines",
+    "stage",
+}
+# Where the tasks no decision closes are resolved instead.
+_PAYOUT_RETRY = "a failed payout is resolved with POST /v1/claims/{id}/payout/retry"
+_LATE_PAYMENT_REFUND = "a late payment's refund is made by ops at the gateway (docs/ops.md)"
+
+Decision = Literal["approve", "reject", "request_info"]
+
+
+@dataclass(frozen=True)
+class TaskCase:
+    """A task and what its decision needs: for underwriting the application (customer
+    masked) and verification results; for claims the documents, assessment and approvals."""
+
+    task: Task
+    case: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A decision the process took: the task and the process's state after it."""
+
+    task: Task
+    state: EnrollmentState | ClaimState
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+async def find_task(session: AsyncSession, task_id: str) -> Task:
+    """The task; 404 ``task_not_found``."""
+    task = await tasks.get_task(session, task_id=task_id)
+    if task is None:
+        raise ProblemError(404, "task_not_found", "No such task", "")
+    return task
+
+
+async def list_tasks(
+    session: AsyncSession,
+    user: Actor,
+    *,
+    status: str | None,
+    kind: TaskKind | None,
+    assignee: str | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Task], str | None]:
+    """Tasks ordered by due time (soonest first) and the next page's cursor. Without
+    `status`: the open inbox, or with `assignee` (``me``: the caller), that person's tasks
+    in any state. 422 ``invalid_cursor``."""
+    who = user.username if assignee == "me" else assignee
+    if status is None and who is None:
+        status = "open"
+    try:
+        return await tasks.list_tasks(
+            session, status=status, kind=kind, assignee=who, cursor=cursor or None, limit=limit
+        )
+    except ValueError:
+        raise ProblemError(422, "invalid_cursor", "Invalid cursor", "") from None
+
+
+async def inbox_rows(
+    session: AsyncSession,
+    *,
+    show: str,
+    kind: str | None,
+    username: str,
+    overdue: bool,
+    cursor: str | None,
+    now: datetime,
+    limit: int,
+) -> tuple[list[Task], str | None]:
+    """One page of open tasks, soonest due first, and the cursor of the next (None on the
+    last page). `show` is ``all``, ``mine`` (claimed by `username`) or ``unassigned``.
+    Raises ValueError for a cursor the repository did not hand out.
+
+    "All open" is two listings of the repository (open, claimed) merged by due time: each
+    gives the first rows after the cursor of its own status, so their merge gives the first
+    rows of both; one row more than a page says whether another page follows. Overdue
+    tasks are the head of a listing by due time, so "overdue" ends where the first task
+    not yet due starts.
+    """
+    statuses = {"mine": ("claimed",), "unassigned": ("open",)}.get(show, OPEN_STATUSES)
+    assignee = username if show == "mine" else None
+    rows: list[Task] = []
+    for status in statuses:
+        page, _ = await tasks.list_tasks(
+            session, status=status, kind=kind, assignee=assignee, cursor=cursor, limit=limit + 1
+        )
+        rows += page
+    rows.sort(key=lambda t: (t.due_at, t.task_id))
+    head, following = rows[:limit], rows[limit] if len(rows) > limit else None
+    if overdue:  # the task table's times come back aware (db.models.UTCDateTime)
+        due = [t for t in head if t.due_at <= now]
+        if len(due) < len(head) or (following and following.due_at > now):
+            following = None
+        head = due
+    if following is None or not head:
+        return head, None
+    last = head[-1]
+    # The repository's cursor is (due_at, task_id) in its "task" scope, whatever the status.
+    return head, encode_cursor(tasks._CURSOR_SCOPE, last.due_at, last.task_id)
+
+
+async def task_case(client: Client, session: AsyncSession, task_id: str, user: Actor) -> TaskCase:
+    """The task with what a decision needs (see ``TaskCase``); 404 ``task_not_found``, or
+    ``enrollment_not_found`` for an underwriting case the caller may not see."""
+    task = await find_task(session, task_id)
+    await session.commit()
+    case: dict[str, Any] | None = None
+    if task.kind == TaskKind.UNDERWRITING:
+        _, state = await enrollment_state(client, task.case_id, user)
+        case = {
+            "enrollment_id": state.enrollment_id,
+            "agent": state.agent,
+            "customer": state.customer.model_dump(),
+            "age_birth_year": state.birth_date.year,
+            "quote": state.quote.model_dump(mode="json") if state.quote else None,
+            "verification": state.verification.model_dump(mode="json")
+            if state.verification
+            else None,
+            "routed_because": state.underwriting.routed_because,
+            "stage": state.stage,
+        }
+    elif task.kind in CLAIM_TASKS:
+        claim = await _claim(client, task).query(ClaimWorkflow.state)
+        case = claim.model_dump(mode="json", include=_CLAIM_CASE)
+    return TaskCase(task=task, case=case)
+
+
+def _claim(client: Client, task: Task) -> WorkflowHandle[Any, ClaimState]:
+    return client.get_workflow_handle_for(ClaimWorkflow.run, task.workflow_id)
+
+
+# --- holding -------------------------------------------------------------------------------
+
+
+async def claim_task(session: AsyncSession, task_id: str, user: Actor) -> Task:
+    """Take the task so no one else decides it meanwhile."""
+    return await _hold(session, task_id, user, tasks.claim_task)
+
+
+async def release_task(session: AsyncSession, task_id: str, user: Actor) -> Task:
+    """Give the task back to the inbox."""
+    return await _hold(session, task_id, user, tasks.release_task)
+
+
+async def _hold(
+    session: AsyncSession,
+    task_id: str,
+    user: Actor,
+    change: Callable[..., Awaitable[Task]],
+) -> Task:
+    """Claim or release a task for a supervisor, with the inbox's refusals: 403
+    ``not_a_supervisor``, 404 ``task_not_found``, 409 ``claimed_by_other`` or
+    ``task_not_open``."""
+    if not user.has(Role.SUPERVISOR):
+        raise ProblemError(
+            403, "not_a_supervisor", "Not a supervisor", "only supervisors take tasks"
+        )
+    async with session.begin():
+        await find_task(session, task_id)
+        try:
+            return await change(session, task_id=task_id, username=user.username)
+        except tasks.ClaimedByOther:
+            raise ProblemError(409, "claimed_by_other", "Claimed by someone else", "") from None
+        except tasks.TaskNotOpen:
+            raise ProblemError(409, "task_not_open", "Task is not open", "") from None
+
+
+# --- deciding ------------------------------------------------------------------------------
+
+
+async def decide(
+    client: Client,
+    session: AsyncSession,
+    task_id: str,
+    user: Actor,
+    *,
+    decision: Decision,
+    reason: str,
+    amount: Decimal | None,
+    missing: list[str],
+) -> Decided:
+    """Approve, reject or ask for information: the process's Update, or a refusal that
+    changes nothing. A failed payout or a late payment takes no decision here (422
+    ``decision_not_allowed``)."""
+    task = await find_task(session, task_id)
+    await session.commit()  # hold no read snapshot while the process decides
+    if task.status not in OPEN_STATUSES:
+        raise ProblemError(409, "task_not_open", "Task is not open", "")
+    if task.assignee is not None and task.assignee != user.username:
+        raise ProblemError(
+            409,
+            "claimed_by_other",
+            "Claimed by someone else",
+            f"the task is held by {task.assignee}",
+        )
+    state: EnrollmentState | ClaimState
+    if task.kind == TaskKind.UNDERWRITING:
+        handle, _ = await enrollment_state(client, task.case_id, _as_reader(user))
+        state = await run_update(
+            handle,
+            EnrollmentWorkflow.decide,
+            UnderwritingDecision(
+                task_id=task.task_id, decision=decision, reason=reason, actor=user
+            ),
+        )
+    elif task.kind in CLAIM_DECISIONS:
+        state = await run_update(
+            _claim(client, task),
+            ClaimWorkflow.decide,
+            ClaimDecision(
+                task_id=task.task_id,
+                decision=decision,
+                reason=reason,
+                amount=amount,
+                missing=missing,
+                actor=user,
+            ),
+        )
+    else:
+        raise refused(
+            "decision_not_allowed",
+            _PAYOUT_RETRY if task.kind == TaskKind.PAYOUT_FAILED else _LATE_PAYMENT_REFUND,
+        )
+    return Decided(task=task, state=state)
+
+
+def _as_reader(user: Actor) -> Actor:
+    """Finding the case is not deciding it: whoever may call this sees the case, so the
+    workflow's validator — not a 404 — answers an agent or ops who tries to decide."""
+    return Actor(username=user.username, roles=(*user.roles, Role.OPS))
+
+
+# --- the console's audit line --------------------------------------------------------------
+
+
+async def record_page_action(
+    session_factory: async_sessionmaker[AsyncSession],
+    *,
+    actor: Actor,
+    action: str,
+    task_id: str,
+    client: str | None,
+    request_id: str | None,
+    status: int,
+    code: str | None,
+) -> None:
+    """The row ``api.audit.AuditMiddleware`` writes for the same call under /v1, marked
+    ``via: ui``, in a transaction of its own."""
+    detail: dict[str, Any] = {"status": status, "outcome": "ok" if status < 400 else "refused"}
+    if code is not None:
+        detail["code"] = code
+    detail["via"] = "ui"
+    async with session_factory() as session, session.begin():
+        await audit.append(
+            session,
+            actor=actor.username,
+            action=action,
+            case_id=task_id,
+            client=client,
+            request_id=request_id,
+            detail=detail,
+        )
