@@ -1,4 +1,4 @@
-"""Development users (docs/api-auth.md): for the embedded default only, never production.
+"""Development users (docs/api.md "Auth"): for the embedded default only, never production.
 
 Each user's password is ``<username>-dev``.
 """

@@ -39,7 +39,14 @@ SESSION_COOKIE = "insureflow_session"
 MAX_PAYLOADS = 1000
 CORS_HEADERS = ["Authorization", "Content-Type", "X-Namespace"]
 
-router = APIRouter(prefix=PREFIX, tags=["codec"], responses=problem_responses(401, 403, 422))
+router = APIRouter(
+    prefix=PREFIX,
+    tags=["codec"],
+    responses=problem_responses(
+        {401: ["not_authenticated", "invalid_token"], 403: "forbidden"},
+        {422: ["invalid_payload", "payload_not_decodable"]},
+    ),
+)
 
 
 class CodecPayloads(BaseModel):

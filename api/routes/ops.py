@@ -25,7 +25,8 @@ from api.schemas import Money, OpsActionCreate, Page
 from domain.underwriting import Actor
 from services.ops import actions, describe, incidents, runs, timeline, visibility
 
-router = APIRouter(prefix="/v1/ops", tags=["ops"], responses=problem_responses(401, 403))
+router = APIRouter(prefix="/v1/ops", tags=["ops"])
+_NOT_FOUND = {404: "workflow_not_found"}
 
 WorkflowId = Annotated[
     str, Path(pattern=r"^[A-Za-z0-9_.:@-]{1,128}$", description="The process's workflow id")
@@ -71,7 +72,13 @@ class OpsActionResult(BaseModel):
 # --- reads -------------------------------------------------------------------------------
 
 
-@router.get("/workflows", response_model=Page[WorkflowSummary], responses=problem_responses(422))
+@router.get(
+    "/workflows",
+    response_model=Page[WorkflowSummary],
+    responses=problem_responses(
+        {422: ["invalid_amount_range", "invalid_cursor", "invalid_search"]}
+    ),
+)
 async def search_workflows(
     user: OpsUser,
     client: TemporalDep,
@@ -112,7 +119,9 @@ def _summary(item: visibility.WorkflowSummary) -> WorkflowSummary:
 
 
 @router.get(
-    "/workflows/{workflow_id}", response_model=ProcessDescription, responses=problem_responses(404)
+    "/workflows/{workflow_id}",
+    response_model=ProcessDescription,
+    responses=problem_responses(_NOT_FOUND),
 )
 async def describe_workflow(
     workflow_id: WorkflowId, user: OpsUser, client: TemporalDep, session: SessionDep
@@ -125,7 +134,9 @@ async def describe_workflow(
 
 
 @router.get(
-    "/workflows/{workflow_id}/history", response_model=HistoryRead, responses=problem_responses(404)
+    "/workflows/{workflow_id}/history",
+    response_model=HistoryRead,
+    responses=problem_responses(_NOT_FOUND),
 )
 async def workflow_history(
     workflow_id: WorkflowId,
@@ -146,7 +157,7 @@ async def workflow_history(
     response_class=Response,
     responses={
         200: {"content": {"application/json": {}}, "description": "Temporal history JSON"},
-        **problem_responses(404),
+        **problem_responses(_NOT_FOUND),
     },
 )
 async def export_history(workflow_id: WorkflowId, user: OpsUser, client: TemporalDep) -> Response:
@@ -219,7 +230,7 @@ async def _act(
     "/workflows/{workflow_id}/cancel",
     status_code=202,
     response_model=OpsActionResult,
-    responses=problem_responses(404, 409, 422),
+    responses=problem_responses(_NOT_FOUND, {409: "workflow_not_running"}),
 )
 async def cancel_workflow(
     workflow_id: WorkflowId,
@@ -238,7 +249,7 @@ async def cancel_workflow(
 @router.post(
     "/workflows/{workflow_id}/terminate",
     response_model=OpsActionResult,
-    responses=problem_responses(404, 409, 422),
+    responses=problem_responses(_NOT_FOUND, {409: "workflow_not_running"}),
 )
 async def terminate_workflow(
     workflow_id: WorkflowId,

@@ -41,7 +41,7 @@ class CallbackResult(BaseModel):
     responses=problem_responses(
         {401: "invalid_signature"},
         {404: "unknown_order"},
-        {409: ["payment_not_expected", "process_refused"]},
+        {409: "process_refused"},
         {413: "payload_too_large"},
         {422: ["validation_error", "order_mismatch", "amount_mismatch"]},
     ),
@@ -60,8 +60,7 @@ async def payment_callback(
 
     A payment the process no longer takes (the order lapsed, the application was
     withdrawn or ended) is still money received: it is booked and refunded once
-    (`refunded`), or left to ops as a `late_payment` task (`refund_to_ops`); see
-    api.late_payments."""
+    (`refunded`), or left to ops as a `late_payment` task (`refund_to_ops`)."""
     raw = await request.body()
     payments.verify_callback(settings.payment_gateway_secret, raw, x_signature)
     try:

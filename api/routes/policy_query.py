@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import SessionDep, SettingsDep
 from api.middleware import caller_of
+from api.openapi import problem_responses
 from api.schemas import Money, StrictModel
 from domain.masking import mask_name
 from services import policies
@@ -64,11 +65,7 @@ class PolicyQueryRead(BaseModel):
 @router.post(
     "/policy-query",
     response_model=PolicyQueryRead,
-    responses={
-        401: {"description": "`verification_failed`, whichever field was wrong"},
-        423: {"description": "`locked`: too many failures for this policy number"},
-        429: {"description": "`rate_limited`: too many attempts from this client"},
-    },
+    responses=problem_responses({401: "verification_failed", 423: "locked", 429: "rate_limited"}),
 )
 async def policy_query(
     body: PolicyQuery, request: Request, session: SessionDep, settings: SettingsDep

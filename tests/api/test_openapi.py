@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from api.routes.enrollments import EnrollmentRead
 from domain.claims import ClaimStage, ClaimState, ClaimStatus, Deadlines
 from domain.enrollment import EnrollmentState, MaskedCustomer, Stage, Status
 from domain.products import IncidentType
+from domain.refusals import REFUSALS
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 METHODS = {"get", "put", "post", "delete", "patch"}
@@ -332,3 +334,36 @@ async def test_routes_that_send_an_update_document_process_closed(
     ):
         response = openapi["paths"][path][method]["responses"]["409"]
         assert "process_closed" in response["x-problem-codes"], path
+
+
+def _raised_codes() -> set[str]:
+    """Every problem code a route or service can raise: ``ProblemError(<status>, "<code>"``
+    and ``refused("<code>"`` in api/ and services/, and every registered process refusal."""
+    root = Path(__file__).resolve().parents[2]
+    built = re.compile(r'ProblemError\(\s*\d{3},\s*"([a-z_]+)"')
+    registered = re.compile(r'refused\(\s*"([a-z_]+)"')
+    codes = set(REFUSALS)
+    for package in ("api", "services"):
+        for source in (root / package).rglob("*.py"):
+            text = source.read_text(encoding="utf-8")
+            codes |= set(built.findall(text)) | set(registered.findall(text))
+    return codes
+
+
+async def test_every_code_the_code_can_raise_is_documented_somewhere(
+    openapi: dict[str, Any],
+) -> None:
+    documented = {
+        code
+        for _, _, operation in operations(openapi)
+        for response in operation.get("responses", {}).values()
+        for code in response.get("x-problem-codes", [])
+    }
+    # Answered by the middleware or handlers app-wide, or where the document has no
+    # operation: the console's pages (api.web) are not in it.
+    app_wide = {"not_ready", "database_unavailable", "payload_too_large"}
+    console_only = {"csrf_failed"}
+    # Refusals of the payment Update that the callback turns into an answer (200
+    # `already_paid`, a late payment booked and refunded): never a problem.
+    answered = {"already_paid", "payment_not_expected"}
+    assert sorted(_raised_codes() - documented - app_wide - console_only - answered) == []
