@@ -22,6 +22,8 @@ from pydantic import (
     StringConstraints,
 )
 
+from services.tasks import DecisionAsked
+
 CENT = Decimal("0.01")
 T = TypeVar("T")
 
@@ -146,6 +148,9 @@ class DecisionCreate(StrictModel):
     missing: list[str] = Field(
         default=[], max_length=20, description="Claims, with `request_info`: the document kinds"
     )
+
+    def asked(self) -> DecisionAsked:
+        return DecisionAsked(self.decision, self.reason, self.amount, tuple(self.missing))
 
 
 class OpsActionCreate(StrictModel):

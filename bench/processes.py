@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from bench.stack import Stack
 from db.repositories import customers, policies
@@ -87,13 +86,8 @@ async def start_enrollment(
         ),
         id=workflow_id_for(application_no),
         task_queue=task_queue,
-        search_attributes=TypedSearchAttributes(
-            [
-                SearchAttributePair(sa.PROCESS, "enrollment"),
-                SearchAttributePair(sa.AGENT, agent),
-                SearchAttributePair(sa.STAGE, Stage.CONSULTATION.value),
-                SearchAttributePair(sa.STATUS, Status.IN_PROGRESS.value),
-            ]
+        search_attributes=sa.at_start(
+            "enrollment", agent, Stage.CONSULTATION.value, Status.IN_PROGRESS.value
         ),
     )
     quote = await handle.execute_update(
@@ -210,14 +204,12 @@ async def claim_operation(
             ),
             id=claim_workflow_id(claim_no),
             task_queue=task_queue or stack.task_queue,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.PROCESS, "claim"),
-                    SearchAttributePair(sa.AGENT, "alice"),
-                    SearchAttributePair(sa.STAGE, ClaimStage.REPORTED.value),
-                    SearchAttributePair(sa.STATUS, ClaimStatus.IN_PROGRESS.value),
-                    SearchAttributePair(sa.AMOUNT, float(CLAIM_AMOUNT)),
-                ]
+            search_attributes=sa.at_start(
+                "claim",
+                "alice",
+                ClaimStage.REPORTED.value,
+                ClaimStatus.IN_PROGRESS.value,
+                CLAIM_AMOUNT,
             ),
         )
         state: ClaimState = await handle.result()

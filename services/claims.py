@@ -14,8 +14,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
@@ -146,14 +144,12 @@ async def report_claim(
             task_queue=settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.PROCESS, "claim"),
-                    SearchAttributePair(sa.AGENT, policy.agent),
-                    SearchAttributePair(sa.STAGE, ClaimStage.REPORTED.value),
-                    SearchAttributePair(sa.STATUS, ClaimStatus.IN_PROGRESS.value),
-                    SearchAttributePair(sa.AMOUNT, float(report.amount_claimed)),
-                ]
+            search_attributes=sa.at_start(
+                "claim",
+                policy.agent,
+                ClaimStage.REPORTED.value,
+                ClaimStatus.IN_PROGRESS.value,
+                report.amount_claimed,
             ),
         )
     except WorkflowAlreadyStartedError:

@@ -16,8 +16,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
@@ -126,13 +124,8 @@ async def start_enrollment(
             task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.PROCESS, "enrollment"),
-                    SearchAttributePair(sa.AGENT, user.username),
-                    SearchAttributePair(sa.STAGE, Stage.CONSULTATION.value),
-                    SearchAttributePair(sa.STATUS, Status.IN_PROGRESS.value),
-                ]
+            search_attributes=sa.at_start(
+                "enrollment", user.username, Stage.CONSULTATION.value, Status.IN_PROGRESS.value
             ),
         )
     except WorkflowAlreadyStartedError:

@@ -73,6 +73,17 @@ class TaskCase:
 
 
 @dataclass(frozen=True)
+class DecisionAsked:
+    """What the decider asks for: approve, reject or ask for information, with a reason;
+    for claims an amount below the assessment, or the document kinds still missing."""
+
+    decision: Decision
+    reason: str
+    amount: Decimal | None = None
+    missing: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Decided:
     """A decision the process took: the task and the process's state after it."""
 
@@ -232,11 +243,7 @@ async def decide(
     session: AsyncSession,
     task_id: str,
     user: Actor,
-    *,
-    decision: Decision,
-    reason: str,
-    amount: Decimal | None,
-    missing: list[str],
+    asked: DecisionAsked,
 ) -> Decided:
     """Approve, reject or ask for information: the process's Update, or a refusal that
     changes nothing. A failed payout or a late payment takes no decision here (422
@@ -259,7 +266,7 @@ async def decide(
             handle,
             EnrollmentWorkflow.decide,
             UnderwritingDecision(
-                task_id=task.task_id, decision=decision, reason=reason, actor=user
+                task_id=task.task_id, decision=asked.decision, reason=asked.reason, actor=user
             ),
         )
     elif task.kind in CLAIM_DECISIONS:
@@ -268,10 +275,10 @@ async def decide(
             ClaimWorkflow.decide,
             ClaimDecision(
                 task_id=task.task_id,
-                decision=decision,
-                reason=reason,
-                amount=amount,
-                missing=missing,
+                decision=asked.decision,
+                reason=asked.reason,
+                amount=asked.amount,
+                missing=list(asked.missing),
                 actor=user,
             ),
         )

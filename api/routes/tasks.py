@@ -158,16 +158,7 @@ async def decide(
 ) -> DecisionResult:
     """Approve or reject. 200 with the process's new stage, or a refusal that changes
     nothing."""
-    decided = await tasks.decide(
-        client,
-        session,
-        task_id,
-        user,
-        decision=body.decision,
-        reason=body.reason,
-        amount=body.amount,
-        missing=body.missing,
-    )
+    decided = await tasks.decide(client, session, task_id, user, body.asked())
     return DecisionResult(
         task_id=decided.task.task_id,
         workflow_id=decided.task.workflow_id,

@@ -330,16 +330,7 @@ async def decide(
     body: DecisionCreate | None = None
     try:
         body = decision_body(decision, reason, amount, missing)
-        await tasks.decide(
-            client,
-            session,
-            task_id,
-            user,
-            decision=body.decision,
-            reason=body.reason,
-            amount=body.amount,
-            missing=body.missing,
-        )
+        await tasks.decide(client, session, task_id, user, body.asked())
     except ProblemError as err:
         await session.rollback()
         # A malformed form is what a malformed body is to the API: 422 validation_error.

@@ -19,7 +19,6 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -233,14 +232,7 @@ class Harness:
             start,
             id=workflow_id_for(app_no),
             task_queue=self.task_queue,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.PROCESS, "enrollment"),
-                    SearchAttributePair(sa.AGENT, agent),
-                    SearchAttributePair(sa.STAGE, "consultation"),
-                    SearchAttributePair(sa.STATUS, "in_progress"),
-                ]
-            ),
+            search_attributes=sa.at_start("enrollment", agent, "consultation", "in_progress"),
         )
         self.started.append(handle)
         return handle
