@@ -13,8 +13,15 @@ from pwdlib import PasswordHash
 from pwdlib.exceptions import UnknownHashError
 from pwdlib.hashers.argon2 import Argon2Hasher
 
-# argon2-cffi's defaults (t=3, m=64 MiB, p=4) meet OWASP's argon2id recommendation.
-_hasher = PasswordHash((Argon2Hasher(),))
+# OWASP's minimum for argon2id (Password Storage Cheat Sheet): m = 19 MiB, t = 2, p = 1.
+# A hash made with other parameters still verifies, and is re-hashed on the next success
+# (``verify_and_rehash``). docs/privacy.md says why these.
+TIME_COST = 2
+MEMORY_COST_KIB = 19 * 1024
+PARALLELISM = 1
+_hasher = PasswordHash(
+    (Argon2Hasher(time_cost=TIME_COST, memory_cost=MEMORY_COST_KIB, parallelism=PARALLELISM),)
+)
 
 
 def hash_password(password: str) -> str:
@@ -30,13 +37,17 @@ def verify_password(password: str, password_hash: str) -> bool:
         return False
 
 
-def verify_password_or_dummy(password: str, password_hash: str | None) -> bool:
-    """`verify_password`, but with no hash (unknown user) check against a dummy hash and
-    answer False, so an unknown username takes as long as a wrong password."""
+def verify_and_rehash(password: str, password_hash: str | None) -> tuple[bool, str | None]:
+    """Whether `password` matches `password_hash` (with no hash: checked against a dummy,
+    False), and, when it does and the hash was made with other parameters than today's, a
+    new hash to store in its place (None when the stored one is current)."""
     if password_hash is None:
         verify_password(password, _dummy_hash())
-        return False
-    return verify_password(password, password_hash)
+        return False, None
+    try:
+        return _hasher.verify_and_update(password, password_hash)
+    except UnknownHashError:
+        return False, None
 
 
 @cache
@@ -50,7 +61,9 @@ async def hash_password_async(password: str) -> str:
     return await anyio.to_thread.run_sync(hash_password, password)
 
 
-async def verify_password_async(password: str, password_hash: str | None) -> bool:
-    """``verify_password_or_dummy`` off the event loop: with no hash (unknown user) it
-    still spends the time of a real check and answers False."""
-    return await anyio.to_thread.run_sync(verify_password_or_dummy, password, password_hash)
+async def verify_and_rehash_async(
+    password: str, password_hash: str | None
+) -> tuple[bool, str | None]:
+    """``verify_and_rehash`` off the event loop: with no hash (unknown user) it still
+    spends the time of a real check and answers False."""
+    return await anyio.to_thread.run_sync(verify_and_rehash, password, password_hash)

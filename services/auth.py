@@ -16,10 +16,10 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import Settings
-from core.passwords import verify_password_async
+from core.passwords import verify_and_rehash_async
 from db.models import User, utcnow
 from db.repositories import auth_sessions
-from db.repositories.users import get_user
+from db.repositories.users import get_user, set_password_hash
 from domain.masking import scrub
 from domain.underwriting import Actor, Role
 from services import audit
@@ -177,7 +177,9 @@ async def sign_in(
 
     user = await get_user(session, username=username) if len(username) <= MAX_USERNAME else None
     # Always run one password check, even with no user, so timing says nothing either.
-    password_ok = await verify_password_async(password, user.password_hash if user else None)
+    password_ok, rehashed = await verify_and_rehash_async(
+        password, user.password_hash if user else None
+    )
 
     reason = _refusal_reason(user, password_ok=password_ok)
     if user is None or reason is not None:
@@ -198,6 +200,8 @@ async def sign_in(
         roles=tuple(Role(role) for role in user.roles),
         approval_limit=user.approval_limit,
     )
+    if rehashed is not None:
+        await set_password_hash(session, user, rehashed)
     await auth_sessions.clear_failures(session, key=user_key)
     await audit.record(
         session,

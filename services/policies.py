@@ -20,7 +20,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.crypto import FieldCipher
-from core.passwords import verify_password_async
+from core.passwords import verify_and_rehash_async
 from db.models import Claim, Customer, PaymentLedger, Policy, utcnow
 from db.repositories import audit, claims, credentials, customers, ledger, policies
 from domain.products import Product, get_product
@@ -127,13 +127,15 @@ async def query_policy(
     id_matches = hmac.compare_digest(
         cipher.blind_index(given.id_number), customer.id_hash if customer else "-" * 64
     )
-    password_ok = await verify_password_async(
+    password_ok, rehashed = await verify_and_rehash_async(
         given.query_password, credential.password_hash if credential else None
     )
     if policy is None or customer is None or credential is None or not (id_matches and password_ok):
         await record(FAILED, "verification_failed")
         raise _verification_failed()
 
+    if rehashed is not None:
+        await credentials.rehash_query_credential(session, credential, rehashed)
     movements = await ledger.entries_for_case(session, case_id=policy.application_no)
     claim_rows = await claims.list_for_policy(session, policy_number=policy.policy_number)
     await session.commit()

@@ -30,3 +30,11 @@ async def get_query_credential(
 ) -> QueryCredential | None:
     """The query credential of an application, or None."""
     return await session.get(QueryCredential, application_no, populate_existing=True)
+
+
+async def rehash_query_credential(
+    session: AsyncSession, credential: QueryCredential, password_hash: str
+) -> None:
+    """Store a new hash of the same query password (parameters brought up to date); the
+    credential keeps its `created_at`."""
+    credential.password_hash = password_hash

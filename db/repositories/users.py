@@ -16,6 +16,12 @@ async def get_user(session: AsyncSession, *, username: str) -> User | None:
     return await session.scalar(select(User).where(User.username == username))
 
 
+async def set_password_hash(session: AsyncSession, user: User, password_hash: str) -> None:
+    """Store a new hash of the user's (unchanged) password: parameters brought up to date."""
+    user.password_hash = password_hash
+    user.updated_at = utcnow()
+
+
 async def upsert_user(
     session: AsyncSession,
     *,

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import jwt
 import pytest
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -411,3 +413,24 @@ async def test_console_sign_in_is_locked_like_the_api(api_client: httpx.AsyncCli
     assert int(response.headers["retry-after"]) > 0
     assert "Too many failed sign-ins" in response.text
     assert "insureflow_session" not in api_client.cookies
+
+
+async def test_a_password_hashed_with_old_parameters_is_rehashed_at_the_next_sign_in(
+    api_client: httpx.AsyncClient, api_session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    old = PasswordHash((Argon2Hasher(),)).hash("bob-dev")  # argon2-cffi's t=3, m=64 MiB, p=4
+    async with api_session_factory() as session:
+        await session.execute(update(User).where(User.username == "bob").values(password_hash=old))
+        await session.commit()
+
+    async def stored() -> str:
+        async with api_session_factory() as session:
+            return str(
+                await session.scalar(select(User.password_hash).where(User.username == "bob"))
+            )
+
+    assert (await login(api_client, "bob", "wrong")).status_code == 401
+    assert await stored() == old  # a wrong password changes nothing
+    assert (await login(api_client, "bob", "bob-dev")).status_code == 200
+    assert "$m=19456,t=2,p=1$" in await stored()
+    assert (await login(api_client, "bob", "bob-dev")).status_code == 200

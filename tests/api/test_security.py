@@ -13,10 +13,12 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 
 from api.security import create_access_token, decode_access_token
 from core.config import Settings
-from core.passwords import hash_password, verify_password, verify_password_or_dummy
+from core.passwords import hash_password, verify_and_rehash, verify_password
 from domain.underwriting import Actor, Role
 
 
@@ -167,7 +169,23 @@ def test_passwords_hash_with_argon2id_and_verify() -> None:
 
 
 def test_an_unknown_user_is_checked_against_a_dummy_hash_and_refused() -> None:
-    assert verify_password_or_dummy("anything", None) is False
+    assert verify_and_rehash("anything", None) == (False, None)
+
+
+def test_passwords_hash_with_owasp_minimum_argon2id_parameters() -> None:
+    # OWASP Password Storage Cheat Sheet: argon2id, m = 19 MiB, t = 2, p = 1.
+    assert "$argon2id$v=19$m=19456,t=2,p=1$" in hash_password("correct horse")
+
+
+def test_a_hash_made_with_other_parameters_is_rehashed_on_a_right_password_only() -> None:
+    old = PasswordHash((Argon2Hasher(),)).hash("correct horse")  # t=3, m=64 MiB, p=4
+    assert "m=65536,t=3,p=4" in old
+
+    assert verify_and_rehash("wrong horse", old) == (False, None)
+    ok, new = verify_and_rehash("correct horse", old)
+    assert ok and new is not None and "m=19456,t=2,p=1" in new
+    assert verify_password("correct horse", new)
+    assert verify_and_rehash("correct horse", new) == (True, None)  # current: kept
 
 
 def test_each_token_carries_its_own_id(app_settings: Settings) -> None:

@@ -9,13 +9,16 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from sqlalchemy import text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
 from core.config import Settings
+from db.models import QueryCredential
 from domain.identity import make_id_number
 from tests.integration.conftest import Login
 from tests.integration.test_claims_api import (
@@ -198,3 +201,35 @@ async def test_no_id_number_anywhere_in_the_data_dir_or_temporal_store_after_a_f
             scanned += 1
             assert not any(n in data for n in needles), f"ID number found in {path.name}"
     assert scanned >= 4  # read model (+WAL), logs, outbox messages, Temporal's own store
+
+
+async def test_a_query_password_hashed_with_old_parameters_is_rehashed_on_success(
+    api: httpx.AsyncClient, login: Login, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    id_number = fresh_id()
+    alice = await login("alice")
+    eid = await enroll(
+        api, alice, product="MEDICAL_1Y", sum_insured="50000.00", id_number=id_number
+    )
+    body = await wait_for(api, alice, eid, lambda b: b["status"] != "in_progress")
+    old = PasswordHash((Argon2Hasher(),)).hash(PASSWORD)  # argon2-cffi's t=3, m=64 MiB, p=4
+    async with sessions() as session:
+        await session.execute(
+            update(QueryCredential)
+            .where(QueryCredential.application_no == eid)
+            .values(password_hash=old)
+        )
+        await session.commit()
+
+    async def stored() -> str:
+        async with sessions() as session:
+            credential = await session.get(QueryCredential, eid, populate_existing=True)
+            assert credential is not None
+            return credential.password_hash
+
+    policy = body["policy_number"]
+    wrong = await query(api, policy_number=policy, id_number=id_number, query_password="nope-nope")
+    assert wrong.status_code == 401 and await stored() == old
+    r = await query(api, policy_number=policy, id_number=id_number, query_password=PASSWORD)
+    assert r.status_code == 200, r.text
+    assert "$m=19456,t=2,p=1$" in await stored()
