@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 app = typer.Typer(help="InsureFlow: insurance agency processes on Temporal.", no_args_is_help=True)
 db_app = typer.Typer(help="Read-model database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+reports_app = typer.Typer(help="The reports' daily aggregates.", no_args_is_help=True)
+app.add_typer(reports_app, name="reports")
 
 # The dev server's search attributes, as `temporal server start-dev --search-attribute`
 # names their types (Keyword, Double): those every process upserts.
@@ -215,16 +218,20 @@ def dev() -> None:
 
 
 async def _prepare(settings: Settings, *, seed_users: bool) -> None:
-    """Search attributes, migrations and (development only) the seeded users."""
+    """Search attributes, schedules, migrations and (development only) the seeded users."""
     from db.migrate import upgrade_async
     from db.seed import seed_dev_users
     from db.session import make_engine, make_session_factory
     from workers.namespace import register_search_attributes
+    from workers.schedules import ensure_schedules
 
     client = await _connect_with_retry(settings)
     added = await register_search_attributes(client)
     if added:
         _say(f"registered search attributes: {', '.join(added)}")
+    created = await ensure_schedules(client, task_queue=settings.task_queue)
+    if created:
+        _say(f"created schedules: {', '.join(created)}")
     await upgrade_async(settings.effective_database_url)
     _say("database migrated")
     if seed_users and settings.environment == "development":
@@ -318,6 +325,50 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     settings = get_settings()
     upgrade(settings.effective_database_url, revision)
     _say(f"database at {revision}")
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+@reports_app.command("backfill")
+def reports_backfill(
+    start: Annotated[str, typer.Argument(metavar="FROM", help="first business day, YYYY-MM-DD")],
+    end: Annotated[str, typer.Argument(metavar="TO", help="last business day, inclusive")],
+) -> None:
+    """Recompute the reports' daily aggregates for every business day from FROM to TO, one
+    transaction per day, straight against INSUREFLOW_DATABASE_URL (no Temporal needed).
+    Each day's rows are replaced: a rerun is harmless."""
+    first, last = _day(start), _day(end)
+    if first > last:
+        raise typer.BadParameter(f"FROM ({first}) is after TO ({last})")
+    asyncio.run(_backfill(get_settings(), first, last))
+
+
+async def _backfill(settings: Settings, first: date, last: date) -> None:
+    from db.repositories.reports import aggregate_day
+    from db.session import make_engine, make_session_factory
+    from domain.policy_query import LOCK_AFTER, LOCK_WINDOW
+
+    engine = make_engine(settings.effective_database_url)
+    sessions = make_session_factory(engine)
+    total = (last - first).days + 1
+    try:
+        for n in range(total):
+            day = first + timedelta(days=n)
+            async with sessions() as session, session.begin():
+                done = await aggregate_day(
+                    session, day=day, lock_after=LOCK_AFTER, lock_window=LOCK_WINDOW
+                )
+            _say(
+                f"reports {day} ({n + 1}/{total}): {done.agent_rows} agent rows, "
+                f"{done.task_rows} task rows, {done.sample_rows} sample rows"
+            )
+    finally:
+        await engine.dispose()
 
 
 @app.command()

@@ -370,3 +370,69 @@ class LoginThrottle(Base):
     )
 
     __table_args__ = (CheckConstraint(_in("scope", LOGIN_THROTTLE_SCOPES), name="scope"),)
+
+
+class ReportDaily(Base):
+    """One business day's figures for one agent (domain.reports.AGENT_FIGURES), written
+    by the daily aggregation: the reports sum these rows, never the raw tables. An agent
+    of ``""`` holds figures that belong to no agent (docs/reports.md)."""
+
+    __tablename__ = "report_daily"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    agent: Mapped[str] = mapped_column(String(64), primary_key=True)
+    applications_started: Mapped[int] = mapped_column(default=0)
+    applications_submitted: Mapped[int] = mapped_column(default=0)
+    applications_approved: Mapped[int] = mapped_column(default=0)
+    applications_rejected: Mapped[int] = mapped_column(default=0)
+    policies_issued: Mapped[int] = mapped_column(default=0)
+    premium_issued: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    claims_reported: Mapped[int] = mapped_column(default=0)
+    claims_decided: Mapped[int] = mapped_column(default=0)
+    claims_rejected: Mapped[int] = mapped_column(default=0)
+    claims_decided_in_time: Mapped[int] = mapped_column(default=0)
+    claims_paid: Mapped[int] = mapped_column(default=0)
+    claims_paid_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    queries_attempted: Mapped[int] = mapped_column(default=0)
+    queries_succeeded: Mapped[int] = mapped_column(default=0)
+    queries_failed: Mapped[int] = mapped_column(default=0)
+    queries_locked: Mapped[int] = mapped_column(default=0)
+    query_lockouts: Mapped[int] = mapped_column(default=0)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    # A range for one agent (an agent's own report) reads by agent first.
+    __table_args__ = (Index(None, "agent", "day"),)
+
+
+class ReportTaskDaily(Base):
+    """One business day's SLA figures for one agent's inbox tasks of one kind
+    (domain.reports.TASK_FIGURES)."""
+
+    __tablename__ = "report_task_daily"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    agent: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    opened: Mapped[int] = mapped_column(default=0)
+    decided: Mapped[int] = mapped_column(default=0)
+    decided_before_due: Mapped[int] = mapped_column(default=0)
+    escalated: Mapped[int] = mapped_column(default=0)
+    breached: Mapped[int] = mapped_column(default=0)
+    cancelled: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (Index(None, "agent", "day"),)
+
+
+class ReportSamples(Base):
+    """One business day's durations of one measure for one agent (domain.reports.MEASURES),
+    every one, sorted: median and percentiles are not sums, so a range's are computed from
+    all its samples, exactly (a median of daily medians is not the range's median)."""
+
+    __tablename__ = "report_samples"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    agent: Mapped[str] = mapped_column(String(64), primary_key=True)
+    measure: Mapped[str] = mapped_column(String(32), primary_key=True)
+    samples: Mapped[list[int]] = mapped_column(JSONDocument, default=list)
+
+    __table_args__ = (Index(None, "agent", "day"),)

@@ -44,6 +44,7 @@ from domain.activities import (
     VerifyApplicant,
 )
 from domain.enrollment import Verification
+from domain.reports import ReportDay, ReportDayAggregated
 
 A = TypeVar("A")
 R = TypeVar("R")
@@ -98,6 +99,10 @@ SETTLE_ONLINE_PAYMENT: Step[Settlement, LedgerEntry] = Step(
 REFUND_PREMIUM: Step[Refund, LedgerEntry] = Step("refund_premium", Refund, LedgerEntry, "activity")
 PAY_CLAIM: Step[PayoutRequest, LedgerEntry] = Step(
     "pay_claim", PayoutRequest, LedgerEntry, "activity"
+)
+# The reports' daily aggregation: a regular activity, so ops see a failing day retry.
+AGGREGATE_REPORT_DAY: Step[ReportDay, ReportDayAggregated] = Step(
+    "aggregate_report_day", ReportDay, ReportDayAggregated, "activity"
 )
 
 STEPS: tuple[Step[object, object], ...] = tuple(

@@ -15,7 +15,6 @@ import hmac
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,13 +22,10 @@ from core.crypto import FieldCipher
 from core.passwords import verify_and_rehash_async
 from db.models import Claim, Customer, PaymentLedger, Policy, utcnow
 from db.repositories import audit, claims, credentials, customers, ledger, policies
+from domain.policy_query import FAILED, LOCK_AFTER, LOCK_WINDOW, LOCKED, SUCCEEDED
 from domain.products import Product, get_product
 from services.audit import Caller
 from services.problems import ProblemError
-
-LOCK_AFTER = 5
-LOCK_WINDOW = timedelta(minutes=15)
-FAILED = "policy_query.failed"
 
 
 class ClientRateLimiter:
@@ -82,6 +78,7 @@ async def query_policy(
     ``locked`` after too many failures for the policy number, 401 ``verification_failed``
     for any mismatch. Every attempt past the rate limit is audited."""
     client = caller.client or "unknown"
+    started = time.monotonic()
     if not limiter.allow(client):
         raise ProblemError(
             429,
@@ -100,7 +97,8 @@ async def query_policy(
                 case_id=given.policy_number,
                 client=client,
                 request_id=caller.request_id,
-                detail={"outcome": outcome},
+                # How long the answer took (the reports' p95 answer time), in ms.
+                detail={"outcome": outcome, "ms": round((time.monotonic() - started) * 1000)},
             )
 
     since = utcnow() - LOCK_WINDOW
@@ -109,7 +107,7 @@ async def query_policy(
     )
     await session.commit()
     if failures >= LOCK_AFTER:
-        await record("policy_query.locked", "locked")
+        await record(LOCKED, "locked")
         raise ProblemError(423, "locked", "Locked", "Too many failed attempts; try again later.")
 
     policy = await policies.get_policy(session, policy_number=given.policy_number)
@@ -139,7 +137,7 @@ async def query_policy(
     movements = await ledger.entries_for_case(session, case_id=policy.application_no)
     claim_rows = await claims.list_for_policy(session, policy_number=policy.policy_number)
     await session.commit()
-    await record("policy_query.succeeded", "ok")
+    await record(SUCCEEDED, "ok")
     return PolicyRecord(
         policy=policy,
         product=get_product(policy.product_code),

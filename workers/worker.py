@@ -22,6 +22,7 @@ from activities.changes import ChangeActivities
 from activities.claims import ClaimActivities
 from activities.payment import PaymentActivities
 from activities.records import RecordActivities
+from activities.reports import ReportActivities
 from activities.verification import VerificationActivities
 from core.config import Settings
 from core.crypto import FieldCipher
@@ -30,8 +31,9 @@ from gateways.payment import PaymentGateway, gateway_for
 from gateways.sanctions import SanctionsList
 from workflows.claim import ClaimWorkflow
 from workflows.enrollment import EnrollmentWorkflow
+from workflows.reports import ReportsWorkflow
 
-WORKFLOWS: Sequence[type] = (EnrollmentWorkflow, ClaimWorkflow)
+WORKFLOWS: Sequence[type] = (EnrollmentWorkflow, ClaimWorkflow, ReportsWorkflow)
 
 
 class _LogContext(ActivityInboundInterceptor):
@@ -66,6 +68,7 @@ def activities_for(
     payment = PaymentActivities(session_factory, gateway)
     claims = ClaimActivities(session_factory, gateway)
     changes = ChangeActivities(session_factory)
+    reports = ReportActivities(session_factory)
     return [
         records.register_customer,
         verification.verify_applicant,
@@ -76,6 +79,7 @@ def activities_for(
         claims.load_policy_position,
         claims.pay_claim,
         changes.record_changes,
+        reports.aggregate_report_day,
     ]
 
 

@@ -19,6 +19,7 @@ from api.routes import (
     payments,
     policy_query,
     products,
+    reports,
     tasks,
 )
 from api.web import pages as web_pages
@@ -35,6 +36,7 @@ ROUTERS: list[APIRouter] = [
     ops.router,
     audit.router,
     policy_query.router,
+    reports.router,
     codec.router,
     web_pages.router,  # the /ui console, not in the OpenAPI document
 ]

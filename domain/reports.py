@@ -1,0 +1,277 @@
+"""The business reports' figures (业务报告), as pure rules: what happened to one case on one
+business day, and how exact median and percentiles come out of stored samples.
+
+A business day is a calendar day in Asia/Shanghai. Each case's timeline (the process's
+``history``, stamped by the workflow's clock) says on which day it was submitted, issued,
+decided or paid; ``db.repositories.reports`` reads the rows, these functions count them,
+and the daily aggregates it writes hold the counts per business day and agent.
+docs/reports.md says what every figure counts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel
+
+from domain.business import SHANGHAI
+from domain.claims import ClaimStage, ClaimState
+from domain.enrollment import EnrollmentState, Stage, Status
+from domain.policy_query import FAILED, LOCKED, SUCCEEDED
+
+# Durations kept as samples, so that median and percentiles are exact over any range.
+SUBMISSION_TO_ISSUE = "submission_to_issue"  # seconds, on the day of issue
+REPORT_TO_PAYMENT = "report_to_payment"  # seconds, on the day of payment
+QUERY_ANSWER_MS = "query_answer_ms"  # milliseconds, on the day of the look-up
+MEASURES = (SUBMISSION_TO_ISSUE, REPORT_TO_PAYMENT, QUERY_ANSWER_MS)
+
+# The agent column of figures that belong to no agent: a look-up of a policy number we
+# do not have.
+NO_AGENT = ""
+
+
+class ReportDay(BaseModel):
+    """The business day whose aggregates to (re)compute."""
+
+    day: date
+
+
+class ReportDayAggregated(BaseModel):
+    """What one aggregation wrote: the day and its row counts per table."""
+
+    day: date
+    agent_rows: int
+    task_rows: int
+    sample_rows: int
+
+
+class ReportsRun(BaseModel):
+    """The input of ReportsWorkflow: a day, or none for the business day before the run."""
+
+    day: date | None = None
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The instants a business day runs over: [00:00, next 00:00) in Shanghai."""
+    start = datetime.combine(day, time(0), SHANGHAI)
+    return start, start + timedelta(days=1)
+
+
+def previous_business_day(now: datetime) -> date:
+    """The business day before the one ``now`` falls on."""
+    return now.astimezone(SHANGHAI).date() - timedelta(days=1)
+
+
+def on_day(at: datetime | None, day: date) -> bool:
+    return at is not None and at.astimezone(SHANGHAI).date() == day
+
+
+def nearest_rank(sorted_samples: Sequence[int], percent: int) -> int | None:
+    """The ``percent``-th percentile by the nearest-rank method: the smallest sample with at
+    least ``percent`` % of the samples at or below it (the median of 1, 2, 3, 4 is 2). None
+    for no samples. Always a sample that occurred, never an interpolation."""
+    if not sorted_samples:
+        return None
+    rank = max(1, math.ceil(percent * len(sorted_samples) / 100))
+    return sorted_samples[rank - 1]
+
+
+def merge_sorted(lists: Iterable[Sequence[int]]) -> list[int]:
+    """Every sample of ``lists``, in order (each day's list is stored sorted)."""
+    merged = [s for samples in lists for s in samples]
+    merged.sort()
+    return merged
+
+
+AGENT_FIGURES = (
+    "applications_started",
+    "applications_submitted",
+    "applications_approved",
+    "applications_rejected",
+    "policies_issued",
+    "premium_issued",
+    "claims_reported",
+    "claims_decided",
+    "claims_rejected",
+    "claims_decided_in_time",
+    "claims_paid",
+    "claims_paid_amount",
+    "queries_attempted",
+    "queries_succeeded",
+    "queries_failed",
+    "queries_locked",
+    "query_lockouts",
+)
+MONEY_FIGURES = frozenset({"premium_issued", "claims_paid_amount"})
+TASK_FIGURES = ("opened", "decided", "decided_before_due", "escalated", "breached", "cancelled")
+
+
+def _zero(name: str) -> int | Decimal:
+    return Decimal("0.00") if name in MONEY_FIGURES else 0
+
+
+@dataclass
+class DayFigures:
+    """One business day's counts: per agent, per (agent, task kind), and the duration
+    samples per (agent, measure)."""
+
+    day: date
+    agents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tasks: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+    samples: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+
+    def add(self, agent: str, figure: str, amount: int | Decimal = 1) -> None:
+        row = self.agents.setdefault(agent, {name: _zero(name) for name in AGENT_FIGURES})
+        row[figure] += amount
+
+    def add_task(self, agent: str, kind: str, figure: str) -> None:
+        row = self.tasks.setdefault((agent, kind), dict.fromkeys(TASK_FIGURES, 0))
+        row[figure] += 1
+
+    def sample(self, agent: str, measure: str, value: int) -> None:
+        self.samples.setdefault((agent, measure), []).append(value)
+
+    def sorted_samples(self) -> dict[tuple[str, str], list[int]]:
+        return {key: sorted(values) for key, values in self.samples.items()}
+
+
+def _first(history: Iterable[Any], matches: Any) -> Any:
+    return next((entry for entry in history if matches(entry)), None)
+
+
+def count_enrollment(figures: DayFigures, state: EnrollmentState) -> None:
+    """An enrollment's events on the day: started (its first timeline line), submitted,
+    approved (underwriting approved: it moved on to payment), rejected, issued (with its
+    premium, and its submission-to-issue duration)."""
+    day, history, agent = figures.day, state.history, state.agent
+    if history and on_day(history[0].at, day):
+        figures.add(agent, "applications_started")
+    submitted = _first(history, lambda h: h.stage == Stage.APPLICATION_SUBMITTED)
+    if submitted is not None and on_day(submitted.at, day):
+        figures.add(agent, "applications_submitted")
+    approved = _first(history, lambda h: h.stage == Stage.AWAITING_PAYMENT)
+    if approved is not None and on_day(approved.at, day):
+        figures.add(agent, "applications_approved")
+    rejected = _first(history, lambda h: h.status == Status.REJECTED)
+    if rejected is not None and on_day(rejected.at, day):
+        figures.add(agent, "applications_rejected")
+    issued = _first(history, lambda h: h.stage == Stage.ISSUED)
+    if issued is not None and on_day(issued.at, day):
+        figures.add(agent, "policies_issued")
+        if state.quote is not None:
+            figures.add(agent, "premium_issued", state.quote.premium)
+        if submitted is not None:
+            seconds = int((issued.at - submitted.at).total_seconds())
+            figures.sample(agent, SUBMISSION_TO_ISSUE, seconds)
+
+
+def count_claim(figures: DayFigures, state: ClaimState) -> None:
+    """A claim's events on the day: reported (its first timeline line), first decided
+    (approved or rejected; in time when by its decision deadline), paid (with the amount
+    and the report-to-payment duration)."""
+    day, history, agent = figures.day, state.history, state.agent
+    if not history:
+        return
+    reported = history[0]
+    if on_day(reported.at, day):
+        figures.add(agent, "claims_reported")
+    decided = _first(history, lambda h: h.stage in (ClaimStage.APPROVED, ClaimStage.REJECTED))
+    if decided is not None and on_day(decided.at, day):
+        figures.add(agent, "claims_decided")
+        if decided.stage == ClaimStage.REJECTED:
+            figures.add(agent, "claims_rejected")
+        due = state.deadlines.decision_due_at
+        if due is None or decided.at <= due:
+            figures.add(agent, "claims_decided_in_time")
+    paid = _first(history, lambda h: h.stage == ClaimStage.PAID)
+    if paid is not None and on_day(paid.at, day):
+        figures.add(agent, "claims_paid")
+        if state.payout.amount is not None:
+            figures.add(agent, "claims_paid_amount", state.payout.amount)
+        figures.sample(agent, REPORT_TO_PAYMENT, int((paid.at - reported.at).total_seconds()))
+
+
+@dataclass(frozen=True)
+class TaskFacts:
+    """What the SLA figures read of an inbox task."""
+
+    kind: str
+    agent: str
+    status: str
+    created_at: datetime
+    due_at: datetime
+    closed_at: datetime | None
+    escalation_level: int
+
+
+def count_task(figures: DayFigures, task: TaskFacts) -> None:
+    """A task's events on the day: opened; and on the day it closed, decided (and before
+    its due time or not), expired undecided, cancelled; escalated if it ever was."""
+    day, agent, kind = figures.day, task.agent, task.kind
+    if on_day(task.created_at, day):
+        figures.add_task(agent, kind, "opened")
+    if task.closed_at is None or not on_day(task.closed_at, day):
+        return
+    if task.status == "cancelled":
+        figures.add_task(agent, kind, "cancelled")
+        return
+    if task.status == "done":
+        figures.add_task(agent, kind, "decided")
+        if task.closed_at <= task.due_at:
+            figures.add_task(agent, kind, "decided_before_due")
+        else:
+            figures.add_task(agent, kind, "breached")
+    elif task.status == "expired":
+        figures.add_task(agent, kind, "breached")
+    if task.escalation_level > 0:
+        figures.add_task(agent, kind, "escalated")
+
+
+@dataclass(frozen=True)
+class QueryEvent:
+    """One audited policy look-up: which policy number it named and how it ended."""
+
+    at: datetime
+    case_id: str
+    action: str
+    ms: int | None
+
+
+def count_queries(
+    figures: DayFigures,
+    events: Sequence[QueryEvent],
+    agents: Mapping[str, str],
+    *,
+    lock_after: int,
+    lock_window: timedelta,
+) -> None:
+    """The day's policy look-ups, per agent of the policy they named (``NO_AGENT`` for a
+    number we do not have). ``events`` are in time order and reach back ``lock_window``
+    before the day, so a lockout is seen: the failure that made ``lock_after`` failures
+    for one policy number within the window (the look-up locks it from then on)."""
+    day = figures.day
+    failures: dict[str, list[datetime]] = {}
+    for event in events:
+        if event.action == FAILED:
+            recent = [at for at in failures.get(event.case_id, []) if event.at - at <= lock_window]
+            recent.append(event.at)
+            failures[event.case_id] = recent
+        if not on_day(event.at, day):
+            continue
+        agent = agents.get(event.case_id, NO_AGENT)
+        figures.add(agent, "queries_attempted")
+        if event.action == SUCCEEDED:
+            figures.add(agent, "queries_succeeded")
+        elif event.action == FAILED:
+            figures.add(agent, "queries_failed")
+            if len(failures[event.case_id]) == lock_after:
+                figures.add(agent, "query_lockouts")
+        elif event.action == LOCKED:
+            figures.add(agent, "queries_locked")
+        if event.ms is not None:
+            figures.sample(agent, QUERY_ANSWER_MS, event.ms)

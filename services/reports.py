@@ -1,0 +1,430 @@
+"""The business reports (业务报告) over a range of business days, from the daily aggregates
+(db.repositories.reports), never from the raw tables: a year is a few thousand rows.
+
+Each report has rows (per agent, or per task kind for ``sla``), a total over them, and a
+series per business day for a chart (the console's hook: ``Report.series``). Who sees
+what: an agent their own figures only; a supervisor and ops everyone's (there is no team
+or branch in the data: a supervisor sees all). docs/reports.md says what every figure
+counts; the downloads (CSV, XLSX) hold the same cells as the JSON.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from openpyxl import Workbook
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.repositories import reports as aggregates
+from domain.reports import (
+    QUERY_ANSWER_MS,
+    REPORT_TO_PAYMENT,
+    SUBMISSION_TO_ISSUE,
+    merge_sorted,
+    nearest_rank,
+)
+from domain.underwriting import Actor, Role
+from services.problems import ProblemError
+
+# Three years of business days: longer ranges are refused (a report, not an export).
+MAX_DAYS = 3 * 365 + 1
+RATIO = Decimal("0.0001")
+CENT = Decimal("0.01")
+
+Kind = Literal["text", "count", "money", "ratio", "seconds", "ms"]
+Value = int | Decimal | str | None
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    title: str
+    kind: Kind
+
+
+@dataclass
+class Report:
+    """One report's figures: ``rows`` and ``total`` keyed by the columns' keys, ``series``
+    one entry per business day of the range (``day`` and the chartable columns)."""
+
+    name: str
+    title: str
+    start: date
+    end: date
+    agent: str | None
+    columns: list[Column]
+    rows: list[dict[str, Value]]
+    total: dict[str, Value]
+    series: list[dict[str, Value]] = field(default_factory=list)
+
+    def cells(self, values: dict[str, Value]) -> dict[str, int | str | None]:
+        """A row as the JSON and CSV carry it: money with two decimals and ratios with
+        four, as strings; counts and durations as integers; nothing known as None."""
+        return {c.key: _cell(c.kind, values.get(c.key)) for c in self.columns}
+
+
+def _cell(kind: Kind, value: Value) -> int | str | None:
+    if value is None:
+        return None
+    if kind == "money":
+        return str(Decimal(value).quantize(CENT))
+    if kind == "ratio":
+        return str(Decimal(value).quantize(RATIO))
+    if isinstance(value, Decimal):
+        return int(value)
+    return value
+
+
+def _ratio(part: Value, whole: Value) -> Decimal | None:
+    if not whole:
+        return None
+    return (Decimal(str(part or 0)) / Decimal(str(whole))).quantize(RATIO)
+
+
+# --- which reports there are ------------------------------------------------------------
+
+_AGENT = Column("agent", "Agent", "text")
+_SUMS: dict[str, list[Column]] = {
+    "new-business": [
+        Column("applications_started", "Applications started", "count"),
+        Column("applications_submitted", "Applications submitted", "count"),
+        Column("applications_approved", "Applications approved", "count"),
+        Column("applications_rejected", "Applications rejected", "count"),
+        Column("policies_issued", "Policies issued", "count"),
+        Column("premium_issued", "Premium issued (CNY)", "money"),
+    ],
+    "claims": [
+        Column("claims_reported", "Claims reported", "count"),
+        Column("claims_decided", "Claims decided", "count"),
+        Column("claims_rejected", "Claims rejected", "count"),
+        Column("claims_decided_in_time", "Decided within the deadline", "count"),
+        Column("claims_paid", "Claims paid", "count"),
+        Column("claims_paid_amount", "Amount paid (CNY)", "money"),
+    ],
+    "policy-queries": [
+        Column("queries_attempted", "Look-ups", "count"),
+        Column("queries_succeeded", "Succeeded", "count"),
+        Column("queries_failed", "Failed verification", "count"),
+        Column("queries_locked", "Refused while locked", "count"),
+        Column("query_lockouts", "Lockouts (security incidents)", "count"),
+    ],
+}
+# Figures derived from the sums: (column, numerator, denominator).
+_RATIOS: dict[str, list[tuple[Column, str, str]]] = {
+    "claims": [
+        (Column("rejection_rate", "Rejection rate", "ratio"), "claims_rejected", "claims_decided"),
+        (
+            Column("in_time_rate", "Decided in time rate", "ratio"),
+            "claims_decided_in_time",
+            "claims_decided",
+        ),
+    ],
+    "policy-queries": [
+        (
+            Column("success_rate", "Success rate", "ratio"),
+            "queries_succeeded",
+            "queries_attempted",
+        ),
+    ],
+}
+# Percentiles over the samples: (column, measure, percent).
+_PERCENTILES: dict[str, list[tuple[Column, str, int]]] = {
+    "policy-queries": [
+        (Column("answer_p95_ms", "Answer time p95 (ms)", "ms"), QUERY_ANSWER_MS, 95),
+    ],
+    "turnaround": [
+        (Column("issue_median_s", "Submit → issue median (s)", "seconds"), SUBMISSION_TO_ISSUE, 50),
+        (Column("issue_p90_s", "Submit → issue p90 (s)", "seconds"), SUBMISSION_TO_ISSUE, 90),
+        (Column("payment_median_s", "Report → pay median (s)", "seconds"), REPORT_TO_PAYMENT, 50),
+        (Column("payment_p90_s", "Report → pay p90 (s)", "seconds"), REPORT_TO_PAYMENT, 90),
+    ],
+}  # fmt: skip
+_SAMPLE_COUNTS: dict[str, list[tuple[Column, str]]] = {
+    "turnaround": [
+        (Column("issued", "Policies issued", "count"), SUBMISSION_TO_ISSUE),
+        (Column("paid", "Claims paid", "count"), REPORT_TO_PAYMENT),
+    ],
+}
+_SLA = [
+    Column("kind", "Task kind", "text"),
+    Column("opened", "Opened", "count"),
+    Column("decided", "Decided", "count"),
+    Column("decided_before_due", "Decided before due", "count"),
+    Column("escalated", "Escalated", "count"),
+    Column("breached", "Breached", "count"),
+    Column("cancelled", "Cancelled", "count"),
+    Column("compliance_rate", "SLA compliance", "ratio"),
+]
+_TASK_FIGURES = [c.key for c in _SLA[1:-1]]
+
+TITLES = {
+    "new-business": "New business",
+    "turnaround": "Turnaround",
+    "sla": "SLA compliance per task kind",
+    "claims": "Claims",
+    "policy-queries": "Policy queries",
+}
+REPORT_NAMES = tuple(TITLES)
+
+
+# --- who may see what -------------------------------------------------------------------
+
+
+def visible_agent(actor: Actor, asked: str | None) -> str | None:
+    """The agent whose figures ``actor`` gets (None: everyone's). Supervisors and ops see
+    any agent or all; an agent only their own, whatever they ask (asking for another's is
+    403 ``forbidden``)."""
+    if actor.has(Role.SUPERVISOR) or actor.has(Role.OPS):
+        return asked
+    if actor.has(Role.AGENT):
+        if asked is not None and asked != actor.username:
+            raise ProblemError(
+                403, "forbidden", "Forbidden", "An agent sees their own figures only."
+            )
+        return actor.username
+    raise ProblemError(
+        403, "forbidden", "Forbidden", "Reports need one of the roles: agent, supervisor, ops."
+    )
+
+
+def check_range(start: date, end: date) -> None:
+    """400 ``invalid_range`` when ``start`` is after ``end``; 400 ``range_too_long`` past
+    ``MAX_DAYS`` business days."""
+    if start > end:
+        raise ProblemError(
+            400, "invalid_range", "Invalid range", f"from ({start}) is after to ({end})."
+        )
+    if (end - start).days + 1 > MAX_DAYS:
+        raise ProblemError(
+            400,
+            "range_too_long",
+            "Range too long",
+            f"A report covers at most {MAX_DAYS} business days.",
+        )
+
+
+# --- the reports ------------------------------------------------------------------------
+
+
+async def build_report(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    name: str,
+    start: date,
+    end: date,
+    agent: str | None = None,
+) -> Report:
+    """Report ``name`` over the business days ``start`` to ``end`` (inclusive), for the
+    agents ``actor`` may see (``agent`` narrows to one). 404 ``report_not_found`` for an
+    unknown name; see ``check_range`` and ``visible_agent`` for the other refusals."""
+    if name not in TITLES:
+        raise ProblemError(
+            404,
+            "report_not_found",
+            "No such report",
+            f"Reports: {', '.join(REPORT_NAMES)}.",
+        )
+    check_range(start, end)
+    who = visible_agent(actor, agent)
+    report = Report(
+        name=name,
+        title=TITLES[name],
+        start=start,
+        end=end,
+        agent=who,
+        columns=[],
+        rows=[],
+        total={},
+    )
+    if name == "sla":
+        await _sla(session, report)
+    else:
+        await _by_agent(session, report)
+    await session.commit()  # reads only: end the transaction
+    return report
+
+
+def _days(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=n) for n in range((end - start).days + 1)]
+
+
+async def _by_agent(session: AsyncSession, report: Report) -> None:
+    name, who = report.name, report.agent
+    sums = _SUMS.get(name, [])
+    ratios = _RATIOS.get(name, [])
+    percentiles = _PERCENTILES.get(name, [])
+    counts = _SAMPLE_COUNTS.get(name, [])
+    report.columns = [
+        _AGENT,
+        *sums,
+        *(c for c, _ in counts),
+        *(c for c, _, _ in ratios),
+        *(c for c, _, _ in percentiles),
+    ]
+    per_agent: dict[str, dict[str, Value]] = defaultdict(dict)
+    per_day: dict[date, dict[str, Value]] = defaultdict(dict)
+    total: dict[str, Value] = {}
+    if sums:
+        for row in await aggregates.daily_rows(
+            session, start=report.start, end=report.end, agent=who
+        ):
+            for column in sums:
+                value = getattr(row, column.key)
+                for bucket in (per_agent[row.agent], per_day[row.day], total):
+                    bucket[column.key] = _add(bucket.get(column.key), value)
+    measures = sorted({m for _, m, _ in percentiles} | {m for _, m in counts})
+    samples: dict[tuple[str, str], list[list[int]]] = defaultdict(list)
+    daily_samples: dict[tuple[date, str], list[list[int]]] = defaultdict(list)
+    if measures:
+        for s in await aggregates.sample_rows(
+            session, start=report.start, end=report.end, agent=who, measures=measures
+        ):
+            per_agent.setdefault(s.agent, {})
+            samples[(s.agent, s.measure)].append(s.samples)
+            samples[("*", s.measure)].append(s.samples)
+            daily_samples[(s.day, s.measure)].append(s.samples)
+
+    def finish(values: dict[str, Value], merged: dict[str, list[int]]) -> dict[str, Value]:
+        for column in sums:
+            values.setdefault(column.key, Decimal("0.00") if column.kind == "money" else 0)
+        for column, measure in counts:
+            values[column.key] = len(merged.get(measure, []))
+        for column, numerator, denominator in ratios:
+            values[column.key] = _ratio(values.get(numerator), values.get(denominator))
+        for column, measure, percent in percentiles:
+            values[column.key] = nearest_rank(merged.get(measure, []), percent)
+        return values
+
+    def merged_for(key: str) -> dict[str, list[int]]:
+        return {m: merge_sorted(samples.get((key, m), [])) for m in measures}
+
+    report.rows = [
+        {"agent": agent, **finish(per_agent[agent], merged_for(agent))}
+        for agent in sorted(per_agent)
+    ]
+    report.total = {"agent": None, **finish(total, merged_for("*"))}
+    report.series = [
+        {
+            "day": day.isoformat(),
+            **finish(
+                per_day.get(day, {}),
+                {m: merge_sorted(daily_samples.get((day, m), [])) for m in measures},
+            ),
+        }
+        for day in _days(report.start, report.end)
+    ]
+
+
+async def _sla(session: AsyncSession, report: Report) -> None:
+    report.columns = list(_SLA)
+    per_kind: dict[str, dict[str, Value]] = defaultdict(dict)
+    per_day: dict[date, dict[str, Value]] = defaultdict(dict)
+    total: dict[str, Value] = {}
+    for row in await aggregates.task_rows(
+        session, start=report.start, end=report.end, agent=report.agent
+    ):
+        for key in _TASK_FIGURES:
+            value = getattr(row, key)
+            for bucket in (per_kind[row.kind], per_day[row.day], total):
+                bucket[key] = _add(bucket.get(key), value)
+
+    def finish(values: dict[str, Value]) -> dict[str, Value]:
+        for key in _TASK_FIGURES:
+            values.setdefault(key, 0)
+        # Of the tasks that came to an end undecided or decided (cancelled ones aside).
+        ended = _int(values["decided"]) + _expired(values)
+        values["compliance_rate"] = _ratio(values["decided_before_due"], ended)
+        return values
+
+    report.rows = [{"kind": kind, **finish(per_kind[kind])} for kind in sorted(per_kind)]
+    report.total = {"kind": None, **finish(total)}
+    report.series = [
+        {"day": day.isoformat(), **finish(per_day.get(day, {}))}
+        for day in _days(report.start, report.end)
+    ]
+
+
+def _expired(values: dict[str, Value]) -> int:
+    # Breached = decided after due + expired; decided = before due + after due.
+    late = _int(values["decided"]) - _int(values["decided_before_due"])
+    return _int(values["breached"]) - late
+
+
+def _int(value: Value) -> int:
+    return int(value or 0)
+
+
+def _add(a: Value, b: Value) -> Value:
+    if a is None:
+        return b
+    return a + b  # type: ignore[operator]
+
+
+# --- downloads --------------------------------------------------------------------------
+
+
+def _header(report: Report) -> list[str]:
+    return [c.key for c in report.columns]
+
+
+def _lines(report: Report) -> Iterable[dict[str, Value]]:
+    yield from report.rows
+    yield report.total
+
+
+def to_csv(report: Report) -> str:
+    """The report as CSV: a header of column keys, a line per row, the total last (its
+    first cell empty). Money and ratios as in the JSON, empty for nothing known."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(_header(report))
+    for values in _lines(report):
+        cells = report.cells(values)
+        writer.writerow(["" if cells[k] is None else cells[k] for k in _header(report)])
+    return out.getvalue()
+
+
+def to_xlsx(report: Report) -> bytes:
+    """The report as an XLSX workbook: the same table as the CSV on a sheet named after the
+    report, numbers as numbers (money to two decimals), and a second sheet with the daily
+    series."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = report.name[:31]
+    _table(sheet, report.columns, list(_lines(report)))
+    daily = book.create_sheet("daily")
+    day = Column("day", "Day", "text")
+    _table(daily, [day, *report.columns[1:]], report.series)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _table(sheet: Any, columns: Sequence[Column], lines: Sequence[dict[str, Value]]) -> None:
+    sheet.append([c.key for c in columns])
+    for values in lines:
+        sheet.append([_number(c.kind, values.get(c.key)) for c in columns])
+        for column, cell in zip(columns, sheet[sheet.max_row], strict=True):
+            if column.kind == "money":
+                cell.number_format = "0.00"
+            elif column.kind == "ratio":
+                cell.number_format = "0.0000"
+
+
+def _number(kind: Kind, value: Value) -> Any:
+    if value is None:
+        return None
+    if kind == "money":
+        return Decimal(value).quantize(CENT)
+    if kind == "ratio":
+        return Decimal(value).quantize(RATIO)
+    return value
