@@ -1,0 +1,237 @@
+"""GET /v1/reports/{name}: the figures of the hand-counted world (tests/db/report_world.py)
+from the daily aggregates, per role; CSV and XLSX downloads that parse back to the same
+cells; the refusals of a bad range."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.repositories.customers import upsert_customer
+from db.repositories.reports import aggregate_day
+from domain.policy_query import LOCK_AFTER, LOCK_WINDOW
+from tests.db.report_world import AFTER, BEFORE, DAY, insert_world
+
+Headers = Callable[[str], dict[str, str]]
+
+
+@pytest.fixture
+async def world(api_session_factory: async_sessionmaker[AsyncSession]) -> None:
+    async with api_session_factory() as session, session.begin():
+        customer = await upsert_customer(
+            session,
+            id_hash="hash-r",
+            id_number_enc="enc",
+            id_masked="1101**********123X",
+            name="张三",
+            phone_enc="enc",
+            phone_masked="138****0000",
+            email=None,
+            birth_date=date(1990, 5, 17),
+        )
+        await insert_world(session, customer)
+    for day in (BEFORE, DAY, AFTER):
+        async with api_session_factory() as session, session.begin():
+            await aggregate_day(session, day=day, lock_after=LOCK_AFTER, lock_window=LOCK_WINDOW)
+
+
+async def _get(
+    client: httpx.AsyncClient, headers: Headers, user: str, name: str, **params: str
+) -> httpx.Response:
+    return await client.get(f"/v1/reports/{name}", params=params, headers=headers(user))
+
+
+def _by_agent(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {row["agent"]: row for row in body["rows"]}
+
+
+@pytest.mark.usefixtures("world")
+async def test_a_supervisor_sees_every_agents_new_business_and_the_total(
+    api_client: httpx.AsyncClient, auth_headers: Headers
+) -> None:
+    answer = await _get(
+        api_client, auth_headers, "sue", "new-business", **{"from": str(DAY), "to": str(DAY)}
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    rows = _by_agent(body)
+    assert set(rows) == {"alice", "bob", ""}  # "": the look-ups of an unknown policy
+    assert rows["alice"]["policies_issued"] == 1 and rows["alice"]["premium_issued"] == "1200.00"
+    assert rows["bob"]["premium_issued"] == "800.50"
+    assert body["total"] == {
+        "agent": None,
+        "applications_started": 2,
+        "applications_submitted": 2,
+        "applications_approved": 2,
+        "applications_rejected": 1,
+        "policies_issued": 2,
+        "premium_issued": "2000.50",
+    }
+    [day] = body["series"]
+    assert day["day"] == "2025-03-10" and day["policies_issued"] == 2
+
+
+@pytest.mark.usefixtures("world")
+async def test_an_agent_sees_only_their_own_figures(
+    api_client: httpx.AsyncClient, auth_headers: Headers
+) -> None:
+    answer = await _get(
+        api_client, auth_headers, "alice", "claims", **{"from": str(BEFORE), "to": str(AFTER)}
+    )
+    body = answer.json()
+    assert body["agent"] == "alice"
+    assert [row["agent"] for row in body["rows"]] == ["alice"]
+    assert body["total"]["claims_reported"] == 2  # C1, C2; bob's C3 is not hers
+    assert body["total"]["claims_paid_amount"] == "3000.00"
+    assert body["total"]["rejection_rate"] == "0.5000"
+    assert body["total"]["in_time_rate"] == "0.5000"
+    other = await _get(
+        api_client,
+        auth_headers,
+        "alice",
+        "claims",
+        **{"from": str(DAY), "to": str(DAY), "agent": "bob"},
+    )
+    assert other.status_code == 403 and other.json()["code"] == "forbidden"
+
+
+@pytest.mark.usefixtures("world")
+async def test_a_supervisor_may_narrow_to_one_agent(
+    api_client: httpx.AsyncClient, auth_headers: Headers
+) -> None:
+    answer = await _get(
+        api_client,
+        auth_headers,
+        "olga",
+        "new-business",
+        **{"from": str(DAY), "to": str(DAY), "agent": "bob"},
+    )
+    assert [row["agent"] for row in answer.json()["rows"]] == ["bob"]
+
+
+@pytest.mark.usefixtures("world")
+async def test_turnaround_median_and_p90_come_from_every_sample_of_the_range(
+    api_client: httpx.AsyncClient, auth_headers: Headers
+) -> None:
+    answer = await _get(
+        api_client, auth_headers, "sue", "turnaround", **{"from": str(BEFORE), "to": str(AFTER)}
+    )
+    total = answer.json()["total"]
+    # Submission → issue: 6300 s (E1) and 7200 s (E3); nearest rank.
+    assert (total["issued"], total["issue_median_s"], total["issue_p90_s"]) == (2, 6300, 7200)
+    assert (total["paid"], total["payment_median_s"], total["payment_p90_s"]) == (1, 10800, 10800)
+
+
+@pytest.mark.usefixtures("world")
+async def test_policy_queries_count_lockouts_and_the_p95_answer_time(
+    api_client: httpx.AsyncClient, auth_headers: Headers
+) -> None:
+    answer = await _get(
+        api_client, auth_headers, "olga", "policy-queries", **{"from": str(DAY), "to": str(DAY)}
+    )
+    total = answer.json()["total"]
+    assert total["queries_attempted"] == 7 and total["queries_succeeded"] == 1
+    assert total["query_lockouts"] == 1 and total["queries_locked"] == 1
+    assert total["success_rate"] == "0.1429"
+    assert total["answer_p95_ms"] == 300  # of 5, 120, 200, 300, 300, 300, 300
+
+
+@pytest.mark.usefixtures("world")
+async def test_sla_compliance_per_task_kind(
+    api_client: httpx.AsyncClient, auth_headers: Headers
+) -> None:
+    answer = await _get(
+        api_client, auth_headers, "sue", "sla", **{"from": str(DAY), "to": str(DAY)}
+    )
+    rows = {row["kind"]: row for row in answer.json()["rows"]}
+    assert rows["underwriting"]["compliance_rate"] == "0.5000"  # T1 on time, T2 late
+    assert rows["claim_approval"]["compliance_rate"] == "0.0000"  # expired
+    assert rows["claim_review"]["compliance_rate"] is None  # cancelled: nothing to judge
+
+
+async def test_an_empty_range_has_no_rows_and_zero_totals(
+    api_client: httpx.AsyncClient, auth_headers: Headers
+) -> None:
+    answer = await _get(
+        api_client, auth_headers, "sue", "claims", **{"from": "2024-01-01", "to": "2024-01-03"}
+    )
+    body = answer.json()
+    assert body["rows"] == []
+    assert body["total"]["claims_reported"] == 0 and body["total"]["claims_paid_amount"] == "0.00"
+    assert body["total"]["rejection_rate"] is None
+    assert [s["day"] for s in body["series"]] == ["2024-01-01", "2024-01-02", "2024-01-03"]
+
+
+@pytest.mark.usefixtures("world")
+@pytest.mark.parametrize("name", ["new-business", "claims", "turnaround", "sla", "policy-queries"])
+async def test_csv_and_xlsx_parse_back_to_the_json_figures(
+    api_client: httpx.AsyncClient, auth_headers: Headers, name: str
+) -> None:
+    params = {"from": str(BEFORE), "to": str(AFTER)}
+    body = (await _get(api_client, auth_headers, "sue", name, **params)).json()
+    keys = [c["key"] for c in body["columns"]]
+    expected = [[row[k] for k in keys] for row in [*body["rows"], body["total"]]]
+
+    answer = await _get(api_client, auth_headers, "sue", name, **params, format="csv")
+    assert answer.headers["content-type"].startswith("text/csv")
+    lines = list(csv.reader(io.StringIO(answer.text)))
+    assert lines[0] == keys
+    as_text = [["" if v is None else str(v) for v in row] for row in expected]
+    assert lines[1:] == as_text
+
+    answer = await _get(api_client, auth_headers, "sue", name, **params, format="xlsx")
+    assert "attachment" in answer.headers["content-disposition"]
+    sheet = load_workbook(io.BytesIO(answer.content)).worksheets[0]
+    table = [list(row) for row in sheet.iter_rows(values_only=True)]
+    assert list(table[0]) == keys
+    kinds = {c["key"]: c["kind"] for c in body["columns"]}
+    parsed = [
+        [
+            None
+            if v is None
+            else (f"{v:.2f}" if kinds[k] == "money" else f"{v:.4f}" if kinds[k] == "ratio" else v)
+            for k, v in zip(keys, row, strict=True)
+        ]
+        for row in table[1:]
+    ]
+    # An empty text cell (the agent "" of look-ups of unknown policies) reads back as None.
+    assert parsed == [[None if v == "" else v for v in row] for row in expected]
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "code"),
+    [
+        ({"from": "2025-03-10", "to": "2025-03-09"}, 400, "invalid_range"),
+        ({"from": "2020-01-01", "to": "2025-01-01"}, 400, "range_too_long"),
+        ({"from": "2025-02-30", "to": "2025-03-09"}, 422, "validation_error"),
+        ({"to": "2025-03-09"}, 422, "validation_error"),
+    ],
+)
+async def test_a_bad_range_is_refused_with_a_problem(
+    api_client: httpx.AsyncClient,
+    auth_headers: Headers,
+    params: dict[str, str],
+    status: int,
+    code: str,
+) -> None:
+    answer = await _get(api_client, auth_headers, "sue", "claims", **params)
+    assert answer.status_code == status
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["code"] == code
+
+
+async def test_an_unknown_report_is_not_found(
+    api_client: httpx.AsyncClient, auth_headers: Headers
+) -> None:
+    answer = await _get(
+        api_client, auth_headers, "sue", "persistency", **{"from": "2025-03-10", "to": "2025-03-10"}
+    )
+    assert answer.status_code == 404 and answer.json()["code"] == "report_not_found"
