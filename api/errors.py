@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.masking import scrub
+from domain.texts import N_
 from services.problems import ProblemError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -183,8 +184,8 @@ async def _temporal_error_handler(request: Request, exc: Exception) -> Response:
             ProblemError(
                 409,
                 "process_closed",
-                "Process has ended",
-                "this process has ended and takes no more actions",
+                N_("Process has ended"),
+                N_("this process has ended and takes no more actions"),
             ),
         )
     if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
@@ -193,8 +194,8 @@ async def _temporal_error_handler(request: Request, exc: Exception) -> Response:
             ProblemError(
                 503,
                 "temporal_unavailable",
-                "Workflow service unavailable",
-                "try again shortly",
+                N_("Workflow service unavailable"),
+                N_("try again shortly"),
                 headers={"Retry-After": "5"},
             ),
         )
@@ -218,8 +219,8 @@ def database_unavailable() -> ProblemError:
     return ProblemError(
         503,
         "database_unavailable",
-        "Database unavailable",
-        "The database is busy or cannot be reached right now; try again shortly.",
+        N_("Database unavailable"),
+        N_("The database is busy or cannot be reached right now; try again shortly."),
         headers={"Retry-After": DATABASE_RETRY_AFTER},
     )
 

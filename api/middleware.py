@@ -22,6 +22,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import internal_error_response, problem_response
+from domain.texts import N_
 from services.audit import Caller
 from services.problems import ProblemError
 
@@ -187,8 +188,9 @@ class BodySizeLimitMiddleware:
         return ProblemError(
             413,
             "payload_too_large",
-            "Payload too large",
-            f"The request body is larger than {self.max_bytes} bytes.",
+            N_("Payload too large"),
+            N_("The request body is larger than %(max_bytes)s bytes."),
+            params={"max_bytes": self.max_bytes},
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
