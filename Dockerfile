@@ -10,6 +10,9 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY . .
+# The message catalogues are checked in as .po: compile them into the package's data first.
+RUN pip install "babel>=2.16" \
+ && pybabel compile --statistics -D messages -d core/locale
 RUN pip install .
 
 # Runtime stage: the venv only, no sources, no build tools, an unprivileged user.

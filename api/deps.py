@@ -18,6 +18,7 @@ from temporalio.client import Client
 from api.security import decode_access_token
 from api.temporal_client import ensure_temporal
 from core.config import Settings
+from domain.texts import N_
 from domain.underwriting import Actor, Role
 from gateways.payment import PaymentGateway, gateway_for
 from services.auth import actor_for_token, not_authenticated
@@ -55,8 +56,8 @@ async def get_temporal(request: Request) -> Client:
         raise ProblemError(
             503,
             "temporal_unavailable",
-            "Workflow service unavailable",
-            "The workflow service cannot be reached right now; try again shortly.",
+            N_("Workflow service unavailable"),
+            N_("The workflow service cannot be reached right now; try again shortly."),
             headers={"Retry-After": "5"},
         )
     return client
@@ -131,7 +132,11 @@ def require_roles(*roles: Role) -> Callable[[Actor], Awaitable[Actor]]:
     async def guard(actor: CurrentUser) -> Actor:
         if not any(actor.has(role) for role in roles):
             raise ProblemError(
-                403, "forbidden", "Forbidden", f"This action needs one of the roles: {allowed}."
+                403,
+                "forbidden",
+                N_("Forbidden"),
+                N_("This action needs one of the roles: %(roles)s."),
+                params={"roles": allowed},
             )
         return actor
 

@@ -4,6 +4,11 @@ Raise ``ProblemError`` (services.problems) anywhere in a request (route, depende
 service); the handlers installed by ``install_error_handlers`` turn it, FastAPI's
 validation errors, Starlette's HTTP errors and unexpected exceptions into the same shape:
 ``{"type", "title", "status", "detail", "code"}``, with ``code`` stable for clients.
+
+``title`` and ``detail`` are said in the request's language: Chinese when its
+``Accept-Language`` prefers ``zh``, English otherwise (``Content-Language`` says which).
+They are translated here, at the edge, by looking the English texts up as msgids of the
+message catalogues (``core.i18n``); services and domain stay language-free.
 """
 
 from __future__ import annotations
@@ -19,9 +24,12 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import HTTPConnection
 from temporalio.service import RPCError, RPCStatusCode
 
+from core.i18n import EN, gettext, negotiate
 from domain.masking import scrub
+from domain.texts import N_
 from services.problems import ProblemError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -91,29 +99,43 @@ def problem_response(
     *,
     headers: Mapping[str, str] | None = None,
     extra: Mapping[str, Any] | None = None,
+    locale: str = EN,
+    params: Mapping[str, Any] | None = None,
 ) -> JSONResponse:
-    """A ``application/problem+json`` response."""
+    """A ``application/problem+json`` response; `title` and `detail` are msgids, said in
+    `locale` (`detail` with `params` put in). A text the catalogue lacks is sent as given."""
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + code,
-        "title": title,
+        "title": gettext(locale, title) if title else title,
         "status": status,
-        "detail": detail,
+        "detail": gettext(locale, detail, params) if detail else detail,
         "code": code,
     }
     for key, value in (extra or {}).items():
         body.setdefault(key, value)
     return JSONResponse(
-        body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_MEDIA_TYPE
+        body,
+        status_code=status,
+        headers={**(headers or {}), "Content-Language": locale.replace("_", "-")},
+        media_type=PROBLEM_MEDIA_TYPE,
     )
 
 
-def internal_error_response() -> JSONResponse:
+def problem_locale(request: HTTPConnection | None) -> str:
+    """The language of a problem body: ``zh_CN`` if Accept-Language prefers Chinese, else
+    English (clients written against the English texts keep them)."""
+    header = request.headers.get("accept-language") if request is not None else None
+    return negotiate(header, default=EN)
+
+
+def internal_error_response(locale: str = EN) -> JSONResponse:
     """The 500 answer: says nothing about what went wrong inside (the log does)."""
     return problem_response(
         500,
         "internal_error",
-        "Internal Server Error",
-        "An unexpected error occurred. Quote the X-Request-ID header when reporting it.",
+        N_("Internal Server Error"),
+        N_("An unexpected error occurred. Quote the X-Request-ID header when reporting it."),
+        locale=locale,
     )
 
 
@@ -123,9 +145,11 @@ async def _problem_error_handler(request: Request, exc: Exception) -> Response:
         exc.status_code,
         exc.code,
         exc.title,
-        str(exc.detail),
+        exc.detail_msgid,
         headers=exc.headers,
         extra=exc.extra,
+        locale=problem_locale(request),
+        params=exc.params,
     )
 
 
@@ -142,6 +166,7 @@ async def _http_exception_handler(request: Request, exc: Exception) -> Response:
         title,
         detail,
         headers=exc.headers,
+        locale=problem_locale(request),
     )
 
 
@@ -161,16 +186,18 @@ async def _validation_error_handler(request: Request, exc: Exception) -> Respons
     return problem_response(
         422,
         "validation_error",
-        "Validation error",
-        "Invalid request: " + ", ".join(fields) if fields else "Invalid request",
+        N_("Validation error"),
+        N_("Invalid request: %(fields)s") if fields else N_("Invalid request"),
         extra={"errors": issues},
+        locale=problem_locale(request),
+        params={"fields": ", ".join(fields)} if fields else None,
     )
 
 
 async def _unhandled_error_handler(request: Request, exc: Exception) -> Response:
     # Normally RequestContextMiddleware answers first; this covers anything outside it.
     log.error("unhandled_error", exc_info=exc)
-    return internal_error_response()
+    return internal_error_response(problem_locale(request))
 
 
 async def _temporal_error_handler(request: Request, exc: Exception) -> Response:
@@ -183,8 +210,8 @@ async def _temporal_error_handler(request: Request, exc: Exception) -> Response:
             ProblemError(
                 409,
                 "process_closed",
-                "Process has ended",
-                "this process has ended and takes no more actions",
+                N_("Process has ended"),
+                N_("this process has ended and takes no more actions"),
             ),
         )
     if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
@@ -193,8 +220,8 @@ async def _temporal_error_handler(request: Request, exc: Exception) -> Response:
             ProblemError(
                 503,
                 "temporal_unavailable",
-                "Workflow service unavailable",
-                "try again shortly",
+                N_("Workflow service unavailable"),
+                N_("try again shortly"),
                 headers={"Retry-After": "5"},
             ),
         )
@@ -218,8 +245,8 @@ def database_unavailable() -> ProblemError:
     return ProblemError(
         503,
         "database_unavailable",
-        "Database unavailable",
-        "The database is busy or cannot be reached right now; try again shortly.",
+        N_("Database unavailable"),
+        N_("The database is busy or cannot be reached right now; try again shortly."),
         headers={"Retry-After": DATABASE_RETRY_AFTER},
     )
 

@@ -21,7 +21,8 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import internal_error_response, problem_response
+from api.errors import internal_error_response, problem_locale, problem_response
+from domain.texts import N_
 from services.audit import Caller
 from services.problems import ProblemError
 
@@ -158,7 +159,8 @@ class RequestContextMiddleware:
             access_log.exception("unhandled_error", method=scope["method"], path=scope["path"])
             if response_started:
                 raise
-            await internal_error_response()(scope, receive, send_with_id)
+            locale = problem_locale(HTTPConnection(scope))
+            await internal_error_response(locale)(scope, receive, send_with_id)
         finally:
             # Probes are routine: logged only when they fail. The query string is left
             # out: it may hold search terms about customers.
@@ -187,8 +189,9 @@ class BodySizeLimitMiddleware:
         return ProblemError(
             413,
             "payload_too_large",
-            "Payload too large",
-            f"The request body is larger than {self.max_bytes} bytes.",
+            N_("Payload too large"),
+            N_("The request body is larger than %(max_bytes)s bytes."),
+            params={"max_bytes": self.max_bytes},
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -202,8 +205,10 @@ class BodySizeLimitMiddleware:
                 error.status_code,
                 error.code,
                 error.title,
-                str(error.detail),
+                error.detail_msgid,
                 headers={"Connection": "close"},
+                locale=problem_locale(HTTPConnection(scope)),
+                params=error.params,
             )
             await response(scope, receive, send)
             return

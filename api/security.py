@@ -18,6 +18,7 @@ import jwt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import Settings
+from domain.texts import N_
 from domain.underwriting import Actor, Role
 from services import auth
 from services.audit import Caller
@@ -77,7 +78,7 @@ def decode_access_token(settings: Settings, token: str) -> TokenClaims:
             options={"require": _REQUIRED_CLAIMS},
         )
     except jwt.ExpiredSignatureError:
-        raise invalid_token("The access token has expired.") from None
+        raise invalid_token(N_("The access token has expired.")) from None
     except jwt.PyJWTError:
         raise invalid_token() from None
     username = claims.get("sub")

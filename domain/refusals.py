@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from domain.texts import N_
+
 
 @dataclass(frozen=True)
 class Refusal:
@@ -19,6 +21,7 @@ class Refusal:
 
     @property
     def title(self) -> str:
+        """The code in words: the problem's title (listed in ``TITLES`` for the catalogues)."""
         return self.code.replace("_", " ").capitalize()
 
 
@@ -28,35 +31,66 @@ def _registry(*refusals: Refusal) -> dict[str, Refusal]:
 
 REFUSALS: dict[str, Refusal] = _registry(
     # Who may decide (domain.underwriting.decision_refusal, domain.claim_rules).
-    Refusal("not_a_supervisor", 403, "only a supervisor may decide this task"),
-    Refusal("approval_limit_exceeded", 403, "the amount is above the decider's approval limit"),
-    Refusal("four_eyes_violation", 409, "a person who acted on a case may not decide it"),
-    Refusal("not_your_case", 403, "only the case's own agent may act on it"),
+    Refusal("not_a_supervisor", 403, N_("only a supervisor may decide this task")),
+    Refusal("approval_limit_exceeded", 403, N_("the amount is above the decider's approval limit")),
+    Refusal("four_eyes_violation", 409, N_("a person who acted on a case may not decide it")),
+    Refusal("not_your_case", 403, N_("only the case's own agent may act on it")),
     # Where the process is.
-    Refusal("task_not_open", 409, "this task is no longer open for a decision"),
-    Refusal("claimed_by_other", 409, "another supervisor has claimed this task"),
-    Refusal("invalid_stage", 409, "the process does not take this request at its stage"),
-    Refusal("withdraw_not_allowed", 409, "the case can no longer be withdrawn"),
-    Refusal("appeal_not_allowed", 409, "only a rejected claim can be appealed, once"),
-    Refusal("appeal_window_closed", 409, "the appeal window has closed"),
+    Refusal("task_not_open", 409, N_("this task is no longer open for a decision")),
+    Refusal("claimed_by_other", 409, N_("another supervisor has claimed this task")),
+    Refusal("invalid_stage", 409, N_("the process does not take this request at its stage")),
+    Refusal("withdraw_not_allowed", 409, N_("the case can no longer be withdrawn")),
+    Refusal("appeal_not_allowed", 409, N_("only a rejected claim can be appealed, once")),
+    Refusal("appeal_window_closed", 409, N_("the appeal window has closed")),
     # Payments.
-    Refusal("already_paid", 409, "this order is already paid"),
-    Refusal("payment_not_expected", 409, "this enrollment no longer takes payment"),
-    Refusal("unknown_order", 404, "no such payment order on this enrollment"),
-    Refusal("amount_mismatch", 422, "paid amount differs from the premium due"),
+    Refusal("already_paid", 409, N_("this order is already paid")),
+    Refusal("payment_not_expected", 409, N_("this enrollment no longer takes payment")),
+    Refusal("unknown_order", 404, N_("no such payment order on this enrollment")),
+    Refusal("amount_mismatch", 422, N_("paid amount differs from the premium due")),
     # What the request says (domain.products.QuoteRefused and the validators).
-    Refusal("sum_insured_out_of_range", 422, "the sum insured is outside the product's range"),
-    Refusal("age_not_eligible", 422, "the insured's age is outside the product's range"),
-    Refusal("unknown_product", 422, "no product with this code"),
-    Refusal("unknown_quote", 422, "the application must name the current quote"),
-    Refusal("quote_expired", 422, "the quote is no longer valid; quote again"),
-    Refusal("consent_required", 422, "the applicant's consent is required"),
-    Refusal("bank_account_required", 422, "auto_debit needs a bank account"),
-    Refusal("invalid_start_date", 422, "start_date cannot be in the past"),
-    Refusal("decision_not_allowed", 422, "this task does not take that decision"),
-    Refusal("amount_above_assessment", 422, "an approved amount must be within the assessment"),
-    Refusal("documents_required", 422, "name the known document kinds still missing"),
-    Refusal("too_many_documents", 422, "a claim keeps too many documents"),
+    Refusal("sum_insured_out_of_range", 422, N_("the sum insured is outside the product's range")),
+    Refusal("age_not_eligible", 422, N_("the insured's age is outside the product's range")),
+    Refusal("unknown_product", 422, N_("no product with this code")),
+    Refusal("unknown_quote", 422, N_("the application must name the current quote")),
+    Refusal("quote_expired", 422, N_("the quote is no longer valid; quote again")),
+    Refusal("consent_required", 422, N_("the applicant's consent is required")),
+    Refusal("bank_account_required", 422, N_("auto_debit needs a bank account")),
+    Refusal("invalid_start_date", 422, N_("start_date cannot be in the past")),
+    Refusal("decision_not_allowed", 422, N_("this task does not take that decision")),
+    Refusal("amount_above_assessment", 422, N_("an approved amount must be within the assessment")),
+    Refusal("documents_required", 422, N_("name the known document kinds still missing")),
+    Refusal("too_many_documents", 422, N_("a claim keeps too many documents")),
+)
+
+# The titles as msgids (``Refusal.title`` computes them; pybabel extract needs them written).
+# tests/core/test_catalogues.py checks each refusal's title and text are translated.
+TITLES = (
+    N_("Not a supervisor"),
+    N_("Approval limit exceeded"),
+    N_("Four eyes violation"),
+    N_("Not your case"),
+    N_("Task not open"),
+    N_("Claimed by other"),
+    N_("Invalid stage"),
+    N_("Withdraw not allowed"),
+    N_("Appeal not allowed"),
+    N_("Appeal window closed"),
+    N_("Already paid"),
+    N_("Payment not expected"),
+    N_("Unknown order"),
+    N_("Amount mismatch"),
+    N_("Sum insured out of range"),
+    N_("Age not eligible"),
+    N_("Unknown product"),
+    N_("Unknown quote"),
+    N_("Quote expired"),
+    N_("Consent required"),
+    N_("Bank account required"),
+    N_("Invalid start date"),
+    N_("Decision not allowed"),
+    N_("Amount above assessment"),
+    N_("Documents required"),
+    N_("Too many documents"),
 )
 
 

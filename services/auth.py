@@ -21,6 +21,7 @@ from db.models import User, utcnow
 from db.repositories import auth_sessions
 from db.repositories.users import get_user, set_password_hash
 from domain.masking import scrub
+from domain.texts import N_
 from domain.underwriting import Actor, Role
 from services import audit
 from services.audit import Caller
@@ -36,17 +37,17 @@ def not_authenticated() -> ProblemError:
     return ProblemError(
         401,
         "not_authenticated",
-        "Not authenticated",
-        "This endpoint needs an 'Authorization: Bearer <token>' header.",
+        N_("Not authenticated"),
+        N_("This endpoint needs an 'Authorization: Bearer <token>' header."),
         headers={"WWW-Authenticate": "Bearer"},
     )
 
 
-def invalid_token(detail: str = "The access token is invalid or has expired.") -> ProblemError:
+def invalid_token(detail: str = N_("The access token is invalid or has expired.")) -> ProblemError:
     return ProblemError(
         401,
         "invalid_token",
-        "Invalid token",
+        N_("Invalid token"),
         detail,
         headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
     )
@@ -70,9 +71,9 @@ async def actor_for_token(session: AsyncSession, *, username: str, token_id: str
     # on Temporal would make the route's own later write fail with "database is locked".
     await session.commit()
     if revoked:
-        raise invalid_token("The access token has been revoked (signed out).")
+        raise invalid_token(N_("The access token has been revoked (signed out)."))
     if user is None or not user.active:
-        raise invalid_token("The user of this token is unknown or inactive.")
+        raise invalid_token(N_("The user of this token is unknown or inactive."))
     return actor_of(user)
 
 
@@ -81,8 +82,8 @@ def _invalid_credentials() -> ProblemError:
     return ProblemError(
         401,
         "invalid_credentials",
-        "Invalid credentials",
-        "The username or password is incorrect.",
+        N_("Invalid credentials"),
+        N_("The username or password is incorrect."),
         headers={"WWW-Authenticate": "Bearer"},
     )
 
@@ -104,8 +105,8 @@ def _login_locked(unlock_at: datetime, now: datetime) -> ProblemError:
     return ProblemError(
         423,
         "login_locked",
-        "Sign-in locked",
-        "Too many failed sign-ins for this username; try again after Retry-After seconds.",
+        N_("Sign-in locked"),
+        N_("Too many failed sign-ins for this username; try again after Retry-After seconds."),
         headers=_retry_after(unlock_at, now),
     )
 
@@ -114,8 +115,8 @@ def _login_throttled(unlock_at: datetime, now: datetime) -> ProblemError:
     return ProblemError(
         429,
         "login_throttled",
-        "Too many sign-in attempts",
-        "Too many failed sign-ins from this address; try again after Retry-After seconds.",
+        N_("Too many sign-in attempts"),
+        N_("Too many failed sign-ins from this address; try again after Retry-After seconds."),
         headers=_retry_after(unlock_at, now),
     )
 

@@ -33,6 +33,7 @@ from domain.claims import (
     ClaimStatus,
 )
 from domain.products import IncidentType, get_product
+from domain.texts import N_
 from domain.underwriting import Actor
 from services.problems import ProblemError
 from services.processes import is_not_found, require_own_case, run_update, sees_all
@@ -88,7 +89,7 @@ async def report_claim(
     _check_account(report.payee_account)
     policy = await policies.get_policy(session, policy_number=report.policy_number)
     if policy is None or (not sees_all(user) and policy.agent != user.username):
-        raise ProblemError(422, "unknown_policy", "Unknown policy", "no such policy")
+        raise ProblemError(422, "unknown_policy", N_("Unknown policy"), N_("no such policy"))
     # A supervisor who is also an agent sees every policy, but files only for their own
     # customers: filing for another agent and then deciding would be four eyes by proxy.
     require_own_case(policy.agent, user)
@@ -185,7 +186,7 @@ async def list_claims(
             limit=limit,
         )
     except ValueError:
-        raise ProblemError(422, "invalid_cursor", "Invalid cursor", "") from None
+        raise ProblemError(422, "invalid_cursor", N_("Invalid cursor"), "") from None
 
 
 async def claim_state(
@@ -287,7 +288,9 @@ def _ended(row: Claim) -> bool:
 
 def _check_account(payee_account: str) -> None:
     if not _ACCOUNT_RE.match(payee_account):
-        raise ProblemError(422, "invalid_bank_account", "Invalid payee account", "12-19 digits")
+        raise ProblemError(
+            422, "invalid_bank_account", N_("Invalid payee account"), N_("12-19 digits")
+        )
 
 
 def _require_visible(state: ClaimState, user: Actor) -> None:
@@ -297,13 +300,13 @@ def _require_visible(state: ClaimState, user: Actor) -> None:
 
 
 def _not_found() -> ProblemError:
-    return ProblemError(404, "claim_not_found", "No such claim", "")
+    return ProblemError(404, "claim_not_found", N_("No such claim"), "")
 
 
 def _duplicate() -> ProblemError:
     return ProblemError(
         409,
         "duplicate_claim",
-        "Claim already reported",
-        "this incident is already claimed on this policy",
+        N_("Claim already reported"),
+        N_("this incident is already claimed on this policy"),
     )

@@ -28,6 +28,7 @@ from db.repositories import credentials, enrollments
 from domain.clocks import ProcessClocks
 from domain.enrollment import CustomerDetails, EnrollmentState, PaymentMethod, Quote, Stage, Status
 from domain.identity import InvalidIdNumber, parse_id_number
+from domain.texts import N_
 from domain.underwriting import Actor
 from services.problems import ProblemError
 from services.processes import is_not_found, require_own_case, run_update, sees_all
@@ -81,22 +82,22 @@ async def start_enrollment(
         raise ProblemError(
             422,
             "invalid_idempotency_key",
-            "Invalid Idempotency-Key",
-            "8-128 characters: letters, digits and _ . : -",
+            N_("Invalid Idempotency-Key"),
+            N_("8-128 characters: letters, digits and _ . : -"),
         )
     try:
         identity = parse_id_number(customer.id_number)
     except InvalidIdNumber as err:
-        raise ProblemError(422, "invalid_id_number", "Invalid ID number", str(err)) from None
+        raise ProblemError(422, "invalid_id_number", N_("Invalid ID number"), str(err)) from None
     if not _PHONE_RE.match(customer.phone):
-        raise ProblemError(422, "invalid_phone", "Invalid phone number", "5-20 digits")
+        raise ProblemError(422, "invalid_phone", N_("Invalid phone number"), N_("5-20 digits"))
     conditions = (needs or {}).get("health_conditions") or []
     if not isinstance(conditions, list) or not all(isinstance(c, str) for c in conditions):
         raise ProblemError(
             422,
             "validation_error",
-            "Invalid needs",
-            "needs.health_conditions must be a list of strings",
+            N_("Invalid needs"),
+            N_("needs.health_conditions must be a list of strings"),
         )
 
     application_no = _application_no(secret, user.username, idempotency_key)
@@ -146,8 +147,8 @@ async def start_enrollment(
         raise ProblemError(
             422,
             "idempotency_key_reused",
-            "Idempotency-Key reused",
-            "this key was used for a different customer",
+            N_("Idempotency-Key reused"),
+            N_("this key was used for a different customer"),
         )
     return EnrollmentStarted(application_no, workflow_id, state.stage, state.status)
 
@@ -217,7 +218,7 @@ async def read_enrollment(
 
 
 def _not_found() -> ProblemError:
-    return ProblemError(404, "enrollment_not_found", "No such enrollment", "")
+    return ProblemError(404, "enrollment_not_found", N_("No such enrollment"), "")
 
 
 async def list_enrollments(
@@ -241,7 +242,7 @@ async def list_enrollments(
             limit=limit,
         )
     except ValueError:
-        raise ProblemError(422, "invalid_cursor", "Invalid cursor", "") from None
+        raise ProblemError(422, "invalid_cursor", N_("Invalid cursor"), "") from None
 
 
 async def quote(
@@ -275,7 +276,9 @@ async def submit_application(
     underwriting then run by themselves. The query password is stored as an argon2id hash
     for the customer's policy look-up and never enters the process."""
     if bank_account is not None and not _ACCOUNT_RE.match(bank_account):
-        raise ProblemError(422, "invalid_bank_account", "Invalid bank account", "12-19 digits")
+        raise ProblemError(
+            422, "invalid_bank_account", N_("Invalid bank account"), N_("12-19 digits")
+        )
     handle, current = await enrollment_state(client, enrollment_id, user)
     require_own_case(current.agent, user)
     state: EnrollmentState = await run_update(

@@ -51,6 +51,7 @@ from temporalio.service import RPCError
 from db.models import PaymentLedger, utcnow
 from db.repositories import enrollments, ledger, tasks
 from domain.activities import TaskOpen
+from domain.texts import N_
 from gateways.payment import PaymentGateway, sign_callback
 from services.enrollments import enrollment_handle
 from services.problems import ProblemError, refused
@@ -83,7 +84,10 @@ def verify_callback(secret: str, raw: bytes, signature: str | None) -> None:
     expected = sign_callback(secret, raw)
     if not signature or not hmac.compare_digest(expected, signature.strip().lower()):
         raise ProblemError(
-            401, "invalid_signature", "Invalid signature", "X-Signature does not match the body"
+            401,
+            "invalid_signature",
+            N_("Invalid signature"),
+            N_("X-Signature does not match the body"),
         )
 
 
@@ -102,7 +106,7 @@ async def receive_payment(
     payment the process no longer takes is booked and refunded (see above)."""
     entry = await ledger.get_entry_by_order(session, order_id=order_id)
     if entry is None:
-        raise ProblemError(404, "unknown_order", "No such payment order", "")
+        raise ProblemError(404, "unknown_order", N_("No such payment order"), "")
     await session.commit()
     if entry.status == "succeeded":
         return PaymentReceived(await resume_late_refund(session, gateway, entry=entry))

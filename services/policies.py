@@ -24,6 +24,7 @@ from db.models import Claim, Customer, PaymentLedger, Policy, utcnow
 from db.repositories import audit, claims, credentials, customers, ledger, policies
 from domain.policy_query import FAILED, LOCK_AFTER, LOCK_WINDOW, LOCKED, SUCCEEDED
 from domain.products import Product, get_product
+from domain.texts import N_
 from services.audit import Caller
 from services.problems import ProblemError
 
@@ -83,8 +84,8 @@ async def query_policy(
         raise ProblemError(
             429,
             "rate_limited",
-            "Too many attempts",
-            "Try again in a minute.",
+            N_("Too many attempts"),
+            N_("Try again in a minute."),
             headers={"Retry-After": "60"},
         )
 
@@ -108,7 +109,9 @@ async def query_policy(
     await session.commit()
     if failures >= LOCK_AFTER:
         await record(LOCKED, "locked")
-        raise ProblemError(423, "locked", "Locked", "Too many failed attempts; try again later.")
+        raise ProblemError(
+            423, "locked", N_("Locked"), N_("Too many failed attempts; try again later.")
+        )
 
     policy = await policies.get_policy(session, policy_number=given.policy_number)
     customer = (
@@ -151,6 +154,6 @@ def _verification_failed() -> ProblemError:
     return ProblemError(
         401,
         "verification_failed",
-        "Verification failed",
-        "The policy number, ID number or query password does not match.",
+        N_("Verification failed"),
+        N_("The policy number, ID number or query password does not match."),
     )

@@ -1,7 +1,10 @@
 """The error every layer below the HTTP edge raises for a request it refuses.
 
 ``ProblemError`` carries what the API answers (RFC 9457 problem details, with a stable
-``code``): ``api.errors`` turns it into the response. It lives below ``api`` so that the
+``code``): ``api.errors`` turns it into the response. Its title and detail are English
+msgids of the message catalogues (``core/locale``), translated at the edge into the
+request's language; a detail with values in it is given as a msgid with ``%(name)s``
+placeholders and its ``params``, so the catalogue can hold it. It lives below ``api`` so that the
 service layer can refuse without importing the web layer; it is a Starlette
 ``HTTPException`` so FastAPI passes it through untouched wherever it passes those (body
 parsing, dependencies with ``yield``).
@@ -30,10 +33,15 @@ class ProblemError(StarletteHTTPException):
         *,
         headers: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(status_code=status, detail=detail, headers=dict(headers or {}) or None)
+        self.params: dict[str, Any] = dict(params or {})
+        # `detail` is the English text (logs, str()); `detail_msgid` what a catalogue holds.
+        text = detail % self.params if self.params else detail
+        super().__init__(status_code=status, detail=text, headers=dict(headers or {}) or None)
         self.code = code
         self.title = title
+        self.detail_msgid = detail
         self.extra: dict[str, Any] = dict(extra or {})
 
     def __repr__(self) -> str:

@@ -11,6 +11,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.refusals import REFUSALS
+from domain.texts import N_
 from domain.underwriting import Actor, Role
 from services.problems import ProblemError, refused
 
@@ -37,8 +38,8 @@ def process_closed() -> ProblemError:
     return ProblemError(
         409,
         "process_closed",
-        "Process has ended",
-        "this process has ended and takes no more actions",
+        N_("Process has ended"),
+        N_("this process has ended and takes no more actions"),
     )
 
 
@@ -56,7 +57,7 @@ def refusal(err: WorkflowUpdateFailedError) -> ProblemError:
         return process_closed()
     if isinstance(cause, ApplicationError) and cause.type in REFUSALS:
         return refused(cause.type, cause.message)
-    return ProblemError(409, "process_refused", "The process refused the request", "")
+    return ProblemError(409, "process_refused", N_("The process refused the request"), "")
 
 
 async def run_update(handle: WorkflowHandle[Any, Any], update: Any, arg: Any) -> Any:

@@ -25,6 +25,7 @@ from db.repositories import audit, tasks
 from domain.claims import ClaimState
 from domain.enrollment import EnrollmentState
 from domain.tasks import TaskKind
+from domain.texts import N_
 from domain.underwriting import Actor, Role
 from services.enrollments import enrollment_state
 from services.problems import ProblemError, refused
@@ -57,8 +58,8 @@ _CLAIM_CASE = {
     "stage",
 }
 # Where the tasks no decision closes are resolved instead.
-_PAYOUT_RETRY = "a failed payout is resolved with POST /v1/claims/{id}/payout/retry"
-_LATE_PAYMENT_REFUND = "a late payment's refund is made by ops at the gateway (docs/ops.md)"
+_PAYOUT_RETRY = N_("a failed payout is resolved with POST /v1/claims/{id}/payout/retry")
+_LATE_PAYMENT_REFUND = N_("a late payment's refund is made by ops at the gateway (docs/ops.md)")
 
 Decision = Literal["approve", "reject", "request_info"]
 
@@ -98,7 +99,7 @@ async def find_task(session: AsyncSession, task_id: str) -> Task:
     """The task; 404 ``task_not_found``."""
     task = await tasks.get_task(session, task_id=task_id)
     if task is None:
-        raise ProblemError(404, "task_not_found", "No such task", "")
+        raise ProblemError(404, "task_not_found", N_("No such task"), "")
     return task
 
 
@@ -123,7 +124,7 @@ async def list_tasks(
             session, status=status, kind=kind, assignee=who, cursor=cursor or None, limit=limit
         )
     except ValueError:
-        raise ProblemError(422, "invalid_cursor", "Invalid cursor", "") from None
+        raise ProblemError(422, "invalid_cursor", N_("Invalid cursor"), "") from None
 
 
 async def inbox_rows(
@@ -223,16 +224,16 @@ async def _hold(
     ``task_not_open``."""
     if not user.has(Role.SUPERVISOR):
         raise ProblemError(
-            403, "not_a_supervisor", "Not a supervisor", "only supervisors take tasks"
+            403, "not_a_supervisor", N_("Not a supervisor"), N_("only supervisors take tasks")
         )
     async with session.begin():
         await find_task(session, task_id)
         try:
             return await change(session, task_id=task_id, username=user.username)
         except tasks.ClaimedByOther:
-            raise ProblemError(409, "claimed_by_other", "Claimed by someone else", "") from None
+            raise ProblemError(409, "claimed_by_other", N_("Claimed by someone else"), "") from None
         except tasks.TaskNotOpen:
-            raise ProblemError(409, "task_not_open", "Task is not open", "") from None
+            raise ProblemError(409, "task_not_open", N_("Task is not open"), "") from None
 
 
 # --- deciding ------------------------------------------------------------------------------
@@ -251,13 +252,14 @@ async def decide(
     task = await find_task(session, task_id)
     await session.commit()  # hold no read snapshot while the process decides
     if task.status not in OPEN_STATUSES:
-        raise ProblemError(409, "task_not_open", "Task is not open", "")
+        raise ProblemError(409, "task_not_open", N_("Task is not open"), "")
     if task.assignee is not None and task.assignee != user.username:
         raise ProblemError(
             409,
             "claimed_by_other",
-            "Claimed by someone else",
-            f"the task is held by {task.assignee}",
+            N_("Claimed by someone else"),
+            N_("the task is held by %(assignee)s"),
+            params={"assignee": task.assignee},
         )
     state: EnrollmentState | ClaimState
     if task.kind == TaskKind.UNDERWRITING:

@@ -30,6 +30,7 @@ from api.openapi import problem_responses
 from core.codec import EncryptionCodec
 from core.config import Settings
 from core.keys import load_keyring
+from domain.texts import N_
 from domain.underwriting import Actor, Role
 from services import audit
 from services.problems import ProblemError
@@ -67,7 +68,7 @@ async def codec_user(request: Request, settings: SettingsDep, session: SessionDe
     """The ops user calling, from the bearer token or the session cookie."""
     user = await get_current_user(request, settings, session, _token(request))
     if not user.has(Role.OPS):
-        raise ProblemError(403, "forbidden", "Forbidden", "The codec needs the ops role.")
+        raise ProblemError(403, "forbidden", N_("Forbidden"), N_("The codec needs the ops role."))
     return user
 
 
@@ -91,8 +92,8 @@ def _parse(body: CodecPayloads) -> list[Payload]:
         raise ProblemError(
             422,
             "invalid_payload",
-            "Invalid payload",
-            "payloads must be Payload messages in protobuf JSON form",
+            N_("Invalid payload"),
+            N_("payloads must be Payload messages in protobuf JSON form"),
         ) from None
 
 
@@ -116,8 +117,8 @@ async def decode(
         raise ProblemError(
             422,
             "payload_not_decodable",
-            "Payload not decodable",
-            "a payload could not be decrypted with the configured keys",
+            N_("Payload not decodable"),
+            N_("a payload could not be decrypted with the configured keys"),
         ) from None
     await _audit_decode(session, user, request, count=len(payloads), namespace=namespace)
     return _answer(decoded)

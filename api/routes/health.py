@@ -19,6 +19,7 @@ from temporalio.client import Client
 from api.openapi import problem_responses
 from api.temporal_client import ensure_temporal
 from core.config import Settings
+from domain.texts import N_
 from services.problems import ProblemError
 
 router = APIRouter(tags=["health"])
@@ -64,7 +65,7 @@ async def readyz(request: Request) -> ReadinessRead:
         raise ProblemError(
             503,
             "not_ready",
-            "Not ready",
+            N_("Not ready"),
             "; ".join(f"{part}: {result}" for part, result in checks.items()),
             headers={"Retry-After": "5"},
             extra={"checks": checks},

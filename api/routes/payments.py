@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from api.deps import GatewayDep, SessionDep, SettingsDep, TemporalDep
 from api.openapi import problem_responses
 from api.schemas import Money, StrictModel
+from domain.texts import N_
 from services import payments
 from services.problems import ProblemError
 
@@ -68,10 +69,10 @@ async def payment_callback(
     except (ValueError, ValidationError, RecursionError):
         # RecursionError: a validly signed body nested thousands of levels deep (the body
         # size limit of BodySizeLimitMiddleware bounds its length, not its depth).
-        raise ProblemError(422, "validation_error", "Invalid callback body", "") from None
+        raise ProblemError(422, "validation_error", N_("Invalid callback body"), "") from None
     if body.order_id != order_id:
         raise ProblemError(
-            422, "order_mismatch", "Order id mismatch", "the body names another order"
+            422, "order_mismatch", N_("Order id mismatch"), N_("the body names another order")
         )
     received = await payments.receive_payment(
         session,

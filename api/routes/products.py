@@ -10,6 +10,7 @@ from api.openapi import problem_responses
 from api.schemas import Money, Page
 from domain.claim_rules import REQUIRED_DOCUMENTS
 from domain.products import CATALOGUE, IncidentType, Product
+from domain.texts import N_
 from services.problems import ProblemError
 
 router = APIRouter(prefix="/v1/products", tags=["products"])
@@ -61,5 +62,7 @@ async def read_product(code: str, actor: CurrentUser) -> ProductRead:
     """One product by its code (e.g. `TERM_LIFE_20`); 404 `unknown_product` if none."""
     product = CATALOGUE.get(code)
     if product is None:
-        raise ProblemError(404, "unknown_product", "Unknown product", "No product has this code.")
+        raise ProblemError(
+            404, "unknown_product", N_("Unknown product"), N_("No product has this code.")
+        )
     return ProductRead.from_product(product)

@@ -1,6 +1,7 @@
-"""How the console says things: times in Asia/Shanghai, SLA state in words ("due in 3 h",
-"overdue by 1 d", "escalated"), money, a refusal's code as a sentence, and a process's
-timeline as steps with the waits between them. Pure functions, computed on the server."""
+"""How the console says things, in the reader's language (``core.i18n.Language``): times
+in Asia/Shanghai, SLA state in words ("due in 3 h", "overdue by 1 d", "escalated"), codes
+in words, a refusal's code as a sentence, and a process's timeline as steps with the waits
+between them. Pure functions, computed on the server."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from domain.business import SHANGHAI, money
+from api.web.terms import TERMS
+from core.i18n import Language
 
 OPEN_TASK_STATUSES = ("open", "claimed")
 # A task due within this is shown as "soon" (amber) rather than "ok".
@@ -22,8 +24,9 @@ MIN_GAP = timedelta(minutes=1)
 SlaState = Literal["ok", "soon", "overdue", "escalated", "closed"]
 
 
-def shanghai(at: datetime | str | None) -> str:
-    """``2025-03-01 09:30`` in Asia/Shanghai (an ISO string is read first); empty for none."""
+def shanghai(at: datetime | str | None, *, lang: Language) -> str:
+    """A moment in Asia/Shanghai as `lang` writes it (an ISO string is read first); empty
+    for none."""
     if at is None or at == "":
         return ""
     if isinstance(at, str):
@@ -33,30 +36,35 @@ def shanghai(at: datetime | str | None) -> str:
             return at
     else:
         moment = at
-    return aware(moment).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    return lang.moment(aware(moment))
 
 
-def span(delta: timedelta) -> str:
+def span(delta: timedelta, *, lang: Language) -> str:
     """A duration as people glance at it: ``45 min``, ``3 h``, ``2 d`` (rounded down)."""
     seconds = abs(delta.total_seconds())
     if seconds < 60:
-        return "<1 min"
+        return lang.gettext("<1 min")
     if seconds < 3600:
-        return f"{int(seconds // 60)} min"
+        return lang.gettext("%(n)s min", n=int(seconds // 60))
     if seconds < 24 * 3600:
-        return f"{int(seconds // 3600)} h"
-    return f"{int(seconds // 86400)} d"
+        return lang.gettext("%(n)s h", n=int(seconds // 3600))
+    return lang.gettext("%(n)s d", n=int(seconds // 86400))
 
 
-def relative(at: datetime, now: datetime) -> str:
+def relative(at: datetime, now: datetime, *, lang: Language) -> str:
     """``in 3 h`` or ``2 d ago``."""
     at = aware(at)
-    return f"in {span(at - now)}" if at > now else f"{span(now - at)} ago"
+    if at > now:
+        return lang.gettext("in %(span)s", span=span(at - now, lang=lang))
+    return lang.gettext("%(span)s ago", span=span(now - at, lang=lang))
 
 
-def words(code: Any) -> str:
-    """``claim_approval`` → ``claim approval``."""
-    return str(code or "").replace("_", " ")
+def words(code: Any, *, lang: Language) -> str:
+    """A code in words: ``claim_approval`` → ``claim approval`` (``理赔审批``); a code
+    without a term (``api.web.terms``) as it is, underscores as spaces."""
+    text = str(code or "")
+    term = TERMS.get(text)
+    return lang.gettext(term) if term else text.replace("_", " ")
 
 
 @dataclass(frozen=True)
@@ -65,20 +73,27 @@ class Sla:
     state: SlaState
 
 
-def sla(*, status: str, due_at: datetime, escalation_level: int, now: datetime) -> Sla:
+def sla(
+    *, status: str, due_at: datetime, escalation_level: int, now: datetime, lang: Language
+) -> Sla:
     """The SLA state of a task at a glance."""
     if status not in OPEN_TASK_STATUSES:
-        return Sla(words(status), "closed")
+        return Sla(words(status, lang=lang), "closed")
     due_at = aware(due_at)
     state: SlaState
     if due_at <= now:
-        text, state = f"overdue by {span(now - due_at)}", "overdue"
+        text = lang.gettext("overdue by %(span)s", span=span(now - due_at, lang=lang))
+        state = "overdue"
     else:
-        text = f"due in {span(due_at - now)}"
+        text = lang.gettext("due in %(span)s", span=span(due_at - now, lang=lang))
         state = "soon" if due_at - now <= DUE_SOON else "ok"
+    if escalation_level > 1:
+        return Sla(
+            lang.gettext("escalated (level %(level)s) · %(sla)s", level=escalation_level, sla=text),
+            "escalated",
+        )
     if escalation_level > 0:
-        level = f" (level {escalation_level})" if escalation_level > 1 else ""
-        return Sla(f"escalated{level} · {text}", "escalated")
+        return Sla(lang.gettext("escalated · %(sla)s", sla=text), "escalated")
     return Sla(text, state)
 
 
@@ -88,6 +103,7 @@ def sla(*, status: str, due_at: datetime, escalation_level: int, now: datetime) 
 def refusal_text(
     code: str,
     *,
+    lang: Language,
     detail: str = "",
     username: str = "",
     submitted_by: str | None = None,
@@ -95,49 +111,68 @@ def refusal_text(
     amount: Decimal | None = None,
     approval_limit: Decimal | None = None,
 ) -> str:
-    """A refused action, said to the person who tried it. `code` is the API's problem code."""
+    """A refused action, said to the person who tried it. `code` is the API's problem code;
+    `detail` (the problem's, in English) is shown translated where the catalogue has it."""
+    _ = lang.gettext
     match code:
         case "four_eyes_violation":
             if submitted_by is not None and submitted_by == username:
-                return "You submitted this case: a second person must decide it (four-eyes rule)."
-            return (
+                return _(
+                    "You submitted this case: a second person must decide it (four-eyes rule)."
+                )
+            return _(
                 "You already took part in this decision (as filer, approver or the one who "
                 "rejected it): a different supervisor must decide (four-eyes rule)."
             )
         case "approval_limit_exceeded":
             if amount is not None and approval_limit is not None:
-                return (
-                    f"The amount {money(amount)} is above your approval limit "
-                    f"{money(approval_limit)}: a supervisor with a higher limit must decide it."
+                return _(
+                    "The amount %(amount)s is above your approval limit %(limit)s: a "
+                    "supervisor with a higher limit must decide it.",
+                    amount=lang.money(amount),
+                    limit=lang.money(approval_limit),
                 )
-            return (
+            return _(
                 "The amount is above your approval limit: a supervisor with a higher limit "
                 "must decide it."
             )
         case "task_not_open":
-            return "This task is no longer open: it has already been decided or closed."
+            return _("This task is no longer open: it has already been decided or closed.")
         case "claimed_by_other":
-            who = assignee or "another supervisor"
-            return f"This task is claimed by {who}: only they can act on it while they hold it."
+            if assignee:
+                return _(
+                    "This task is claimed by %(who)s: only they can act on it while they hold it.",
+                    who=assignee,
+                )
+            return _(
+                "This task is claimed by another supervisor: only they can act on it while "
+                "they hold it."
+            )
         case "not_a_supervisor":
-            return "Only a supervisor can take or decide tasks; your role cannot."
+            return _("Only a supervisor can take or decide tasks; your role cannot.")
         case "decision_not_allowed":
-            return f"This decision is not possible here: {detail or 'not allowed'}."
+            return _(
+                "This decision is not possible here: %(why)s.",
+                why=_(detail) if detail else _("not allowed"),
+            )
         case "amount_above_assessment":
-            return f"The approved amount must be above zero and within the assessment ({detail})."
+            return _(
+                "The approved amount must be above zero and within the assessment (%(detail)s).",
+                detail=_(detail),
+            )
         case "documents_required":
-            return "To request more information, tick the documents that are still missing."
+            return _("To request more information, tick the documents that are still missing.")
         case "reason_required":
-            return "Give a reason for the decision."
+            return _("Give a reason for the decision.")
         case "invalid_amount":
-            return "The amount must be a number with at most two decimals, above zero."
+            return _("The amount must be a number with at most two decimals, above zero.")
         case "temporal_unavailable":
-            return "The workflow service cannot be reached right now; try again shortly."
+            return _("The workflow service cannot be reached right now; try again shortly.")
         case "workflow_not_running":
-            return "The process is not running any more: there is nothing to cancel."
+            return _("The process is not running any more: there is nothing to cancel.")
         case "task_not_found" | "enrollment_not_found" | "workflow_not_found":
-            return "There is no such case."
-    return "The process refused the request; nothing was changed."
+            return _("There is no such case.")
+    return _("The process refused the request; nothing was changed.")
 
 
 # --- the timeline --------------------------------------------------------------------------
@@ -192,7 +227,7 @@ def gap_size(delta: timedelta) -> int:
     return 4
 
 
-def steps(entries: Iterable[Any]) -> list[Step]:
+def steps(entries: Iterable[Any], *, lang: Language) -> list[Step]:
     """Timeline entries (``at``, ``event``, ``detail``) as steps, each with the wait before it."""
     result: list[Step] = []
     previous: datetime | None = None
@@ -211,7 +246,7 @@ def steps(entries: Iterable[Any]) -> list[Step]:
                 detail=entry.detail,
                 who=who,
                 kind=kind,
-                gap=f"{span(wait)} later" if size else None,
+                gap=lang.gettext("%(span)s later", span=span(wait, lang=lang)) if size else None,
                 gap_size=size,
             )
         )
@@ -219,15 +254,22 @@ def steps(entries: Iterable[Any]) -> list[Step]:
     return result
 
 
-def ahead(deadlines: Sequence[Any], timers: Sequence[Any], *, now: datetime) -> list[Ahead]:
+def ahead(
+    deadlines: Sequence[Any], timers: Sequence[Any], *, now: datetime, lang: Language
+) -> list[Ahead]:
     """The deadlines (``name``, ``at``, ``passed``) and timers (``timer_id``, ``fires_at``) of a
     running process, soonest first."""
     items = [
-        Ahead(at=aware(d.at), what=words(d.name).capitalize(), when="", passed=d.passed)
+        Ahead(at=aware(d.at), what=words(d.name, lang=lang).capitalize(), when="", passed=d.passed)
         for d in deadlines
     ]
     items += [
-        Ahead(at=aware(t.fires_at), what=f"Timer {t.timer_id} fires", when="", passed=False)
+        Ahead(
+            at=aware(t.fires_at),
+            what=lang.gettext("Timer %(id)s fires", id=t.timer_id),
+            when="",
+            passed=False,
+        )
         for t in timers
         if t.fires_at is not None
     ]
@@ -240,9 +282,9 @@ def ahead(deadlines: Sequence[Any], timers: Sequence[Any], *, now: datetime) -> 
             Ahead(
                 at=item.at,
                 what=item.what,
-                when=relative(item.at, now),
+                when=relative(item.at, now, lang=lang),
                 passed=item.passed,
-                gap=f"{span(wait)} later" if size else None,
+                gap=lang.gettext("%(span)s later", span=span(wait, lang=lang)) if size else None,
                 gap_size=size,
             )
         )

@@ -25,12 +25,14 @@ from api.deps import SessionDep, TemporalDep, get_temporal
 from api.middleware import client_address
 from api.schemas import DecisionCreate
 from api.web import formatting
+from api.web.language import page_language
 from api.web.rendering import WebRoute, redirect, render
 from api.web.session import INBOX_ROLES, InboxUser, PageError, WebUser, has_any, require_csrf
 from db.models import Task
 from domain.claim_rules import DOCUMENT_KINDS
 from domain.products import CATALOGUE
 from domain.tasks import TaskKind
+from domain.texts import N_
 from domain.underwriting import Actor, Role
 from services import tasks
 from services.problems import ProblemError
@@ -47,16 +49,16 @@ KINDS = (
     TaskKind.PAYOUT_FAILED,
     TaskKind.LATE_PAYMENT,
 )
-SHOWS = {"all": "All open", "mine": "Claimed by me", "unassigned": "Unassigned"}
+SHOWS = {"all": N_("All open"), "mine": N_("Claimed by me"), "unassigned": N_("Unassigned")}
 DECISIONS = ("approve", "reject", "request_info")
 TaskId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:@-]{1,64}$")]
 # What a successful action says on the task page it leads back to.
 NOTICES = {
-    "claimed": "You claimed this task: it is yours until you decide or release it.",
-    "released": "You released this task: it is back in the inbox.",
-    "approve": "You approved this task. The process moves on.",
-    "reject": "You rejected this task. The process moves on.",
-    "request_info": "You asked for more information. The process waits for the documents.",
+    "claimed": N_("You claimed this task: it is yours until you decide or release it."),
+    "released": N_("You released this task: it is back in the inbox."),
+    "approve": N_("You approved this task. The process moves on."),
+    "reject": N_("You rejected this task. The process moves on."),
+    "request_info": N_("You asked for more information. The process waits for the documents."),
 }
 
 
@@ -78,6 +80,7 @@ async def inbox(
     show = show if show in SHOWS else "all"
     is_overdue = overdue in ("1", "on", "true")
     now = datetime.now(UTC)
+    lang = page_language(request)
     alert = None
     try:
         rows, next_cursor = await tasks.inbox_rows(
@@ -92,7 +95,7 @@ async def inbox(
         )
     except ValueError:
         rows, next_cursor = [], None
-        alert = "This page link is no longer valid. Start again from the first page."
+        alert = lang.gettext("This page link is no longer valid. Start again from the first page.")
     await session.commit()
     filters = {"kind": kind, "show": show, "overdue": "1" if is_overdue else ""}
     query = {k: v for k, v in filters.items() if v and not (k == "show" and v == "all")}
@@ -100,7 +103,7 @@ async def inbox(
         request,
         "inbox.html",
         {
-            "title": "Inbox",
+            "title": lang.gettext("Inbox"),
             "rows": [
                 {
                     "task": t,
@@ -109,6 +112,7 @@ async def inbox(
                         due_at=t.due_at,
                         escalation_level=t.escalation_level,
                         now=now,
+                        lang=lang,
                     ),
                 }
                 for t in rows
@@ -145,6 +149,7 @@ async def task_page(
     found = await tasks.task_case(client, session, task_id, user)
     detail = found.task
     now = datetime.now(UTC)
+    lang = page_language(request)
     case = dict(found.case or {})
     is_supervisor = user.has(Role.SUPERVISOR)
     if not is_supervisor:
@@ -159,7 +164,7 @@ async def task_page(
         request,
         "task.html",
         {
-            "title": f"Task {detail.task_id}",
+            "title": lang.gettext("Task %(id)s", id=detail.task_id),
             "task": detail,
             "case": case,
             "product": product,
@@ -169,13 +174,14 @@ async def task_page(
                 due_at=detail.due_at,
                 escalation_level=detail.escalation_level,
                 now=now,
+                lang=lang,
             ),
             "is_open": is_open,
             "can_decide": is_open and is_supervisor,
             "held_by_me": detail.assignee == user.username,
             "is_claim": detail.kind in tasks.CLAIM_DECISIONS,
             "document_kinds": sorted(DOCUMENT_KINDS),
-            "notice": notice,
+            "notice": lang.gettext(notice) if notice else None,
             "alert": alert,
             "reason": reason,
         },
@@ -215,7 +221,8 @@ async def _refused(
     await session.commit()
     text = formatting.refusal_text(
         err.code,
-        detail=str(err.detail),
+        lang=page_language(request),
+        detail=err.detail_msgid,
         username=user.username,
         submitted_by=row.submitted_by if row else None,
         assignee=row.assignee if row else None,
@@ -223,7 +230,7 @@ async def _refused(
         approval_limit=user.approval_limit,
     )
     if row is None or not has_any(user, INBOX_ROLES):
-        raise PageError(err.status_code, "Refused", text)
+        raise PageError(err.status_code, N_("Refused"), text)
     client = await get_temporal(request)  # the page shows the case, as the process has it
     return await task_page(
         request,
@@ -284,7 +291,7 @@ async def release(
 
 
 def _form_refusal(code: str, status: int = 422) -> ProblemError:
-    return ProblemError(status, code, "Not accepted", "")
+    return ProblemError(status, code, N_("Not accepted"), "")
 
 
 def decision_body(decision: str, reason: str, amount: str, missing: list[str]) -> DecisionCreate:

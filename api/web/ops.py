@@ -23,10 +23,14 @@ from api.deps import SessionDep, TemporalDep
 from api.middleware import client_address
 from api.schemas import OpsActionCreate
 from api.web import formatting
+from api.web.language import page_language
 from api.web.rendering import WebRoute, redirect, render
 from api.web.session import OpsUser, require_csrf
+from core.i18n import Language
+from domain.business import SHANGHAI
 from domain.claims import ClaimStage, ClaimStatus
 from domain.enrollment import Stage, Status
+from domain.texts import N_
 from domain.underwriting import Actor
 from services.ops import actions, describe, runs, visibility
 from services.problems import ProblemError
@@ -41,10 +45,10 @@ STAGES = tuple(dict.fromkeys([*Stage, *ClaimStage]))
 BUSINESS_STATUSES = tuple(dict.fromkeys([*Status, *ClaimStatus]))
 _AGENT = re.compile(visibility.AGENT_PATTERN)
 _AS_GIVEN = ("process", "status", "stage", "business_status", "agent")
-NOTICES = {"cancel": "Cancellation requested: the process compensates and ends as cancelled."}
+NOTICES = {"cancel": N_("Cancellation requested: the process compensates and ends as cancelled.")}
 
 
-def _amount(value: str, label: str, errors: list[str]) -> Decimal | None:
+def _amount(value: str, label: str, errors: list[str], lang: Language) -> Decimal | None:
     if not value.strip():
         return None
     try:
@@ -52,12 +56,14 @@ def _amount(value: str, label: str, errors: list[str]) -> Decimal | None:
     except InvalidOperation:
         amount = Decimal(-1)
     if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
-        errors.append(f"{label} must be an amount like 250000.00.")
+        errors.append(lang.gettext("%(field)s must be an amount like 250000.00.", field=label))
         return None
     return amount
 
 
-def _day(value: str, label: str, errors: list[str], *, end: bool = False) -> datetime | None:
+def _day(
+    value: str, label: str, errors: list[str], lang: Language, *, end: bool = False
+) -> datetime | None:
     """A date typed in the form, as the start (or, for `end`, the end) of that day in
     Asia/Shanghai."""
     if not value.strip():
@@ -65,9 +71,9 @@ def _day(value: str, label: str, errors: list[str], *, end: bool = False) -> dat
     try:
         day = date.fromisoformat(value.strip())
     except ValueError:
-        errors.append(f"{label} must be a date like 2025-03-01.")
+        errors.append(lang.gettext("%(field)s must be a date like 2025-03-01.", field=label))
         return None
-    start = datetime.combine(day, time(0), tzinfo=formatting.SHANGHAI)
+    start = datetime.combine(day, time(0), tzinfo=SHANGHAI)
     return start + timedelta(days=1) if end else start
 
 
@@ -99,13 +105,15 @@ async def processes(
         "started_after": started_after.strip(),
         "started_before": started_before.strip(),
     }
+    lang = page_language(request)
+    _ = lang.gettext
     errors: list[str] = []
     if filters["agent"] and not _AGENT.fullmatch(filters["agent"]):
-        errors.append("Agent must be a username (letters, digits, . _ -).")
-    low = _amount(filters["amount_min"], "Minimum amount", errors)
-    high = _amount(filters["amount_max"], "Maximum amount", errors)
-    after = _day(filters["started_after"], "Started from", errors)
-    before = _day(filters["started_before"], "Started until", errors, end=True)
+        errors.append(_("Agent must be a username (letters, digits, . _ -)."))
+    low = _amount(filters["amount_min"], _("Minimum amount"), errors, lang)
+    high = _amount(filters["amount_max"], _("Maximum amount"), errors, lang)
+    after = _day(filters["started_after"], _("Started from"), errors, lang)
+    before = _day(filters["started_before"], _("Started until"), errors, lang, end=True)
     items: list[visibility.WorkflowSummary] = []
     next_cursor = None
     if not errors:
@@ -123,13 +131,13 @@ async def processes(
                 client, search, cursor=cursor, limit=PAGE_SIZE
             )
         except ProblemError as err:
-            errors.append(_search_refusal(err))
+            errors.append(_search_refusal(err, lang))
     query = {k: v for k, v in filters.items() if v}
     return render(
         request,
         "processes.html",
         {
-            "title": "Processes",
+            "title": _("Processes"),
             "filters": filters,
             "processes": PROCESSES,
             "execution_statuses": EXECUTION_STATUSES,
@@ -146,15 +154,17 @@ async def processes(
     )
 
 
-def _search_refusal(err: ProblemError) -> str:
+def _search_refusal(err: ProblemError, lang: Language) -> str:
     match err.code:
         case "invalid_amount_range":
-            return "The minimum amount is above the maximum."
+            return lang.gettext("The minimum amount is above the maximum.")
         case "invalid_cursor":
-            return "This page link is no longer valid. Start again from the first page."
+            return lang.gettext(
+                "This page link is no longer valid. Start again from the first page."
+            )
         case "invalid_search":
-            return "The search could not be run with these filters."
-    return formatting.refusal_text(err.code, detail=str(err.detail))
+            return lang.gettext("The search could not be run with these filters.")
+    return formatting.refusal_text(err.code, lang=lang, detail=err.detail_msgid)
 
 
 async def process_page(
@@ -172,22 +182,23 @@ async def process_page(
     description = await describe.describe_process(client, session, workflow_id)
     history = await runs.read_history(client, workflow_id, workflow_tasks=False)
     now = datetime.now(UTC)
-    steps = formatting.steps(history.timeline)
+    lang = page_language(request)
+    steps = formatting.steps(history.timeline, lang=lang)
     running = description.status == "running"
-    waiting = formatting.span(now - steps[-1].at) if running and steps else None
+    waiting = formatting.span(now - steps[-1].at, lang=lang) if running and steps else None
     return render(
         request,
         "process.html",
         {
-            "title": f"Process {workflow_id}",
+            "title": lang.gettext("Process %(id)s", id=workflow_id),
             "process": description,
             "running": running,
             "steps": steps,
             "waiting": waiting,
-            "ahead": formatting.ahead(description.deadlines, description.timers, now=now)
+            "ahead": formatting.ahead(description.deadlines, description.timers, now=now, lang=lang)
             if running
             else [],
-            "notice": notice,
+            "notice": lang.gettext(notice) if notice else None,
             "alert": alert,
             "reason": reason,
         },
@@ -227,7 +238,9 @@ async def cancel(
             user,
             client,
             session,
-            alert="Give a reason for cancelling (up to 500 characters).",
+            alert=page_language(request).gettext(
+                "Give a reason for cancelling (up to 500 characters)."
+            ),
             reason=reason[:500],
             status_code=422,
         )
@@ -250,7 +263,9 @@ async def cancel(
             user,
             client,
             session,
-            alert=formatting.refusal_text(err.code, detail=str(err.detail)),
+            alert=formatting.refusal_text(
+                err.code, lang=page_language(request), detail=err.detail_msgid
+            ),
             status_code=err.status_code,
         )
     return redirect(f"/ui/ops/processes/{workflow_id}?done=cancel")

@@ -23,6 +23,7 @@ from fastapi.responses import Response
 
 from api.deps import SessionDep, SettingsDep, get_current_user
 from core.config import Settings
+from domain.texts import N_
 from domain.underwriting import Actor, Role
 from services.problems import ProblemError
 
@@ -44,7 +45,8 @@ class SignInRequired(Exception):
 
 
 class PageError(Exception):
-    """A page refused in words (403 wrong role or form token, 404 unknown case, ...)."""
+    """A page refused in words (403 wrong role or form token, 404 unknown case, ...); the
+    title and message are msgids, translated when the error page is rendered."""
 
     def __init__(self, status: int, title: str, message: str) -> None:
         super().__init__(message)
@@ -112,9 +114,11 @@ async def require_csrf(
     if not csrf_ok(settings, request, csrf):
         raise PageError(
             403,
-            "Form expired",
-            "This form has expired or did not come from this site. "
-            "Go back, reload the page and try again; nothing was changed.",
+            N_("Form expired"),
+            N_(
+                "This form has expired or did not come from this site. "
+                "Go back, reload the page and try again; nothing was changed."
+            ),
         )
 
 
@@ -188,8 +192,8 @@ def page_roles(*roles: Role) -> Callable[[Actor], Awaitable[Actor]]:
         if not has_any(user, roles):
             raise PageError(
                 403,
-                "Not for your role",
-                "This page is not available to your role. Use the navigation above.",
+                N_("Not for your role"),
+                N_("This page is not available to your role. Use the navigation above."),
             )
         return user
 

@@ -1,4 +1,5 @@
-"""Sign-in and sign-out, and the landing page of agents (whose work is not in the console).
+"""Sign-in and sign-out, the language switch, and the landing page of agents (whose work is
+not in the console).
 
 Signing in is what ``POST /v1/auth/token`` does (``services.auth.sign_in``): the same
 password check, the same answer for a wrong user or password, the same audit rows; the
@@ -15,6 +16,7 @@ from fastapi.responses import Response
 from api.deps import SessionDep, SettingsDep
 from api.middleware import caller_of
 from api.security import create_access_token, sign_out_token
+from api.web.language import back_to, page_language, remember
 from api.web.rendering import WebRoute, redirect, render
 from api.web.session import (
     SESSION_COOKIE,
@@ -26,6 +28,8 @@ from api.web.session import (
     safe_next,
     set_session_cookie,
 )
+from core.i18n import chosen
+from domain.texts import N_
 from domain.underwriting import Role
 from services import auth
 from services.problems import ProblemError
@@ -34,9 +38,9 @@ router: APIRouter = APIRouter(route_class=WebRoute)
 
 # The sign-in refusals of POST /v1/auth/token, in words (the same for any username).
 _SIGNIN_REFUSALS = {
-    401: "The username or password is incorrect.",
-    423: "Too many failed sign-ins for this username. Wait 15 minutes and try again.",
-    429: "Too many failed sign-ins from this computer. Wait 15 minutes and try again.",
+    401: N_("The username or password is incorrect."),
+    423: N_("Too many failed sign-ins for this username. Wait 15 minutes and try again."),
+    429: N_("Too many failed sign-ins from this computer. Wait 15 minutes and try again."),
 }
 
 
@@ -49,7 +53,8 @@ async def console_home(request: Request) -> Response:
 @router.get("/signin")
 async def signin_page(request: Request, next: str | None = None) -> Response:
     """The sign-in form."""
-    return render(request, "signin.html", {"title": "Sign in", "next": safe_next(next) or ""})
+    _ = page_language(request).gettext
+    return render(request, "signin.html", {"title": _("Sign in"), "next": safe_next(next) or ""})
 
 
 @router.post("/signin", dependencies=[Depends(require_csrf)])
@@ -67,14 +72,15 @@ async def signin(
     except ProblemError as err:
         if err.status_code not in _SIGNIN_REFUSALS:
             raise
+        _ = page_language(request).gettext
         page = render(
             request,
             "signin.html",
             {
-                "title": "Sign in",
+                "title": _("Sign in"),
                 "next": safe_next(next) or "",
                 "username": username.strip()[:64],
-                "error": _SIGNIN_REFUSALS[err.status_code],
+                "error": _(_SIGNIN_REFUSALS[err.status_code]),
             },
             status_code=err.status_code,
         )
@@ -109,4 +115,20 @@ async def agent_home(request: Request, user: WebUser) -> Response:
     the console has no inbox for them."""
     if has_any(user, (Role.SUPERVISOR, Role.OPS, Role.ADMIN)):
         return redirect(home_for(user))
-    return render(request, "agent.html", {"title": "No inbox for agents"})
+    _ = page_language(request).gettext
+    return render(request, "agent.html", {"title": _("No inbox for agents")})
+
+
+@router.post("/language", dependencies=[Depends(require_csrf)])
+async def choose_language(
+    request: Request,
+    locale: Annotated[str, Form(max_length=10)] = "",
+    next: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    """The language switch: remember the chosen language (a cookie) and go back to the page
+    it was chosen on. Signed in or not: the sign-in page has the switch too."""
+    response = redirect(back_to(next))
+    picked = chosen(locale)
+    if picked is not None:
+        remember(response, request, picked)
+    return response

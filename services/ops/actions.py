@@ -16,6 +16,7 @@ from temporalio.service import RPCError
 from db.models import AuditEvent
 from db.repositories import audit, claims, enrollments, tasks
 from domain.masking import scrub
+from domain.texts import N_
 from domain.underwriting import Actor
 from services.ops.runs import execution
 from services.ops.visibility import status_name
@@ -79,7 +80,11 @@ async def act(
     if status != "running":
         raise await refused(
             ProblemError(
-                409, "workflow_not_running", "Process is not running", f"the process is {status}"
+                409,
+                "workflow_not_running",
+                N_("Process is not running"),
+                N_("the process is %(status)s"),
+                params={"status": status},
             )
         )
     # Written first, committed only once Temporal took the request.
@@ -93,7 +98,7 @@ async def act(
     except RPCError as err:
         if is_not_found(err):  # it closed meanwhile
             raise await refused(
-                ProblemError(409, "workflow_not_running", "Process is not running", "")
+                ProblemError(409, "workflow_not_running", N_("Process is not running"), "")
             ) from None
         await session.rollback()
         raise

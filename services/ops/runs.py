@@ -10,6 +10,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowExecutionDescription
 from temporalio.service import RPCError
 
+from domain.texts import N_
 from services.ops.history import decode_events
 from services.ops.timeline import TimelineEntry, build_timeline
 from services.problems import ProblemError
@@ -17,7 +18,7 @@ from services.processes import is_not_found
 
 
 def workflow_not_found() -> ProblemError:
-    return ProblemError(404, "workflow_not_found", "No such process", "")
+    return ProblemError(404, "workflow_not_found", N_("No such process"), "")
 
 
 async def execution(client: Client, workflow_id: str) -> WorkflowExecutionDescription:

@@ -25,6 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from domain.masking import scrub
 from domain.products import CENT
+from domain.texts import N_
 from services.problems import ProblemError
 from workflows import search_attributes as sa
 
@@ -229,14 +230,17 @@ async def search(
     low, high = filters.amount_min, filters.amount_max
     if low is not None and high is not None and low > high:
         raise ProblemError(
-            422, "invalid_amount_range", "Invalid amount range", "amount_min is above amount_max"
+            422,
+            "invalid_amount_range",
+            N_("Invalid amount range"),
+            N_("amount_min is above amount_max"),
         )
     try:
         return await list_page(client, build_query(filters), page_size=limit, cursor=cursor or None)
     except InvalidCursor:
-        raise ProblemError(422, "invalid_cursor", "Invalid cursor", "") from None
+        raise ProblemError(422, "invalid_cursor", N_("Invalid cursor"), "") from None
     except RPCError as err:
         if err.status == RPCStatusCode.INVALID_ARGUMENT:  # a filter visibility cannot answer
             detail = scrub(err.message)
-            raise ProblemError(422, "invalid_search", "Search refused", detail) from None
+            raise ProblemError(422, "invalid_search", N_("Search refused"), detail) from None
         raise

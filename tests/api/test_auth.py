@@ -411,7 +411,7 @@ async def test_console_sign_in_is_locked_like_the_api(api_client: httpx.AsyncCli
 
     assert response.status_code == 423
     assert int(response.headers["retry-after"]) > 0
-    assert "Too many failed sign-ins" in response.text
+    assert "该用户名登录失败次数过多" in response.text  # the console speaks Chinese by default
     assert "insureflow_session" not in api_client.cookies
 
 

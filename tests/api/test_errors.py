@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from api.schemas import Money, StrictModel
-from services.problems import ProblemError
+from services.problems import ProblemError, refused
 from tests.support import CUSTOMER_ID_NUMBER
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "code"}
@@ -38,6 +38,20 @@ def api_app_with_test_routes(api_app: FastAPI) -> FastAPI:
     @api_app.get("/test/conflict")
     async def conflict() -> None:
         raise ProblemError(409, "four_eyes_violation", "Four eyes", "You submitted this case.")
+
+    @api_app.get("/test/refused")
+    async def refused_by_the_registry() -> None:
+        raise refused("four_eyes_violation")
+
+    @api_app.get("/test/held")
+    async def held() -> None:
+        raise ProblemError(
+            409,
+            "claimed_by_other",
+            "Claimed by someone else",
+            "the task is held by %(assignee)s",
+            params={"assignee": "sid"},
+        )
 
     @api_app.get("/test/boom")
     async def boom() -> None:
@@ -155,3 +169,53 @@ async def test_an_unexpected_error_is_a_bare_internal_error_problem(
     assert response.headers["x-request-id"] == "trace-500"
     assert response.headers["x-content-type-options"] == "nosniff"
     assert body["title"] == "Internal Server Error"
+
+
+# --- the problem's language -------------------------------------------------------------
+
+
+async def test_a_problem_is_said_in_chinese_when_accept_language_prefers_it(
+    api_app_with_test_routes: FastAPI, api_client: httpx.AsyncClient
+) -> None:
+    response = await api_client.get(
+        "/test/refused", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}
+    )
+    assert response.status_code == 409
+    body = response.json()
+    assert body["code"] == "four_eyes_violation"  # the code never changes
+    assert body["title"] == "违反双人复核原则"
+    assert body["detail"] == "处理过此案件的人不得审批"
+    assert response.headers["content-language"] == "zh-CN"
+
+
+async def test_a_problem_is_said_in_english_otherwise(
+    api_app_with_test_routes: FastAPI, api_client: httpx.AsyncClient
+) -> None:
+    for header in ({}, {"Accept-Language": "en-GB"}, {"Accept-Language": "fr, de;q=0.5"}):
+        response = await api_client.get("/test/refused", headers=header)
+        body = response.json()
+        assert (body["code"], body["title"]) == ("four_eyes_violation", "Four eyes violation")
+        assert body["detail"] == "a person who acted on a case may not decide it"
+        assert response.headers["content-language"] == "en"
+
+
+async def test_a_problem_detail_with_values_in_it_is_translated_around_them(
+    api_app_with_test_routes: FastAPI, api_client: httpx.AsyncClient
+) -> None:
+    zh = await api_client.get("/test/held", headers={"Accept-Language": "zh"})
+    assert zh.json()["detail"] == "任务已由 sid 领取"
+    en = await api_client.get("/test/held", headers={"Accept-Language": "en;q=0.9, zh;q=0.1"})
+    assert en.json()["detail"] == "the task is held by sid"
+
+
+async def test_a_validation_problem_is_said_in_chinese_naming_the_fields(
+    api_app_with_test_routes: FastAPI, api_client: httpx.AsyncClient
+) -> None:
+    response = await api_client.post(
+        "/test/customers",
+        json={"customer": {"name": "x"}, "amount": "1.00"},
+        headers={"Accept-Language": "zh-Hans-CN"},
+    )
+    body = response.json()
+    assert (body["code"], body["title"]) == ("validation_error", "请求校验失败")
+    assert body["detail"] == "请求无效：body.customer.age"

@@ -54,6 +54,9 @@ CHROMIUM_ARGS = [
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
+# The console speaks Chinese unless asked otherwise; the tests written against its English
+# texts ask for English, as a browser set to English does (the language tests ask for both).
+ENGLISH = {"Accept-Language": "en"}
 
 
 @pytest.fixture(scope="session")
@@ -88,8 +91,9 @@ async def console_url(
 
 @pytest.fixture
 async def web(console_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """A cookie-keeping HTTP client on the console, signed in as nobody, redirects not followed."""
-    async with httpx.AsyncClient(base_url=console_url, timeout=30) as client:
+    """A cookie-keeping HTTP client on the console, signed in as nobody, redirects not
+    followed, asking for English."""
+    async with httpx.AsyncClient(base_url=console_url, timeout=30, headers=ENGLISH) as client:
         yield client
 
 

@@ -192,3 +192,91 @@ async def test_ops_open_a_process_timeline_and_cancel_a_process(
     assert "Cancellation requested" in await page.get_by_role("status").inner_text()
     await reload_until(page, '[data-testid="process-status"]', lambda s: s != "running")
     await page.locator("ol.timeline").get_by_text("Cancellation requested: olga").wait_for()
+
+
+# --- both languages, both widths ---------------------------------------------------------
+
+LANGUAGES = {
+    # locale: (the browser's language, the sign-in button, the inbox heading, approve)
+    "zh": ("zh-CN", "登录", "待办任务", "批准"),
+    "en": ("en-US", "Sign in", "Inbox", "Approve"),
+}
+
+
+async def no_horizontal_overflow(page: Any) -> bool:
+    return bool(
+        await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    )
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_the_main_pages_in_either_language_at_either_width(
+    browser: Any,
+    console_url: str,
+    api: httpx.AsyncClient,
+    login: Login,
+    sessions: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+    lang: str,
+    viewport: dict[str, int],
+) -> None:
+    """Sign-in, inbox, a task and the process search, each screenshotted (under the test's
+    tmp dir): the words are the language's, and nothing overflows a phone's width."""
+    browser_locale, sign_in_word, inbox_word, approve_word = LANGUAGES[lang]
+    _, task_id = await open_underwriting_task(api, login, sessions, agent="alice")
+    context = await browser.new_context(
+        viewport=viewport,
+        base_url=console_url,
+        locale=browser_locale,
+        timezone_id="Asia/Shanghai",
+    )
+    context.set_default_timeout(15_000)
+    try:
+        page = await context.new_page()
+        width = viewport["width"]
+        await page.goto("/ui/signin")
+        button = page.get_by_role("button", name=sign_in_word, exact=True)
+        assert await button.is_visible()
+        await page.screenshot(path=str(tmp_path / f"signin-{lang}-{width}.png"), full_page=True)
+        assert await no_horizontal_overflow(page)
+        await page.locator("#username").fill("sue")
+        await page.locator("#password").fill("sue-dev")
+        await button.click()
+        await page.wait_for_url(lambda url: url.endswith("/ui/inbox"))
+        assert await page.get_by_role("heading", name=inbox_word).is_visible()
+        await page.screenshot(path=str(tmp_path / f"inbox-{lang}-{width}.png"), full_page=True)
+        assert await no_horizontal_overflow(page)
+        await page.goto(f"/ui/tasks/{task_id}")
+        assert await page.get_by_role("button", name=approve_word, exact=True).is_visible()
+        await page.screenshot(path=str(tmp_path / f"task-{lang}-{width}.png"), full_page=True)
+        assert await no_horizontal_overflow(page)
+        # The switch on the page changes the language and stays on it.
+        other = "en" if lang == "zh" else "zh"
+        other_name = "English" if lang == "zh" else "中文"
+        await page.get_by_role("button", name=other_name).click()
+        await page.wait_for_url(lambda url: url.endswith(f"/ui/tasks/{task_id}"))
+        other_approve = LANGUAGES[other][3]
+        assert await page.get_by_role("button", name=other_approve, exact=True).is_visible()
+        assert await no_horizontal_overflow(page)
+
+        ops = await context.browser.new_context(
+            viewport=viewport, base_url=console_url, locale=browser_locale
+        )
+        try:
+            ops_page = await ops.new_page()
+            await ops_page.goto("/ui/signin?next=/ui/ops/processes")
+            await ops_page.locator("#username").fill("olga")
+            await ops_page.locator("#password").fill("olga-dev")
+            await ops_page.get_by_role("button", name=sign_in_word, exact=True).click()
+            await ops_page.wait_for_url(lambda url: "/ui/ops/processes" in url)
+            heading = "流程" if lang == "zh" else "Processes"
+            assert await ops_page.get_by_role("heading", name=heading, exact=True).is_visible()
+            await ops_page.screenshot(
+                path=str(tmp_path / f"processes-{lang}-{width}.png"), full_page=True
+            )
+            assert await no_horizontal_overflow(ops_page)
+        finally:
+            await ops.close()
+    finally:
+        await context.close()

@@ -12,6 +12,10 @@ import pytest
 from api.web.formatting import ahead, refusal_text, shanghai, sla, span, steps, who_did
 from api.web.session import csrf_token, safe_next
 from core.config import Settings
+from core.i18n import language
+
+EN = language("en")
+ZH = language("zh_CN")
 
 NOW = datetime(2025, 3, 1, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai
 
@@ -28,7 +32,7 @@ NOW = datetime(2025, 3, 1, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai
     ],
 )
 def test_a_span_reads_at_a_glance(delta: timedelta, text: str) -> None:
-    assert span(delta) == text
+    assert span(delta, lang=EN) == text
 
 
 @pytest.mark.parametrize(
@@ -45,28 +49,60 @@ def test_a_span_reads_at_a_glance(delta: timedelta, text: str) -> None:
 def test_the_sla_state_of_a_task_is_said_in_words(
     status: str, due: timedelta, level: int, text: str, state: str
 ) -> None:
-    result = sla(status=status, due_at=NOW + due, escalation_level=level, now=NOW)
+    result = sla(status=status, due_at=NOW + due, escalation_level=level, now=NOW, lang=EN)
     assert (result.text, result.state) == (text, state)
 
 
 def test_times_are_shown_in_shanghai_whatever_they_come_as() -> None:
-    assert shanghai(NOW) == "2025-03-01 09:30"
-    assert shanghai(NOW.replace(tzinfo=None)) == "2025-03-01 09:30"  # naive means UTC
-    assert shanghai("2025-03-01T01:30:00+00:00") == "2025-03-01 09:30"
-    assert shanghai(None) == "" and shanghai("") == ""
+    assert shanghai(NOW, lang=ZH) == "2025年3月1日 09:30"
+    assert shanghai(NOW, lang=EN) == "Mar 1, 2025, 09:30"
+    assert shanghai(NOW.replace(tzinfo=None), lang=EN) == "Mar 1, 2025, 09:30"  # naive is UTC
+    assert shanghai("2025-03-01T01:30:00+00:00", lang=ZH) == "2025年3月1日 09:30"
+    assert shanghai(None, lang=ZH) == "" and shanghai("", lang=EN) == ""
 
 
 def test_four_eyes_refusal_says_who_must_decide() -> None:
-    own = refusal_text("four_eyes_violation", username="sam", submitted_by="sam")
+    own = refusal_text("four_eyes_violation", lang=EN, username="sam", submitted_by="sam")
     assert own == "You submitted this case: a second person must decide it (four-eyes rule)."
-    other = refusal_text("four_eyes_violation", username="sue", submitted_by="alice")
+    other = refusal_text("four_eyes_violation", lang=EN, username="sue", submitted_by="alice")
     assert "a different supervisor must decide (four-eyes rule)" in other
     limit = refusal_text(
-        "approval_limit_exceeded", amount=Decimal("1000000"), approval_limit=Decimal("500000")
+        "approval_limit_exceeded",
+        lang=EN,
+        amount=Decimal("1000000"),
+        approval_limit=Decimal("500000"),
     )
     assert "¥1,000,000.00 is above your approval limit ¥500,000.00" in limit
-    assert "claimed by sid" in refusal_text("claimed_by_other", assignee="sid")
-    assert refusal_text("something_new") == "The process refused the request; nothing was changed."
+    assert "claimed by sid" in refusal_text("claimed_by_other", lang=EN, assignee="sid")
+    assert (
+        refusal_text("something_new", lang=EN)
+        == "The process refused the request; nothing was changed."
+    )
+
+
+def test_refusals_are_said_in_chinese_with_the_amounts_in_them() -> None:
+    own = refusal_text("four_eyes_violation", lang=ZH, username="sam", submitted_by="sam")
+    assert own == "此案件由您提交，须由另一人审批（双人复核原则）。"
+    limit = refusal_text(
+        "approval_limit_exceeded",
+        lang=ZH,
+        amount=Decimal("1000000"),
+        approval_limit=Decimal("500000"),
+    )
+    assert limit == "金额 ¥1,000,000.00 超出您的审批权限 ¥500,000.00，须由权限更高的主管审批。"
+    # A detail from the workflow's validator is translated too.
+    text = refusal_text(
+        "decision_not_allowed", lang=ZH, detail="underwriting takes approve or reject"
+    )
+    assert text == "此处不能做出该决定：核保只能批准或驳回。"
+
+
+def test_the_sla_and_spans_are_said_in_chinese() -> None:
+    due = sla(status="open", due_at=NOW + timedelta(hours=3), escalation_level=0, now=NOW, lang=ZH)
+    assert (due.text, due.state) == ("3 小时后到期", "soon")
+    late = sla(status="open", due_at=NOW - timedelta(days=2), escalation_level=2, now=NOW, lang=ZH)
+    assert late.text == "已升级（第 2 级）· 已超时 2 天"
+    assert sla(status="done", due_at=NOW, escalation_level=0, now=NOW, lang=ZH).text == "已完成"
 
 
 @pytest.mark.parametrize(
@@ -93,7 +129,8 @@ def test_timeline_steps_show_the_waits_between_them_as_gaps() -> None:
             entry(timedelta(seconds=30), "Verification passed"),
             entry(timedelta(hours=3), "Approved by sue: fine"),
             entry(timedelta(days=2, hours=3), "Premium charge failed: bank down"),
-        ]
+        ],
+        lang=EN,
     )
     assert [(s.gap, s.gap_size) for s in result] == [
         (None, 0),
@@ -111,7 +148,7 @@ def test_what_lies_ahead_is_soonest_first_with_the_waits_between() -> None:
         SimpleNamespace(name="task_due", at=NOW + timedelta(hours=24), passed=False),
     ]
     timers = [SimpleNamespace(timer_id="2", fires_at=NOW + timedelta(hours=24))]
-    items = ahead(deadlines, timers, now=NOW)
+    items = ahead(deadlines, timers, now=NOW, lang=EN)
     assert [(a.what, a.when, a.gap) for a in items] == [
         ("Task due", "in 1 d", "1 d later"),
         ("Timer 2 fires", "in 1 d", None),

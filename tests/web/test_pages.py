@@ -25,6 +25,7 @@ from tests.integration.test_claims_api import (
     report,
 )
 from tests.integration.test_enrollment_api import new_id_number
+from tests.web.conftest import ENGLISH
 from tests.web.console import csrf_of, open_underwriting_task, sign_in, task_status
 
 pytestmark = pytest.mark.devserver
@@ -272,12 +273,12 @@ async def test_refusals_are_shown_in_words_and_change_nothing(
     )
     assert empty.status_code == 422 and "Give a reason for the decision." in empty.text
 
-    async with httpx.AsyncClient(base_url=console_url) as other:
+    async with httpx.AsyncClient(base_url=console_url, headers=ENGLISH) as other:
         await sign_in(other, "sue")
         held = await other.get(f"/ui/tasks/{task_id}")
         claimed = await other.post(f"/ui/tasks/{task_id}/claim", data={"csrf": csrf_of(held.text)})
         assert claimed.status_code == 303
-    sid = httpx.AsyncClient(base_url=console_url)
+    sid = httpx.AsyncClient(base_url=console_url, headers=ENGLISH)
     async with sid:
         await sign_in(sid, "sid")
         page = await sid.get(f"/ui/tasks/{task_id}")
@@ -348,7 +349,7 @@ async def test_no_page_shows_a_raw_id_number_and_ops_see_no_personal_data(
         assert id_number not in page.text and phone not in page.text
         assert "张三" not in page.text
 
-    async with httpx.AsyncClient(base_url=console_url) as ops:
+    async with httpx.AsyncClient(base_url=console_url, headers=ENGLISH) as ops:
         await sign_in(ops, "olga")
         for path in (
             f"/ui/tasks/{task_id}",
