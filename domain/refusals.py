@@ -39,6 +39,20 @@ REFUSALS: dict[str, Refusal] = _registry(
     Refusal("withdraw_not_allowed", 409, "the case can no longer be withdrawn"),
     Refusal("appeal_not_allowed", 409, "only a rejected claim can be appealed, once"),
     Refusal("appeal_window_closed", 409, "the appeal window has closed"),
+    # The policy's life (domain.policies).
+    Refusal(
+        "cooling_off_over",
+        409,
+        "the cooling-off period is over: cancellation is no longer possible",
+    ),
+    Refusal("receipt_already_signed", 409, "the policy receipt is already recorded"),
+    Refusal("policy_closed", 409, "the policy has ended"),
+    Refusal(
+        "return_visit_retry_too_soon",
+        409,
+        "an unreachable customer is tried again on a later working day",
+    ),
+    Refusal("not_customer_service", 403, "only customer service may record this"),
     # Payments.
     Refusal("already_paid", 409, "this order is already paid"),
     Refusal("payment_not_expected", 409, "this enrollment no longer takes payment"),
@@ -57,6 +71,15 @@ REFUSALS: dict[str, Refusal] = _registry(
     Refusal("amount_above_assessment", 422, "an approved amount must be within the assessment"),
     Refusal("documents_required", 422, "name the known document kinds still missing"),
     Refusal("too_many_documents", 422, "a claim keeps too many documents"),
+    Refusal("checklist_incomplete", 422, "a completed return visit confirms every checklist item"),
+    Refusal(
+        "dual_recording_required",
+        422,
+        "this buyer's return visit must record the dual-recording check",
+    ),
+    Refusal(
+        "invalid_receipt_date", 422, "the receipt cannot be signed before issuance or in the future"
+    ),
 )
 
 
