@@ -18,6 +18,7 @@ from temporalio.worker import (
     Worker,
 )
 
+from activities.calendar import add_working_days_step
 from activities.changes import ChangeActivities
 from activities.claims import ClaimActivities
 from activities.payment import PaymentActivities
@@ -30,8 +31,9 @@ from gateways.payment import PaymentGateway, gateway_for
 from gateways.sanctions import SanctionsList
 from workflows.claim import ClaimWorkflow
 from workflows.enrollment import EnrollmentWorkflow
+from workflows.policy import PolicyWorkflow
 
-WORKFLOWS: Sequence[type] = (EnrollmentWorkflow, ClaimWorkflow)
+WORKFLOWS: Sequence[type] = (EnrollmentWorkflow, ClaimWorkflow, PolicyWorkflow)
 
 
 class _LogContext(ActivityInboundInterceptor):
@@ -76,6 +78,7 @@ def activities_for(
         claims.load_policy_position,
         claims.pay_claim,
         changes.record_changes,
+        add_working_days_step,
     ]
 
 
