@@ -429,12 +429,10 @@ class PolicyWorkflow:
 
     @workflow.update
     async def record_return_visit(self, outcome: ReturnVisitOutcome) -> PolicyState:
-        visit = self._state.return_visit
-        assert visit is not None
-        before = len(visit.attempts)
         self._outcomes.append(outcome)
+        # Answered once the run has dealt with it (it leaves the queue after its steps).
         return await self._p.answer_when(
-            lambda: len(visit.attempts) > before or not self._p.running()
+            lambda: all(o is not outcome for o in self._outcomes) or not self._p.running()
         )
 
     @record_return_visit.validator
@@ -466,11 +464,7 @@ class PolicyWorkflow:
     @workflow.update
     async def resolve_remediation(self, resolution: RemediationResolution) -> PolicyState:
         self._resolution = resolution
-        visit = self._state.return_visit
-        assert visit is not None
-        return await self._p.answer_when(
-            lambda: visit.remediation_resolved_by is not None or not self._p.running()
-        )
+        return await self._p.answer_when(lambda: self._resolution is None or not self._p.running())
 
     @resolve_remediation.validator
     def _validate_resolution(self, resolution: RemediationResolution) -> None:
