@@ -248,7 +248,7 @@ class EnrollmentWorkflow:
         state = self._state
         assert state.effective_at is not None and state.expires_at is not None
         await self._p.flush()
-        await workflow.start_child_workflow(
+        child = await workflow.start_child_workflow(
             PolicyWorkflow.run,
             PolicyStart(
                 policy_number=policy_number,
@@ -277,6 +277,8 @@ class EnrollmentWorkflow:
                 quote.sum_insured,
             ),
         )
+        # Abandoned: its end is never awaited; read it so asyncio does not report it lost.
+        child.add_done_callback(lambda ended: ended.cancelled() or ended.exception())
         self._policy_started = True
 
     async def _underwrite_by_person(
