@@ -1,7 +1,7 @@
 """The policy's life (docs/policies.md): its state, stages and statuses, and the pure
 rules of the cooling-off period, the return visit, the dual-recording check and expiry.
 
-Statuses are the policy's own (shared/API.md "Policies"); stages are where its process
+Statuses are the policy's own (docs/policies.md); stages are where its process
 is: in the cooling-off period, in force, or ended.
 """
 
