@@ -50,6 +50,8 @@ class ChangeActivities:
                 await enrollments.upsert_enrollment(session, state=batch.enrollment)
             if batch.claim is not None:
                 await claims.upsert_claim(session, state=batch.claim)
+            if batch.policy is not None:
+                await policies.record_policy_state(session, state=batch.policy)
             for change in batch.changes:
                 await apply_change(session, change)
         return ChangesRecorded(changes=batch.changes)

@@ -109,10 +109,13 @@ class PaymentActivities:
             return ledger_entry(done)
         if original is not None and original.status != "succeeded":
             return _nothing_to_refund(refund)
+        # What the process asks back (a cooling-off refund keeps its cost), never more
+        # than was collected.
+        amount = refund.amount if original is None else min(refund.amount, original.amount)
         result = await self._gateway.refund(
             idempotency_key=refund.idempotency_key,
             original_key=refund.original_key,
-            amount=original.amount if original is not None else refund.amount,
+            amount=amount,
         )
         if result.status == "nothing_to_refund":
             return _nothing_to_refund(refund)
@@ -122,7 +125,7 @@ class PaymentActivities:
                 idempotency_key=refund.idempotency_key,
                 kind="refund",
                 case_id=refund.case_id,
-                amount=original.amount if original is not None else refund.amount,
+                amount=amount,
                 status=result.status,
                 gateway_ref=result.gateway_ref,
             )

@@ -190,6 +190,19 @@ class Policy(TimestampMixin, Base):
     effective_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     paid_to_date: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    # Written by the policy's own process (PolicyWorkflow) from its first step on; None
+    # for a row its process has not recorded yet.
+    workflow_id: Mapped[str | None] = mapped_column(String(128))
+    stage: Mapped[str | None] = mapped_column(String(32))
+    receipt_signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cooling_off_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # PolicyState.model_dump(mode="json"): masked data only.
+    state: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+
+    __table_args__ = (
+        # Keyset listing by status (GET /v1/policies?status=effective).
+        Index(None, "status", "created_at", "policy_number"),
+    )
 
 
 class Claim(TimestampMixin, Base):

@@ -34,6 +34,7 @@ DEV_USERS: tuple[DevUser, ...] = (
     DevUser("sue", (Role.SUPERVISOR,), Decimal("5000000.00")),
     DevUser("sid", (Role.SUPERVISOR,), Decimal("2000000.00")),
     DevUser("olga", (Role.OPS,), Decimal("0")),
+    DevUser("cora", (Role.SERVICE,), Decimal("0")),
 )
 
 

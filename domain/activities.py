@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from domain.claims import ClaimState
 from domain.enrollment import CustomerDetails, EnrollmentState, Quote
+from domain.policies import PolicyState
 from domain.tasks import TaskKind
 
 
@@ -137,6 +138,17 @@ class PolicyStatusChange(BaseModel):
     status: Literal["issued", "effective", "cancelled", "lapsed", "expired"]
 
 
+class WorkingDaysAsk(BaseModel):
+    """The ``days``-th PRC working day after ``after`` (domain.working_days)."""
+
+    after: date
+    days: int = 1
+
+
+class WorkingDay(BaseModel):
+    day: date
+
+
 class PolicyRef(BaseModel):
     policy_number: str
 
@@ -177,10 +189,11 @@ class Change(BaseModel):
 
 class ChangeBatch(BaseModel):
     """What a process changed since its last write, applied in one transaction: its state
-    (the enrollment's or the claim's read-model row), then the changes in order."""
+    (the enrollment's, the claim's or the policy's read-model row), then the changes in order."""
 
     enrollment: EnrollmentState | None = None
     claim: ClaimState | None = None
+    policy: PolicyState | None = None
     changes: list[Change] = []
 
 

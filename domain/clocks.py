@@ -41,6 +41,13 @@ class ProcessClocks(BaseModel):
     appeal_window: Duration = timedelta(days=60)
     # How far ahead an application's start_date may lie (a policy begins soon after sale).
     start_date_window: Duration = timedelta(days=90)
+    # The policy's life (docs/policies.md): the cooling-off period from the receipt (or
+    # issuance), its cost kept from the refund, the return visit's due time, its tries.
+    cooling_off: Duration = timedelta(days=15)
+    cooling_off_cost: Decimal = Decimal("10.00")
+    return_visit_due: Duration = timedelta(days=10)
+    return_visit_tries: int = 3
+    remediation_working_days: int = 15
 
 
 class ClaimLimits(BaseModel):

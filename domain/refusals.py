@@ -42,6 +42,20 @@ REFUSALS: dict[str, Refusal] = _registry(
     Refusal("withdraw_not_allowed", 409, N_("the case can no longer be withdrawn")),
     Refusal("appeal_not_allowed", 409, N_("only a rejected claim can be appealed, once")),
     Refusal("appeal_window_closed", 409, N_("the appeal window has closed")),
+    # The policy's life (domain.policies).
+    Refusal(
+        "cooling_off_over",
+        409,
+        N_("the cooling-off period is over: cancellation is no longer possible"),
+    ),
+    Refusal("receipt_already_signed", 409, N_("the policy receipt is already recorded")),
+    Refusal("policy_closed", 409, N_("the policy has ended")),
+    Refusal(
+        "return_visit_retry_too_soon",
+        409,
+        N_("an unreachable customer is tried again on a later working day"),
+    ),
+    Refusal("not_customer_service", 403, N_("only customer service may record this")),
     # Payments.
     Refusal("already_paid", 409, N_("this order is already paid")),
     Refusal("payment_not_expected", 409, N_("this enrollment no longer takes payment")),
@@ -60,6 +74,19 @@ REFUSALS: dict[str, Refusal] = _registry(
     Refusal("amount_above_assessment", 422, N_("an approved amount must be within the assessment")),
     Refusal("documents_required", 422, N_("name the known document kinds still missing")),
     Refusal("too_many_documents", 422, N_("a claim keeps too many documents")),
+    Refusal(
+        "checklist_incomplete", 422, N_("a completed return visit confirms every checklist item")
+    ),
+    Refusal(
+        "dual_recording_required",
+        422,
+        N_("this buyer's return visit must record the dual-recording check"),
+    ),
+    Refusal(
+        "invalid_receipt_date",
+        422,
+        N_("the receipt cannot be signed before issuance or in the future"),
+    ),
 )
 
 # The titles as msgids (``Refusal.title`` computes them; pybabel extract needs them written).
@@ -75,6 +102,11 @@ TITLES = (
     N_("Withdraw not allowed"),
     N_("Appeal not allowed"),
     N_("Appeal window closed"),
+    N_("Cooling off over"),
+    N_("Receipt already signed"),
+    N_("Policy closed"),
+    N_("Return visit retry too soon"),
+    N_("Not customer service"),
     N_("Already paid"),
     N_("Payment not expected"),
     N_("Unknown order"),
@@ -91,6 +123,9 @@ TITLES = (
     N_("Amount above assessment"),
     N_("Documents required"),
     N_("Too many documents"),
+    N_("Checklist incomplete"),
+    N_("Dual recording required"),
+    N_("Invalid receipt date"),
 )
 
 

@@ -42,6 +42,8 @@ from domain.activities import (
     TaskChange,
     TaskOpen,
     VerifyApplicant,
+    WorkingDay,
+    WorkingDaysAsk,
 )
 from domain.enrollment import Verification
 from domain.reports import ReportDay, ReportDayAggregated
@@ -97,6 +99,12 @@ SETTLE_ONLINE_PAYMENT: Step[Settlement, LedgerEntry] = Step(
     "settle_online_payment", Settlement, LedgerEntry, "activity"
 )
 REFUND_PREMIUM: Step[Refund, LedgerEntry] = Step("refund_premium", Refund, LedgerEntry, "activity")
+# Pure, but an activity on purpose: the holiday data changes with package upgrades, which
+# must not change what a running process replays; beyond the data it fails and retries,
+# visibly to ops, until the calendar is upgraded (domain.working_days).
+ADD_WORKING_DAYS: Step[WorkingDaysAsk, WorkingDay] = Step(
+    "add_working_days", WorkingDaysAsk, WorkingDay, "activity"
+)
 PAY_CLAIM: Step[PayoutRequest, LedgerEntry] = Step(
     "pay_claim", PayoutRequest, LedgerEntry, "activity"
 )

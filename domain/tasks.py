@@ -11,6 +11,8 @@ class TaskKind(StrEnum):
     CLAIM_APPROVAL = "claim_approval"  # a claim above the automatic limit
     PAYOUT_FAILED = "payout_failed"  # a declined payout: fix the payee account
     LATE_PAYMENT = "late_payment"  # money that came after its process ended: refund it
+    RETURN_VISIT = "return_visit"  # customer service confirms the sale with the customer
+    MISSELLING_REMEDIATION = "misselling_remediation"  # mis-selling found: put it right
 
     @property
     def on_claim(self) -> bool:

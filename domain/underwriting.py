@@ -20,6 +20,7 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     OPS = "ops"
     ADMIN = "admin"
+    SERVICE = "service"  # customer service: return visits, complaints intake, data requests
 
 
 class Actor(BaseModel):

@@ -30,6 +30,7 @@ from domain.reports import (
     merge_sorted,
     nearest_rank,
 )
+from domain.texts import N_
 from domain.underwriting import Actor, Role
 from services.problems import ProblemError
 
@@ -186,27 +187,35 @@ def visible_agent(actor: Actor, asked: str | None) -> str | None:
     if actor.has(Role.AGENT):
         if asked is not None and asked != actor.username:
             raise ProblemError(
-                403, "forbidden", "Forbidden", "An agent sees their own figures only."
+                403, "forbidden", N_("Forbidden"), N_("An agent sees their own figures only.")
             )
         return actor.username
     raise ProblemError(
-        403, "forbidden", "Forbidden", "Reports need one of the roles: agent, supervisor, ops."
+        403,
+        "forbidden",
+        N_("Forbidden"),
+        N_("Reports need one of the roles: agent, supervisor, ops."),
     )
 
 
 def check_range(start: date, end: date) -> None:
-    """400 ``invalid_range`` when ``start`` is after ``end``; 400 ``range_too_long`` past
+    """422 ``invalid_range`` when ``start`` is after ``end``; 422 ``range_too_long`` past
     ``MAX_DAYS`` business days."""
     if start > end:
         raise ProblemError(
-            400, "invalid_range", "Invalid range", f"from ({start}) is after to ({end})."
+            422,
+            "invalid_range",
+            N_("Invalid range"),
+            N_("from (%(start)s) is after to (%(end)s)."),
+            params={"start": start.isoformat(), "end": end.isoformat()},
         )
     if (end - start).days + 1 > MAX_DAYS:
         raise ProblemError(
-            400,
+            422,
             "range_too_long",
-            "Range too long",
-            f"A report covers at most {MAX_DAYS} business days.",
+            N_("Range too long"),
+            N_("A report covers at most %(days)s business days."),
+            params={"days": MAX_DAYS},
         )
 
 
@@ -229,8 +238,9 @@ async def build_report(
         raise ProblemError(
             404,
             "report_not_found",
-            "No such report",
-            f"Reports: {', '.join(REPORT_NAMES)}.",
+            N_("No such report"),
+            N_("Reports: %(names)s."),
+            params={"names": ", ".join(REPORT_NAMES)},
         )
     check_range(start, end)
     who = visible_agent(actor, agent)

@@ -18,6 +18,7 @@ from temporalio.worker import (
     Worker,
 )
 
+from activities.calendar import add_working_days_step
 from activities.changes import ChangeActivities
 from activities.claims import ClaimActivities
 from activities.payment import PaymentActivities
@@ -31,9 +32,10 @@ from gateways.payment import PaymentGateway, gateway_for
 from gateways.sanctions import SanctionsList
 from workflows.claim import ClaimWorkflow
 from workflows.enrollment import EnrollmentWorkflow
+from workflows.policy import PolicyWorkflow
 from workflows.reports import ReportsWorkflow
 
-WORKFLOWS: Sequence[type] = (EnrollmentWorkflow, ClaimWorkflow, ReportsWorkflow)
+WORKFLOWS: Sequence[type] = (EnrollmentWorkflow, ClaimWorkflow, PolicyWorkflow, ReportsWorkflow)
 
 
 class _LogContext(ActivityInboundInterceptor):
@@ -80,6 +82,7 @@ def activities_for(
         claims.pay_claim,
         changes.record_changes,
         reports.aggregate_report_day,
+        add_working_days_step,
     ]
 
 

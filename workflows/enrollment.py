@@ -12,7 +12,8 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from domain import steps
@@ -41,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         Underwriting,
     )
     from domain.identity import age_on
+    from domain.policies import PolicyStage, PolicyStatus, has_cooling_off
     from domain.products import QuoteRefused, annual_premium, get_product
     from domain.tasks import TaskKind
     from domain.underwriting import SYSTEM, decision_refusal, route_underwriting
@@ -49,10 +51,13 @@ with workflow.unsafe.imports_passed_through():
         ApplicationSubmit,
         EnrollmentStart,
         PaymentNotice,
+        PolicyStart,
         QuoteRequest,
         UnderwritingDecision,
         Withdrawal,
     )
+    from workflows.policy import PolicyWorkflow
+    from workflows.policy import workflow_id_for as policy_workflow_id
     from workflows.process import HALTED, HALTING_ERRORS, Process, refuse, until_cancelled
 
 
@@ -96,6 +101,7 @@ class EnrollmentWorkflow:
         self._payment_notice: PaymentNotice | None = None
         self._open_task_id: str | None = None
         self._charging = False
+        self._policy_started = False
 
     # --- the process, in business order ---------------------------------------------
 
@@ -222,17 +228,58 @@ class EnrollmentWorkflow:
         )
         p.record()
         await p.notify("policy_issued", policy_number=policy_number)
+        await self._start_policy(policy_number, quote, ref.customer_id, now)
+        # From here the policy's own process keeps its row (effective, cancelled, expired);
+        # the enrollment ends as before, when the policy takes effect.
         wait = effective_at - workflow.now()
         if wait > timedelta(0):
-            await p.flush()
             await workflow.sleep(wait)
-        await p.call(
-            steps.SET_POLICY_STATUS,
-            PolicyStatusChange(policy_number=policy_number, status="effective"),
-        )
         self._state.stage = Stage.EFFECTIVE
         await p.notify("policy_effective", policy_number=policy_number)
         return await p.finish(Status.EFFECTIVE, by=SYSTEM)
+
+    async def _start_policy(
+        self, policy_number: str, quote: Quote, customer_id: str, issued_at: datetime
+    ) -> None:
+        """Start the policy's own process, as a child that outlives the enrollment
+        (ParentClosePolicy.ABANDON): one command in this history, started exactly once
+        under its business id, with nothing of the worker's in between. The policy row
+        it writes to is applied first."""
+        state = self._state
+        assert state.effective_at is not None and state.expires_at is not None
+        await self._p.flush()
+        child = await workflow.start_child_workflow(
+            PolicyWorkflow.run,
+            PolicyStart(
+                policy_number=policy_number,
+                application_no=self._start.application_no,
+                agent=self._start.agent,
+                customer_id=customer_id,
+                holder=state.customer,
+                holder_birth_date=self._start.birth_date,
+                product_code=quote.product_code,
+                sum_insured=quote.sum_insured,
+                premium=quote.premium,
+                issued_at=issued_at,
+                effective_at=state.effective_at,
+                expires_at=state.expires_at,
+                clocks=self._start.clocks,
+            ),
+            id=policy_workflow_id(policy_number),
+            parent_close_policy=ParentClosePolicy.ABANDON,
+            search_attributes=sa.at_start(
+                "policy",
+                self._start.agent,
+                PolicyStage.COOLING_OFF.value
+                if has_cooling_off(get_product(quote.product_code))
+                else PolicyStage.IN_FORCE.value,
+                PolicyStatus.ISSUED.value,
+                quote.sum_insured,
+            ),
+        )
+        # Abandoned: its end is never awaited; read it so asyncio does not report it lost.
+        child.add_done_callback(lambda ended: ended.cancelled() or ended.exception())
+        self._policy_started = True
 
     async def _underwrite_by_person(
         self, quote: Quote, reasons: list[str]
@@ -554,6 +601,15 @@ class EnrollmentWorkflow:
                 steps.SET_POLICY_STATUS,
                 PolicyStatusChange(policy_number=self._state.policy_number, status="cancelled"),
             )
+        if self._policy_started:
+            # The policy's process ends with it (its compensation closes its tasks).
+            policy = workflow.get_external_workflow_handle(
+                policy_workflow_id(self._state.policy_number or "")
+            )
+            try:
+                await policy.cancel()
+            except FailureError:
+                pass  # it has already ended (cancelled in its cooling-off period)
         await p.notify("enrollment_cancelled")
         await p.end_cancelled(Status.CANCELLED)
 

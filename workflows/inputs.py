@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.claims import ClaimDocument
 from domain.clocks import ClaimLimits, ProcessClocks
-from domain.enrollment import CustomerDetails, PaymentMethod
+from domain.enrollment import CustomerDetails, MaskedCustomer, PaymentMethod
+from domain.policies import PolicyState, ReturnVisitDecision
 from domain.products import IncidentType
 from domain.underwriting import Actor
 
@@ -115,3 +116,67 @@ class PayoutFix(BaseModel):
     payee_account: str
     by: str
     reason: str = ""
+
+
+# --- Policy --------------------------------------------------------------------------
+
+
+class PolicyStart(BaseModel):
+    """What the enrollment hands the policy's process when it issues the policy; each
+    policy year's run hands the next one the same, with the state it reached (``carried``)."""
+
+    policy_number: str
+    application_no: str
+    agent: str
+    customer_id: str
+    holder: MaskedCustomer
+    holder_birth_date: date
+    product_code: str
+    sum_insured: Decimal
+    premium: Decimal
+    issued_at: datetime
+    effective_at: datetime
+    expires_at: datetime
+    personal: bool = True
+    clocks: ProcessClocks = ProcessClocks()
+    carried: PolicyState | None = None
+
+
+class ReceiptSigned(BaseModel):
+    """The customer signed the policy receipt (回执) on ``signed_at``."""
+
+    signed_at: datetime
+    by: str
+
+
+class PolicyCancellation(BaseModel):
+    """The agent asks to cancel the policy within the cooling-off period."""
+
+    reason: str
+    by: str
+
+
+class ReturnVisitOutcome(BaseModel):
+    """Customer service's record of one return-visit call."""
+
+    task_id: str
+    decision: ReturnVisitDecision
+    checklist: dict[str, bool] = {}
+    reason: str = ""
+    dual_recording_checked: bool | None = None
+    actor: Actor
+
+
+class RemediationResolution(BaseModel):
+    """The mis-selling remediation done, by someone other than the selling agent."""
+
+    task_id: str
+    reason: str
+    actor: Actor
+
+
+class ServicingChange(BaseModel):
+    """A servicing change (保全) on the policy; only premium reminders for now."""
+
+    premium_reminders: bool
+    by: str

@@ -133,11 +133,16 @@ class Process(Generic[S]):
         agent: str,
         opened_by: str | None = None,
         notice_params: Mapping[str, str] | None = None,
+        *,
+        live_statuses: Collection[Any] | None = None,
+        opening_note: str | None = None,
     ) -> None:
         self.state = state
         self.case_id = case_id
         self.agent = agent
-        self._in_progress = state.status
+        # The statuses of a process under way: by default the one it starts in; a process
+        # whose status moves while it runs (a policy: issued, effective, grace) names them.
+        self._live = frozenset(live_statuses) if live_statuses else frozenset({state.status})
         self._entry = entry
         self._batch = batch
         self._notice_params = dict(notice_params or {})
@@ -149,7 +154,7 @@ class Process(Generic[S]):
             self.took_part(username)
         # The agent's withdrawal, once asked for: the process ends withdrawn at its next step.
         self.withdrawal: Withdrawal | None = None
-        self.history(None, by=opened_by or agent)
+        self.history(opening_note, by=opened_by or agent)
 
     def took_part(self, username: str) -> None:
         if username not in self.participants:
@@ -159,7 +164,7 @@ class Process(Generic[S]):
 
     def running(self) -> bool:
         """The process is under way (not ended, not in a rejected-but-appealable pause)."""
-        return bool(self.state.status == self._in_progress)
+        return self.state.status in self._live
 
     def at(self, stages: Collection[Any]) -> bool:
         """Under way, at one of ``stages``."""
@@ -189,6 +194,7 @@ class Process(Generic[S]):
         *,
         start_to_close: timedelta = STEP_TIMEOUT,
         to_its_end: bool = False,
+        retry_policy: RetryPolicy = STEP_RETRY,
     ) -> R:
         """Run ``step`` and return its result. A batched write is queued (applied by the
         next ``flush``) and returns None; anything else first applies what is queued.
@@ -200,9 +206,9 @@ class Process(Generic[S]):
         await self.flush()
         if to_its_end:
             return await run_to_its_end(
-                step, arg, start_to_close=start_to_close, retry_policy=STEP_RETRY
+                step, arg, start_to_close=start_to_close, retry_policy=retry_policy
             )
-        return await run_step(step, arg, start_to_close=start_to_close, retry_policy=STEP_RETRY)
+        return await run_step(step, arg, start_to_close=start_to_close, retry_policy=retry_policy)
 
     async def start(
         self,
@@ -267,6 +273,14 @@ class Process(Generic[S]):
             ]
         )
 
+    def set_status(self, status: Any, *, by: str, note: str | None = None) -> None:
+        """Move to ``status`` while the process runs on (a policy becoming effective): a
+        timeline line, the search attributes, the state's record."""
+        self.state.status = status
+        self.history(note, by=by)
+        self._upsert_stage_and_status()
+        self.record()
+
     def enter(self, stage: Any, *, by: str, note: str | None = None) -> None:
         """Move to ``stage``: a timeline line, the search attributes, the state's record."""
         self.state.stage = stage
@@ -313,16 +327,20 @@ class Process(Generic[S]):
 
     # --- notices and tasks --------------------------------------------------------------
 
-    async def notify(self, template: str, *, key_suffix: str = "", **params: str) -> None:
-        """A notice to the case's agent; its key (case, template, suffix) sends it once."""
+    async def notify(
+        self, template: str, *, key_suffix: str = "", to_customer: bool = False, **params: str
+    ) -> None:
+        """A notice to the case's agent (in the inbox), or ``to_customer`` to the customer
+        by SMS (a reference to the case, never a phone number: the dispatcher looks it up);
+        its key (case, template, suffix, recipient) sends it once."""
         key = f"{self.case_id}:{template}" + (f":{key_suffix}" if key_suffix else "")
         await self.call(
             steps.SEND_NOTIFICATION,
             Notification(
-                key=key,
+                key=key + (":customer" if to_customer else ""),
                 case_id=self.case_id,
-                recipient=f"agent:{self.agent}",
-                channel="inbox",
+                recipient=f"customer:{self.case_id}" if to_customer else f"agent:{self.agent}",
+                channel="sms" if to_customer else "inbox",
                 template=template,
                 params={**self._notice_params, **params},
             ),

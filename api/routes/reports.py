@@ -65,7 +65,7 @@ def _read(report: Report) -> dict[str, Any]:
     "/{name}",
     response_model=ReportRead,
     responses={
-        **problem_responses({400: ["invalid_range", "range_too_long"], 404: "report_not_found"}),
+        **problem_responses({422: ["invalid_range", "range_too_long"], 404: "report_not_found"}),
         200: {
             "description": "The report (JSON), or its CSV or XLSX download (`format`)",
             "content": {CSV: {}, XLSX: {}},

@@ -11,6 +11,7 @@ from db.errors import NotFound
 from db.models import Policy
 from db.upsert import insert_or_ignore
 from domain.activities import PolicyIssue
+from domain.policies import PolicyState
 
 
 async def insert_policy(session: AsyncSession, *, issue: PolicyIssue) -> Policy:
@@ -23,6 +24,33 @@ async def insert_policy(session: AsyncSession, *, issue: PolicyIssue) -> Policy:
     )
     query = select(Policy).where(Policy.policy_number == issue.policy_number)
     return (await session.scalars(query)).one()
+
+
+async def record_policy_state(session: AsyncSession, *, state: PolicyState) -> Policy:
+    """Write the policy's process state onto its row (inserted at issuance by the
+    enrollment, in an earlier transaction); repeats are harmless. Raises NotFound."""
+    await session.execute(
+        update(Policy)
+        .where(Policy.policy_number == state.policy_number)
+        .values(
+            workflow_id=state.workflow_id,
+            stage=state.stage.value,
+            status=state.status.value,
+            receipt_signed_at=state.receipt_signed_at,
+            cooling_off_ends_at=state.cooling_off_ends_at,
+            state=state.model_dump(mode="json"),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    query = (
+        select(Policy)
+        .where(Policy.policy_number == state.policy_number)
+        .execution_options(populate_existing=True)
+    )
+    policy = await session.scalar(query)
+    if policy is None:
+        raise NotFound(f"policy {state.policy_number} not found")
+    return policy
 
 
 async def get_policy(session: AsyncSession, *, policy_number: str) -> Policy | None:

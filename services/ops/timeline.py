@@ -31,6 +31,8 @@ _TASK_KINDS: dict[str, str] = {
     TaskKind.CLAIM_APPROVAL: "Claim approval",
     TaskKind.PAYOUT_FAILED: "Payout fix",
     TaskKind.LATE_PAYMENT: "Late payment refund",
+    TaskKind.RETURN_VISIT: "Return visit",
+    TaskKind.MISSELLING_REMEDIATION: "Mis-selling remediation",
 }
 _ACTIVITY_LABELS = {
     steps.REGISTER_CUSTOMER.name: "Customer registration",
@@ -46,6 +48,7 @@ _ACTIVITY_LABELS = {
     steps.SEND_NOTIFICATION.name: "Notification",
     steps.LOAD_POLICY_POSITION.name: "Reading the policy position",
     steps.PAY_CLAIM.name: "Claim payout",
+    steps.ADD_WORKING_DAYS.name: "Counting working days",
 }
 _LOCAL_ACTIVITY_MARKER = "core_local_activity"
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)s$")
@@ -142,6 +145,16 @@ class _Timeline:
                 f"claimed on {start.get('policy_number', '')}",
                 f"claim {start.get('claim_no', '')}",
             )
+        elif self.workflow_type == "PolicyWorkflow":
+            carried = _as_dict(start.get("carried"))
+            self.add(
+                event,
+                f"Policy year {carried['policy_year']} of {start.get('product_code', '')} begins"
+                if carried
+                else f"Policy issued: {start.get('product_code', '')}, "
+                f"sum insured {money(start.get('sum_insured'))}, agent {start.get('agent', '')}",
+                f"policy {start.get('policy_number', '')}",
+            )
         else:
             self.add(event, f"{self.workflow_type or 'Process'} started")
 
@@ -153,6 +166,10 @@ class _Timeline:
                 event,
                 f"Enrollment ended: {words(status)}",
                 f"stage {words(result.get('stage', ''))}",
+            )
+        elif self.workflow_type == "PolicyWorkflow" and status:
+            self.add(
+                event, f"Policy ended: {words(status)}", f"stage {words(result.get('stage', ''))}"
             )
         elif self.workflow_type == "ClaimWorkflow" and status:
             self.add(
@@ -392,6 +409,25 @@ class _Timeline:
                 return f"Appeal filed by {by}: {reason}"
             case "fix_payout":
                 return f"Payee account corrected by {by}"
+            case "sign_receipt":
+                return "Receipt signed by the customer"
+            case "cancel_in_cooling_off":
+                return f"Cancellation in the cooling-off period asked by {by}: {reason}"
+            case "record_return_visit":
+                decision = argument.get("decision")
+                if decision == "completed":
+                    confirmed = sum(1 for v in _as_dict(argument.get("checklist")).values() if v)
+                    return f"Return visit completed by {by}: {confirmed} confirmed"
+                if decision == "unreachable":
+                    return f"Return visit by {by}: customer unreachable"
+                return f"Return visit by {by}: mis-selling found" + (
+                    f": {reason}" if reason else ""
+                )
+            case "resolve_remediation":
+                return f"Mis-selling remediated by {by}: {reason}"
+            case "change_servicing":
+                on = "on" if argument.get("premium_reminders") else "off"
+                return f"Premium reminders turned {on} by {by}"
         return f"{words(name).capitalize()} by {by}"
 
     def update_completed(self, event: dict[str, Any], a: dict[str, Any]) -> None:

@@ -209,8 +209,8 @@ async def test_csv_and_xlsx_parse_back_to_the_json_figures(
 @pytest.mark.parametrize(
     ("params", "status", "code"),
     [
-        ({"from": "2025-03-10", "to": "2025-03-09"}, 400, "invalid_range"),
-        ({"from": "2020-01-01", "to": "2025-01-01"}, 400, "range_too_long"),
+        ({"from": "2025-03-10", "to": "2025-03-09"}, 422, "invalid_range"),
+        ({"from": "2020-01-01", "to": "2025-01-01"}, 422, "range_too_long"),
         ({"from": "2025-02-30", "to": "2025-03-09"}, 422, "validation_error"),
         ({"to": "2025-03-09"}, 422, "validation_error"),
     ],

@@ -26,6 +26,7 @@ def test_the_dev_users_are_the_api_md_table() -> None:
         ("sue", ("supervisor",), Decimal("5000000.00")),
         ("sid", ("supervisor",), Decimal("2000000.00")),
         ("olga", ("ops",), Decimal("0")),
+        ("cora", ("service",), Decimal("0")),
     }
 
 
@@ -60,7 +61,7 @@ async def test_seeding_again_changes_nothing(
     names = await seed_dev_users(api_session_factory, environment="development")
 
     after = await users(api_session_factory)
-    assert names == ["alice", "bob", "sam", "sue", "sid", "olga"]
+    assert names == ["alice", "bob", "sam", "sue", "sid", "olga", "cora"]
     assert set(after) == set(before)
     assert {n: (u.id, u.password_hash) for n, u in after.items()} == {
         n: (u.id, u.password_hash) for n, u in before.items()

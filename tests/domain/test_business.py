@@ -26,5 +26,7 @@ def test_task_kinds_keep_their_wire_names() -> None:
         "claim_approval",
         "payout_failed",
         "late_payment",
+        "return_visit",
+        "misselling_remediation",
     ]
     assert TaskKind("claim_approval").on_claim and not TaskKind.LATE_PAYMENT.on_claim

@@ -36,6 +36,7 @@ from tests.histories.timelines import timeline_path, timeline_words
 from tests.support import BIN, CUSTOMER_ID_NUMBER, TEST_KEYRING, act
 from tests.workflows import test_claim as claim_tests
 from tests.workflows import test_enrollment as enrollment_tests
+from tests.workflows import test_policy as policy_tests
 from workers.namespace import register_search_attributes
 from workflows.claim import ClaimWorkflow
 from workflows.enrollment import EnrollmentWorkflow
@@ -44,9 +45,13 @@ from workflows.inputs import (
     DocumentsSupplement,
     PaymentNotice,
     PayoutFix,
+    PolicyCancellation,
+    ReceiptSigned,
+    RemediationResolution,
     UnderwritingDecision,
     Withdrawal,
 )
+from workflows.policy import PolicyWorkflow
 
 HERE = Path(__file__).parent
 SCENARIO_TIMEOUT = 120  # seconds of wall time; the server skips the workflow time
@@ -61,12 +66,13 @@ PERSONAL_DATA = (
 
 EnrollmentHarness = enrollment_tests.Harness
 ClaimHarness = claim_tests.Harness
+PolicyHarness = policy_tests.Harness
 Handle = WorkflowHandle[Any, Any]
 
 
 @dataclass(frozen=True)
 class Scenario:
-    process: str  # "enrollment" | "claim"
+    process: str  # "enrollment" | "claim" | "policy"
     ending: str
     status: str  # the status the process must end in, checked before writing
     drive: Callable[[Any], Awaitable[Handle]]
@@ -348,6 +354,66 @@ async def claim_cancelled(h: ClaimHarness) -> Handle:
     return await ended_cancelled(handle)
 
 
+# --- policy --------------------------------------------------------------------------------
+
+
+@scenario("policy", "cancelled_in_cooling_off", "cancelled")
+async def policy_cancelled_in_cooling_off(h: PolicyHarness) -> Handle:
+    handle = await h.start()
+    await h.env.sleep(timedelta(days=2))
+    await handle.execute_update(
+        PolicyWorkflow.cancel_in_cooling_off,
+        PolicyCancellation(reason="customer changed mind", by="alice"),
+    )
+    await handle.result()
+    return handle
+
+
+@scenario("policy", "expired", "expired")
+async def policy_expired(h: PolicyHarness) -> Handle:
+    handle = await h.start(product="ACCIDENT_1Y")  # no cooling-off: in force, then expiry
+    await handle.result()
+    return handle
+
+
+@scenario("policy", "year_one_continued", "effective")
+async def policy_year_one_continued(h: PolicyHarness) -> Handle:
+    # Year one of a TERM_LIFE_20: receipt, a completed return visit, then continue-as-new.
+    handle = await h.start()
+    state = await handle.query(PolicyWorkflow.state)
+    await handle.execute_update(
+        PolicyWorkflow.sign_receipt, ReceiptSigned(signed_at=state.issued_at, by="alice")
+    )
+    await h.visit(handle, decision="completed", checklist=policy_tests.ALL_CONFIRMED)
+    return await first_run_after_continue(h, handle)
+
+
+@scenario("policy", "misselling_then_continued", "effective")
+async def policy_misselling_then_continued(h: PolicyHarness) -> Handle:
+    handle = await h.start()
+    await h.visit(handle, decision="unreachable", reason="no answer")
+    await h.env.sleep(timedelta(days=3))
+    await h.visit(handle, decision="misselling", reason="cover misdescribed")
+    await handle.execute_update(
+        PolicyWorkflow.resolve_remediation,
+        RemediationResolution(
+            task_id=f"rm-{policy_tests.number(handle)}", reason="re-explained", actor=CSUE
+        ),
+    )
+    return await first_run_after_continue(h, handle)
+
+
+async def first_run_after_continue(h: PolicyHarness, handle: Handle) -> Handle:
+    """The first run, once it has continued as new into policy year two."""
+    first = handle.first_execution_run_id or handle.result_run_id
+    for _ in range(400):
+        latest = await h.env.client.get_workflow_handle(handle.id).describe()
+        if latest.run_id != first:
+            return h.env.client.get_workflow_handle(handle.id, run_id=first)
+        await h.env.sleep(timedelta(days=30))
+    raise AssertionError("the policy never continued into its second year")
+
+
 # --- running them --------------------------------------------------------------------------
 
 
@@ -393,22 +459,32 @@ async def drive(env: WorkflowEnvironment, scenario: Scenario) -> tuple[Handle, s
         world: Any = enrollment_tests.World()
         workflow: Any = EnrollmentWorkflow
         harness: Any = EnrollmentHarness(env, world, task_queue)
-    else:
+    elif scenario.process == "claim":
         world = claim_tests.World()
         workflow = ClaimWorkflow
         harness = ClaimHarness(env, world, task_queue)
+    else:
+        world = policy_tests.World()
+        workflow = PolicyWorkflow
+        harness = PolicyHarness(env, world, task_queue)
+    # An enrollment that issues a policy starts the policy's process: it runs here too.
+    workflows = [workflow, PolicyWorkflow] if scenario.process == "enrollment" else [workflow]
     async with Worker(
-        env.client, task_queue=task_queue, workflows=[workflow], activities=world.activities()
+        env.client, task_queue=task_queue, workflows=workflows, activities=world.activities()
     ):
         try:
             async with asyncio.timeout(SCENARIO_TIMEOUT):
                 handle = await scenario.drive(harness)
-                state = await handle.query(workflow.state)
+                # A policy's run that continued as new: the state of the latest run.
+                latest = env.client.get_workflow_handle(handle.id)
+                state = await latest.query(workflow.state)
         finally:
             # A failed scenario must not leave a process for the worker shutdown to wait on.
             for started in harness.started:
                 if (await started.describe()).status == WorkflowExecutionStatus.RUNNING:
-                    await started.terminate("history scenario failed")
+                    await started.terminate("history scenario ended")
+                if scenario.process == "enrollment":
+                    await enrollment_tests.terminate_policy_of(env, started.id)
     return handle, state.status.value
 
 

@@ -20,6 +20,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.exceptions import ApplicationError, CancelledError
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -51,9 +52,10 @@ from domain.enrollment import (
     Verification,
 )
 from domain.identity import age_on
+from domain.policies import PolicyStage, PolicyStatus
 from domain.products import annual_premium, get_product
 from domain.underwriting import Actor, Role
-from tests.support import CUSTOMER_ID_NUMBER, act, record_changes_mock
+from tests.support import CUSTOMER_ID_NUMBER, act, record_changes_mock, working_days_mock
 from workflows import search_attributes as sa
 from workflows.enrollment import SHANGHAI, EnrollmentWorkflow, workflow_id_for
 from workflows.inputs import (
@@ -64,6 +66,7 @@ from workflows.inputs import (
     UnderwritingDecision,
     Withdrawal,
 )
+from workflows.policy import PolicyWorkflow
 
 SUE = Actor(username="sue", roles=(Role.SUPERVISOR,), approval_limit=Decimal("5000000"))
 SID = Actor(username="sid", roles=(Role.SUPERVISOR,), approval_limit=Decimal("2000000"))
@@ -75,6 +78,8 @@ class World:
     """What the mocked activities saw, and switches for their behaviour."""
 
     calls: list[tuple[str, Any]] = field(default_factory=list)
+    # The writes of the policy's process the enrollment starts (its own world).
+    policy_calls: list[tuple[str, Any]] = field(default_factory=list)
     verification: Verification = field(
         default_factory=lambda: Verification(
             passed=True,
@@ -190,7 +195,8 @@ class World:
             world.calls.append((act.SEND_NOTIFICATION, arg))
 
         return [
-            record_changes_mock(world.calls, world._before_batch),
+            record_changes_mock(world.calls, world._before_batch, policy_calls=world.policy_calls),
+            working_days_mock(world.policy_calls),
             register_customer,
             record_enrollment,
             record_quote,
@@ -290,7 +296,7 @@ async def harness(time_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
     async with Worker(
         time_env.client,
         task_queue=task_queue,
-        workflows=[EnrollmentWorkflow],
+        workflows=[EnrollmentWorkflow, PolicyWorkflow],
         activities=world.activities(),
     ):
         harness = Harness(time_env, world, task_queue)
@@ -300,6 +306,18 @@ async def harness(time_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
             desc = await handle.describe()
             if desc.status == WorkflowExecutionStatus.RUNNING:
                 await handle.terminate("test finished")
+            await terminate_policy_of(time_env, handle.id)
+
+
+async def terminate_policy_of(env: WorkflowEnvironment, enrollment_id: str) -> None:
+    """The policy process an enrollment started, if any, outlives it: end it too."""
+    policy = env.client.get_workflow_handle("policy-P" + enrollment_id.removeprefix("enrollment-E"))
+    try:
+        desc = await policy.describe()
+    except RPCError:
+        return  # never issued
+    if desc.status == WorkflowExecutionStatus.RUNNING:
+        await policy.terminate("test finished")
 
 
 def stages(state: EnrollmentState) -> list[str]:
@@ -341,7 +359,8 @@ async def test_auto_underwritten_auto_debit_enrollment_walks_every_stage_to_effe
     # The policy becomes effective at the start (Asia/Shanghai) of tomorrow, after a timer.
     assert result.effective_at.utcoffset() == timedelta(hours=8)
     assert (result.effective_at.hour, result.effective_at.minute) == (0, 0)
-    assert [c.status for c in world.named(act.SET_POLICY_STATUS)] == ["effective"]
+    # The policy's own process keeps the policy row from issuance on (test below).
+    assert world.named(act.SET_POLICY_STATUS) == []
     templates = [n.template for n in world.named(act.SEND_NOTIFICATION)]
     assert templates == [
         "application_received",
@@ -642,7 +661,11 @@ async def test_cancellation_after_the_charge_refunds_once_and_cancels_the_policy
     (refund,) = harness.world.named(act.REFUND_PREMIUM)
     assert refund.idempotency_key == f"refund:{state.policy_number}"
     assert refund.original_key == f"premium:{state.enrollment_id}"
-    assert [c.status for c in harness.world.named(act.SET_POLICY_STATUS)] == ["cancelled"]
+    # A batch is applied at least once (a local activity may run again when the policy's
+    # cancellation lands mid-task); each write is idempotent.
+    assert {c.status for c in harness.world.named(act.SET_POLICY_STATUS)} == {"cancelled"}
+    policy = harness.env.client.get_workflow_handle(f"policy-{state.policy_number}")
+    assert (await policy.describe()).status == WorkflowExecutionStatus.CANCELED
 
 
 async def test_a_cancellation_during_a_batched_write_keeps_the_writes_for_the_next(
@@ -776,3 +799,35 @@ async def test_a_process_meeting_bad_data_halts_for_ops_and_a_cancel_refunds(
     (refund,) = harness.world.named(act.REFUND_PREMIUM)
     assert refund.original_key.startswith("premium:")
     assert harness.world.named(act.RECORD_ENROLLMENT)[-1].status == Status.CANCELLED
+
+
+async def test_issuing_the_policy_starts_its_own_process_which_outlives_the_enrollment(
+    harness: Harness,
+) -> None:
+    handle = await harness.start()
+    await harness.apply(handle, sum_insured="200000")
+    result = await handle.result()
+
+    assert result.status == Status.EFFECTIVE and result.policy_number
+    policy = harness.env.client.get_workflow_handle(f"policy-{result.policy_number}")
+    state = await policy.query(PolicyWorkflow.state)
+    assert (await policy.describe()).status == WorkflowExecutionStatus.RUNNING
+    assert state.application_no == result.enrollment_id and state.agent == "alice"
+    assert state.effective_at == result.effective_at and state.expires_at == result.expires_at
+    # The server skips time while the test waits for the enrollment's result, and the policy
+    # keeps running meanwhile: it may have left cooling-off already. Its history began there.
+    assert state.history[0].stage == PolicyStage.COOLING_OFF and state.return_visit is not None
+    desc = await policy.describe()
+    assert desc.typed_search_attributes.get(sa.PROCESS) == "policy"
+    for _ in range(50):  # the policy takes effect by its own timer, at the same moment
+        if (await policy.query(PolicyWorkflow.state)).status == PolicyStatus.EFFECTIVE:
+            break
+        await harness.env.sleep(timedelta(minutes=1))
+    assert (await policy.query(PolicyWorkflow.state)).status == PolicyStatus.EFFECTIVE
+    assert [c.status for c in _named(harness.world.policy_calls, act.SET_POLICY_STATUS)] == [
+        "effective"
+    ]
+
+
+def _named(calls: list[tuple[str, Any]], name: str) -> list[Any]:
+    return [arg for n, arg in calls if n == name]

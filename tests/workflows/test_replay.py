@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.claim import ClaimWorkflow
     from workflows.enrollment import EnrollmentWorkflow
     from workflows.inputs import EnrollmentStart
+    from workflows.policy import PolicyWorkflow
 
 HISTORIES = Path(__file__).parents[1] / "histories"
 FILES = sorted(HISTORIES.glob("*.json"))
@@ -57,12 +58,14 @@ REQUIRED = {
         "withdrawn",
         "cancelled",
     },
+    "policy": {"cancelled_in_cooling_off", "expired", "year_one_continued"},
 }
 # Plaintext that the payload codec must have encrypted (tests.histories.regenerate's data).
 PERSONAL_DATA = (CUSTOMER_ID_NUMBER, "13800138000", "6222020200112233445", "6222020200999988887")
 
 REPLAYER = Replayer(
-    workflows=[EnrollmentWorkflow, ClaimWorkflow], data_converter=data_converter(TEST_KEYRING)
+    workflows=[EnrollmentWorkflow, ClaimWorkflow, PolicyWorkflow],
+    data_converter=data_converter(TEST_KEYRING),
 )
 
 

@@ -1,0 +1,203 @@
+"""The policy's life (docs/policies.md): its state, stages and statuses, and the pure
+rules of the cooling-off period, the return visit, the dual-recording check and expiry.
+
+Statuses are the policy's own (docs/policies.md); stages are where its process
+is: in the cooling-off period, in force, or ended.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel
+
+from domain.business import SHANGHAI
+from domain.enrollment import MaskedCustomer
+from domain.identity import age_on
+from domain.products import CENT, Product
+
+
+class PolicyStage(StrEnum):
+    COOLING_OFF = "cooling_off"  # 犹豫期: the return visit, cancellation with refund
+    IN_FORCE = "in_force"  # waits for the policy year's end or expiry
+    ENDED = "ended"
+
+
+class PolicyStatus(StrEnum):
+    ISSUED = "issued"  # before its start
+    EFFECTIVE = "effective"
+    GRACE = "grace"  # a premium overdue, still in force
+    SUSPENDED = "suspended"  # 效力中止
+    CANCELLED = "cancelled"  # within cooling-off: void from the start
+    SURRENDERED = "surrendered"
+    TERMINATED = "terminated"
+    EXPIRED = "expired"
+
+
+# The statuses of a policy whose process is still under way.
+LIVE_STATUSES = frozenset(
+    {PolicyStatus.ISSUED, PolicyStatus.EFFECTIVE, PolicyStatus.GRACE, PolicyStatus.SUSPENDED}
+)
+
+# The seven items a return visit confirms (人身保险业务基本服务规定 art. 15), in order.
+CHECKLIST_ITEMS: tuple[str, ...] = (
+    "policyholder_reached",
+    "purchase_and_signature",
+    "documents_read",
+    "cover_understood",
+    "surrender_loss_understood",
+    "cooling_off_explained",
+    "payment_terms_understood",  # installment policies only
+)
+INSTALLMENT_ONLY = "payment_terms_understood"
+
+# Age from which a buyer of a policy over one year needs a dual-recording (双录) check.
+DUAL_RECORDING_AGE = 60
+
+
+ReturnVisitDecision = Literal["completed", "unreachable", "misselling"]
+
+
+class PolicyHistoryEntry(BaseModel):
+    stage: PolicyStage
+    status: PolicyStatus
+    at: datetime
+    by: str
+    note: str | None = None
+
+
+class VisitAttempt(BaseModel):
+    at: datetime
+    by: str
+    decision: ReturnVisitDecision
+    confirmed: list[str] = []
+    reason: str = ""
+    dual_recording_checked: bool | None = None
+
+
+class ReturnVisit(BaseModel):
+    """The return visit (回访) of one policy and what came of it."""
+
+    status: Literal["pending", "unreachable", "escalated", "completed", "misselling"] = "pending"
+    task_id: str
+    due_at: datetime
+    items: list[str]  # the checklist items this policy's visit must confirm
+    dual_recording_required: bool = False
+    attempts: list[VisitAttempt] = []
+    next_try_on: date | None = None  # after an unreachable try: not before this working day
+    outcome: str | None = None  # "7 of 7 confirmed", "unreachable 3 times", "mis-selling"
+    remediation_task_id: str | None = None
+    remediation_due_on: date | None = None
+    remediation_resolved_by: str | None = None
+
+    @property
+    def unreachable_tries(self) -> int:
+        return sum(1 for a in self.attempts if a.decision == "unreachable")
+
+    @property
+    def open(self) -> bool:
+        return self.status in ("pending", "unreachable", "escalated")
+
+
+class Cancellation(BaseModel):
+    """A cancellation within the cooling-off period, and its refund."""
+
+    by: str
+    reason: str
+    at: datetime
+    refund_amount: Decimal
+    refund_status: Literal["pending", "succeeded", "nothing_to_refund", "declined"] = "pending"
+    refund_ledger_id: str | None = None
+
+
+class PolicyState(BaseModel):
+    """What the policy's process knows, without raw personal data (the query answer, the
+    read model, and what each policy year's run hands to the next)."""
+
+    policy_number: str
+    workflow_id: str
+    application_no: str
+    agent: str
+    customer_id: str
+    holder: MaskedCustomer
+    product_code: str
+    term_years: int
+    sum_insured: Decimal
+    premium: Decimal
+    installments: bool
+    stage: PolicyStage
+    status: PolicyStatus
+    issued_at: datetime
+    effective_at: datetime
+    expires_at: datetime
+    policy_year: int = 1
+    receipt_signed_at: datetime | None = None
+    cooling_off_ends_at: datetime | None = None
+    return_visit: ReturnVisit | None = None
+    cancellation: Cancellation | None = None
+    premium_reminders: bool = True
+    ended_at: datetime | None = None
+    history: list[PolicyHistoryEntry] = []
+
+
+# --- the rules -----------------------------------------------------------------------------
+
+
+def has_cooling_off(product: Product, *, personal: bool = True) -> bool:
+    """Personal policies with a term over one year have a cooling-off period and a return
+    visit; one-year products have neither."""
+    return personal and product.term_years > 1
+
+
+def cooling_off_ends_at(start_day: date, period: timedelta) -> datetime:
+    """The moment the cooling-off period ends: ``period`` whole days counted from the day
+    after ``start_day`` (the receipt's day, or the issuance's without one), as the Civil
+    Code counts periods in days (art. 201: the first day is not counted); the end of the
+    last day in Shanghai."""
+    last_day = start_day + timedelta(days=period.days)
+    return datetime.combine(last_day + timedelta(days=1), time(0), SHANGHAI)
+
+
+def cooling_off_refund(premium: Decimal, cost: Decimal) -> Decimal:
+    """The refund of a cancellation in the cooling-off period: the premium paid less the
+    cost (at most 10.00 yuan by default, a setting), never below zero."""
+    return max(premium - min(cost, premium), Decimal(0)).quantize(CENT)
+
+
+def return_visit_items(*, installments: bool) -> list[str]:
+    """The checklist a return visit must confirm: all seven for an installment policy,
+    six otherwise (no payment period and frequency to confirm)."""
+    return [i for i in CHECKLIST_ITEMS if installments or i != INSTALLMENT_ONLY]
+
+
+def needs_dual_recording(product: Product, *, birth_date: date, on: date) -> bool:
+    """A buyer aged 60 or over on a policy over one year: the visit records the 双录 check
+    (保险销售行为可回溯管理暂行办法 arts. 6, 11)."""
+    return product.term_years > 1 and age_on(birth_date, on) >= DUAL_RECORDING_AGE
+
+
+def unconfirmed(items: list[str], confirmed: dict[str, bool]) -> list[str]:
+    """The checklist items a completed visit has not confirmed."""
+    return [i for i in items if not confirmed.get(i, False)]
+
+
+def add_years(moment: datetime, years: int) -> datetime:
+    """``moment`` ``years`` later; 29 February becomes 28 February in a common year."""
+    try:
+        return moment.replace(year=moment.year + years)
+    except ValueError:
+        return moment.replace(year=moment.year + years, day=28)
+
+
+def expires_at(effective_at: datetime, product: Product) -> datetime:
+    """The end of the term: one year for ACCIDENT_1Y and MEDICAL_1Y, twenty for
+    TERM_LIFE_20 (the product's ``term_years``)."""
+    return add_years(effective_at, product.term_years)
+
+
+def policy_year_ends_at(effective_at: datetime, policy_year: int) -> datetime:
+    """The end of policy year ``policy_year`` (1 = the first): an anniversary."""
+    return add_years(effective_at, policy_year)

@@ -1,0 +1,82 @@
+"""The policy's pure rules: cooling-off, refund, return-visit checklist, 双录, expiry."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from domain.business import SHANGHAI
+from domain.policies import (
+    CHECKLIST_ITEMS,
+    cooling_off_ends_at,
+    cooling_off_refund,
+    expires_at,
+    has_cooling_off,
+    needs_dual_recording,
+    policy_year_ends_at,
+    return_visit_items,
+    unconfirmed,
+)
+from domain.products import get_product
+
+TERM = get_product("TERM_LIFE_20")
+ACCIDENT = get_product("ACCIDENT_1Y")
+MEDICAL = get_product("MEDICAL_1Y")
+
+
+def test_only_personal_policies_over_one_year_have_a_cooling_off_period() -> None:
+    assert has_cooling_off(TERM)
+    assert not has_cooling_off(ACCIDENT)
+    assert not has_cooling_off(MEDICAL)
+    assert not has_cooling_off(TERM, personal=False)
+
+
+def test_cooling_off_counts_fifteen_days_from_the_day_after_the_receipt() -> None:
+    ends = cooling_off_ends_at(date(2026, 12, 3), timedelta(days=15))
+    # 4 Dec is day 1, 18 Dec day 15: the period ends at midnight (Shanghai) after it.
+    assert ends == datetime(2026, 12, 19, 0, 0, tzinfo=SHANGHAI)
+
+
+def test_the_refund_is_the_premium_less_the_cost() -> None:
+    assert cooling_off_refund(Decimal("180.00"), Decimal("10.00")) == Decimal("170.00")
+
+
+def test_the_refund_never_goes_below_zero() -> None:
+    assert cooling_off_refund(Decimal("6.00"), Decimal("10.00")) == Decimal("0.00")
+
+
+def test_an_installment_policy_visit_confirms_all_seven_items() -> None:
+    assert return_visit_items(installments=True) == list(CHECKLIST_ITEMS)
+    assert len(CHECKLIST_ITEMS) == 7
+
+
+def test_a_single_premium_policy_visit_has_no_payment_terms_item() -> None:
+    items = return_visit_items(installments=False)
+    assert "payment_terms_understood" not in items and len(items) == 6
+
+
+def test_unconfirmed_lists_the_items_not_confirmed() -> None:
+    items = return_visit_items(installments=True)
+    confirmed = dict.fromkeys(items, True) | {"surrender_loss_understood": False}
+    assert unconfirmed(items, confirmed) == ["surrender_loss_understood"]
+    assert unconfirmed(items, dict.fromkeys(items, True)) == []
+
+
+def test_a_buyer_aged_sixty_on_a_long_policy_needs_dual_recording() -> None:
+    on = date(2026, 12, 3)
+    assert needs_dual_recording(TERM, birth_date=date(1966, 12, 3), on=on)
+    assert not needs_dual_recording(TERM, birth_date=date(1966, 12, 4), on=on)  # 59
+    assert not needs_dual_recording(ACCIDENT, birth_date=date(1950, 1, 1), on=on)
+
+
+def test_one_year_products_expire_after_a_year_and_term_life_after_twenty() -> None:
+    start = datetime(2026, 12, 4, tzinfo=SHANGHAI)
+    assert expires_at(start, ACCIDENT) == datetime(2027, 12, 4, tzinfo=SHANGHAI)
+    assert expires_at(start, MEDICAL) == datetime(2027, 12, 4, tzinfo=SHANGHAI)
+    assert expires_at(start, TERM) == datetime(2046, 12, 4, tzinfo=SHANGHAI)
+
+
+def test_a_policy_year_ends_on_the_anniversary_and_29_february_on_the_28th() -> None:
+    leap = datetime(2028, 2, 29, tzinfo=SHANGHAI)
+    assert policy_year_ends_at(leap, 1) == datetime(2029, 2, 28, tzinfo=SHANGHAI)
+    assert policy_year_ends_at(leap, 4) == datetime(2032, 2, 29, tzinfo=SHANGHAI)

@@ -1,0 +1,350 @@
+"""PolicyWorkflow on the time-skipping server, activities mocked by name."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from temporalio import activity
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from domain.activities import LedgerEntry, Refund
+from domain.business import SHANGHAI, business_today
+from domain.enrollment import MaskedCustomer
+from domain.policies import CHECKLIST_ITEMS, PolicyStage, PolicyState, PolicyStatus, add_years
+from domain.products import get_product
+from domain.underwriting import Actor, Role
+from tests.support import act, record_changes_mock, working_days_mock
+from workflows import search_attributes as sa
+from workflows.inputs import (
+    PolicyCancellation,
+    PolicyStart,
+    ReceiptSigned,
+    RemediationResolution,
+    ReturnVisitOutcome,
+)
+from workflows.policy import PolicyWorkflow, workflow_id_for
+
+CORA = Actor(username="cora", roles=(Role.SERVICE,))
+# The selling agent, even holding the service role, never does their own sale's visit.
+ALICE_SERVICE = Actor(username="alice", roles=(Role.AGENT, Role.SERVICE))
+SUE = Actor(username="sue", roles=(Role.SUPERVISOR,), approval_limit=Decimal("5000000"))
+PREMIUM = Decimal("180.00")
+ALL_CONFIRMED = dict.fromkeys(CHECKLIST_ITEMS, True)
+
+Handle = WorkflowHandle[Any, PolicyState]
+
+
+@dataclass
+class World:
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+
+    def named(self, name: str) -> list[Any]:
+        return [arg for n, arg in self.calls if n == name]
+
+    def templates(self) -> list[str]:
+        return [n.template for n in self.named(act.SEND_NOTIFICATION)]
+
+    def activities(self) -> list[Any]:
+        world = self
+
+        @activity.defn(name=act.REFUND_PREMIUM)
+        async def refund_premium(arg: Refund) -> LedgerEntry:
+            world.calls.append((act.REFUND_PREMIUM, arg))
+            return LedgerEntry(
+                ledger_id="R1",
+                idempotency_key=arg.idempotency_key,
+                amount=arg.amount,
+                status="succeeded",
+            )
+
+        return [record_changes_mock(world.calls), working_days_mock(world.calls), refund_premium]
+
+
+@dataclass
+class Harness:
+    env: WorkflowEnvironment
+    world: World
+    task_queue: str
+    started: list[Handle] = field(default_factory=list)
+
+    async def start(
+        self, product: str = "TERM_LIFE_20", birth_date: date = date(1990, 5, 17)
+    ) -> Handle:
+        number = "P" + uuid.uuid4().hex[:12].upper()
+        now = datetime.now(SHANGHAI)
+        effective_at = datetime.combine(
+            business_today(now) + timedelta(days=1), datetime.min.time(), SHANGHAI
+        )
+        start = PolicyStart(
+            policy_number=number,
+            application_no="E" + number[1:],
+            agent="alice",
+            customer_id="cust-1",
+            holder=MaskedCustomer(name="张*", id_number="1101**********0012", phone="138****8000"),
+            holder_birth_date=birth_date,
+            product_code=product,
+            sum_insured=Decimal("200000"),
+            premium=PREMIUM,
+            issued_at=now,
+            effective_at=effective_at,
+            expires_at=add_years(effective_at, get_product(product).term_years),
+        )
+        handle = await self.env.client.start_workflow(
+            PolicyWorkflow.run,
+            start,
+            id=workflow_id_for(number),
+            task_queue=self.task_queue,
+            search_attributes=sa.at_start("policy", "alice", "cooling_off", "issued"),
+        )
+        self.started.append(handle)
+        return handle
+
+    async def visit(self, handle: Handle, actor: Actor = CORA, **fields: Any) -> PolicyState:
+        return await handle.execute_update(
+            PolicyWorkflow.record_return_visit,
+            ReturnVisitOutcome(task_id=f"rv-{number(handle)}", actor=actor, **fields),
+        )
+
+
+def number(handle: Handle) -> str:
+    return handle.id.removeprefix("policy-")
+
+
+@pytest.fixture
+async def harness(time_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
+    world = World()
+    task_queue = f"tq-{uuid.uuid4()}"
+    async with Worker(
+        time_env.client,
+        task_queue=task_queue,
+        workflows=[PolicyWorkflow],
+        activities=world.activities(),
+    ):
+        harness = Harness(time_env, world, task_queue)
+        yield harness
+        for handle in harness.started:
+            if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+                await handle.terminate("test finished")
+
+
+async def refused(coro: Any) -> str:
+    with pytest.raises(WorkflowUpdateFailedError) as failed:
+        await coro
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError)
+    return str(cause.type)
+
+
+# --- cooling-off --------------------------------------------------------------------------
+
+
+async def test_a_cancellation_in_cooling_off_refunds_the_premium_less_the_cost_once(
+    harness: Harness,
+) -> None:
+    handle = await harness.start()
+    await harness.env.sleep(timedelta(days=3))
+    after = await handle.execute_update(
+        PolicyWorkflow.cancel_in_cooling_off,
+        PolicyCancellation(reason="customer changed mind", by="alice"),
+    )
+    assert after.status == PolicyStatus.CANCELLED and after.stage == PolicyStage.ENDED
+    result = await handle.result()
+
+    (refund,) = harness.world.named(act.REFUND_PREMIUM)
+    assert refund.amount == Decimal("170.00")  # 180.00 less the 10.00 cost
+    assert refund.idempotency_key == f"refund:{number(handle)}"
+    assert refund.original_key == f"premium:E{number(handle)[1:]}"
+    assert result.cancellation is not None and result.cancellation.refund_status == "succeeded"
+    assert [c.status for c in harness.world.named(act.SET_POLICY_STATUS)] == [
+        "effective",
+        "cancelled",
+    ]
+    # The return visit's task closed with the policy.
+    assert harness.world.named(act.CHANGE_TASK)[-1].action == "cancel"
+    assert "policy_cancelled" in harness.world.templates()
+    desc = await handle.describe()
+    assert desc.typed_search_attributes.get(sa.STATUS) == "cancelled"
+
+
+async def test_a_cancellation_after_the_cooling_off_period_is_refused_and_changes_nothing(
+    harness: Harness,
+) -> None:
+    handle = await harness.start()
+    await harness.env.sleep(timedelta(days=17))
+    code = await refused(
+        handle.execute_update(
+            PolicyWorkflow.cancel_in_cooling_off, PolicyCancellation(reason="late", by="alice")
+        )
+    )
+    assert code == "cooling_off_over"
+    state = await handle.query(PolicyWorkflow.state)
+    assert state.status == PolicyStatus.EFFECTIVE and state.stage == PolicyStage.IN_FORCE
+    assert harness.world.named(act.REFUND_PREMIUM) == []
+
+
+async def test_the_receipt_moves_the_cooling_off_end_and_a_second_one_is_refused(
+    harness: Harness,
+) -> None:
+    handle = await harness.start()
+    before = await handle.query(PolicyWorkflow.state)
+    await harness.env.sleep(timedelta(days=5))
+    state = await handle.query(PolicyWorkflow.state)
+    assert state.cooling_off_ends_at == before.cooling_off_ends_at
+    signed = state.history[-1].at
+    after = await handle.execute_update(
+        PolicyWorkflow.sign_receipt, ReceiptSigned(signed_at=signed, by="alice")
+    )
+    assert after.receipt_signed_at == signed
+    assert after.cooling_off_ends_at is not None and before.cooling_off_ends_at is not None
+    assert after.cooling_off_ends_at > before.cooling_off_ends_at
+    code = await refused(
+        handle.execute_update(
+            PolicyWorkflow.sign_receipt, ReceiptSigned(signed_at=signed, by="alice")
+        )
+    )
+    assert code == "receipt_already_signed"
+
+
+# --- the return visit ---------------------------------------------------------------------
+
+
+async def test_a_completed_return_visit_confirms_all_seven_items(harness: Harness) -> None:
+    handle = await harness.start()
+    state = await harness.visit(handle, decision="completed", checklist=ALL_CONFIRMED)
+    assert state.return_visit is not None
+    assert state.return_visit.status == "completed"
+    assert state.return_visit.outcome == "7 of 7 confirmed"
+    (task,) = harness.world.named(act.OPEN_TASK)
+    assert task.kind == "return_visit" and task.details["checklist"] == list(CHECKLIST_ITEMS)
+    change = harness.world.named(act.CHANGE_TASK)[-1]
+    assert (change.action, change.by, change.decision) == ("complete", "cora", "completed")
+    assert any(h.note == "return visit completed by cora: 7 of 7 confirmed" for h in state.history)
+
+
+async def test_a_return_visit_with_an_unconfirmed_item_is_refused(harness: Harness) -> None:
+    handle = await harness.start()
+    checklist = ALL_CONFIRMED | {"surrender_loss_understood": False}
+    code = await refused(harness.visit(handle, decision="completed", checklist=checklist))
+    assert code == "checklist_incomplete"
+
+
+async def test_a_buyer_aged_sixty_needs_the_dual_recording_check(harness: Harness) -> None:
+    handle = await harness.start(birth_date=date(1960, 1, 1))
+    code = await refused(harness.visit(handle, decision="completed", checklist=ALL_CONFIRMED))
+    assert code == "dual_recording_required"
+    state = await harness.visit(
+        handle, decision="completed", checklist=ALL_CONFIRMED, dual_recording_checked=True
+    )
+    assert state.return_visit is not None and state.return_visit.status == "completed"
+
+
+async def test_unreachable_three_times_on_later_working_days_then_escalated(
+    harness: Harness,
+) -> None:
+    handle = await harness.start()
+    state = await harness.visit(handle, decision="unreachable", reason="no answer")
+    assert state.return_visit is not None and state.return_visit.status == "unreachable"
+    # Not again the same day: a later working day.
+    code = await refused(harness.visit(handle, decision="unreachable"))
+    assert code == "return_visit_retry_too_soon"
+    for _ in range(2):
+        await harness.env.sleep(timedelta(days=3))  # past the next working day
+        state = await harness.visit(handle, decision="unreachable", reason="no answer")
+    visit = state.return_visit
+    assert visit is not None and visit.status == "escalated" and visit.unreachable_tries == 3
+    actions = [c.action for c in harness.world.named(act.CHANGE_TASK)]
+    assert actions == ["escalate"]
+    assert "return_visit_escalated" in harness.world.templates()
+    asks = harness.world.named(act.ADD_WORKING_DAYS)
+    assert [a.days for a in asks] == [1, 1, 1]
+
+
+async def test_misselling_opens_a_remediation_for_someone_other_than_the_agent(
+    harness: Harness,
+) -> None:
+    handle = await harness.start()
+    code = await refused(harness.visit(handle, ALICE_SERVICE, decision="misselling"))
+    assert code == "four_eyes_violation"
+
+    state = await harness.visit(handle, decision="misselling", reason="cover misdescribed")
+    visit = state.return_visit
+    assert visit is not None and visit.status == "misselling"
+    remediation = [t for t in harness.world.named(act.OPEN_TASK) if t.kind != "return_visit"]
+    (task,) = remediation
+    assert task.kind == "misselling_remediation" and task.task_id == visit.remediation_task_id
+    (ask,) = harness.world.named(act.ADD_WORKING_DAYS)
+    assert ask.days == 15
+    assert visit.remediation_due_on is not None
+    assert (visit.remediation_due_on - ask.after).days == 21  # 15 working days, no holiday
+    customer = [n for n in harness.world.named(act.SEND_NOTIFICATION) if n.channel == "sms"]
+    assert "right_to_cancel" in [n.template for n in customer]
+
+    resolution = RemediationResolution(task_id=task.task_id, reason="fixed", actor=CORA)
+    code = await refused(
+        handle.execute_update(
+            PolicyWorkflow.resolve_remediation,
+            resolution.model_copy(update={"actor": ALICE_SERVICE}),
+        )
+    )
+    assert code == "four_eyes_violation"
+    state = await handle.execute_update(PolicyWorkflow.resolve_remediation, resolution)
+    assert state.return_visit is not None and state.return_visit.remediation_resolved_by == "cora"
+
+
+async def test_a_non_service_user_may_not_record_the_visit(harness: Harness) -> None:
+    handle = await harness.start()
+    code = await refused(harness.visit(handle, SUE, decision="unreachable"))
+    assert code == "not_customer_service"
+
+
+# --- endings ------------------------------------------------------------------------------
+
+
+async def test_a_one_year_policy_expires_with_a_notice_and_has_no_cooling_off(
+    harness: Harness,
+) -> None:
+    handle = await harness.start(product="ACCIDENT_1Y")
+    state = await handle.query(PolicyWorkflow.state)
+    assert state.stage == PolicyStage.IN_FORCE and state.return_visit is None
+    result = await handle.result()
+    assert result.status == PolicyStatus.EXPIRED and result.stage == PolicyStage.ENDED
+    assert [c.status for c in harness.world.named(act.SET_POLICY_STATUS)] == [
+        "effective",
+        "expired",
+    ]
+    assert harness.world.templates().count("policy_expired") == 2  # the agent and the customer
+    assert harness.world.named(act.OPEN_TASK) == []
+
+
+async def test_term_life_runs_twenty_policy_years_each_run_small(harness: Harness) -> None:
+    handle = await harness.start()
+    await harness.visit(handle, decision="completed", checklist=ALL_CONFIRMED)
+    result = await handle.result()
+    assert result.status == PolicyStatus.EXPIRED
+    assert result.policy_year == 20
+    assert result.expires_at == add_years(result.effective_at, 20)
+
+    # Walk the chain of runs from the first: twenty, each history under 200 events.
+    runs, run_id = [], handle.first_execution_run_id or handle.result_run_id
+    while run_id:
+        run = harness.env.client.get_workflow_handle(handle.id, run_id=run_id)
+        history = await run.fetch_history()
+        runs.append(len(history.events))
+        last = history.events[-1]
+        run_id = (
+            last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+            if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+            else None
+        )
+    assert len(runs) == 20
+    assert max(runs) < 200

@@ -1,0 +1,563 @@
+"""PolicyWorkflow (the policy's life): issued → cooling-off (犹豫期, the return visit 回访)
+→ in force, one policy year per run → expired; or cancelled within the cooling-off period
+with the premium refunded less its cost.
+
+Started by the enrollment when it issues the policy (workflow id ``policy-<number>``); it
+lives until the policy ends and continues-as-new at each policy year, so a twenty-year
+policy never carries more than a year of history. Orchestration only: the rules are pure
+functions in ``domain.policies``; working days come from a step (domain.working_days).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from domain import steps
+    from domain.activities import (
+        Change,
+        ChangeBatch,
+        PolicyStatusChange,
+        Refund,
+        WorkingDaysAsk,
+    )
+    from domain.business import SHANGHAI, business_today
+    from domain.policies import (
+        LIVE_STATUSES,
+        Cancellation,
+        PolicyHistoryEntry,
+        PolicyStage,
+        PolicyState,
+        PolicyStatus,
+        ReturnVisit,
+        VisitAttempt,
+        cooling_off_ends_at,
+        cooling_off_refund,
+        has_cooling_off,
+        needs_dual_recording,
+        policy_year_ends_at,
+        return_visit_items,
+        unconfirmed,
+    )
+    from domain.products import get_product
+    from domain.tasks import TaskKind
+    from domain.underwriting import SYSTEM, Role
+    from workflows.inputs import (
+        PolicyCancellation,
+        PolicyStart,
+        ReceiptSigned,
+        RemediationResolution,
+        ReturnVisitOutcome,
+        ServicingChange,
+    )
+    from workflows.process import HALTING_ERRORS, Process, refuse, until_cancelled
+
+# The working-day step fails beyond the installed calendar's data until it is upgraded:
+# keep trying, without flooding the worker (ops see the attempts as an incident).
+CALENDAR_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=4.0,
+    maximum_interval=timedelta(hours=1),
+)
+
+
+def workflow_id_for(policy_number: str) -> str:
+    return f"policy-{policy_number}"
+
+
+@workflow.defn
+class PolicyWorkflow:
+    @workflow.init
+    def __init__(self, start: PolicyStart) -> None:
+        # All the validators check is set here: an Update may come before run() starts.
+        self._start = start
+        if start.carried is not None:
+            self._state = start.carried.model_copy(deep=True)
+            note = f"policy year {self._state.policy_year}"
+        else:
+            self._state = _opening_state(start)
+            note = "policy issued"
+        self._p = Process(
+            self._state,
+            PolicyHistoryEntry,
+            _batch,
+            start.policy_number,
+            start.agent,
+            notice_params={"policy_number": start.policy_number},
+            live_statuses=LIVE_STATUSES,
+            opening_note=note,
+        )
+        self._cancellation: PolicyCancellation | None = None
+        self._outcomes: list[ReturnVisitOutcome] = []
+        self._resolution: RemediationResolution | None = None
+
+    # --- the policy's life, in business order ----------------------------------------------
+
+    @workflow.run
+    async def run(self, start: PolicyStart) -> PolicyState:
+        return await until_cancelled(self._live_or_halt(), self._compensate)
+
+    async def _live_or_halt(self) -> PolicyState:
+        try:
+            return await self._live()
+        except HALTING_ERRORS as err:
+            await self._p.halt(err)  # returns only by the cancellation it waits for
+            raise
+
+    async def _live(self) -> PolicyState:
+        p, s = self._p, self._state
+        p.record()
+        if self._start.carried is None and s.stage == PolicyStage.COOLING_OFF:
+            await self._open_cooling_off()
+        while True:
+            await p.wait_until(self._asked, self._next_moment())
+            if self._cancellation is not None:
+                return await self._cancel_in_cooling_off(self._cancellation)
+            while self._outcomes:
+                await self._record_visit(self._outcomes[0])
+                self._outcomes.pop(0)
+            if self._resolution is not None:
+                await self._resolve_remediation(self._resolution)
+                self._resolution = None
+            now = workflow.now()
+            if s.status == PolicyStatus.ISSUED and now >= s.effective_at:
+                await self._take_effect()
+            cooling_off_end = s.cooling_off_ends_at
+            if s.stage == PolicyStage.COOLING_OFF and cooling_off_end and now >= cooling_off_end:
+                await self._end_cooling_off()
+            if now >= s.expires_at:
+                return await self._expire()
+            if now >= policy_year_ends_at(s.effective_at, s.policy_year):
+                await self._next_policy_year()  # continues as new unless a request came
+
+    def _asked(self) -> bool:
+        return (
+            self._cancellation is not None or bool(self._outcomes) or self._resolution is not None
+        )
+
+    def _next_moment(self) -> datetime:
+        s = self._state
+        moments = [s.expires_at, policy_year_ends_at(s.effective_at, s.policy_year)]
+        if s.status == PolicyStatus.ISSUED:
+            moments.append(s.effective_at)
+        if s.stage == PolicyStage.COOLING_OFF and s.cooling_off_ends_at is not None:
+            moments.append(s.cooling_off_ends_at)
+        return min(moments)
+
+    async def _open_cooling_off(self) -> None:
+        """Tell the customer their cooling-off right, and open the return visit for
+        customer service."""
+        p, s = self._p, self._state
+        visit = s.return_visit
+        assert visit is not None and s.cooling_off_ends_at is not None
+        await p.notify(
+            "cooling_off_started", to_customer=True, ends_at=s.cooling_off_ends_at.isoformat()
+        )
+        await p.open_task(
+            visit.task_id,
+            TaskKind.RETURN_VISIT,
+            subject=f"Return visit for policy {s.policy_number} ({s.product_code})",
+            amount=s.premium,
+            submitted_by=s.agent,
+            due_at=visit.due_at,
+            details={
+                "policy_number": s.policy_number,
+                "product_code": s.product_code,
+                "agent": s.agent,
+                "checklist": visit.items,
+                "dual_recording_required": visit.dual_recording_required,
+                "cooling_off_ends_at": s.cooling_off_ends_at.isoformat(),
+            },
+        )
+
+    async def _take_effect(self) -> None:
+        p, s = self._p, self._state
+        await p.call(
+            steps.SET_POLICY_STATUS,
+            PolicyStatusChange(policy_number=s.policy_number, status="effective"),
+        )
+        p.set_status(PolicyStatus.EFFECTIVE, by=SYSTEM, note="the policy takes effect")
+
+    async def _end_cooling_off(self) -> None:
+        """The cooling-off period is over: the policy is simply in force. A return visit
+        not done by then is overdue: its task is escalated and stays open."""
+        p, s = self._p, self._state
+        p.enter(PolicyStage.IN_FORCE, by=SYSTEM, note="cooling-off period over")
+        visit = s.return_visit
+        if visit is not None and visit.open:
+            if visit.status != "escalated":
+                visit.status = "escalated"
+                await p.change_task(visit.task_id, "escalate", level=1)
+            p.history("return visit not completed within the cooling-off period", by=SYSTEM)
+            await p.notify("return_visit_overdue")
+        p.record()
+
+    async def _next_policy_year(self) -> None:
+        """Continue as new at the anniversary, once every Update has been answered; a
+        request that comes meanwhile is served first (the loop comes back here)."""
+        p, s = self._p, self._state
+        await p.flush()
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() or self._asked())
+        if self._asked():
+            return
+        carried = s.model_copy(deep=True)
+        carried.policy_year += 1
+        workflow.continue_as_new(self._start.model_copy(update={"carried": carried}))
+
+    async def _expire(self) -> PolicyState:
+        p, s = self._p, self._state
+        await self._close_open_tasks(by=SYSTEM, reason="the policy expired")
+        s.ended_at = workflow.now()
+        await p.call(
+            steps.SET_POLICY_STATUS,
+            PolicyStatusChange(policy_number=s.policy_number, status="expired"),
+        )
+        await p.notify("policy_expired")
+        await p.notify("policy_expired", to_customer=True)
+        return await p.finish(
+            PolicyStatus.EXPIRED, stage=PolicyStage.ENDED, by=SYSTEM, note="the term has ended"
+        )
+
+    # --- the cooling-off cancellation ------------------------------------------------------
+
+    async def _cancel_in_cooling_off(self, asked: PolicyCancellation) -> PolicyState:
+        """Void from the start: the open tasks closed, the premium refunded less the cost,
+        exactly once (``refund:<policy_number>``: the ledger's UNIQUE key, and the same key
+        the enrollment's compensation would use)."""
+        p, s = self._p, self._state
+        amount = cooling_off_refund(s.premium, self._start.clocks.cooling_off_cost)
+        s.cancellation = Cancellation(
+            by=asked.by, reason=asked.reason, at=workflow.now(), refund_amount=amount
+        )
+        p.history(f"cancellation in the cooling-off period asked: {asked.reason}", by=asked.by)
+        await self._close_open_tasks(by=asked.by, reason="policy cancelled")
+        entry = await p.call(
+            steps.REFUND_PREMIUM,
+            Refund(
+                idempotency_key=f"refund:{s.policy_number}",
+                original_key=f"premium:{s.application_no}",
+                case_id=s.policy_number,
+                amount=amount,
+            ),
+            to_its_end=True,  # money: a cancellation by ops neither cuts it nor loses it
+        )
+        s.cancellation.refund_status = entry.status
+        s.cancellation.refund_ledger_id = entry.ledger_id or None
+        s.ended_at = workflow.now()
+        await p.call(
+            steps.SET_POLICY_STATUS,
+            PolicyStatusChange(policy_number=s.policy_number, status="cancelled"),
+        )
+        await p.notify("policy_cancelled", refund=str(amount))
+        await p.notify("policy_cancelled", to_customer=True, refund=str(amount))
+        return await p.finish(
+            PolicyStatus.CANCELLED,
+            stage=PolicyStage.ENDED,
+            by=asked.by,
+            note=f"cancelled in the cooling-off period, {amount} refunded",
+        )
+
+    # --- the return visit -------------------------------------------------------------------
+
+    async def _record_visit(self, outcome: ReturnVisitOutcome) -> None:
+        p, s = self._p, self._state
+        visit = s.return_visit
+        assert visit is not None
+        by = outcome.actor.username
+        today = business_today(workflow.now())
+        confirmed = [i for i in visit.items if outcome.checklist.get(i, False)]
+        visit.attempts.append(
+            VisitAttempt(
+                at=workflow.now(),
+                by=by,
+                decision=outcome.decision,
+                confirmed=confirmed,
+                reason=outcome.reason,
+                dual_recording_checked=outcome.dual_recording_checked,
+            )
+        )
+        if outcome.decision == "completed":
+            visit.status = "completed"
+            visit.outcome = f"{len(confirmed)} of {len(visit.items)} confirmed"
+            await p.change_task(
+                visit.task_id, "complete", by=by, decision="completed", reason=outcome.reason
+            )
+            p.history(f"return visit completed by {by}: {visit.outcome}", by=by)
+            await p.notify("return_visit_completed")
+        elif outcome.decision == "unreachable":
+            tries = visit.unreachable_tries
+            next_try = await p.call(
+                steps.ADD_WORKING_DAYS, WorkingDaysAsk(after=today), retry_policy=CALENDAR_RETRY
+            )
+            visit.next_try_on = next_try.day
+            limit = self._start.clocks.return_visit_tries
+            p.history(
+                f"return visit: customer unreachable (try {tries} of {limit}), "
+                f"next try on or after {next_try.day.isoformat()}",
+                by=by,
+            )
+            if tries >= limit and visit.status != "escalated":
+                visit.status = "escalated"
+                visit.outcome = f"unreachable {tries} times"
+                await p.change_task(visit.task_id, "escalate", level=1, by=SYSTEM)
+                p.history(f"return visit escalated: unreachable {tries} times", by=SYSTEM)
+                await p.notify("return_visit_escalated")
+            elif visit.status != "escalated":
+                visit.status = "unreachable"
+        else:
+            await self._misselling_found(visit, outcome)
+        p.record()
+
+    async def _misselling_found(self, visit: ReturnVisit, outcome: ReturnVisitOutcome) -> None:
+        """Mis-selling found: a remediation task for someone other than the selling agent,
+        due in 15 working days, and the customer told of the right to cancel."""
+        p, s = self._p, self._state
+        by = outcome.actor.username
+        visit.status = "misselling"
+        visit.outcome = "mis-selling found"
+        await p.change_task(
+            visit.task_id, "complete", by=by, decision="misselling", reason=outcome.reason
+        )
+        due = await p.call(
+            steps.ADD_WORKING_DAYS,
+            WorkingDaysAsk(
+                after=business_today(workflow.now()),
+                days=self._start.clocks.remediation_working_days,
+            ),
+            retry_policy=CALENDAR_RETRY,
+        )
+        task_id = f"rm-{s.policy_number}"
+        visit.remediation_task_id = task_id
+        visit.remediation_due_on = due.day
+        await p.open_task(
+            task_id,
+            TaskKind.MISSELLING_REMEDIATION,
+            subject=f"Mis-selling on policy {s.policy_number}: remediate",
+            amount=s.premium,
+            submitted_by=s.agent,  # the selling agent may not resolve it (four eyes)
+            due_at=datetime.combine(due.day + timedelta(days=1), time(0), SHANGHAI),
+            details={
+                "policy_number": s.policy_number,
+                "agent": s.agent,
+                "found_by": by,
+                "reason": outcome.reason,
+                "due_on": due.day.isoformat(),
+            },
+        )
+        p.history(f"mis-selling found by {by}: remediation due {due.day.isoformat()}", by=by)
+        await p.notify("misselling_found", task_id=task_id)
+        ends = s.cooling_off_ends_at.isoformat() if s.cooling_off_ends_at else ""
+        await p.notify("right_to_cancel", to_customer=True, ends_at=ends)
+
+    async def _resolve_remediation(self, resolution: RemediationResolution) -> None:
+        p, s = self._p, self._state
+        visit = s.return_visit
+        assert visit is not None
+        by = resolution.actor.username
+        visit.remediation_resolved_by = by
+        await p.change_task(
+            resolution.task_id, "complete", by=by, decision="resolved", reason=resolution.reason
+        )
+        p.history(f"mis-selling remediated by {by}: {resolution.reason}", by=by)
+        await p.notify("misselling_remediated")
+        p.record()
+
+    async def _close_open_tasks(self, *, by: str, reason: str) -> None:
+        """Cancel the return visit's task and the remediation's, where still open."""
+        visit = self._state.return_visit
+        if visit is None:
+            return
+        if visit.open:
+            await self._p.change_task(visit.task_id, "cancel", by=by, reason=reason)
+        if visit.remediation_task_id and visit.remediation_resolved_by is None:
+            await self._p.change_task(visit.remediation_task_id, "cancel", by=by, reason=reason)
+
+    # --- Updates: validators refuse, handlers change state ---------------------------------
+
+    @workflow.update
+    async def sign_receipt(self, receipt: ReceiptSigned) -> PolicyState:
+        """The customer signed the receipt: the cooling-off period counts from that day."""
+        p, s = self._p, self._state
+        s.receipt_signed_at = receipt.signed_at
+        if s.stage == PolicyStage.COOLING_OFF:
+            s.cooling_off_ends_at = cooling_off_ends_at(
+                business_today(receipt.signed_at), self._start.clocks.cooling_off
+            )
+        p.history("receipt signed by the customer", by=receipt.by)
+        await p.notify("receipt_signed")
+        p.record()
+        await p.flush()
+        return p.copy()
+
+    @sign_receipt.validator
+    def _validate_receipt(self, receipt: ReceiptSigned) -> None:
+        s = self._state
+        if not self._p.running():
+            raise refuse("policy_closed")
+        if s.receipt_signed_at is not None:
+            raise refuse("receipt_already_signed")
+        if receipt.by != s.agent:
+            raise refuse("not_your_case")
+        if receipt.signed_at.tzinfo is None or not (
+            business_today(s.issued_at)
+            <= business_today(receipt.signed_at)
+            <= business_today(workflow.now())
+        ):
+            raise refuse("invalid_receipt_date")
+
+    @workflow.update
+    async def cancel_in_cooling_off(self, cancellation: PolicyCancellation) -> PolicyState:
+        self._cancellation = cancellation
+        self._p.took_part(cancellation.by)
+        return await self._p.answer_when(lambda: not self._p.running())
+
+    @cancel_in_cooling_off.validator
+    def _validate_cancellation(self, cancellation: PolicyCancellation) -> None:
+        s = self._state
+        if not self._p.running():
+            raise refuse("policy_closed")
+        if self._cancellation is not None:
+            raise refuse("invalid_stage", "a cancellation is already under way")
+        if cancellation.by != s.agent:
+            raise refuse("not_your_case")
+        ends = s.cooling_off_ends_at
+        if s.stage != PolicyStage.COOLING_OFF or ends is None or workflow.now() >= ends:
+            raise refuse("cooling_off_over")
+
+    @workflow.update
+    async def record_return_visit(self, outcome: ReturnVisitOutcome) -> PolicyState:
+        self._outcomes.append(outcome)
+        # Answered once the run has dealt with it (it leaves the queue after its steps).
+        return await self._p.answer_when(
+            lambda: all(o is not outcome for o in self._outcomes) or not self._p.running()
+        )
+
+    @record_return_visit.validator
+    def _validate_visit(self, outcome: ReturnVisitOutcome) -> None:
+        s = self._state
+        visit = s.return_visit
+        if not self._p.running() or self._cancellation is not None:
+            raise refuse("policy_closed")
+        if visit is None or not visit.open or outcome.task_id != visit.task_id or self._outcomes:
+            raise refuse("task_not_open")
+        # The selling agent never records their own sale's visit, whatever roles they hold.
+        if outcome.actor.username == s.agent:
+            raise refuse("four_eyes_violation", "the selling agent may not do the return visit")
+        if not outcome.actor.has(Role.SERVICE):
+            raise refuse("not_customer_service")
+        if outcome.decision == "completed":
+            missing = unconfirmed(visit.items, outcome.checklist)
+            if missing:
+                raise refuse("checklist_incomplete", f"not confirmed: {', '.join(missing)}")
+            if visit.dual_recording_required and not outcome.dual_recording_checked:
+                raise refuse("dual_recording_required")
+        today = business_today(workflow.now())
+        if outcome.decision == "unreachable" and visit.next_try_on and today < visit.next_try_on:
+            raise refuse(
+                "return_visit_retry_too_soon",
+                f"try again on or after {visit.next_try_on.isoformat()}",
+            )
+
+    @workflow.update
+    async def resolve_remediation(self, resolution: RemediationResolution) -> PolicyState:
+        self._resolution = resolution
+        return await self._p.answer_when(lambda: self._resolution is None or not self._p.running())
+
+    @resolve_remediation.validator
+    def _validate_resolution(self, resolution: RemediationResolution) -> None:
+        s = self._state
+        visit = s.return_visit
+        if not self._p.running():
+            raise refuse("policy_closed")
+        if (
+            visit is None
+            or visit.remediation_task_id != resolution.task_id
+            or visit.remediation_resolved_by is not None
+            or self._resolution is not None
+        ):
+            raise refuse("task_not_open")
+        if resolution.actor.username == s.agent:
+            raise refuse("four_eyes_violation", "the selling agent may not remediate their sale")
+        if not (resolution.actor.has(Role.SERVICE) or resolution.actor.has(Role.SUPERVISOR)):
+            raise refuse("not_customer_service")
+
+    @workflow.update
+    async def change_servicing(self, change: ServicingChange) -> PolicyState:
+        """A servicing change (保全), applied at once: premium reminders on or off."""
+        p, s = self._p, self._state
+        s.premium_reminders = change.premium_reminders
+        p.history(f"premium reminders {'on' if change.premium_reminders else 'off'}", by=change.by)
+        p.record()
+        await p.flush()
+        return p.copy()
+
+    @change_servicing.validator
+    def _validate_servicing(self, change: ServicingChange) -> None:
+        if not self._p.running() or self._cancellation is not None:
+            raise refuse("policy_closed")
+
+    @workflow.query
+    def state(self) -> PolicyState:
+        return self._state
+
+    # --- endings -----------------------------------------------------------------------------
+
+    async def _compensate(self) -> None:
+        """Ops cancelled the process (the enrollment's compensation does, after refunding
+        the premium it collected): close the open tasks, mark the policy cancelled."""
+        p, s = self._p, self._state
+        await self._close_open_tasks(by="ops", reason="process cancelled")
+        await p.call(
+            steps.SET_POLICY_STATUS,
+            PolicyStatusChange(policy_number=s.policy_number, status="cancelled"),
+        )
+        await p.notify("policy_process_cancelled")
+        await p.end_cancelled(PolicyStatus.CANCELLED)
+
+
+def _opening_state(start: PolicyStart) -> PolicyState:
+    """The state of a policy just issued: its cooling-off period (from issuance until a
+    receipt is recorded) and return visit when the product has them."""
+    product = get_product(start.product_code)
+    issued_on = business_today(start.issued_at)
+    clocks = start.clocks
+    cooling_off = has_cooling_off(product, personal=start.personal)
+    ends = cooling_off_ends_at(issued_on, clocks.cooling_off) if cooling_off else None
+    visit = None
+    if ends is not None:
+        visit = ReturnVisit(
+            task_id=f"rv-{start.policy_number}",
+            due_at=min(start.issued_at + clocks.return_visit_due, ends),
+            items=return_visit_items(installments=product.term_years > 1),
+            dual_recording_required=needs_dual_recording(
+                product, birth_date=start.holder_birth_date, on=issued_on
+            ),
+        )
+    return PolicyState(
+        policy_number=start.policy_number,
+        workflow_id=workflow_id_for(start.policy_number),
+        application_no=start.application_no,
+        agent=start.agent,
+        customer_id=start.customer_id,
+        holder=start.holder,
+        product_code=product.code,
+        term_years=product.term_years,
+        sum_insured=start.sum_insured,
+        premium=start.premium,
+        # Our products are paid by annual premium: a term over one year is by installments.
+        installments=product.term_years > 1,
+        stage=PolicyStage.COOLING_OFF if cooling_off else PolicyStage.IN_FORCE,
+        status=PolicyStatus.ISSUED,
+        issued_at=start.issued_at,
+        effective_at=start.effective_at,
+        expires_at=start.expires_at,
+        cooling_off_ends_at=ends,
+        return_visit=visit,
+    )
+
+
+def _batch(state: PolicyState, changes: list[Change]) -> ChangeBatch:
+    return ChangeBatch(policy=state, changes=changes)
