@@ -94,7 +94,7 @@ async def search_workflows(
     cursor: Annotated[str | None, Query(max_length=4096)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[WorkflowSummary]:
-    """Processes from Temporal visibility, filtered by process (`enrollment`, `claim`),
+    """Processes from Temporal visibility, filtered by process (`enrollment`, `claim`, `policy`),
     execution status (`running`, `completed`, ...), stage, the process's own status
     (`business_status`: `in_progress`, `effective`, ...), agent, amount range (the sum
     insured of an enrollment, the amount claimed of a claim) and start time. `next_cursor`

@@ -30,6 +30,7 @@ from core.i18n import Language
 from domain.business import SHANGHAI
 from domain.claims import ClaimStage, ClaimStatus
 from domain.enrollment import Stage, Status
+from domain.policies import PolicyStage, PolicyStatus
 from domain.texts import N_
 from domain.underwriting import Actor
 from services.ops import actions, describe, runs, visibility
@@ -41,8 +42,8 @@ PAGE_SIZE = 25
 WorkflowId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:@-]{1,128}$")]
 PROCESSES = visibility.PROCESSES
 EXECUTION_STATUSES = tuple(visibility.EXECUTION_STATUS)
-STAGES = tuple(dict.fromkeys([*Stage, *ClaimStage]))
-BUSINESS_STATUSES = tuple(dict.fromkeys([*Status, *ClaimStatus]))
+STAGES = tuple(dict.fromkeys([*Stage, *ClaimStage, *PolicyStage]))
+BUSINESS_STATUSES = tuple(dict.fromkeys([*Status, *ClaimStatus, *PolicyStatus]))
 _AGENT = re.compile(visibility.AGENT_PATTERN)
 _AS_GIVEN = ("process", "status", "stage", "business_status", "agent")
 NOTICES = {"cancel": N_("Cancellation requested: the process compensates and ends as cancelled.")}

@@ -14,17 +14,22 @@ TERMS: dict[str, str] = {
     "ops": N_("ops"),
     "admin": N_("admin"),
     "system": N_("system"),
+    "service": N_("customer service"),
     # Processes.
     "enrollment": N_("enrollment"),
     "claim": N_("claim"),
     "EnrollmentWorkflow": N_("enrollment"),
     "ClaimWorkflow": N_("claim"),
+    "policy": N_("policy"),
+    "PolicyWorkflow": N_("policy"),
     # Task kinds.
     "underwriting": N_("underwriting"),
     "claim_review": N_("claim review"),
     "claim_approval": N_("claim approval"),
     "payout_failed": N_("payout failed"),
     "late_payment": N_("late payment"),
+    "return_visit": N_("return visit"),
+    "misselling_remediation": N_("mis-selling remediation"),
     # Task statuses and decisions.
     "open": N_("open"),
     "claimed": N_("claimed"),
@@ -57,6 +62,13 @@ TERMS: dict[str, str] = {
     "withdrawn": N_("withdrawn"),
     "lapsed": N_("lapsed"),
     "unknown": N_("unknown"),
+    # Policy stages and statuses.
+    "cooling_off": N_("cooling-off"),
+    "in_force": N_("in force"),
+    "ended": N_("ended"),
+    "grace": N_("grace period"),
+    "suspended": N_("suspended"),
+    "surrendered": N_("surrendered"),
     # Claim stages and outcomes.
     "reported": N_("reported"),
     "documents_pending": N_("documents pending"),

@@ -147,6 +147,8 @@ class _Timeline:
             )
         elif self.workflow_type == "PolicyWorkflow":
             carried = _as_dict(start.get("carried"))
+            if start.get("policy_number"):  # its own status changes are told with this
+                self.effective_at[start["policy_number"]] = start.get("effective_at")
             self.add(
                 event,
                 f"Policy year {carried['policy_year']} of {start.get('product_code', '')} begins"

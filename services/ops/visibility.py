@@ -38,7 +38,7 @@ EXECUTION_STATUS: dict[str, str] = {
     "terminated": "Terminated",
     "timed_out": "TimedOut",
 }
-PROCESSES = ("enrollment", "claim")
+PROCESSES = ("enrollment", "claim", "policy")
 
 # Values that go into the query string must match these: no quote, no operator, nothing
 # that could change the query's meaning.

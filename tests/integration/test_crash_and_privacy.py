@@ -164,10 +164,16 @@ async def test_worker_killed_during_premium_charge_leaves_one_ledger_row_and_an_
         bank_rows = await s.scalar(
             select(func.count()).where(GatewayTransaction.idempotency_key == key)
         )
-        policy = await s.get(Policy, result.policy_number)
     assert ledger_rows == 1
     assert bank_rows == 1
-    assert policy is not None and policy.status == "effective"
+
+    # The policy row is the policy process's from issuance: it takes effect there.
+    async def policy_effective() -> bool:
+        async with sessions() as s:
+            policy = await s.get(Policy, result.policy_number, populate_existing=True)
+        return policy is not None and policy.status == "effective"
+
+    await _wait(policy_effective, within=30, what="the policy to take effect")
 
 
 async def test_no_id_number_in_raw_history_workflow_ids_search_attributes_or_logs(

@@ -99,10 +99,11 @@ class Searchable:
     bob_quoted: str
     alice_effective: str
     claim: str
+    policy: str  # the effective enrollment's policy, its own process
 
     @property
     def all(self) -> set[str]:
-        return {self.alice_quoted, self.bob_quoted, self.alice_effective, self.claim}
+        return {self.alice_quoted, self.bob_quoted, self.alice_effective, self.claim, self.policy}
 
 
 @pytest.fixture(scope="module")
@@ -133,9 +134,10 @@ async def searchable(
         bob_quoted=f"enrollment-{b}",
         alice_effective=f"enrollment-{e}",
         claim=r.json()["workflow_id"],
+        policy=f"policy-{body['policy_number']}",
     )
     yield found
-    for wid in (found.alice_quoted, found.bob_quoted, found.claim):
+    for wid in (found.alice_quoted, found.bob_quoted, found.claim, found.policy):
         await dev_env.client.get_workflow_handle(wid).terminate(reason="test over")
 
 
@@ -160,13 +162,14 @@ async def test_search_filters_by_process_status_stage_agent_amount_and_start_tim
     exact = {"amount_min": s.amount, "amount_max": s.amount}
     expectations: list[tuple[dict[str, Any], set[str]]] = [
         ({}, s.all),
-        ({"process": "enrollment"}, s.all - {s.claim}),
+        ({"process": "enrollment"}, s.all - {s.claim, s.policy}),
         ({"process": "claim"}, {s.claim}),
-        ({"status": "running"}, {s.alice_quoted, s.bob_quoted, s.claim}),
+        ({"process": "policy"}, {s.policy}),
+        ({"status": "running"}, {s.alice_quoted, s.bob_quoted, s.claim, s.policy}),
         ({"status": "completed"}, {s.alice_effective}),
         ({"stage": "quoted"}, {s.alice_quoted, s.bob_quoted}),
         ({"stage": "documents_pending"}, {s.claim}),
-        ({"business_status": "effective"}, {s.alice_effective}),
+        ({"business_status": "effective"}, {s.alice_effective, s.policy}),
         ({"agent": "bob"}, {s.bob_quoted}),
         ({"agent": "alice", "process": "enrollment"}, {s.alice_quoted, s.alice_effective}),
         ({"started_after": s.since.isoformat()}, s.all),
@@ -203,7 +206,7 @@ async def test_search_walks_pages_with_the_cursor(
     async def all_visible() -> bool:
         return await search_ids(api, olga, **exact) == searchable.all
 
-    await eventually(all_visible, what="all four visible")
+    await eventually(all_visible, what="all five visible")
     seen: list[str] = []
     cursor: str | None = None
     for _ in range(10):
@@ -367,6 +370,7 @@ async def test_incidents_list_an_escalated_underwriting_task_as_an_sla_breach(
 class Effective:
     workflow_id: str
     id_number: str
+    policy_number: str
 
 
 @pytest.fixture(scope="module")
@@ -382,7 +386,9 @@ async def effective_enrollment(api: httpx.AsyncClient, login: Login) -> Effectiv
         return (await describe(api, olga, f"enrollment-{eid}"))["status"] == "completed"
 
     await eventually(completed, what="the workflow completed")
-    return Effective(workflow_id=f"enrollment-{eid}", id_number=id_number)
+    return Effective(
+        workflow_id=f"enrollment-{eid}", id_number=id_number, policy_number=body["policy_number"]
+    )
 
 
 async def test_history_timeline_reads_in_business_words_without_personal_data(
@@ -407,7 +413,17 @@ async def test_history_timeline_reads_in_business_words_without_personal_data(
         "Enrollment ended: effective",
     ):
         assert phrase in text, (phrase, lines)
-    assert any(line.startswith("Policy P") and " effective 20" in line for line in lines), lines
+    assert any(line.startswith("Policy P") and " issued (effective 20" in line for line in lines)
+    # From issuance the policy is its own process: its timeline says when it took effect.
+    policy = f"policy-{effective_enrollment.policy_number}"
+
+    async def policy_effective() -> list[str]:
+        r = await api.get(f"/v1/ops/workflows/{policy}/history", headers=olga)
+        assert r.status_code == 200, r.text
+        lines = [entry["event"] for entry in r.json()["timeline"]]
+        return lines if any(" effective 20" in line for line in lines) else []
+
+    await eventually(policy_effective, what="the policy's timeline to show it effective")
     assert lines.index("Application submitted by alice") < lines.index("Verification passed")
     # Decoded (the start input is there, masked), and nothing personal in the clear.
     started = body["events"][0]
