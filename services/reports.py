@@ -91,45 +91,49 @@ def _ratio(part: Value, whole: Value) -> Decimal | None:
 
 # --- which reports there are ------------------------------------------------------------
 
-_AGENT = Column("agent", "Agent", "text")
+_AGENT = Column("agent", N_("Agent"), "text")
 _SUMS: dict[str, list[Column]] = {
     "new-business": [
-        Column("applications_started", "Applications started", "count"),
-        Column("applications_submitted", "Applications submitted", "count"),
-        Column("applications_approved", "Applications approved", "count"),
-        Column("applications_rejected", "Applications rejected", "count"),
-        Column("policies_issued", "Policies issued", "count"),
-        Column("premium_issued", "Premium issued (CNY)", "money"),
+        Column("applications_started", N_("Applications started"), "count"),
+        Column("applications_submitted", N_("Applications submitted"), "count"),
+        Column("applications_approved", N_("Applications approved"), "count"),
+        Column("applications_rejected", N_("Applications rejected"), "count"),
+        Column("policies_issued", N_("Policies issued"), "count"),
+        Column("premium_issued", N_("Premium issued (CNY)"), "money"),
     ],
     "claims": [
-        Column("claims_reported", "Claims reported", "count"),
-        Column("claims_decided", "Claims decided", "count"),
-        Column("claims_rejected", "Claims rejected", "count"),
-        Column("claims_decided_in_time", "Decided within the deadline", "count"),
-        Column("claims_paid", "Claims paid", "count"),
-        Column("claims_paid_amount", "Amount paid (CNY)", "money"),
+        Column("claims_reported", N_("Claims reported"), "count"),
+        Column("claims_decided", N_("Claims decided"), "count"),
+        Column("claims_rejected", N_("Claims rejected"), "count"),
+        Column("claims_decided_in_time", N_("Decided within the deadline"), "count"),
+        Column("claims_paid", N_("Claims paid"), "count"),
+        Column("claims_paid_amount", N_("Amount paid (CNY)"), "money"),
     ],
     "policy-queries": [
-        Column("queries_attempted", "Look-ups", "count"),
-        Column("queries_succeeded", "Succeeded", "count"),
-        Column("queries_failed", "Failed verification", "count"),
-        Column("queries_locked", "Refused while locked", "count"),
-        Column("query_lockouts", "Lockouts (security incidents)", "count"),
+        Column("queries_attempted", N_("Look-ups"), "count"),
+        Column("queries_succeeded", N_("Succeeded"), "count"),
+        Column("queries_failed", N_("Failed verification"), "count"),
+        Column("queries_locked", N_("Refused while locked"), "count"),
+        Column("query_lockouts", N_("Lockouts (security incidents)"), "count"),
     ],
 }
 # Figures derived from the sums: (column, numerator, denominator).
 _RATIOS: dict[str, list[tuple[Column, str, str]]] = {
     "claims": [
-        (Column("rejection_rate", "Rejection rate", "ratio"), "claims_rejected", "claims_decided"),
         (
-            Column("in_time_rate", "Decided in time rate", "ratio"),
+            Column("rejection_rate", N_("Rejection rate"), "ratio"),
+            "claims_rejected",
+            "claims_decided",
+        ),
+        (
+            Column("in_time_rate", N_("Decided in time rate"), "ratio"),
             "claims_decided_in_time",
             "claims_decided",
         ),
     ],
     "policy-queries": [
         (
-            Column("success_rate", "Success rate", "ratio"),
+            Column("success_rate", N_("Success rate"), "ratio"),
             "queries_succeeded",
             "queries_attempted",
         ),
@@ -138,41 +142,50 @@ _RATIOS: dict[str, list[tuple[Column, str, str]]] = {
 # Percentiles over the samples: (column, measure, percent).
 _PERCENTILES: dict[str, list[tuple[Column, str, int]]] = {
     "policy-queries": [
-        (Column("answer_p95_ms", "Answer time p95 (ms)", "ms"), QUERY_ANSWER_MS, 95),
+        (Column("answer_p95_ms", N_("Answer time p95 (ms)"), "ms"), QUERY_ANSWER_MS, 95),
     ],
     "turnaround": [
-        (Column("issue_median_s", "Submit → issue median (s)", "seconds"), SUBMISSION_TO_ISSUE, 50),
-        (Column("issue_p90_s", "Submit → issue p90 (s)", "seconds"), SUBMISSION_TO_ISSUE, 90),
-        (Column("payment_median_s", "Report → pay median (s)", "seconds"), REPORT_TO_PAYMENT, 50),
-        (Column("payment_p90_s", "Report → pay p90 (s)", "seconds"), REPORT_TO_PAYMENT, 90),
+        (Column("issue_median_s", N_("Submit → issue median"), "seconds"), SUBMISSION_TO_ISSUE, 50),
+        (Column("issue_p90_s", N_("Submit → issue p90"), "seconds"), SUBMISSION_TO_ISSUE, 90),
+        (Column("payment_median_s", N_("Report → pay median"), "seconds"), REPORT_TO_PAYMENT, 50),
+        (Column("payment_p90_s", N_("Report → pay p90"), "seconds"), REPORT_TO_PAYMENT, 90),
     ],
-}  # fmt: skip
+}
 _SAMPLE_COUNTS: dict[str, list[tuple[Column, str]]] = {
     "turnaround": [
-        (Column("issued", "Policies issued", "count"), SUBMISSION_TO_ISSUE),
-        (Column("paid", "Claims paid", "count"), REPORT_TO_PAYMENT),
+        (Column("issued", N_("Policies issued"), "count"), SUBMISSION_TO_ISSUE),
+        (Column("paid", N_("Claims paid"), "count"), REPORT_TO_PAYMENT),
     ],
 }
 _SLA = [
-    Column("kind", "Task kind", "text"),
-    Column("opened", "Opened", "count"),
-    Column("decided", "Decided", "count"),
-    Column("decided_before_due", "Decided before due", "count"),
-    Column("escalated", "Escalated", "count"),
-    Column("breached", "Breached", "count"),
-    Column("cancelled", "Cancelled", "count"),
-    Column("compliance_rate", "SLA compliance", "ratio"),
+    Column("kind", N_("Task kind"), "text"),
+    Column("opened", N_("Opened"), "count"),
+    Column("decided", N_("Decided"), "count"),
+    Column("decided_before_due", N_("Decided before due"), "count"),
+    Column("escalated", N_("Escalated"), "count"),
+    Column("breached", N_("Breached"), "count"),
+    Column("cancelled", N_("Cancelled"), "count"),
+    Column("compliance_rate", N_("SLA compliance"), "ratio"),
 ]
 _TASK_FIGURES = [c.key for c in _SLA[1:-1]]
 
 TITLES = {
-    "new-business": "New business",
-    "turnaround": "Turnaround",
-    "sla": "SLA compliance per task kind",
-    "claims": "Claims",
-    "policy-queries": "Policy queries",
+    "new-business": N_("New business"),
+    "turnaround": N_("Turnaround"),
+    "sla": N_("SLA compliance per task kind"),
+    "claims": N_("Claims"),
+    "policy-queries": N_("Policy queries"),
 }
 REPORT_NAMES = tuple(TITLES)
+# What each report's chart draws from its daily ``series`` (the console's SVG): the
+# figures that belong on one axis together (counts with counts, durations with durations).
+CHARTS: dict[str, tuple[str, ...]] = {
+    "new-business": ("applications_started", "applications_submitted", "policies_issued"),
+    "turnaround": ("issue_median_s", "payment_median_s"),
+    "sla": ("opened", "decided", "breached"),
+    "claims": ("claims_reported", "claims_decided", "claims_paid"),
+    "policy-queries": ("queries_attempted", "queries_failed", "query_lockouts"),
+}
 
 
 # --- who may see what -------------------------------------------------------------------
@@ -412,7 +425,7 @@ def to_xlsx(report: Report) -> bytes:
     sheet.title = report.name[:31]
     _table(sheet, report.columns, list(_lines(report)))
     daily = book.create_sheet("daily")
-    day = Column("day", "Day", "text")
+    day = Column("day", N_("Day"), "text")
     _table(daily, [day, *report.columns[1:]], report.series)
     out = io.BytesIO()
     book.save(out)

@@ -35,6 +35,7 @@ from api.web.language import page_language
 from api.web.session import (
     INBOX_ROLES,
     OPS_ROLES,
+    REPORT_ROLES,
     SESSION_COOKIE,
     SIGNIN_PATH,
     PageError,
@@ -135,6 +136,7 @@ def render(
         "user": user,
         "can_inbox": user is not None and has_any(user, INBOX_ROLES),
         "can_ops": user is not None and has_any(user, OPS_ROLES),
+        "can_reports": user is not None and has_any(user, REPORT_ROLES),
         "csrf_token": csrf_token(settings, cookie),
         "static": STATIC_PATH,
         "path": request.url.path,

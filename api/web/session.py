@@ -179,6 +179,7 @@ WebUser = Annotated[Actor, Depends(web_user)]
 
 INBOX_ROLES = (Role.SUPERVISOR, Role.OPS, Role.ADMIN)  # as GET /v1/tasks
 OPS_ROLES = (Role.OPS,)  # as /v1/ops
+REPORT_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.OPS)  # as GET /v1/reports
 
 
 def has_any(user: Actor, roles: tuple[Role, ...]) -> bool:
