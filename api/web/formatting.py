@@ -233,7 +233,10 @@ def steps(entries: Iterable[Any], *, lang: Language) -> list[Step]:
     previous: datetime | None = None
     for entry in entries:
         at = aware(entry.at)
-        who = who_did(entry.event, entry.detail)
+        # A step told by a catalogue text names its person in ``by``; others in the words.
+        msgid: str = getattr(entry, "msgid", "")
+        params: dict[str, str] = getattr(entry, "params", {}) or {}
+        who = (params.get("by") or "system") if msgid else who_did(entry.event, entry.detail)
         kind: StepKind = (
             "failure" if _FAILED.search(entry.event) else "system" if who == "system" else "person"
         )
@@ -242,7 +245,7 @@ def steps(entries: Iterable[Any], *, lang: Language) -> list[Step]:
         result.append(
             Step(
                 at=at,
-                what=entry.event,
+                what=lang.gettext(msgid, **params) if msgid else entry.event,
                 detail=entry.detail,
                 who=who,
                 kind=kind,

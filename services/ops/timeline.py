@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -20,6 +21,7 @@ from pydantic import BaseModel
 from domain import steps
 from domain.business import SHANGHAI
 from domain.tasks import TaskKind
+from domain.texts import N_
 from services.ops.history import parse_time
 from workflows import search_attributes as sa
 
@@ -55,12 +57,33 @@ _DURATION = re.compile(r"^(\d+(?:\.\d+)?)s$")
 
 
 class TimelineEntry(BaseModel):
-    """One step a person reads: when, what happened, and where it comes from."""
+    """One step a person reads: when, what happened, and where it comes from. ``event`` is
+    the English sentence (what the API and the golden files hold); where the step is told
+    by a catalogue text, ``msgid`` and ``params`` let a reader's page say it in their
+    language (``event == msgid % params``)."""
 
     at: datetime
     event: str
     detail: str
     event_id: int
+    msgid: str = ""
+    params: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class Said:
+    """A step's words as a catalogue msgid (marked ``N_``) and its values."""
+
+    msgid: str
+    params: dict[str, str]
+
+    @property
+    def english(self) -> str:
+        return self.msgid % self.params if self.params else self.msgid
+
+
+def said(msgid: str, **params: Any) -> Said:
+    return Said(msgid, {k: str(v) for k, v in params.items()})
 
 
 def money(value: Any) -> str:
@@ -119,11 +142,16 @@ class _Timeline:
         self.timers: dict[str, datetime | None] = {}
         self.workflow_type = ""
 
-    def add(self, event: dict[str, Any], text: str, detail: str = "") -> None:
+    def add(self, event: dict[str, Any], text: str | Said, detail: str = "") -> None:
         at = parse_time(event["at"])
         assert at is not None
+        words = (
+            {"event": text.english, "msgid": text.msgid, "params": text.params}
+            if isinstance(text, Said)
+            else {"event": text}
+        )
         self.entries.append(
-            TimelineEntry(at=at, event=text, detail=detail, event_id=int(event["event_id"]))
+            TimelineEntry(at=at, detail=detail, event_id=int(event["event_id"]), **words)
         )
 
     # --- the process itself ------------------------------------------------------------
@@ -372,35 +400,48 @@ class _Timeline:
         self.updates[str(event["event_id"])] = (name, argument)
         self.add(event, self._update_text(name, argument), f"update {name}")
 
-    def _update_text(self, name: str, argument: dict[str, Any]) -> str:
+    def _update_text(self, name: str, argument: dict[str, Any]) -> str | Said:
+        """What a person did, as catalogue texts with the person in ``by`` (the console
+        reads who from it)."""
         by = argument.get("by") or _as_dict(argument.get("actor")).get("username") or "someone"
         reason = argument.get("reason") or ""
         match name:
             case "quote":
-                return (
-                    f"Quote requested by {by}: {argument.get('product_code', '')}, "
-                    f"sum insured {money(argument.get('sum_insured'))}"
+                return said(
+                    N_("Quote requested by %(by)s: %(product)s, sum insured %(amount)s"),
+                    by=by,
+                    product=argument.get("product_code", ""),
+                    amount=money(argument.get("sum_insured")),
                 )
             case "submit_application":
-                return f"Application submitted by {by}"
+                return said(N_("Application submitted by %(by)s"), by=by)
             case "decide":
                 decision = argument.get("decision")
                 amount = argument.get("amount")
-                suffix = f" ({money(amount)})" if amount else ""
+                if decision == "approve" and amount:
+                    return said(
+                        N_("Approved by %(by)s: %(reason)s (%(amount)s)"),
+                        by=by,
+                        reason=reason,
+                        amount=money(amount),
+                    )
                 if decision == "approve":
-                    return f"Approved by {by}: {reason}{suffix}"
+                    return said(N_("Approved by %(by)s: %(reason)s"), by=by, reason=reason)
                 if decision == "reject":
-                    return f"Rejected by {by}: {reason}"
+                    return said(N_("Rejected by %(by)s: %(reason)s"), by=by, reason=reason)
                 missing = ", ".join(map(words, argument.get("missing") or []))
                 return f"More information requested by {by}: {reason}" + (
                     f" (missing: {missing})" if missing else ""
                 )
             case "withdraw":
-                return f"Withdrawn by {by}" + (f": {reason}" if reason else "")
+                if reason:
+                    return said(N_("Withdrawn by %(by)s: %(reason)s"), by=by, reason=reason)
+                return said(N_("Withdrawn by %(by)s"), by=by)
             case "confirm_payment":
-                return (
-                    f"Payment received {money(argument.get('amount'))} "
-                    f"(order {argument.get('order_id', '')})"
+                return said(
+                    N_("Payment received %(amount)s (order %(order)s)"),
+                    amount=money(argument.get("amount")),
+                    order=argument.get("order_id", ""),
                 )
             case "supplement_documents":
                 kinds = ", ".join(
@@ -408,28 +449,41 @@ class _Timeline:
                 )
                 return f"Documents supplemented by {by}: {kinds}"
             case "appeal":
-                return f"Appeal filed by {by}: {reason}"
+                return said(N_("Appeal filed by %(by)s: %(reason)s"), by=by, reason=reason)
             case "fix_payout":
-                return f"Payee account corrected by {by}"
+                return said(N_("Payee account corrected by %(by)s"), by=by)
             case "sign_receipt":
-                return "Receipt signed by the customer"
+                return said(N_("Receipt signed by the customer"))
             case "cancel_in_cooling_off":
-                return f"Cancellation in the cooling-off period asked by {by}: {reason}"
+                return said(
+                    N_("Cancellation in the cooling-off period asked by %(by)s: %(reason)s"),
+                    by=by,
+                    reason=reason,
+                )
             case "record_return_visit":
                 decision = argument.get("decision")
                 if decision == "completed":
                     confirmed = sum(1 for v in _as_dict(argument.get("checklist")).values() if v)
-                    return f"Return visit completed by {by}: {confirmed} confirmed"
+                    return said(
+                        N_("Return visit completed by %(by)s: %(n)s confirmed"), by=by, n=confirmed
+                    )
                 if decision == "unreachable":
-                    return f"Return visit by {by}: customer unreachable"
-                return f"Return visit by {by}: mis-selling found" + (
-                    f": {reason}" if reason else ""
-                )
+                    return said(N_("Return visit by %(by)s: customer unreachable"), by=by)
+                if reason:
+                    return said(
+                        N_("Return visit by %(by)s: mis-selling found: %(reason)s"),
+                        by=by,
+                        reason=reason,
+                    )
+                return said(N_("Return visit by %(by)s: mis-selling found"), by=by)
             case "resolve_remediation":
-                return f"Mis-selling remediated by {by}: {reason}"
+                return said(
+                    N_("Mis-selling remediated by %(by)s: %(reason)s"), by=by, reason=reason
+                )
             case "change_servicing":
-                on = "on" if argument.get("premium_reminders") else "off"
-                return f"Premium reminders turned {on} by {by}"
+                if argument.get("premium_reminders"):
+                    return said(N_("Premium reminders turned on by %(by)s"), by=by)
+                return said(N_("Premium reminders turned off by %(by)s"), by=by)
         return f"{words(name).capitalize()} by {by}"
 
     def update_completed(self, event: dict[str, Any], a: dict[str, Any]) -> None:

@@ -187,3 +187,22 @@ def test_a_form_token_belongs_to_its_cookie_and_the_server_secret() -> None:
     assert token != csrf_token(settings, "cookie-value-bbbbbbbbbbbb")
     assert token != csrf_token(other, "cookie-value-aaaaaaaaaaaa")
     assert "cookie-value" not in token
+
+
+def test_a_step_told_by_a_catalogue_text_is_in_the_readers_language_with_its_person() -> None:
+    from services.ops.timeline import TimelineEntry, said
+
+    words = said("Rejected by %(by)s: %(reason)s", by="sue", reason="risk")
+    entry = TimelineEntry(
+        at=datetime(2025, 3, 1, 1, 30, tzinfo=UTC),
+        event=words.english,
+        detail="update decide",
+        event_id=7,
+        msgid=words.msgid,
+        params=words.params,
+    )
+    assert entry.event == "Rejected by sue: risk"  # the API's and the golden files' English
+    [zh] = steps([entry], lang=language("zh_CN"))
+    [en] = steps([entry], lang=language("en"))
+    assert (zh.what, zh.who, zh.kind) == ("sue 拒绝：risk", "sue", "person")
+    assert (en.what, en.who) == ("Rejected by sue: risk", "sue")
