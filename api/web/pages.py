@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.web import inbox, ops, signin
+from api.web import inbox, ops, policies, signin
 
 router: APIRouter = APIRouter(prefix="/ui", include_in_schema=False)
 router.include_router(signin.router)
 router.include_router(inbox.router)
 router.include_router(ops.router)
+router.include_router(policies.router)
