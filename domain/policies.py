@@ -201,3 +201,20 @@ def expires_at(effective_at: datetime, product: Product) -> datetime:
 def policy_year_ends_at(effective_at: datetime, policy_year: int) -> datetime:
     """The end of policy year ``policy_year`` (1 = the first): an anniversary."""
     return add_years(effective_at, policy_year)
+
+
+def is_live(status: str) -> bool:
+    """Whether a policy with this status still has a running process (its read-model row
+    says so: an ended policy's process is gone and takes no more requests)."""
+    return status in {s.value for s in LIVE_STATUSES}
+
+
+def next_premium_due_at(state: PolicyState) -> datetime | None:
+    """When the next annual premium falls due, as far as it is known: at the next
+    anniversary of an installment policy still in force, before its term ends. Single
+    premium policies and ended ones owe nothing more. (The premium schedule itself, with
+    grace and arrears, comes with the renewal-premium issue.)"""
+    if not state.installments or state.status not in LIVE_STATUSES:
+        return None
+    due = policy_year_ends_at(state.effective_at, state.policy_year)
+    return due if due < state.expires_at else None

@@ -1,4 +1,15 @@
-"""The customer's own policy look-up: no account, no token — policy number, ID number and
+"""The policy: the staff's side of its process (list and read policies, and each request
+the policy's process takes: the receipt, the cooling-off cancellation, the return visit,
+the remediation, premium reminders), and the customer's own look-up.
+
+The staff's side: an agent sees their own customers' policies, supervisors, ops, admins
+and customer service all of them. A finished policy reads from the read model, a running
+one from its process (a query). A request to a policy whose process has ended is refused
+from the read model (409 ``policy_closed``) without asking Temporal: the process is gone.
+Every request carries the person who made it; the process's validators decide (the
+selling agent never records their own sale's return visit: ``four_eyes_violation``).
+
+The customer's own policy look-up: no account, no token — policy number, ID number and
 the query password chosen at application time.
 
 One answer for any mismatch (401 ``verification_failed``), with the same work done whether
@@ -14,19 +25,243 @@ from __future__ import annotations
 import hmac
 import time
 from collections import defaultdict, deque
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
 
 from core.crypto import FieldCipher
 from core.passwords import verify_and_rehash_async
 from db.models import Claim, Customer, PaymentLedger, Policy, utcnow
 from db.repositories import audit, claims, credentials, customers, ledger, policies
+from domain.policies import (
+    PolicyState,
+    PolicyStatus,
+    ReturnVisitDecision,
+    is_live,
+    next_premium_due_at,
+)
 from domain.policy_query import FAILED, LOCK_AFTER, LOCK_WINDOW, LOCKED, SUCCEEDED
 from domain.products import Product, get_product
 from domain.texts import N_
+from domain.underwriting import Actor, Role
 from services.audit import Caller
-from services.problems import ProblemError
+from services.problems import ProblemError, refused
+from services.processes import is_not_found, run_update, sees_all
+from workflows.inputs import (
+    PolicyCancellation,
+    ReceiptSigned,
+    RemediationResolution,
+    ReturnVisitOutcome,
+    ServicingChange,
+)
+from workflows.policy import PolicyWorkflow, workflow_id_for
+
+Temporal = Callable[[], Awaitable[Client]]
+
+
+# --- the staff's side: reading ----------------------------------------------------------
+
+
+def sees_every_policy(user: Actor) -> bool:
+    """Supervisors, ops, admins and customer service see every policy; an agent their own."""
+    return sees_all(user) or user.has(Role.SERVICE)
+
+
+def _not_found() -> ProblemError:
+    return ProblemError(404, "policy_not_found", N_("No such policy"), "")
+
+
+async def list_policies(
+    session: AsyncSession,
+    user: Actor,
+    *,
+    status: PolicyStatus | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Policy], str | None]:
+    """The caller's customers' policies (an agent) or all of them, newest first, from the
+    read model: one page and the next page's cursor; 422 ``invalid_cursor``."""
+    try:
+        rows, following = await policies.list_policies(
+            session,
+            agent=None if sees_every_policy(user) else user.username,
+            status=status.value if status else None,
+            cursor=cursor or None,  # an empty `cursor=` is the first page
+            limit=limit,
+        )
+    except ValueError:
+        raise ProblemError(422, "invalid_cursor", N_("Invalid cursor"), "") from None
+    await session.commit()
+    return rows, following
+
+
+async def _visible_row(session: AsyncSession, number: str, user: Actor) -> Policy:
+    """The policy's row if the caller may see it; 404 otherwise (an agent asking for
+    another's policy learns nothing, not even that it exists)."""
+    row = await policies.get_policy(session, policy_number=number)
+    await session.commit()
+    if row is None or not (sees_every_policy(user) or row.agent == user.username):
+        raise _not_found()
+    return row
+
+
+def _handle(client: Client, number: str) -> WorkflowHandle[Any, PolicyState]:
+    return client.get_workflow_handle_for(PolicyWorkflow.run, workflow_id_for(number))
+
+
+async def read_policy(
+    temporal: Temporal, session: AsyncSession, number: str, user: Actor
+) -> PolicyState:
+    """A policy's state for reading. A finished policy's comes from the read model (its
+    process's last record, written before it ended), so it reads while Temporal is down;
+    a running one is asked (a query), only then connecting to Temporal."""
+    row = await _visible_row(session, number, user)
+    if row.state is not None and not is_live(row.status):
+        return PolicyState.model_validate(row.state)
+    try:
+        return await _handle(await temporal(), number).query(PolicyWorkflow.state)
+    except RPCError as err:
+        if is_not_found(err) and row.state is not None:
+            return PolicyState.model_validate(row.state)
+        if is_not_found(err):
+            raise _not_found() from None
+        raise
+
+
+# --- the staff's side: the policy's requests --------------------------------------------
+
+
+@dataclass(frozen=True)
+class VisitRecord:
+    """What customer service records of one return-visit call."""
+
+    decision: ReturnVisitDecision
+    checklist: dict[str, bool] = field(default_factory=dict)
+    reason: str = ""
+    dual_recording_checked: bool | None = None
+
+
+async def _open_handle(
+    temporal: Temporal,
+    session: AsyncSession,
+    number: str,
+    user: Actor,
+    *,
+    as_reader: bool,
+    own_or_service: bool = False,
+) -> WorkflowHandle[Any, PolicyState]:
+    """The running policy's process. 404 for a policy the caller may not see (unless
+    `as_reader`: the process's validator, not a 404, then answers who may act), 409
+    ``policy_closed`` from the read model for one that has ended, before any Temporal call;
+    with `own_or_service`, 403 ``not_your_case`` for anyone but the policy's agent and
+    customer service."""
+    row = await policies.get_policy(session, policy_number=number)
+    await session.commit()
+    if row is None or not (as_reader or sees_every_policy(user) or row.agent == user.username):
+        raise _not_found()
+    if not is_live(row.status):
+        raise refused("policy_closed")
+    if own_or_service and not (row.agent == user.username or user.has(Role.SERVICE)):
+        raise refused("not_your_case")
+    return _handle(await temporal(), number)
+
+
+async def _update(handle: WorkflowHandle[Any, PolicyState], update: Any, arg: Any) -> PolicyState:
+    """The Update, with the policy's words for a process that ended meanwhile."""
+    try:
+        state: PolicyState = await run_update(handle, update, arg)
+    except ProblemError as err:
+        if err.code == "process_closed":
+            raise refused("policy_closed") from None
+        raise
+    except RPCError as err:
+        if is_not_found(err):
+            raise _not_found() from None
+        raise
+    return state
+
+
+async def sign_receipt(
+    temporal: Temporal, session: AsyncSession, number: str, user: Actor, signed_at: datetime
+) -> PolicyState:
+    """The customer signed the policy receipt (the agent records it): the cooling-off
+    period counts from that day. Twice: 409 ``receipt_already_signed``."""
+    handle = await _open_handle(temporal, session, number, user, as_reader=False)
+    receipt = ReceiptSigned(signed_at=signed_at, by=user.username)
+    return await _update(handle, PolicyWorkflow.sign_receipt, receipt)
+
+
+async def cancel_in_cooling_off(
+    temporal: Temporal, session: AsyncSession, number: str, user: Actor, reason: str
+) -> PolicyState:
+    """Cancel within the cooling-off period (the agent): the premium less the cost is
+    refunded, the policy void from the start. Later: 409 ``cooling_off_over``."""
+    handle = await _open_handle(temporal, session, number, user, as_reader=False)
+    cancellation = PolicyCancellation(reason=reason, by=user.username)
+    return await _update(handle, PolicyWorkflow.cancel_in_cooling_off, cancellation)
+
+
+async def record_return_visit(
+    temporal: Temporal, session: AsyncSession, number: str, user: Actor, record: VisitRecord
+) -> PolicyState:
+    """Record one return-visit call (customer service, never the selling agent)."""
+    handle = await _open_handle(temporal, session, number, user, as_reader=True)
+    state = await _current(handle)
+    visit = state.return_visit
+    if visit is None or not visit.open:
+        raise refused("task_not_open")
+    outcome = ReturnVisitOutcome(
+        task_id=visit.task_id,
+        decision=record.decision,
+        checklist=record.checklist,
+        reason=record.reason,
+        dual_recording_checked=record.dual_recording_checked,
+        actor=user,
+    )
+    return await _update(handle, PolicyWorkflow.record_return_visit, outcome)
+
+
+async def resolve_remediation(
+    temporal: Temporal, session: AsyncSession, number: str, user: Actor, reason: str
+) -> PolicyState:
+    """The mis-selling found on the return visit is remediated (customer service or a
+    supervisor, never the selling agent)."""
+    handle = await _open_handle(temporal, session, number, user, as_reader=True)
+    state = await _current(handle)
+    visit = state.return_visit
+    if visit is None or visit.remediation_task_id is None or visit.remediation_resolved_by:
+        raise refused("task_not_open")
+    resolution = RemediationResolution(task_id=visit.remediation_task_id, reason=reason, actor=user)
+    return await _update(handle, PolicyWorkflow.resolve_remediation, resolution)
+
+
+async def set_premium_reminders(
+    temporal: Temporal, session: AsyncSession, number: str, user: Actor, on: bool
+) -> PolicyState:
+    """A servicing change (保全): premium reminders on or off, applied at once."""
+    handle = await _open_handle(
+        temporal, session, number, user, as_reader=False, own_or_service=True
+    )
+    change = ServicingChange(premium_reminders=on, by=user.username)
+    return await _update(handle, PolicyWorkflow.change_servicing, change)
+
+
+async def _current(handle: WorkflowHandle[Any, PolicyState]) -> PolicyState:
+    try:
+        return await handle.query(PolicyWorkflow.state)
+    except RPCError as err:
+        if is_not_found(err):
+            raise _not_found() from None
+        raise
+
+
+# --- the customer's own look-up ---------------------------------------------------------
 
 
 class ClientRateLimiter:
@@ -59,13 +294,16 @@ class Credentials:
 
 @dataclass(frozen=True)
 class PolicyRecord:
-    """The customer's policy as they may see it: its product, payments and claims."""
+    """The customer's policy as they may see it: its product, payments and claims, and
+    what its process knows (the row's status, cooling-off end, the next premium due)."""
 
     policy: Policy
     product: Product
     customer: Customer
     movements: list[PaymentLedger]
     claims: list[Claim]
+    next_due_at: datetime | None = None
+    amount_due: Decimal | None = None
 
 
 async def query_policy(
@@ -147,7 +385,16 @@ async def query_policy(
         customer=customer,
         movements=movements,
         claims=claim_rows,
+        **_premium_due(policy),
     )
+
+
+def _premium_due(policy: Policy) -> dict[str, Any]:
+    """The next premium due and its amount, from the process's last record, if known."""
+    if policy.state is None:
+        return {}
+    due = next_premium_due_at(PolicyState.model_validate(policy.state))
+    return {"next_due_at": due, "amount_due": policy.premium} if due else {}
 
 
 def _verification_failed() -> ProblemError:

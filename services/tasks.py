@@ -133,6 +133,7 @@ async def inbox_rows(
     show: str,
     kind: str | None,
     username: str,
+    kinds: tuple[str, ...] | None = None,
     overdue: bool,
     cursor: str | None,
     now: datetime,
@@ -140,7 +141,8 @@ async def inbox_rows(
 ) -> tuple[list[Task], str | None]:
     """One page of open tasks, soonest due first, and the cursor of the next (None on the
     last page). `show` is ``all``, ``mine`` (claimed by `username`) or ``unassigned``.
-    Raises ValueError for a cursor the repository did not hand out.
+    Raises ValueError for a cursor the repository did not hand out. `kinds` limits the
+    page to those kinds (customer service's inbox), merged as the statuses are.
 
     "All open" is two listings of the repository (open, claimed) merged by due time: each
     gives the first rows after the cursor of its own status, so their merge gives the first
@@ -151,11 +153,15 @@ async def inbox_rows(
     statuses = {"mine": ("claimed",), "unassigned": ("open",)}.get(show, OPEN_STATUSES)
     assignee = username if show == "mine" else None
     rows: list[Task] = []
+    wanted: tuple[str | None, ...] = (kind,)
+    if kinds is not None:
+        wanted = tuple(k for k in kinds if kind is None or k == kind)
     for status in statuses:
-        page, _ = await tasks.list_tasks(
-            session, status=status, kind=kind, assignee=assignee, cursor=cursor, limit=limit + 1
-        )
-        rows += page
+        for one in wanted:
+            page, _ = await tasks.list_tasks(
+                session, status=status, kind=one, assignee=assignee, cursor=cursor, limit=limit + 1
+            )
+            rows += page
     rows.sort(key=lambda t: (t.due_at, t.task_id))
     head, following = rows[:limit], rows[limit] if len(rows) > limit else None
     if overdue:  # the task table's times come back aware (db.models.UTCDateTime)

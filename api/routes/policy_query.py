@@ -51,9 +51,17 @@ class PolicyQueryRead(BaseModel):
     policy_number: str
     product: str
     product_name: str
-    status: str
+    status: str = Field(description="The policy's status, as its process last recorded it")
     effective_at: datetime
     expires_at: datetime
+    receipt_signed_at: datetime | None = None
+    cooling_off_ends_at: datetime | None = Field(
+        default=None, description="Until then the policy may be cancelled with a refund"
+    )
+    next_due_at: datetime | None = Field(
+        default=None, description="The next annual premium's due date, when one is known"
+    )
+    amount_due: Money | None = None
     sum_insured: Money
     premium: Money
     paid_to_date: Money
@@ -70,8 +78,9 @@ class PolicyQueryRead(BaseModel):
 async def policy_query(
     body: PolicyQuery, request: Request, session: SessionDep, settings: SettingsDep
 ) -> PolicyQueryRead:
-    """Look up one's own policy: status, cover dates, sum insured, premium, payments and
-    each claim's progress; name and ID number masked."""
+    """Look up one's own policy: status, cover dates, the cooling-off period's end, the
+    next premium due, sum insured, premium, payments and each claim's progress; name and
+    ID number masked."""
     limiter: ClientRateLimiter = request.app.state.__dict__.setdefault(
         "policy_query_limiter", ClientRateLimiter(settings.policy_query_rate_per_minute)
     )
@@ -94,6 +103,10 @@ async def policy_query(
         status=policy.status,
         effective_at=policy.effective_at,
         expires_at=policy.expires_at,
+        receipt_signed_at=policy.receipt_signed_at,
+        cooling_off_ends_at=policy.cooling_off_ends_at,
+        next_due_at=found.next_due_at,
+        amount_due=found.amount_due,
         sum_insured=policy.sum_insured,
         premium=policy.premium,
         paid_to_date=policy.paid_to_date or Decimal(0),

@@ -48,7 +48,13 @@ KINDS = (
     TaskKind.CLAIM_REVIEW,
     TaskKind.PAYOUT_FAILED,
     TaskKind.LATE_PAYMENT,
+    TaskKind.RETURN_VISIT,
+    TaskKind.MISSELLING_REMEDIATION,
 )
+# What customer service sees in its inbox; their page is the policy's (api.web.policies),
+# where the return visit's checklist is the form.
+SERVICE_KINDS = (TaskKind.RETURN_VISIT, TaskKind.MISSELLING_REMEDIATION)
+_STAFF = (Role.SUPERVISOR, Role.OPS, Role.ADMIN)
 SHOWS = {"all": N_("All open"), "mine": N_("Claimed by me"), "unassigned": N_("Unassigned")}
 DECISIONS = ("approve", "reject", "request_info")
 TaskId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:@-]{1,64}$")]
@@ -88,6 +94,7 @@ async def inbox(
             show=show,
             kind=kind or None,
             username=user.username,
+            kinds=None if has_any(user, _STAFF) else tuple(SERVICE_KINDS),
             overdue=is_overdue,
             cursor=cursor or None,
             now=now,
@@ -198,7 +205,12 @@ async def task(
     client: TemporalDep,
     done: str = "",
 ) -> Response:
-    """One task with what its decision needs, and the forms to claim, release and decide."""
+    """One task with what its decision needs, and the forms to claim, release and decide.
+    A return visit or a remediation is done on its policy's page."""
+    row = await tasks.find_task(session, task_id)
+    await session.commit()
+    if row.kind in SERVICE_KINDS:
+        return redirect(f"/ui/policies/{row.case_id}")
     return await task_page(request, task_id, user, session, client, notice=NOTICES.get(done))
 
 

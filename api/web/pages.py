@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.web import inbox, ops, reports, signin
+from api.web import inbox, ops, policies, reports, signin
 
 router: APIRouter = APIRouter(prefix="/ui", include_in_schema=False)
 router.include_router(signin.router)
 router.include_router(inbox.router)
 router.include_router(ops.router)
+router.include_router(policies.router)
 router.include_router(reports.router)

@@ -177,7 +177,8 @@ async def web_user(request: Request, settings: SettingsDep, session: SessionDep)
 
 WebUser = Annotated[Actor, Depends(web_user)]
 
-INBOX_ROLES = (Role.SUPERVISOR, Role.OPS, Role.ADMIN)  # as GET /v1/tasks
+# As GET /v1/tasks, and customer service for its own kinds (api.web.inbox.SERVICE_KINDS).
+INBOX_ROLES = (Role.SUPERVISOR, Role.OPS, Role.ADMIN, Role.SERVICE)
 OPS_ROLES = (Role.OPS,)  # as /v1/ops
 REPORT_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.OPS)  # as GET /v1/reports
 

@@ -1,0 +1,326 @@
+"""Policies: the policy's life after issuance (services.policies, workflows.policy).
+
+List and read policies, and the requests the policy's process takes: the customer's
+receipt, the cancellation within the cooling-off period, the return visit, the remediation
+of mis-selling, premium reminders. A request to a policy that has ended answers 409
+``policy_closed`` from the read model, while Temporal is down too.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from api.deps import AgentUser, CurrentUser, LazyTemporalDep, SessionDep
+from api.openapi import problem_responses
+from api.schemas import FreeText, Money, RequiredText, StrictModel
+from db.models import Policy
+from domain.enrollment import MaskedCustomer
+from domain.policies import (
+    CHECKLIST_ITEMS,
+    Cancellation,
+    PolicyHistoryEntry,
+    PolicyStage,
+    PolicyState,
+    PolicyStatus,
+    ReturnVisitDecision,
+    VisitAttempt,
+    next_premium_due_at,
+)
+from services import policies
+from services.policies import VisitRecord
+
+router = APIRouter(prefix="/v1/policies", tags=["policies"])
+
+# The problems these routes answer with themselves (what every route of its kind answers
+# is documented app-wide: api.errors.install_problem_openapi). `process_refused`: an
+# Update refused for a reason with no code of its own (services.processes.refusal).
+_NOT_FOUND = {404: "policy_not_found"}
+_CLOSED = {409: ["policy_closed", "process_refused"]}
+
+
+class ReturnVisitRead(BaseModel):
+    status: str = Field(description="pending, unreachable, escalated, completed or misselling")
+    task_id: str
+    due_at: datetime
+    items: list[str] = Field(description="The checklist this policy's visit confirms")
+    dual_recording_required: bool
+    outcome: str | None = None
+    attempts: list[VisitAttempt]
+    next_try_on: date | None = None
+    remediation_task_id: str | None = None
+    remediation_due_on: date | None = None
+    remediation_resolved_by: str | None = None
+
+
+class CancellationRead(BaseModel):
+    by: str
+    reason: str
+    at: datetime
+    refund_amount: Money
+    refund_status: str
+
+
+class PolicyRead(BaseModel):
+    policy_number: str
+    workflow_id: str
+    product_code: str
+    agent: str
+    stage: PolicyStage
+    status: PolicyStatus
+    holder: MaskedCustomer = Field(description="masked")
+    sum_insured: Money
+    premium: Money
+    issued_at: datetime
+    effective_at: datetime
+    expires_at: datetime
+    policy_year: int
+    receipt_signed_at: datetime | None
+    cooling_off_ends_at: datetime | None
+    next_due_at: datetime | None
+    return_visit: ReturnVisitRead | None
+    cancellation: CancellationRead | None
+    premium_reminders: bool
+    ended_at: datetime | None
+    history: list[PolicyHistoryEntry]
+
+    @classmethod
+    def of(cls, state: PolicyState) -> PolicyRead:
+        visit = state.return_visit
+        return cls(
+            **state.model_dump(
+                exclude={"application_no", "customer_id", "term_years", "installments"}
+                | {"return_visit", "cancellation"}
+            ),
+            next_due_at=next_premium_due_at(state),
+            return_visit=ReturnVisitRead.model_validate(visit.model_dump()) if visit else None,
+            cancellation=_cancellation(state.cancellation),
+        )
+
+
+def _cancellation(cancellation: Cancellation | None) -> CancellationRead | None:
+    if cancellation is None:
+        return None
+    return CancellationRead.model_validate(cancellation.model_dump())
+
+
+class PolicySummary(BaseModel):
+    policy_number: str
+    product_code: str
+    agent: str
+    stage: str | None = Field(description="None until the policy's process first records it")
+    status: str
+    holder: MaskedCustomer | None = Field(description="masked")
+    effective_at: datetime
+    expires_at: datetime
+    cooling_off_ends_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Policy) -> PolicySummary:
+        holder = (row.state or {}).get("holder")
+        return cls(
+            policy_number=row.policy_number,
+            product_code=row.product_code,
+            agent=row.agent,
+            stage=row.stage,
+            status=row.status,
+            holder=MaskedCustomer.model_validate(holder) if holder else None,
+            effective_at=row.effective_at,
+            expires_at=row.expires_at,
+            cooling_off_ends_at=row.cooling_off_ends_at,
+        )
+
+
+class PolicyPage(BaseModel):
+    items: list[PolicySummary]
+    next_cursor: str | None
+
+
+class ReceiptCreate(StrictModel):
+    signed_at: datetime = Field(
+        description="When the customer signed the receipt, with its UTC offset; not before "
+        "issuance, not in the future"
+    )
+
+
+class CancellationCreate(StrictModel):
+    reason: RequiredText = Field(min_length=1, max_length=500)
+
+
+class Checklist(StrictModel):
+    """The return visit's seven items (docs/policies.md); a single-premium policy's visit
+    does not ask `payment_terms_understood`."""
+
+    policyholder_reached: bool = False
+    purchase_and_signature: bool = False
+    documents_read: bool = False
+    cover_understood: bool = False
+    surrender_loss_understood: bool = False
+    cooling_off_explained: bool = False
+    payment_terms_understood: bool = False
+
+
+assert tuple(Checklist.model_fields) == CHECKLIST_ITEMS  # one list of items
+
+
+class ReturnVisitCreate(StrictModel):
+    decision: ReturnVisitDecision
+    checklist: Checklist = Checklist()
+    reason: FreeText = Field(default="", max_length=2000)
+    dual_recording_checked: bool | None = Field(
+        default=None, description="Required for a buyer aged 60 or over (双录)"
+    )
+
+
+class RemediationCreate(StrictModel):
+    reason: RequiredText = Field(min_length=1, max_length=2000)
+
+
+class RemindersCreate(StrictModel):
+    premium_reminders: bool
+
+
+@router.get("", response_model=PolicyPage, responses=problem_responses({422: "invalid_cursor"}))
+async def list_policies(
+    user: CurrentUser,
+    session: SessionDep,
+    status_: Annotated[PolicyStatus | None, Query(alias="status")] = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> PolicyPage:
+    """The caller's customers' policies (an agent), or all of them (supervisor, ops,
+    admin, customer service), newest first, from the read model."""
+    rows, next_cursor = await policies.list_policies(
+        session, user, status=status_, cursor=cursor, limit=limit
+    )
+    return PolicyPage(items=[PolicySummary.of(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/{policy_number}", response_model=PolicyRead, responses=problem_responses(_NOT_FOUND))
+async def get_policy(
+    policy_number: str, user: CurrentUser, session: SessionDep, temporal: LazyTemporalDep
+) -> PolicyRead:
+    """Where the policy stands: status and stage, its dates, the cooling-off period, the
+    return visit, a cancellation and its refund, the history."""
+    return PolicyRead.of(await policies.read_policy(temporal, session, policy_number, user))
+
+
+@router.post(
+    "/{policy_number}/receipt",
+    response_model=PolicyRead,
+    responses=problem_responses(
+        _NOT_FOUND, _CLOSED, "receipt_already_signed", "not_your_case", "invalid_receipt_date"
+    ),
+)
+async def sign_receipt(
+    policy_number: str,
+    body: ReceiptCreate,
+    user: AgentUser,
+    session: SessionDep,
+    temporal: LazyTemporalDep,
+) -> PolicyRead:
+    """The customer signed the policy receipt (回执): the cooling-off period counts from
+    that day. The policy's own agent records it."""
+    state = await policies.sign_receipt(temporal, session, policy_number, user, body.signed_at)
+    return PolicyRead.of(state)
+
+
+@router.post(
+    "/{policy_number}/cancellation",
+    response_model=PolicyRead,
+    responses=problem_responses(
+        _NOT_FOUND, _CLOSED, "cooling_off_over", "not_your_case", {409: "invalid_stage"}
+    ),
+)
+async def cancel(
+    policy_number: str,
+    body: CancellationCreate,
+    user: AgentUser,
+    session: SessionDep,
+    temporal: LazyTemporalDep,
+) -> PolicyRead:
+    """Cancel within the cooling-off period (犹豫期): the premium less the cost (at most
+    10.00) is refunded, exactly once; the policy is void from the start (`cancelled`).
+    Answered once the refund is made."""
+    state = await policies.cancel_in_cooling_off(
+        temporal, session, policy_number, user, body.reason
+    )
+    return PolicyRead.of(state)
+
+
+@router.post(
+    "/{policy_number}/return-visit",
+    response_model=PolicyRead,
+    responses=problem_responses(
+        _NOT_FOUND,
+        _CLOSED,
+        "four_eyes_violation",
+        "not_customer_service",
+        "task_not_open",
+        "return_visit_retry_too_soon",
+        "checklist_incomplete",
+        "dual_recording_required",
+    ),
+)
+async def record_return_visit(
+    policy_number: str,
+    body: ReturnVisitCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    temporal: LazyTemporalDep,
+) -> PolicyRead:
+    """Record one return-visit call (回访), customer service only and never the selling
+    agent: `completed` (every checklist item confirmed), `unreachable` (tried again on a
+    later working day, escalated at the third try) or `misselling` (a remediation task
+    opens, the customer is told of the right to cancel)."""
+    record = VisitRecord(
+        decision=body.decision,
+        checklist=body.checklist.model_dump(),
+        reason=body.reason,
+        dual_recording_checked=body.dual_recording_checked,
+    )
+    state = await policies.record_return_visit(temporal, session, policy_number, user, record)
+    return PolicyRead.of(state)
+
+
+@router.post(
+    "/{policy_number}/remediation",
+    response_model=PolicyRead,
+    responses=problem_responses(
+        _NOT_FOUND, _CLOSED, "four_eyes_violation", "not_customer_service", "task_not_open"
+    ),
+)
+async def resolve_remediation(
+    policy_number: str,
+    body: RemediationCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    temporal: LazyTemporalDep,
+) -> PolicyRead:
+    """The mis-selling the return visit found is remediated (customer service or a
+    supervisor, never the selling agent)."""
+    state = await policies.resolve_remediation(temporal, session, policy_number, user, body.reason)
+    return PolicyRead.of(state)
+
+
+@router.post(
+    "/{policy_number}/reminders",
+    response_model=PolicyRead,
+    responses=problem_responses(_NOT_FOUND, _CLOSED, "not_your_case"),
+)
+async def set_reminders(
+    policy_number: str,
+    body: RemindersCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    temporal: LazyTemporalDep,
+) -> PolicyRead:
+    """A servicing change (保全): premium reminders on or off, applied at once (the
+    policy's own agent, or customer service)."""
+    state = await policies.set_premium_reminders(
+        temporal, session, policy_number, user, body.premium_reminders
+    )
+    return PolicyRead.of(state)

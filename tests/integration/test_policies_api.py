@@ -1,0 +1,152 @@
+"""The policy's life through /v1/policies on the dev server, with the real worker and
+database: the receipt, the return visit as cora's task (the selling agent refused), the
+cooling-off cancellation with its refund, and an ended policy refusing more requests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.models import PaymentLedger, Task
+from domain.policies import CHECKLIST_ITEMS
+from tests.integration.conftest import Login
+from tests.integration.test_claims_api import SHANGHAI, effective_policy
+
+pytestmark = pytest.mark.devserver
+
+ALL_CONFIRMED = dict.fromkeys(CHECKLIST_ITEMS, True)
+
+
+async def policy_until(
+    api: httpx.AsyncClient, headers: dict[str, str], number: str, done: Any, within: float = 45
+) -> dict[str, Any]:
+    """Poll the policy until ``done`` holds (its process starts a moment after issuance)."""
+    deadline = time.monotonic() + within
+    while True:
+        r = await api.get(f"/v1/policies/{number}", headers=headers)
+        if r.status_code == 200 and done(r.json()):
+            return dict(r.json())
+        assert r.status_code in (200, 404), r.text
+        if time.monotonic() > deadline:
+            raise AssertionError(f"policy {number}: {r.status_code} {r.text[:300]}")
+        await asyncio.sleep(0.1)
+
+
+async def task_row(sessions: async_sessionmaker[AsyncSession], task_id: str) -> Task | None:
+    async with sessions() as s:
+        return await s.scalar(select(Task).where(Task.task_id == task_id))
+
+
+async def new_policy(
+    api: httpx.AsyncClient, login: Login, sessions: async_sessionmaker[AsyncSession]
+) -> tuple[str, dict[str, Any]]:
+    number = await effective_policy(
+        api, login, "alice", product="TERM_LIFE_20", sum_insured="200000.00", sessions=sessions
+    )
+    body = await policy_until(
+        api, await login("alice"), number, lambda b: b["stage"] == "cooling_off"
+    )
+    return number, body
+
+
+async def test_receipt_and_return_visit_by_customer_service(
+    api: httpx.AsyncClient, login: Login, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    alice, cora = await login("alice"), await login("cora")
+    number, body = await new_policy(api, login, sessions)
+    assert body["status"] == "effective" and body["receipt_signed_at"] is None
+    listed = await api.get("/v1/policies?status=effective&limit=200", headers=alice)
+    assert number in {i["policy_number"] for i in listed.json()["items"]}
+
+    signed_at = datetime.now(SHANGHAI).replace(microsecond=0)
+    r = await api.post(
+        f"/v1/policies/{number}/receipt", json={"signed_at": signed_at.isoformat()}, headers=alice
+    )
+    assert r.status_code == 200, r.text
+    assert datetime.fromisoformat(r.json()["receipt_signed_at"]) == signed_at
+    assert r.json()["history"][-1]["note"] == "receipt signed by the customer"
+    assert r.json()["history"][-1]["by"] == "alice"
+    again = await api.post(
+        f"/v1/policies/{number}/receipt", json={"signed_at": signed_at.isoformat()}, headers=alice
+    )
+    assert (again.status_code, again.json()["code"]) == (409, "receipt_already_signed")
+
+    visit = r.json()["return_visit"]
+    task = await task_row(sessions, visit["task_id"])
+    assert task is not None and (task.kind, task.status) == ("return_visit", "open")
+    record = {"decision": "completed", "checklist": ALL_CONFIRMED, "dual_recording_checked": True}
+    # The selling agent never records their own sale's visit; another agent is not service.
+    r = await api.post(f"/v1/policies/{number}/return-visit", json=record, headers=alice)
+    assert (r.status_code, r.json()["code"]) == (409, "four_eyes_violation"), r.text
+    r = await api.post(
+        f"/v1/policies/{number}/return-visit", json=record, headers=await login("bob")
+    )
+    assert (r.status_code, r.json()["code"]) == (403, "not_customer_service"), r.text
+    short = {**record, "checklist": {**ALL_CONFIRMED, "cover_understood": False}}
+    r = await api.post(f"/v1/policies/{number}/return-visit", json=short, headers=cora)
+    assert (r.status_code, r.json()["code"]) == (422, "checklist_incomplete"), r.text
+
+    r = await api.post(f"/v1/policies/{number}/return-visit", json=record, headers=cora)
+    assert r.status_code == 200, r.text
+    done = r.json()["return_visit"]
+    assert (done["status"], done["outcome"]) == ("completed", "7 of 7 confirmed")
+    assert done["attempts"][-1]["by"] == "cora"
+    deadline = time.monotonic() + 15
+    while (row := await task_row(sessions, visit["task_id"])) and row.status != "done":
+        assert time.monotonic() < deadline, row.status
+        await asyncio.sleep(0.1)
+    r = await api.post(f"/v1/policies/{number}/return-visit", json=record, headers=cora)
+    assert (r.status_code, r.json()["code"]) == (409, "task_not_open")
+
+
+async def test_cancellation_in_cooling_off_refunds_the_premium_less_the_cost(
+    api: httpx.AsyncClient, login: Login, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    alice = await login("alice")
+    number, body = await new_policy(api, login, sessions)
+    premium = Decimal(body["premium"])
+    r = await api.post(
+        f"/v1/policies/{number}/cancellation",
+        json={"reason": "the customer changed their mind"},
+        headers=await login("bob"),
+    )
+    assert (r.status_code, r.json()["code"]) == (404, "policy_not_found")
+
+    r = await api.post(
+        f"/v1/policies/{number}/cancellation",
+        json={"reason": "the customer changed their mind"},
+        headers=alice,
+    )
+
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["status"], body["stage"]) == ("cancelled", "ended")
+    refund = premium - Decimal("10.00")
+    assert Decimal(body["cancellation"]["refund_amount"]) == refund
+    assert body["cancellation"]["refund_status"] == "succeeded"
+    assert body["cancellation"]["by"] == "alice"
+    async with sessions() as s:
+        rows = list(
+            await s.scalars(
+                select(PaymentLedger).where(PaymentLedger.idempotency_key == f"refund:{number}")
+            )
+        )
+    assert [(r.amount, r.status) for r in rows] == [(refund, "succeeded")]
+    # Ended: every further request is refused from the read model, and changes nothing.
+    final = await policy_until(api, alice, number, lambda b: b["status"] == "cancelled")
+    for path, payload in [
+        ("cancellation", {"reason": "again"}),
+        ("receipt", {"signed_at": datetime.now(SHANGHAI).isoformat()}),
+        ("reminders", {"premium_reminders": False}),
+    ]:
+        r = await api.post(f"/v1/policies/{number}/{path}", json=payload, headers=alice)
+        assert (r.status_code, r.json()["code"]) == (409, "policy_closed"), path
+    assert (await api.get(f"/v1/policies/{number}", headers=alice)).json() == final
