@@ -289,7 +289,9 @@ def claim_decision_refusal(
 # --- Intake ----------------------------------------------------------------------------
 
 # An expired policy still pays for incidents that happened while it was in force.
-_CLAIMABLE_POLICY_STATUSES = frozenset({"effective", "expired"})
+# "issued": in force from its effective date, which the date check below decides (the policy
+# process marks its row effective a moment after that date arrives).
+_CLAIMABLE_POLICY_STATUSES = frozenset({"issued", "effective", "expired"})
 
 
 def intake_refusal(

@@ -556,6 +556,17 @@ def test_expired_policy_still_pays_for_an_incident_during_its_term() -> None:
     assert _code(policy_status="expired") is None
 
 
+def test_an_issued_policy_covers_from_its_effective_date_though_its_row_is_not_yet_effective() -> (
+    None
+):
+    # The policy process marks its row effective a moment after the enrollment ends
+    # effective: the dates, not that write, say whether the policy was in force.
+    assert _code(policy_status="issued", incident_date=date(2025, 1, 1)) is None
+    assert _code(policy_status="issued", incident_date=date(2024, 12, 31)) == (
+        "policy_not_effective"
+    )
+
+
 def test_incident_on_the_effective_date_is_covered() -> None:
     assert _code(incident_date=date(2025, 1, 1)) is None
 
