@@ -13,7 +13,8 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from api.web.terms import TERMS
-from core.i18n import Language
+from core.i18n import ZH, Language
+from domain.texts import N_
 
 OPEN_TASK_STATUSES = ("open", "claimed")
 # A task due within this is shown as "soon" (amber) rather than "ok".
@@ -175,6 +176,53 @@ def refusal_text(
     return _("The process refused the request; nothing was changed.")
 
 
+# --- task subjects -----------------------------------------------------------------------
+
+# The subjects the processes write into a task (workflows/: ``subject=``), in English as
+# the API gives them; the console says them in the reader's language. Params named in
+# ``_SUBJECT_CODES`` are codes (the incident type).
+_SUBJECTS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"^Underwrite (?P<product>\S+) for (?P<customer>.+)$", re.DOTALL),
+        N_("Underwrite %(product)s for %(customer)s"),
+    ),
+    (
+        re.compile(r"^Approve (?P<incident>\S+) claim on (?P<policy>\S+)$"),
+        N_("Approve %(incident)s claim on %(policy)s"),
+    ),
+    (
+        re.compile(r"^Appeal: (?P<incident>\S+) claim on (?P<policy>\S+)$"),
+        N_("Appeal: %(incident)s claim on %(policy)s"),
+    ),
+    (
+        re.compile(r"^Payout declined for claim (?P<claim>\S+): fix the account$"),
+        N_("Payout declined for claim %(claim)s: fix the account"),
+    ),
+    (
+        re.compile(r"^Return visit for policy (?P<policy>\S+) \((?P<product>[^)]*)\)$"),
+        N_("Return visit for policy %(policy)s (%(product)s)"),
+    ),
+    (
+        re.compile(r"^Mis-selling on policy (?P<policy>\S+): remediate$"),
+        N_("Mis-selling on policy %(policy)s: remediate"),
+    ),
+)
+_SUBJECT_CODES = frozenset({"incident"})
+
+
+def subject_text(subject: str, *, lang: Language) -> str:
+    """A task's subject in `lang`; one not known here as the process wrote it."""
+    for pattern, msgid in _SUBJECTS:
+        found = pattern.match(subject)
+        if found:
+            params = {
+                k: words(v, lang=lang) if k in _SUBJECT_CODES else v
+                for k, v in found.groupdict().items()
+            }
+            return lang.gettext(msgid, **params)
+    return subject
+
+
 # --- the timeline --------------------------------------------------------------------------
 
 _BY = re.compile(r"\bby ([A-Za-z0-9_.@-]{1,64})")
@@ -227,6 +275,34 @@ def gap_size(delta: timedelta) -> int:
     return 4
 
 
+def said_text(msgid: str, params: dict[str, str], kinds: dict[str, str], *, lang: Language) -> str:
+    """A timeline line told by a catalogue text, in `lang`: each param put in as its kind
+    says (``services.ops.timeline.TimelineEntry``): codes by their terms, moments as
+    `lang` writes them, a failure of ours by its type, a process's own reason translated;
+    data (names, numbers, amounts, a person's reason) as it is."""
+    shown: dict[str, str] = {}
+    for name, value in params.items():
+        match kinds.get(name):
+            case "code":
+                text = words(value, lang=lang)
+                if msgid.startswith(f"%({name})s"):  # the sentence starts with it
+                    text = text[:1].upper() + text[1:]
+            case "codes":
+                separator = "、" if lang.locale == ZH else ", "
+                text = separator.join(words(c, lang=lang) for c in value.split(",") if c)
+            case "moment":
+                text = shanghai(value, lang=lang)
+            case "failure":
+                kind = params.get(f"{name}_code", "")
+                text = words(kind, lang=lang) if kind in TERMS else lang.gettext(value)
+            case "said":
+                text = lang.gettext(value) if value else value
+            case _:
+                text = value
+        shown[name] = text
+    return lang.gettext(msgid, **shown)
+
+
 def steps(entries: Iterable[Any], *, lang: Language) -> list[Step]:
     """Timeline entries (``at``, ``event``, ``detail``) as steps, each with the wait before it."""
     result: list[Step] = []
@@ -236,6 +312,7 @@ def steps(entries: Iterable[Any], *, lang: Language) -> list[Step]:
         # A step told by a catalogue text names its person in ``by``; others in the words.
         msgid: str = getattr(entry, "msgid", "")
         params: dict[str, str] = getattr(entry, "params", {}) or {}
+        kinds: dict[str, str] = getattr(entry, "kinds", {}) or {}
         who = (params.get("by") or "system") if msgid else who_did(entry.event, entry.detail)
         kind: StepKind = (
             "failure" if _FAILED.search(entry.event) else "system" if who == "system" else "person"
@@ -245,7 +322,7 @@ def steps(entries: Iterable[Any], *, lang: Language) -> list[Step]:
         result.append(
             Step(
                 at=at,
-                what=lang.gettext(msgid, **params) if msgid else entry.event,
+                what=said_text(msgid, params, kinds, lang=lang) if msgid else entry.event,
                 detail=entry.detail,
                 who=who,
                 kind=kind,

@@ -96,7 +96,7 @@ def task_subject(task: Any, user: Actor | None, lang: Language) -> str:
     """A task's subject for `user`: as the workflow wrote it (the customer's name masked)
     for a supervisor; for ops and admins, who need no personal data, its kind and case."""
     if user is not None and user.has(Role.SUPERVISOR):
-        return scrub(str(task.subject))
+        return scrub(formatting.subject_text(str(task.subject), lang=lang))
     return f"{formatting.words(task.kind, lang=lang).capitalize()} {task.case_id}"
 
 

@@ -58,9 +58,13 @@ _DURATION = re.compile(r"^(\d+(?:\.\d+)?)s$")
 
 class TimelineEntry(BaseModel):
     """One step a person reads: when, what happened, and where it comes from. ``event`` is
-    the English sentence (what the API and the golden files hold); where the step is told
-    by a catalogue text, ``msgid`` and ``params`` let a reader's page say it in their
-    language (``event == msgid % params``)."""
+    the English sentence (what the API and the golden files hold); ``msgid`` and
+    ``params`` let a reader's page say it in their language. ``kinds`` names the params
+    that are not data to put in as they are: ``code`` (a code of the console's terms: a
+    stage, status, kind, document), ``codes`` (several, comma-separated), ``moment`` (an
+    ISO time, written as the reader writes times), ``failure`` (a process's failure
+    message, its type in ``<name>_code``), ``said`` (a text the process wrote, perhaps a
+    msgid). ``event`` is ``msgid`` with each param put in as English words."""
 
     at: datetime
     event: str
@@ -68,6 +72,57 @@ class TimelineEntry(BaseModel):
     event_id: int
     msgid: str = ""
     params: dict[str, str] = {}
+    kinds: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class Put:
+    """A param that is not plain data: its value for a reader's page, how the page says it
+    (``kind``), its English words in ``event``, and params it brings along."""
+
+    value: str
+    kind: str
+    english: str
+    extra: tuple[tuple[str, str], ...] = ()
+
+
+def code(value: Any, english: str | None = None) -> Put:
+    """A code the console says by its term (``api.web.terms``)."""
+    return Put(str(value or ""), "code", words(value or "") if english is None else english)
+
+
+def codes(values: Any) -> Put:
+    listed = [str(v) for v in values or []]
+    return Put(",".join(listed), "codes", ", ".join(map(words, listed)))
+
+
+def at(value: Any) -> Put:
+    """A moment: ISO for the page, ``2025-03-01 09:30 UTC+8`` in English."""
+    parsed = value if isinstance(value, datetime) else parse_time(value)
+    return Put(parsed.isoformat() if parsed else str(value), "moment", moment(value))
+
+
+def failure(value: Any) -> Put:
+    """A failure as the process reported it, with its type (a code when the failure is
+    one of ours: ``payment_declined``)."""
+    info = _as_dict(_as_dict(value).get("application_failure_info"))
+    text = _failure_text(value)
+    return Put(text, "failure", text, (("code", str(info.get("type") or "")),))
+
+
+def written(value: Any) -> Put:
+    """A text the process wrote (a reason of its own is a msgid: ``SYSTEM_REASONS``)."""
+    return Put(str(value), "said", str(value))
+
+
+# The reasons the processes give when they close a task themselves (workflows/): shown
+# in the reader's language; a person's reason is shown as they wrote it.
+SYSTEM_REASONS = (
+    N_("process cancelled"),
+    N_("policy cancelled"),
+    N_("the policy expired"),
+    N_("within the auto-underwriting limit, no risk flag"),
+)
 
 
 @dataclass(frozen=True)
@@ -76,14 +131,25 @@ class Said:
 
     msgid: str
     params: dict[str, str]
+    kinds: dict[str, str]
+    shown: dict[str, str]
 
     @property
     def english(self) -> str:
-        return self.msgid % self.params if self.params else self.msgid
+        return self.msgid % self.shown if self.shown else self.msgid
 
 
 def said(msgid: str, **params: Any) -> Said:
-    return Said(msgid, {k: str(v) for k, v in params.items()})
+    values: dict[str, str] = {}
+    kinds: dict[str, str] = {}
+    shown: dict[str, str] = {}
+    for name, value in params.items():
+        if isinstance(value, Put):
+            values[name], kinds[name], shown[name] = value.value, value.kind, value.english
+            values.update((f"{name}_{k}", v) for k, v in value.extra)
+        else:
+            values[name] = shown[name] = str(value)
+    return Said(msgid, values, kinds, shown)
 
 
 def money(value: Any) -> str:
@@ -142,11 +208,16 @@ class _Timeline:
         self.timers: dict[str, datetime | None] = {}
         self.workflow_type = ""
 
-    def add(self, event: dict[str, Any], text: str | Said, detail: str = "") -> None:
+    def add(self, event: dict[str, Any], text: Said, detail: str = "") -> None:
         at = parse_time(event["at"])
         assert at is not None
-        words = (
-            {"event": text.english, "msgid": text.msgid, "params": text.params}
+        words: dict[str, Any] = (
+            {
+                "event": text.english,
+                "msgid": text.msgid,
+                "params": text.params,
+                "kinds": text.kinds,
+            }
             if isinstance(text, Said)
             else {"event": text}
         )
@@ -162,15 +233,19 @@ class _Timeline:
         if self.workflow_type == "EnrollmentWorkflow":
             self.add(
                 event,
-                f"Enrollment started by {start.get('agent', 'unknown')}",
+                said(N_("Enrollment started by %(by)s"), by=start.get("agent", "unknown")),
                 f"application {start.get('application_no', '')}",
             )
         elif self.workflow_type == "ClaimWorkflow":
             self.add(
                 event,
-                f"Claim reported by {start.get('agent', 'unknown')}: "
-                f"{words(start.get('incident_type', ''))}, {money(start.get('amount_claimed'))} "
-                f"claimed on {start.get('policy_number', '')}",
+                said(
+                    N_("Claim reported by %(by)s: %(incident)s, %(amount)s claimed on %(policy)s"),
+                    by=start.get("agent", "unknown"),
+                    incident=code(start.get("incident_type", "")),
+                    amount=money(start.get("amount_claimed")),
+                    policy=start.get("policy_number", ""),
+                ),
                 f"claim {start.get('claim_no', '')}",
             )
         elif self.workflow_type == "PolicyWorkflow":
@@ -179,66 +254,92 @@ class _Timeline:
                 self.effective_at[start["policy_number"]] = start.get("effective_at")
             self.add(
                 event,
-                f"Policy year {carried['policy_year']} of {start.get('product_code', '')} begins"
+                said(
+                    N_("Policy year %(year)s of %(product)s begins"),
+                    year=carried["policy_year"],
+                    product=start.get("product_code", ""),
+                )
                 if carried
-                else f"Policy issued: {start.get('product_code', '')}, "
-                f"sum insured {money(start.get('sum_insured'))}, agent {start.get('agent', '')}",
+                else said(
+                    N_("Policy issued: %(product)s, sum insured %(amount)s, agent %(agent)s"),
+                    product=start.get("product_code", ""),
+                    amount=money(start.get("sum_insured")),
+                    agent=start.get("agent", ""),
+                ),
                 f"policy {start.get('policy_number', '')}",
             )
         else:
-            self.add(event, f"{self.workflow_type or 'Process'} started")
+            self.add(
+                event,
+                said(
+                    N_("%(process)s started"),
+                    process=code(self.workflow_type, self.workflow_type or "Process"),
+                ),
+            )
 
     def workflow_completed(self, event: dict[str, Any], a: dict[str, Any]) -> None:
         result = _as_dict(_first(a.get("result")))
         status = result.get("status")
-        if self.workflow_type == "EnrollmentWorkflow" and status:
+        ended = {
+            "EnrollmentWorkflow": N_("Enrollment ended: %(status)s"),
+            "PolicyWorkflow": N_("Policy ended: %(status)s"),
+            "ClaimWorkflow": N_("Claim closed: %(status)s"),
+        }.get(self.workflow_type)
+        if ended and status:
             self.add(
-                event,
-                f"Enrollment ended: {words(status)}",
-                f"stage {words(result.get('stage', ''))}",
-            )
-        elif self.workflow_type == "PolicyWorkflow" and status:
-            self.add(
-                event, f"Policy ended: {words(status)}", f"stage {words(result.get('stage', ''))}"
-            )
-        elif self.workflow_type == "ClaimWorkflow" and status:
-            self.add(
-                event, f"Claim closed: {words(status)}", f"stage {words(result.get('stage', ''))}"
+                event, said(ended, status=code(status)), f"stage {words(result.get('stage', ''))}"
             )
         else:
-            self.add(event, "Process completed")
+            self.add(event, said(N_("Process completed")))
 
     def workflow_failed(self, event: dict[str, Any], a: dict[str, Any]) -> None:
-        self.add(event, f"Process failed: {_failure_text(a.get('failure'))}")
+        self.add(event, said(N_("Process failed: %(failure)s"), failure=failure(a.get("failure"))))
 
     def cancel_requested(self, event: dict[str, Any], a: dict[str, Any]) -> None:
-        cause = a.get("cause") or "no reason given"
-        self.add(event, f"Cancellation requested: {cause}", a.get("identity", ""))
+        self.add(
+            event,
+            _asked(
+                a.get("cause"),
+                N_("Cancellation requested: %(by)s: %(reason)s"),
+                N_("Cancellation requested: %(reason)s"),
+                N_("Cancellation requested: no reason given"),
+            ),
+            a.get("identity", ""),
+        )
 
     def canceled(self, event: dict[str, Any], a: dict[str, Any]) -> None:
-        self.add(event, "Process cancelled")
+        self.add(event, said(N_("Process cancelled")))
 
     def terminated(self, event: dict[str, Any], a: dict[str, Any]) -> None:
         self.add(
             event,
-            f"Process terminated: {a.get('reason') or 'no reason given'}",
+            _asked(
+                a.get("reason"),
+                N_("Process terminated: %(by)s: %(reason)s"),
+                N_("Process terminated: %(reason)s"),
+                N_("Process terminated: no reason given"),
+            ),
             a.get("identity", ""),
         )
 
     def timed_out(self, event: dict[str, Any], a: dict[str, Any]) -> None:
-        self.add(event, "Process timed out")
+        self.add(event, said(N_("Process timed out")))
 
     def continued_as_new(self, event: dict[str, Any], a: dict[str, Any]) -> None:
-        self.add(event, "Continued in a new run", a.get("new_execution_run_id", ""))
+        self.add(event, said(N_("Continued in a new run")), a.get("new_execution_run_id", ""))
 
     def signaled(self, event: dict[str, Any], a: dict[str, Any]) -> None:
-        self.add(event, f"Signal {a.get('signal_name', '')} received", a.get("identity", ""))
+        self.add(
+            event,
+            said(N_("Signal %(signal)s received"), signal=a.get("signal_name", "")),
+            a.get("identity", ""),
+        )
 
     def search_attributes(self, event: dict[str, Any], a: dict[str, Any]) -> None:
         fields = _as_dict(_as_dict(a.get("search_attributes")).get("indexed_fields"))
         stage = fields.get(sa.STAGE.name)
         if isinstance(stage, str) and stage:
-            self.add(event, f"Stage: {words(stage)}")
+            self.add(event, said(N_("Stage: %(stage)s"), stage=code(stage)))
 
     # --- activities ----------------------------------------------------------------------
 
@@ -265,8 +366,11 @@ class _Timeline:
         details = _as_dict(a.get("details"))
         name = str(_as_dict(_first(details.get("data"))).get("activity_type", ""))
         if a.get("failure"):
-            label = _ACTIVITY_LABELS.get(name, name or "An activity")
-            text = f"{label} failed: {_failure_text(a.get('failure'))}"
+            text = said(
+                N_("%(step)s failed: %(failure)s"),
+                step=_step(name),
+                failure=failure(a.get("failure")),
+            )
             self.add(event, text, f"activity {name}")
             return
         result = _as_dict(_first(details.get("result")))
@@ -283,110 +387,150 @@ class _Timeline:
         if name in _BOOKKEEPING:
             return
         self._remember(name, result)
-        text = self._activity_text(name, result, result)
-        if text:
-            self.add(event, text, f"activity {name}")
+        self.add(event, self._activity_text(name, result, result), f"activity {name}")
 
     def activity_completed(self, event: dict[str, Any], a: dict[str, Any]) -> None:
         name, argument = self.activities.get(str(a.get("scheduled_event_id")), ("", {}))
         if name in _BOOKKEEPING:
             return
         result = _first(a.get("result"))
-        text = self._activity_text(name, argument, _as_dict(result))
-        if text:
-            self.add(event, text, f"activity {name}")
+        self.add(event, self._activity_text(name, argument, _as_dict(result)), f"activity {name}")
 
-    def _task_name(self, task_id: str) -> str:
+    def _task(self, task_id: str) -> Put:
+        """A task by its kind (``The`` task when its opening is not in this run)."""
         kind = self.task_kinds.get(task_id, "")
-        return f"{_TASK_KINDS.get(kind, 'The')} task"
+        return code(kind, _TASK_KINDS.get(kind, "The"))
 
-    def _activity_text(self, name: str, argument: dict[str, Any], result: dict[str, Any]) -> str:
+    def _activity_text(self, name: str, argument: dict[str, Any], result: dict[str, Any]) -> Said:
         match name:
             case steps.REGISTER_CUSTOMER.name:
-                return "Customer registered"
+                return said(N_("Customer registered"))
             case steps.VERIFY_APPLICANT.name:
                 if result.get("passed"):
                     flags = result.get("risk_flags") or []
-                    return "Verification passed" + (
-                        f" (risk flags: {', '.join(map(words, flags))})" if flags else ""
-                    )
-                return f"Verification failed: {words(result.get('failure_code') or 'unknown')}"
+                    if flags:
+                        return said(
+                            N_("Verification passed (risk flags: %(flags)s)"), flags=codes(flags)
+                        )
+                    return said(N_("Verification passed"))
+                return said(
+                    N_("Verification failed: %(why)s"),
+                    why=code(result.get("failure_code") or "unknown"),
+                )
             case steps.OPEN_TASK.name:
-                kind = _TASK_KINDS.get(argument.get("kind", ""), "A")
-                return f"{kind} task opened (due {moment(argument.get('due_at'))})"
+                kind = argument.get("kind", "")
+                return said(
+                    N_("%(task)s task opened (due %(due)s)"),
+                    task=code(kind, _TASK_KINDS.get(kind, "A")),
+                    due=at(argument.get("due_at")),
+                )
             case steps.CHANGE_TASK.name:
                 return self._task_change_text(argument)
             case steps.CHARGE_PREMIUM.name:
-                return (
-                    f"Premium charged {money(result.get('amount'))} "
-                    f"(ledger {result.get('ledger_id', '')})"
+                return said(
+                    N_("Premium charged %(amount)s (ledger %(ledger)s)"),
+                    amount=money(result.get("amount")),
+                    ledger=result.get("ledger_id", ""),
                 )
             case steps.CREATE_PAYMENT_ORDER.name:
-                return (
-                    f"Payment order {argument.get('order_id', '')} created: "
-                    f"{money(argument.get('amount'))} due {moment(argument.get('due_at'))}"
+                return said(
+                    N_("Payment order %(order)s created: %(amount)s due %(due)s"),
+                    order=argument.get("order_id", ""),
+                    amount=money(argument.get("amount")),
+                    due=at(argument.get("due_at")),
                 )
             case steps.SETTLE_ONLINE_PAYMENT.name:
-                return (
-                    f"Premium paid online {money(result.get('amount'))} "
-                    f"(ledger {result.get('ledger_id', '')})"
+                return said(
+                    N_("Premium paid online %(amount)s (ledger %(ledger)s)"),
+                    amount=money(result.get("amount")),
+                    ledger=result.get("ledger_id", ""),
                 )
             case steps.REFUND_PREMIUM.name:
                 if result.get("status") == "succeeded":
-                    return (
-                        f"Premium refunded {money(result.get('amount'))} "
-                        f"(ledger {result.get('ledger_id', '')})"
+                    return said(
+                        N_("Premium refunded %(amount)s (ledger %(ledger)s)"),
+                        amount=money(result.get("amount")),
+                        ledger=result.get("ledger_id", ""),
                     )
-                return "Nothing to refund: no premium was collected"
+                return said(N_("Nothing to refund: no premium was collected"))
             case steps.ISSUE_POLICY.name:
-                return (
-                    f"Policy {argument.get('policy_number', '')} issued "
-                    f"(effective {moment(argument.get('effective_at'))})"
+                return said(
+                    N_("Policy %(number)s issued (effective %(at)s)"),
+                    number=argument.get("policy_number", ""),
+                    at=at(argument.get("effective_at")),
                 )
             case steps.SET_POLICY_STATUS.name:
                 number = argument.get("policy_number", "")
                 status = argument.get("status", "")
                 if status == "effective":
-                    return f"Policy {number} effective {moment(self.effective_at.get(number))}"
-                return f"Policy {number} {words(status)}"
+                    return said(
+                        N_("Policy %(number)s effective %(at)s"),
+                        number=number,
+                        at=at(self.effective_at.get(number)),
+                    )
+                return said(N_("Policy %(number)s %(status)s"), number=number, status=code(status))
             case steps.SEND_NOTIFICATION.name:
-                recipient = str(argument.get("recipient", "")).partition(":")[0] or "someone"
-                return f"Notified the {recipient}: {words(argument.get('template', ''))}"
+                recipient = str(argument.get("recipient", "")).partition(":")[0]
+                return said(
+                    N_("Notified the %(recipient)s: %(notice)s"),
+                    recipient=code(recipient, recipient or "someone"),
+                    notice=code(argument.get("template", "")),
+                )
             case steps.LOAD_POLICY_POSITION.name:
-                return (
-                    f"Policy position read: sum insured {money(result.get('sum_insured'))}, "
-                    f"paid to date {money(result.get('paid_to_date'))}"
+                return said(
+                    N_("Policy position read: sum insured %(sum)s, paid to date %(paid)s"),
+                    sum=money(result.get("sum_insured")),
+                    paid=money(result.get("paid_to_date")),
                 )
             case steps.PAY_CLAIM.name:
-                return (
-                    f"Claim paid {money(result.get('amount'))} "
-                    f"(ledger {result.get('ledger_id', '')})"
+                return said(
+                    N_("Claim paid %(amount)s (ledger %(ledger)s)"),
+                    amount=money(result.get("amount")),
+                    ledger=result.get("ledger_id", ""),
                 )
-        return f"{_ACTIVITY_LABELS.get(name, name or 'An activity')} done"
+        return said(N_("%(step)s done"), step=_step(name))
 
-    def _task_change_text(self, change: dict[str, Any]) -> str:
-        task = self._task_name(str(change.get("task_id", "")))
+    def _task_change_text(self, change: dict[str, Any]) -> Said:
+        task = self._task(str(change.get("task_id", "")))
         match change.get("action"):
             case "remind":
-                return f"{task} past due: reminder sent"
+                return said(N_("%(task)s task past due: reminder sent"), task=task)
             case "escalate":
                 level = change.get("level")
-                return f"{task} escalated" + (f" (level {level})" if level else "")
+                if level:
+                    return said(
+                        N_("%(task)s task escalated (level %(level)s)"), task=task, level=level
+                    )
+                return said(N_("%(task)s task escalated"), task=task)
             case "expire":
-                return f"{task} expired"
+                return said(N_("%(task)s task expired"), task=task)
             case "cancel":
                 reason = change.get("reason")
-                return f"{task} cancelled" + (f": {reason}" if reason else "")
+                if reason:
+                    return said(
+                        N_("%(task)s task cancelled: %(reason)s"), task=task, reason=written(reason)
+                    )
+                return said(N_("%(task)s task cancelled"), task=task)
             case "complete":
-                return f"{task} closed ({words(change.get('decision') or 'done')})"
-        return f"{task} changed"
+                return said(
+                    N_("%(task)s task closed (%(decision)s)"),
+                    task=task,
+                    decision=code(change.get("decision") or "done"),
+                )
+        return said(N_("%(task)s task changed"), task=task)
 
     def activity_failed(self, event: dict[str, Any], a: dict[str, Any], how: str) -> None:
         name, _ = self.activities.get(str(a.get("scheduled_event_id")), ("", {}))
-        label = _ACTIVITY_LABELS.get(name, name or "An activity")
-        text = f"{label} {how}"
         if how == "failed":
-            text += f": {_failure_text(a.get('failure'))}"
+            text = said(
+                N_("%(step)s failed: %(failure)s"),
+                step=_step(name),
+                failure=failure(a.get("failure")),
+            )
+        elif how == "timed out":
+            text = said(N_("%(step)s timed out"), step=_step(name))
+        else:
+            text = said(N_("%(step)s cancelled"), step=_step(name))
         self.add(event, text, f"activity {name}")
 
     # --- people (Updates) ----------------------------------------------------------------
@@ -400,7 +544,7 @@ class _Timeline:
         self.updates[str(event["event_id"])] = (name, argument)
         self.add(event, self._update_text(name, argument), f"update {name}")
 
-    def _update_text(self, name: str, argument: dict[str, Any]) -> str | Said:
+    def _update_text(self, name: str, argument: dict[str, Any]) -> Said:
         """What a person did, as catalogue texts with the person in ``by`` (the console
         reads who from it)."""
         by = argument.get("by") or _as_dict(argument.get("actor")).get("username") or "someone"
@@ -429,9 +573,19 @@ class _Timeline:
                     return said(N_("Approved by %(by)s: %(reason)s"), by=by, reason=reason)
                 if decision == "reject":
                     return said(N_("Rejected by %(by)s: %(reason)s"), by=by, reason=reason)
-                missing = ", ".join(map(words, argument.get("missing") or []))
-                return f"More information requested by {by}: {reason}" + (
-                    f" (missing: {missing})" if missing else ""
+                missing = argument.get("missing") or []
+                if missing:
+                    return said(
+                        N_(
+                            "More information requested by %(by)s: %(reason)s "
+                            "(missing: %(missing)s)"
+                        ),
+                        by=by,
+                        reason=reason,
+                        missing=codes(missing),
+                    )
+                return said(
+                    N_("More information requested by %(by)s: %(reason)s"), by=by, reason=reason
                 )
             case "withdraw":
                 if reason:
@@ -444,10 +598,12 @@ class _Timeline:
                     order=argument.get("order_id", ""),
                 )
             case "supplement_documents":
-                kinds = ", ".join(
-                    words(_as_dict(d).get("kind", "")) for d in argument.get("documents") or []
+                kinds = [_as_dict(d).get("kind", "") for d in argument.get("documents") or []]
+                return said(
+                    N_("Documents supplemented by %(by)s: %(documents)s"),
+                    by=by,
+                    documents=codes(kinds),
                 )
-                return f"Documents supplemented by {by}: {kinds}"
             case "appeal":
                 return said(N_("Appeal filed by %(by)s: %(reason)s"), by=by, reason=reason)
             case "fix_payout":
@@ -484,7 +640,7 @@ class _Timeline:
                 if argument.get("premium_reminders"):
                     return said(N_("Premium reminders turned on by %(by)s"), by=by)
                 return said(N_("Premium reminders turned off by %(by)s"), by=by)
-        return f"{words(name).capitalize()} by {by}"
+        return said(N_("%(update)s by %(by)s"), update=_update(name), by=by)
 
     def update_completed(self, event: dict[str, Any], a: dict[str, Any]) -> None:
         update_id = _as_dict(a.get("meta")).get("update_id", "")
@@ -495,7 +651,11 @@ class _Timeline:
         if "failure" in outcome:
             self.add(
                 event,
-                f"{words(name).capitalize()} failed: {_failure_text(outcome['failure'])}",
+                said(
+                    N_("%(update)s failed: %(failure)s"),
+                    update=_update(name),
+                    failure=failure(outcome["failure"]),
+                ),
                 f"update {name}",
             )
             return
@@ -503,8 +663,12 @@ class _Timeline:
         if name == "quote" and result:
             self.add(
                 event,
-                f"Quoted {result.get('product_code', '')}: premium {money(result.get('premium'))}"
-                f" for sum insured {money(result.get('sum_insured'))}",
+                said(
+                    N_("Quoted %(product)s: premium %(premium)s for sum insured %(amount)s"),
+                    product=result.get("product_code", ""),
+                    premium=money(result.get("premium")),
+                    amount=money(result.get("sum_insured")),
+                ),
                 f"quote {result.get('quote_id', '')}, valid until "
                 f"{moment(result.get('valid_until'))}",
             )
@@ -518,18 +682,46 @@ class _Timeline:
         self.timers[str(a.get("timer_id"))] = fires
         self.add(
             event,
-            f"Timer set for {moment(fires) if fires else 'later'}",
+            said(N_("Timer set for %(at)s"), at=at(fires))
+            if fires
+            else said(N_("Timer set for later")),
             f"timer {a.get('timer_id')}, {_human(wait)}",
         )
 
     def timer_fired(self, event: dict[str, Any], a: dict[str, Any]) -> None:
-        self.add(event, "Timer fired", f"timer {a.get('timer_id')}")
+        self.add(event, said(N_("Timer fired")), f"timer {a.get('timer_id')}")
 
     def timer_canceled(self, event: dict[str, Any], a: dict[str, Any]) -> None:
         # A wait that ended early (the awaited step came first) cancels its timer.
         self.add(
-            event, "Timer cancelled: what it waited for came first", f"timer {a.get('timer_id')}"
+            event,
+            said(N_("Timer cancelled: what it waited for came first")),
+            f"timer {a.get('timer_id')}",
         )
+
+
+_ASKER = re.compile(r"^([A-Za-z0-9_.@-]{1,64}): (.*)$", re.DOTALL)
+
+
+def _asked(text: Any, with_by: str, plain: str, none: str) -> Said:
+    """A cancellation's or termination's reason: ``olga: customer asked`` names who."""
+    text = str(text or "")
+    if not text:
+        return said(none)
+    found = _ASKER.match(text)
+    if found:
+        return said(with_by, by=found.group(1), reason=found.group(2))
+    return said(plain, reason=text)
+
+
+def _step(name: str) -> Put:
+    """An activity by its label (a term of the console: ``charge_premium``)."""
+    return code(name, _ACTIVITY_LABELS.get(name, name or "An activity"))
+
+
+def _update(name: str) -> Put:
+    """An Update by its name, as a sentence starts (``Fix payout``)."""
+    return code(name, words(name).capitalize())
 
 
 def _human(wait: timedelta | None) -> str:

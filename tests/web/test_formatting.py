@@ -206,3 +206,22 @@ def test_a_step_told_by_a_catalogue_text_is_in_the_readers_language_with_its_per
     [en] = steps([entry], lang=language("en"))
     assert (zh.what, zh.who, zh.kind) == ("sue 拒绝：risk", "sue", "person")
     assert (en.what, en.who) == ("Rejected by sue: risk", "sue")
+
+
+@pytest.mark.parametrize(
+    ("subject", "zh"),
+    [
+        ("Underwrite TERM_LIFE_20 for 张三", "核保：TERM_LIFE_20（张三）"),
+        ("Approve hospitalisation claim on P1", "审批保单 P1 的住院理赔"),
+        ("Appeal: hospitalisation claim on P1", "申诉：保单 P1 的住院理赔"),
+        ("Payout declined for claim C1: fix the account", "理赔 C1 赔款被拒：请更正收款账户"),
+        ("Return visit for policy P1 (TERM_LIFE_20)", "回访保单 P1（TERM_LIFE_20）"),
+        ("Mis-selling on policy P1: remediate", "保单 P1 存在销售误导：请整改"),
+        ("Something new", "Something new"),
+    ],
+)
+def test_a_task_subject_is_said_in_the_readers_language(subject: str, zh: str) -> None:
+    from api.web.formatting import subject_text
+
+    assert subject_text(subject, lang=language("zh_CN")) == zh
+    assert subject_text(subject, lang=language("en")) == subject
