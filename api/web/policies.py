@@ -76,6 +76,8 @@ _FIXED_NOTES = {
     ),
     "premium reminders on": N_("Premium reminders turned on"),
     "premium reminders off": N_("Premium reminders turned off"),
+    "phone number changed": N_("The customer's phone number changed"),
+    "payment account changed": N_("The auto-debit account changed"),
 }
 _PATTERN_NOTES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^policy year (?P<n>\d+)$"), N_("Policy year %(n)s begins")),
