@@ -13,7 +13,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from db.repositories import claims, enrollments, notifications, policies, quotes, tasks
+from db.repositories import claims, customers, enrollments, notifications, policies, quotes, tasks
 from domain import steps
 from domain.activities import Change, ChangeBatch, ChangesRecorded
 
@@ -32,6 +32,20 @@ async def apply_change(session: AsyncSession, change: Change) -> None:
             session,
             policy_number=change.policy_status.policy_number,
             status=change.policy_status.status,
+        )
+    elif change.customer_phone is not None:
+        await customers.set_phone(
+            session,
+            customer_id=change.customer_phone.customer_id,
+            phone_enc=change.customer_phone.phone.enc,
+            phone_masked=change.customer_phone.phone.masked,
+        )
+    elif change.payment_account is not None:
+        await policies.set_payment_account(
+            session,
+            policy_number=change.payment_account.policy_number,
+            account_enc=change.payment_account.account.enc,
+            account_masked=change.payment_account.account.masked,
         )
     elif change.notification is not None:
         await notifications.enqueue(session, notification=change.notification)

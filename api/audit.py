@@ -24,7 +24,14 @@ AUDITED_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # These write their own, more specific audit events.
 SELF_AUDITED = ("/v1/auth/", "/v1/policy-query", "/v1/ops/", "/codec/")
 # Path parameters that name a case, in order of preference.
-CASE_PARAMS = ("enrollment_id", "claim_id", "workflow_id", "task_id", "order_id")
+CASE_PARAMS = (
+    "enrollment_id",
+    "claim_id",
+    "policy_number",
+    "workflow_id",
+    "task_id",
+    "order_id",
+)
 # Fields of a creation answer that name the new case.
 CASE_FIELDS = ("enrollment_id", "claim_id")
 _MAX_CAPTURE = 16 * 1024

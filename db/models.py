@@ -196,6 +196,9 @@ class Policy(TimestampMixin, Base):
     stage: Mapped[str | None] = mapped_column(String(32))
     receipt_signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cooling_off_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The auto-debit account a servicing change named (FieldCipher ciphertext, and masked).
+    payment_account_enc: Mapped[str | None] = mapped_column(Text)
+    payment_account_masked: Mapped[str | None] = mapped_column(String(32))
     # PolicyState.model_dump(mode="json"): masked data only.
     state: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
 

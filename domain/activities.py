@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from domain.claims import ClaimState
 from domain.enrollment import CustomerDetails, EnrollmentState, Quote
-from domain.policies import PolicyState
+from domain.policies import PolicyState, Sealed
 from domain.tasks import TaskKind
 
 
@@ -174,6 +174,20 @@ class PayoutRequest(BaseModel):
     account: str
 
 
+class CustomerPhoneChange(BaseModel):
+    """The customer's new phone, sealed (encrypted and masked by the service)."""
+
+    customer_id: str
+    phone: Sealed
+
+
+class PaymentAccountChange(BaseModel):
+    """The policy's new auto-debit account, sealed (encrypted and masked by the service)."""
+
+    policy_number: str
+    account: Sealed
+
+
 class Change(BaseModel):
     """One read-model write a process step makes and needs nothing back from (a quote
     record, a task opened or changed, a policy row, an outbox notification). Exactly one
@@ -184,6 +198,8 @@ class Change(BaseModel):
     task_change: TaskChange | None = None
     policy_issue: PolicyIssue | None = None
     policy_status: PolicyStatusChange | None = None
+    customer_phone: CustomerPhoneChange | None = None
+    payment_account: PaymentAccountChange | None = None
     notification: Notification | None = None
 
 

@@ -113,6 +113,15 @@ class Cancellation(BaseModel):
     refund_ledger_id: str | None = None
 
 
+class Sealed(BaseModel):
+    """A personal value as the read model stores it: its ciphertext (core.crypto.FieldCipher,
+    made by the service that took the value) and its mask. The clear value never enters a
+    process: its history, state and activity inputs carry this."""
+
+    enc: str
+    masked: str
+
+
 class PolicyState(BaseModel):
     """What the policy's process knows, without raw personal data (the query answer, the
     read model, and what each policy year's run hands to the next)."""
@@ -139,6 +148,9 @@ class PolicyState(BaseModel):
     return_visit: ReturnVisit | None = None
     cancellation: Cancellation | None = None
     premium_reminders: bool = True
+    # The auto-debit account, masked (****1234), once a servicing change names one; the
+    # account itself is only in the policy row, encrypted.
+    payment_account: str | None = None
     ended_at: datetime | None = None
     history: list[PolicyHistoryEntry] = []
 

@@ -56,6 +56,7 @@ REFUSALS: dict[str, Refusal] = _registry(
         N_("an unreachable customer is tried again on a later working day"),
     ),
     Refusal("not_customer_service", 403, N_("only customer service may record this")),
+    Refusal("nothing_to_change", 422, N_("a servicing change names at least one thing to change")),
     # Payments.
     Refusal("already_paid", 409, N_("this order is already paid")),
     Refusal("payment_not_expected", 409, N_("this enrollment no longer takes payment")),
@@ -107,6 +108,7 @@ TITLES = (
     N_("Policy closed"),
     N_("Return visit retry too soon"),
     N_("Not customer service"),
+    N_("Nothing to change"),
     N_("Already paid"),
     N_("Payment not expected"),
     N_("Unknown order"),

@@ -26,10 +26,12 @@ from domain.activities import (
     ChangeBatch,
     ChangesRecorded,
     Charge,
+    CustomerPhoneChange,
     CustomerRef,
     CustomerRegistration,
     LedgerEntry,
     Notification,
+    PaymentAccountChange,
     PaymentOrder,
     PayoutRequest,
     PolicyIssue,
@@ -86,6 +88,13 @@ ISSUE_POLICY: Step[PolicyIssue, None] = Step(
 )
 SET_POLICY_STATUS: Step[PolicyStatusChange, None] = Step(
     "set_policy_status", PolicyStatusChange, None, "batched", change="policy_status"
+)
+# Servicing changes (保全): sealed values, written as they came (never decrypted on the way).
+CHANGE_CUSTOMER_PHONE: Step[CustomerPhoneChange, None] = Step(
+    "change_customer_phone", CustomerPhoneChange, None, "batched", change="customer_phone"
+)
+CHANGE_PAYMENT_ACCOUNT: Step[PaymentAccountChange, None] = Step(
+    "change_payment_account", PaymentAccountChange, None, "batched", change="payment_account"
 )
 SEND_NOTIFICATION: Step[Notification, None] = Step(
     "send_notification", Notification, None, "batched", change="notification"

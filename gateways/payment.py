@@ -134,7 +134,10 @@ class PaymentGateway:
             return GatewayResult("", "nothing_to_refund")
         if self.mode() == GatewayMode.ERROR:
             raise GatewayUnavailable("payment gateway unavailable")
-        return await self._book(idempotency_key, "refund", amount, "succeeded", None)
+        result = await self._book(idempotency_key, "refund", amount, "succeeded", None)
+        # As for a charge: the money is back, the reply takes its time (or never comes).
+        await asyncio.sleep(self.latency())
+        return result
 
     async def create_order(self, *, idempotency_key: str, amount: Decimal) -> GatewayResult:
         """Open an online payment order the customer pays on the gateway's page."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -35,6 +34,7 @@ from domain.claims import (
 from domain.products import IncidentType, get_product
 from domain.texts import N_
 from domain.underwriting import Actor
+from services.contact import check_bank_account
 from services.problems import ProblemError
 from services.processes import is_not_found, require_own_case, run_update, sees_all
 from workflows import search_attributes as sa
@@ -47,7 +47,6 @@ from workflows.inputs import (
     Withdrawal,
 )
 
-_ACCOUNT_RE = re.compile(r"^[0-9]{12,19}$")
 # The statuses a claim's process ends with. A rejection ends it only once the appeal
 # window has closed (stage `closed`): until then it is `rejected` at stage `rejected`,
 # still running, and an appeal puts it back in progress.
@@ -287,10 +286,7 @@ def _ended(row: Claim) -> bool:
 
 
 def _check_account(payee_account: str) -> None:
-    if not _ACCOUNT_RE.match(payee_account):
-        raise ProblemError(
-            422, "invalid_bank_account", N_("Invalid payee account"), N_("12-19 digits")
-        )
+    check_bank_account(payee_account, title=N_("Invalid payee account"))
 
 
 def _require_visible(state: ClaimState, user: Actor) -> None:

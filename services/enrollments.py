@@ -30,6 +30,7 @@ from domain.enrollment import CustomerDetails, EnrollmentState, PaymentMethod, Q
 from domain.identity import InvalidIdNumber, parse_id_number
 from domain.texts import N_
 from domain.underwriting import Actor
+from services.contact import check_bank_account, check_phone
 from services.problems import ProblemError
 from services.processes import is_not_found, require_own_case, run_update, sees_all
 from workflows import search_attributes as sa
@@ -37,9 +38,6 @@ from workflows.enrollment import EnrollmentWorkflow, workflow_id_for
 from workflows.inputs import ApplicationSubmit, EnrollmentStart, QuoteRequest, Withdrawal
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
-# 5-20 characters with at least five digits: spaces and dashes only separate them.
-_PHONE_RE = re.compile(r"^(?=(?:[^0-9]*[0-9]){5})\+?[0-9 -]{5,20}$")
-_ACCOUNT_RE = re.compile(r"^[0-9]{12,19}$")
 
 
 @dataclass(frozen=True)
@@ -89,8 +87,7 @@ async def start_enrollment(
         identity = parse_id_number(customer.id_number)
     except InvalidIdNumber as err:
         raise ProblemError(422, "invalid_id_number", N_("Invalid ID number"), str(err)) from None
-    if not _PHONE_RE.match(customer.phone):
-        raise ProblemError(422, "invalid_phone", N_("Invalid phone number"), N_("5-20 digits"))
+    check_phone(customer.phone)
     conditions = (needs or {}).get("health_conditions") or []
     if not isinstance(conditions, list) or not all(isinstance(c, str) for c in conditions):
         raise ProblemError(
@@ -275,10 +272,8 @@ async def submit_application(
     """Submit the signed application of the caller's own case; verification and
     underwriting then run by themselves. The query password is stored as an argon2id hash
     for the customer's policy look-up and never enters the process."""
-    if bank_account is not None and not _ACCOUNT_RE.match(bank_account):
-        raise ProblemError(
-            422, "invalid_bank_account", N_("Invalid bank account"), N_("12-19 digits")
-        )
+    if bank_account is not None:
+        check_bank_account(bank_account)
     handle, current = await enrollment_state(client, enrollment_id, user)
     require_own_case(current.agent, user)
     state: EnrollmentState = await run_update(

@@ -39,10 +39,12 @@ from core.crypto import FieldCipher
 from core.passwords import verify_and_rehash_async
 from db.models import Claim, Customer, PaymentLedger, Policy, utcnow
 from db.repositories import audit, claims, credentials, customers, ledger, policies
+from domain.masking import mask_account, mask_phone
 from domain.policies import (
     PolicyState,
     PolicyStatus,
     ReturnVisitDecision,
+    Sealed,
     is_live,
     next_premium_due_at,
 )
@@ -51,6 +53,8 @@ from domain.products import Product, get_product
 from domain.texts import N_
 from domain.underwriting import Actor, Role
 from services.audit import Caller
+from services.audit import record as record_audit
+from services.contact import check_bank_account, check_phone
 from services.problems import ProblemError, refused
 from services.processes import is_not_found, run_update, sees_all
 from workflows.inputs import (
@@ -241,15 +245,96 @@ async def resolve_remediation(
     return await _update(handle, PolicyWorkflow.resolve_remediation, resolution)
 
 
+@dataclass(frozen=True)
+class ServicingRequest:
+    """A servicing change (保全) as the person asked it, in clear; None leaves a thing as is."""
+
+    phone: str | None = None
+    bank_account: str | None = None
+    premium_reminders: bool | None = None
+
+
+async def change_servicing(
+    temporal: Temporal,
+    session: AsyncSession,
+    cipher: FieldCipher,
+    number: str,
+    user: Actor,
+    asked: ServicingRequest,
+    caller: Caller,
+) -> PolicyState:
+    """A servicing change (保全) by the policy's agent or customer service, accepted or
+    refused at once and applied in the process's same step: the customer's phone, the
+    auto-debit account, premium reminders.
+
+    The phone and the account are checked here (services.contact) and sealed here (the
+    read model's own ciphertext and mask): the process carries only the sealed form, so
+    neither reaches Temporal's history, the state or an activity's input in clear, and the
+    write lands in the transaction that records the process's state. Audited with the
+    person and what changed (never the values)."""
+    if asked.phone is not None:
+        check_phone(asked.phone)
+    if asked.bank_account is not None:
+        check_bank_account(asked.bank_account)
+    if asked.phone is None and asked.bank_account is None and asked.premium_reminders is None:
+        raise refused("nothing_to_change")
+    change = ServicingChange(
+        phone=_sealed(cipher, asked.phone.strip(), mask_phone) if asked.phone else None,
+        payment_account=(
+            _sealed(cipher, asked.bank_account, mask_account) if asked.bank_account else None
+        ),
+        premium_reminders=asked.premium_reminders,
+        actor=user,
+    )
+    try:
+        handle = await _open_handle(
+            temporal, session, number, user, as_reader=False, own_or_service=True
+        )
+        state = await _update(handle, PolicyWorkflow.change_servicing, change)
+    except ProblemError as err:
+        await _audit_change(session, user, number, change, caller, outcome=err.code)
+        raise
+    await _audit_change(session, user, number, change, caller, outcome="applied")
+    return state
+
+
 async def set_premium_reminders(
-    temporal: Temporal, session: AsyncSession, number: str, user: Actor, on: bool
+    temporal: Temporal,
+    session: AsyncSession,
+    cipher: FieldCipher,
+    number: str,
+    user: Actor,
+    on: bool,
+    caller: Caller,
 ) -> PolicyState:
     """A servicing change (保全): premium reminders on or off, applied at once."""
-    handle = await _open_handle(
-        temporal, session, number, user, as_reader=False, own_or_service=True
-    )
-    change = ServicingChange(premium_reminders=on, by=user.username)
-    return await _update(handle, PolicyWorkflow.change_servicing, change)
+    asked = ServicingRequest(premium_reminders=on)
+    return await change_servicing(temporal, session, cipher, number, user, asked, caller)
+
+
+def _sealed(cipher: FieldCipher, value: str, mask: Callable[[str], str]) -> Sealed:
+    return Sealed(enc=cipher.encrypt(value), masked=mask(value))
+
+
+async def _audit_change(
+    session: AsyncSession,
+    user: Actor,
+    number: str,
+    change: ServicingChange,
+    caller: Caller,
+    *,
+    outcome: str,
+) -> None:
+    async with session.begin():
+        await record_audit(
+            session,
+            actor=user.username,
+            action="policy.servicing_change",
+            case_id=number,
+            client=caller.client,
+            request_id=caller.request_id,
+            detail={"changed": change.names(), "outcome": outcome},
+        )
 
 
 async def _current(handle: WorkflowHandle[Any, PolicyState]) -> PolicyState:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.claims import ClaimDocument
 from domain.clocks import ClaimLimits, ProcessClocks
 from domain.enrollment import CustomerDetails, MaskedCustomer, PaymentMethod
-from domain.policies import PolicyState, ReturnVisitDecision
+from domain.policies import PolicyState, ReturnVisitDecision, Sealed
 from domain.products import IncidentType
 from domain.underwriting import Actor
 
@@ -176,7 +176,20 @@ class RemediationResolution(BaseModel):
 
 
 class ServicingChange(BaseModel):
-    """A servicing change (保全) on the policy; only premium reminders for now."""
+    """A servicing change (保全) on the policy: any of the customer's phone, the auto-debit
+    account and premium reminders. The phone and the account come sealed (encrypted by the
+    service, with their masks): the clear values never enter the process."""
 
-    premium_reminders: bool
-    by: str
+    premium_reminders: bool | None = None
+    phone: Sealed | None = None
+    payment_account: Sealed | None = None
+    actor: Actor
+
+    def names(self) -> list[str]:
+        """What the change changes, in the API's words."""
+        asked = {
+            "phone": self.phone,
+            "bank_account": self.payment_account,
+            "premium_reminders": self.premium_reminders,
+        }
+        return [name for name, value in asked.items() if value is not None]

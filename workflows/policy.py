@@ -20,6 +20,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.activities import (
         Change,
         ChangeBatch,
+        CustomerPhoneChange,
+        PaymentAccountChange,
         PolicyStatusChange,
         Refund,
         WorkingDaysAsk,
@@ -486,10 +488,29 @@ class PolicyWorkflow:
 
     @workflow.update
     async def change_servicing(self, change: ServicingChange) -> PolicyState:
-        """A servicing change (保全), applied at once: premium reminders on or off."""
+        """A servicing change (保全), applied at once: the customer's phone, the auto-debit
+        account, premium reminders. The phone and the account arrive sealed (ciphertext and
+        mask, made by the service): the read model takes the ciphertext in the same write as
+        the state, the state keeps only the masks."""
         p, s = self._p, self._state
-        s.premium_reminders = change.premium_reminders
-        p.history(f"premium reminders {'on' if change.premium_reminders else 'off'}", by=change.by)
+        by = change.actor.username
+        if change.phone is not None:
+            s.holder = s.holder.model_copy(update={"phone": change.phone.masked})
+            await p.call(
+                steps.CHANGE_CUSTOMER_PHONE,
+                CustomerPhoneChange(customer_id=s.customer_id, phone=change.phone),
+            )
+            p.history("phone number changed", by=by)
+        if change.payment_account is not None:
+            s.payment_account = change.payment_account.masked
+            await p.call(
+                steps.CHANGE_PAYMENT_ACCOUNT,
+                PaymentAccountChange(policy_number=s.policy_number, account=change.payment_account),
+            )
+            p.history("payment account changed", by=by)
+        if change.premium_reminders is not None:
+            s.premium_reminders = change.premium_reminders
+            p.history(f"premium reminders {'on' if change.premium_reminders else 'off'}", by=by)
         p.record()
         await p.flush()
         return p.copy()
@@ -498,6 +519,11 @@ class PolicyWorkflow:
     def _validate_servicing(self, change: ServicingChange) -> None:
         if not self._p.running() or self._cancellation is not None:
             raise refuse("policy_closed")
+        if not change.names():
+            raise refuse("nothing_to_change")
+        actor = change.actor
+        if actor.username != self._state.agent and not actor.has(Role.SERVICE):
+            raise refuse("not_your_case")
 
     @workflow.query
     def state(self) -> PolicyState:

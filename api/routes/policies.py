@@ -11,10 +11,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from api.deps import AgentUser, CurrentUser, LazyTemporalDep, SessionDep
+from api.middleware import caller_of
 from api.openapi import problem_responses
 from api.schemas import FreeText, Money, RequiredText, StrictModel
 from db.models import Policy
@@ -31,7 +32,7 @@ from domain.policies import (
     next_premium_due_at,
 )
 from services import policies
-from services.policies import VisitRecord
+from services.policies import ServicingRequest, VisitRecord
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"])
 
@@ -84,6 +85,7 @@ class PolicyRead(BaseModel):
     return_visit: ReturnVisitRead | None
     cancellation: CancellationRead | None
     premium_reminders: bool
+    payment_account: str | None = Field(default=None, description="masked")
     ended_at: datetime | None
     history: list[PolicyHistoryEntry]
 
@@ -181,6 +183,16 @@ class RemediationCreate(StrictModel):
 
 class RemindersCreate(StrictModel):
     premium_reminders: bool
+
+
+class ServicingChangeCreate(StrictModel):
+    phone: str | None = Field(
+        default=None, max_length=64, description="The customer's new phone (5-20 digits)"
+    )
+    bank_account: str | None = Field(
+        default=None, max_length=64, description="The new auto-debit account (12-19 digits)"
+    )
+    premium_reminders: bool | None = None
 
 
 @router.get("", response_model=PolicyPage, responses=problem_responses({422: "invalid_cursor"}))
@@ -307,6 +319,44 @@ async def resolve_remediation(
 
 
 @router.post(
+    "/{policy_number}/changes",
+    response_model=PolicyRead,
+    responses=problem_responses(
+        _NOT_FOUND,
+        _CLOSED,
+        "not_your_case",
+        "nothing_to_change",
+        {422: ["invalid_phone", "invalid_bank_account"]},
+    ),
+)
+async def change(
+    policy_number: str,
+    body: ServicingChangeCreate,
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    temporal: LazyTemporalDep,
+) -> PolicyRead:
+    """A servicing change (保全) by the policy's own agent or customer service: the
+    customer's phone, the auto-debit account (`bank_account`), premium reminders; any of
+    them, at least one. Accepted or refused at once, applied in the same step (the phone
+    and account stored encrypted, shown masked), audited with who asked and what changed."""
+    asked = ServicingRequest(
+        phone=body.phone, bank_account=body.bank_account, premium_reminders=body.premium_reminders
+    )
+    state = await policies.change_servicing(
+        temporal,
+        session,
+        request.app.state.field_cipher,
+        policy_number,
+        user,
+        asked,
+        caller_of(request),
+    )
+    return PolicyRead.of(state)
+
+
+@router.post(
     "/{policy_number}/reminders",
     response_model=PolicyRead,
     responses=problem_responses(_NOT_FOUND, _CLOSED, "not_your_case"),
@@ -314,13 +364,21 @@ async def resolve_remediation(
 async def set_reminders(
     policy_number: str,
     body: RemindersCreate,
+    request: Request,
     user: CurrentUser,
     session: SessionDep,
     temporal: LazyTemporalDep,
 ) -> PolicyRead:
     """A servicing change (保全): premium reminders on or off, applied at once (the
-    policy's own agent, or customer service)."""
+    policy's own agent, or customer service); the same as `changes` with only
+    `premium_reminders`."""
     state = await policies.set_premium_reminders(
-        temporal, session, policy_number, user, body.premium_reminders
+        temporal,
+        session,
+        request.app.state.field_cipher,
+        policy_number,
+        user,
+        body.premium_reminders,
+        caller_of(request),
     )
     return PolicyRead.of(state)

@@ -62,6 +62,7 @@ NOTICES = {
         "Mis-selling recorded: a remediation task is open and the customer is told of "
         "the right to cancel."
     ),
+    "remediated": N_("Remediation recorded: the remediation task is done."),
 }
 
 # The history notes the policy's process writes (workflows.policy), in business words.
@@ -76,6 +77,8 @@ _FIXED_NOTES = {
     ),
     "premium reminders on": N_("Premium reminders turned on"),
     "premium reminders off": N_("Premium reminders turned off"),
+    "phone number changed": N_("The customer's phone number changed"),
+    "payment account changed": N_("The auto-debit account changed"),
 }
 _PATTERN_NOTES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^policy year (?P<n>\d+)$"), N_("Policy year %(n)s begins")),
@@ -162,6 +165,32 @@ def visit_refusal(err: ProblemError, *, lang: Language) -> str:
     return formatting.refusal_text(err.code, lang=lang, detail=err.detail_msgid)
 
 
+def remediation_refusal(err: ProblemError, *, lang: Language) -> str:
+    """A refused remediation record, said to the person who tried it."""
+    if err.code == "four_eyes_violation":
+        return lang.gettext(
+            "You sold this policy: its remediation is recorded by customer service or a "
+            "supervisor, not by the selling agent."
+        )
+    if err.code in REFUSALS:
+        return lang.gettext(REFUSALS[err.code].text)
+    return formatting.refusal_text(err.code, lang=lang, detail=err.detail_msgid)
+
+
+def _remediation_form_allowed(user: Actor, state: PolicyState) -> bool:
+    """The remediation's form, for customer service or a supervisor other than the
+    selling agent, while its task is open (the process's validator decides in the end)."""
+    visit = state.return_visit
+    return (
+        visit is not None
+        and visit.remediation_task_id is not None
+        and visit.remediation_resolved_by is None
+        and (user.has(Role.SERVICE) or user.has(Role.SUPERVISOR))
+        and user.username != state.agent
+        and state.status.value in ("issued", "effective")
+    )
+
+
 def _visit_form_allowed(user: Actor, state: PolicyState) -> bool:
     visit = state.return_visit
     return (
@@ -207,6 +236,7 @@ async def policy_page(
             else [],
             "labels": {i: lang.gettext(t) for i, t in CHECKLIST_LABELS.items()},
             "can_visit": _visit_form_allowed(user, state),
+            "can_remediate": _remediation_form_allowed(user, state),
             "history": [
                 {"at": h.at, "by": h.by, "note": history_note(h.note, lang=lang)}
                 for h in state.history
@@ -262,3 +292,35 @@ async def record_return_visit(
             request, number, user, session, temporal, alert=text, status_code=err.status_code
         )
     return redirect(f"/ui/policies/{number}?done={decision}")
+
+
+@router.post("/policies/{number}/remediation", dependencies=[Depends(require_csrf)])
+async def resolve_remediation(
+    request: Request,
+    number: PolicyNumber,
+    user: WebUser,
+    session: SessionDep,
+    temporal: LazyTemporalDep,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Record what was done about the mis-selling (``POST /v1/policies/{number}/remediation``)."""
+    lang = page_language(request)
+    if not reason.strip():
+        return await policy_page(
+            request,
+            number,
+            user,
+            session,
+            temporal,
+            alert=lang.gettext("Say what was done to put it right."),
+            status_code=422,
+        )
+    try:
+        await policies.resolve_remediation(temporal, session, number, user, reason.strip())
+    except ProblemError as err:
+        await session.rollback()
+        text = remediation_refusal(err, lang=lang)
+        return await policy_page(
+            request, number, user, session, temporal, alert=text, status_code=err.status_code
+        )
+    return redirect(f"/ui/policies/{number}?done=remediated")

@@ -176,6 +176,8 @@ TERMS: dict[str, str] = {
     "refund_premium": N_("premium refund"),
     "issue_policy": N_("policy issue"),
     "set_policy_status": N_("policy status change"),
+    "change_customer_phone": N_("customer phone change"),
+    "change_payment_account": N_("payment account change"),
     "send_notification": N_("notification"),
     "load_policy_position": N_("reading the policy position"),
     "pay_claim": N_("claim payout"),

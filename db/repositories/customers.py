@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Customer, new_id, utcnow
@@ -60,3 +60,14 @@ async def get_customer(session: AsyncSession, *, customer_id: str) -> Customer |
 async def get_customer_by_id_hash(session: AsyncSession, *, id_hash: str) -> Customer | None:
     """The customer whose national ID hashes to `id_hash`, or None."""
     return await session.scalar(select(Customer).where(Customer.id_hash == id_hash))
+
+
+async def set_phone(
+    session: AsyncSession, *, customer_id: str, phone_enc: str, phone_masked: str
+) -> None:
+    """The customer's new phone (already encrypted and masked); a repeat is harmless."""
+    await session.execute(
+        update(Customer)
+        .where(Customer.id == customer_id)
+        .values(phone_enc=phone_enc, phone_masked=phone_masked, updated_at=utcnow())
+    )

@@ -77,6 +77,18 @@ async def set_policy_status(session: AsyncSession, *, policy_number: str, status
     return policy
 
 
+async def set_payment_account(
+    session: AsyncSession, *, policy_number: str, account_enc: str, account_masked: str
+) -> None:
+    """The policy's new auto-debit account (already encrypted and masked); a repeat is
+    harmless."""
+    await session.execute(
+        update(Policy)
+        .where(Policy.policy_number == policy_number)
+        .values(payment_account_enc=account_enc, payment_account_masked=account_masked)
+    )
+
+
 async def add_to_paid(session: AsyncSession, *, policy_number: str, amount: Decimal) -> Policy:
     """Raise a policy's claims paid to date by `amount`. Raises NotFound.
 

@@ -48,6 +48,8 @@ _ACTIVITY_LABELS = {
     steps.ISSUE_POLICY.name: "Policy issue",
     steps.SET_POLICY_STATUS.name: "Policy status change",
     steps.SEND_NOTIFICATION.name: "Notification",
+    steps.CHANGE_CUSTOMER_PHONE.name: "Customer phone change",
+    steps.CHANGE_PAYMENT_ACCOUNT.name: "Payment account change",
     steps.LOAD_POLICY_POSITION.name: "Reading the policy position",
     steps.PAY_CLAIM.name: "Claim payout",
     steps.ADD_WORKING_DAYS.name: "Counting working days",
@@ -637,6 +639,14 @@ class _Timeline:
                     N_("Mis-selling remediated by %(by)s: %(reason)s"), by=by, reason=reason
                 )
             case "change_servicing":
+                # The phone and account came sealed: the line says what changed, not to what.
+                phone, account = argument.get("phone"), argument.get("payment_account")
+                if phone and account:
+                    return said(N_("Phone number and payment account changed by %(by)s"), by=by)
+                if phone:
+                    return said(N_("Phone number changed by %(by)s"), by=by)
+                if account:
+                    return said(N_("Payment account changed by %(by)s"), by=by)
                 if argument.get("premium_reminders"):
                     return said(N_("Premium reminders turned on by %(by)s"), by=by)
                 return said(N_("Premium reminders turned off by %(by)s"), by=by)

@@ -24,6 +24,7 @@ from domain.policies import (
     PolicyStatus,
     ReturnVisit,
 )
+from services.audit import case_events
 from tests.db.test_claims import NOW, policy_issue
 
 Headers = Callable[[str], dict[str, str]]
@@ -179,6 +180,7 @@ async def test_a_finished_policy_reads_from_the_read_model_while_temporal_is_dow
         ("return-visit", {"decision": "unreachable"}, "cora"),
         ("remediation", {"reason": "explained again"}, "cora"),
         ("reminders", {"premium_reminders": False}, "alice"),
+        ("changes", {"phone": "13900000000", "bank_account": "6222020000004321"}, "cora"),
     ],
 )
 async def test_a_request_to_an_ended_policy_is_policy_closed_from_the_read_model(
@@ -226,3 +228,38 @@ async def test_requests_on_another_agents_policy_or_without_the_role_are_refused
         headers=auth_headers("cora"),
     )
     assert (r.status_code, r.json()["code"]) == (422, "validation_error")
+
+
+async def test_a_servicing_change_checks_the_phone_and_account_before_anything_else(
+    api_client: httpx.AsyncClient, api_session_factory: Factory, auth_headers: Headers
+) -> None:
+    await store(api_session_factory, LIVE)
+    for body, code in [
+        ({"phone": "12ab"}, "invalid_phone"),
+        ({"bank_account": "6222-0200-0000"}, "invalid_bank_account"),
+        ({}, "nothing_to_change"),
+    ]:
+        r = await api_client.post(
+            "/v1/policies/PLIVE/changes", json=body, headers=auth_headers("alice")
+        )
+        assert (r.status_code, r.json()["code"]) == (422, code), r.text
+        assert "6222" not in r.text and "12ab" not in r.text  # the value is never echoed
+
+
+async def test_a_refused_servicing_change_is_audited_without_its_values(
+    api_client: httpx.AsyncClient, api_session_factory: Factory, auth_headers: Headers
+) -> None:
+    await store(api_session_factory, CANCELLED)
+    r = await api_client.post(
+        "/v1/policies/PDONE/changes",
+        json={"phone": "13900000000", "bank_account": "6222020000004321"},
+        headers=auth_headers("cora"),
+    )
+    assert (r.status_code, r.json()["code"]) == (409, "policy_closed")
+    async with api_session_factory() as session:
+        events = await case_events(session, case_id="PDONE", limit=10)
+    mine = [e for e in events if e.action == "policy.servicing_change"]
+    assert [(e.actor, e.detail) for e in mine] == [
+        ("cora", {"changed": ["phone", "bank_account"], "outcome": "policy_closed"})
+    ]
+    assert all("13900000000" not in str(e.detail) for e in events)

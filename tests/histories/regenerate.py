@@ -48,6 +48,7 @@ from workflows.inputs import (
     PolicyCancellation,
     ReceiptSigned,
     RemediationResolution,
+    ServicingChange,
     UnderwritingDecision,
     Withdrawal,
 )
@@ -385,6 +386,15 @@ async def policy_year_one_continued(h: PolicyHarness) -> Handle:
         PolicyWorkflow.sign_receipt, ReceiptSigned(signed_at=state.issued_at, by="alice")
     )
     await h.visit(handle, decision="completed", checklist=policy_tests.ALL_CONFIRMED)
+    # A servicing change (保全): the phone and the account come sealed, never in clear.
+    await handle.execute_update(
+        PolicyWorkflow.change_servicing,
+        ServicingChange(
+            phone=policy_tests.NEW_PHONE,
+            payment_account=policy_tests.NEW_ACCOUNT,
+            actor=policy_tests.CORA,
+        ),
+    )
     return await first_run_after_continue(h, handle)
 
 

@@ -20,18 +20,27 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from core.config import Settings
 from domain.enrollment import CustomerDetails, PaymentMethod, Status
 from domain.identity import make_id_number
+from domain.policies import PolicyStage, PolicyStatus
 from gateways.payment import GatewayMode, PaymentGateway
 from tests.integration.conftest import Login
 from tests.integration.test_enrollment_api import enroll, wait_for
 from tests.support import CUSTOMER_ID_NUMBER, keyring_spec
 from workflows import search_attributes as sa
 from workflows.enrollment import EnrollmentWorkflow, workflow_id_for
-from workflows.inputs import ApplicationSubmit, EnrollmentStart, QuoteRequest
+from workflows.inputs import (
+    ApplicationSubmit,
+    EnrollmentStart,
+    PolicyCancellation,
+    QuoteRequest,
+)
+from workflows.policy import PolicyWorkflow
+from workflows.policy import workflow_id_for as policy_workflow_id_for
 
 pytestmark = pytest.mark.devserver
 
@@ -174,6 +183,105 @@ async def test_worker_killed_during_premium_charge_leaves_one_ledger_row_and_an_
         return policy is not None and policy.status == "effective"
 
     await _wait(policy_effective, within=30, what="the policy to take effect")
+
+
+async def test_worker_killed_during_the_cooling_off_refund_leaves_one_ledger_row(
+    dev_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    crash_setup: tuple[WorkerProcess, Path],
+) -> None:
+    from db.models import GatewayTransaction, PaymentLedger
+
+    worker, control = crash_setup
+    PaymentGateway.write_control(control, GatewayMode.NORMAL, latency=0.01)
+    worker.start()
+
+    # A TERM_LIFE_20 policy (auto-underwritten, charged): its process runs on this worker.
+    app_no = "E" + uuid.uuid4().hex[:12].upper()
+    handle = await dev_env.client.start_workflow(
+        EnrollmentWorkflow.run,
+        EnrollmentStart(
+            application_no=app_no,
+            agent="alice",
+            customer=CustomerDetails(
+                name="王五", id_number=make_id_number("110105", date(1988, 6, 9), 11), phone=PHONE
+            ),
+            birth_date=date(1988, 6, 9),
+        ),
+        id=workflow_id_for(app_no),
+        task_queue=worker.env["INSUREFLOW_TASK_QUEUE"],
+        search_attributes=TypedSearchAttributes([SearchAttributePair(sa.PROCESS, "enrollment")]),
+    )
+    quote = await handle.execute_update(
+        EnrollmentWorkflow.quote,
+        QuoteRequest(product_code="TERM_LIFE_20", sum_insured=Decimal("200000"), by="alice"),
+    )
+    await handle.execute_update(
+        EnrollmentWorkflow.submit_application,
+        ApplicationSubmit(
+            quote_id=quote.quote_id,
+            payment_method=PaymentMethod.AUTO_DEBIT,
+            bank_account=ACCOUNT,
+            consent=True,
+            start_date=datetime.now(SHANGHAI).date(),
+            by="alice",
+        ),
+    )
+    enrolled = await asyncio.wait_for(handle.result(), timeout=120)
+    assert enrolled.status == Status.EFFECTIVE and enrolled.policy_number
+    number = enrolled.policy_number
+    policy = dev_env.client.get_workflow_handle_for(
+        PolicyWorkflow.run, policy_workflow_id_for(number)
+    )
+
+    async def in_cooling_off() -> bool:
+        try:
+            state = await policy.query(PolicyWorkflow.state)
+        except RPCError:
+            return False  # its process starts a moment after issuance
+        return state.stage == PolicyStage.COOLING_OFF and state.status == PolicyStatus.EFFECTIVE
+
+    await _wait(in_cooling_off, within=60, what="the policy's cooling-off period")
+
+    # The bank takes 8 s to answer the refund: time enough to kill the worker after it moved.
+    key = f"refund:{number}"
+    PaymentGateway.write_control(control, GatewayMode.NORMAL, latency=8)
+    cancellation = asyncio.create_task(
+        policy.execute_update(
+            PolicyWorkflow.cancel_in_cooling_off,
+            PolicyCancellation(reason="the customer changed their mind", by="alice"),
+        )
+    )
+
+    async def refunded_at_bank() -> bool:
+        async with sessions() as s:
+            n = await s.scalar(
+                select(func.count()).where(GatewayTransaction.idempotency_key == key)
+            )
+        return bool(n)
+
+    await _wait(refunded_at_bank, within=60, what="the gateway to take the refund")
+    worker.kill()  # mid-refund: the money is back, the reply never reached the workflow
+
+    PaymentGateway.write_control(control, GatewayMode.NORMAL, latency=0.01)
+    worker.start()
+    # The retried refund (after the step's timeout) finds the first one by its key.
+    after = await asyncio.wait_for(cancellation, timeout=120)
+    result = await asyncio.wait_for(policy.result(), timeout=60)
+
+    assert after.status == result.status == PolicyStatus.CANCELLED
+    assert result.cancellation is not None and result.cancellation.refund_status == "succeeded"
+    async with sessions() as s:
+        ledger_rows = list(
+            await s.scalars(select(PaymentLedger).where(PaymentLedger.idempotency_key == key))
+        )
+        bank_rows = await s.scalar(
+            select(func.count()).where(GatewayTransaction.idempotency_key == key)
+        )
+    assert [(r.amount, r.status) for r in ledger_rows] == [
+        (quote.premium - Decimal("10.00"), "succeeded")
+    ]
+    assert bank_rows == 1
 
 
 async def test_no_id_number_in_raw_history_workflow_ids_search_attributes_or_logs(

@@ -14,8 +14,13 @@ import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
-from db.models import PaymentLedger, Task
+from core.config import Settings
+from core.crypto import FieldCipher
+from core.keys import load_keyring
+from db.models import Customer, PaymentLedger, Policy, Task
 from domain.policies import CHECKLIST_ITEMS
 from tests.integration.conftest import Login
 from tests.integration.test_claims_api import SHANGHAI, effective_policy
@@ -150,3 +155,53 @@ async def test_cancellation_in_cooling_off_refunds_the_premium_less_the_cost(
         r = await api.post(f"/v1/policies/{number}/{path}", json=payload, headers=alice)
         assert (r.status_code, r.json()["code"]) == (409, "policy_closed"), path
     assert (await api.get(f"/v1/policies/{number}", headers=alice)).json() == final
+
+
+async def test_a_phone_and_account_change_is_stored_encrypted_and_never_in_clear_in_temporal(
+    api: httpx.AsyncClient,
+    login: Login,
+    sessions: async_sessionmaker[AsyncSession],
+    dev_env: WorkflowEnvironment,
+    integration_settings: Settings,
+) -> None:
+    new_phone, new_account = "13912345678", "6217000011112222333"
+    number, body = await new_policy(api, login, sessions)
+    # Another agent's policy is not theirs; bad values are refused before anything moves.
+    bob = await login("bob")
+    r = await api.post(f"/v1/policies/{number}/changes", json={"phone": new_phone}, headers=bob)
+    assert (r.status_code, r.json()["code"]) == (404, "policy_not_found")
+
+    r = await api.post(
+        f"/v1/policies/{number}/changes",
+        json={"phone": new_phone, "bank_account": new_account, "premium_reminders": False},
+        headers=await login("cora"),
+    )
+    assert r.status_code == 200, r.text
+    changed = r.json()
+    assert changed["holder"]["phone"] == "139****5678"
+    assert changed["payment_account"] == "***************2333"
+    assert changed["premium_reminders"] is False
+    assert [h["note"] for h in changed["history"][-3:]] == [
+        "phone number changed",
+        "payment account changed",
+        "premium reminders off",
+    ]
+    assert new_phone not in r.text and new_account not in r.text
+
+    # Applied in the same step: the rows hold the new values, encrypted.
+    cipher = FieldCipher(load_keyring(integration_settings))
+    async with sessions() as s:
+        policy = await s.get(Policy, number, populate_existing=True)
+        assert policy is not None
+        customer = await s.get(Customer, policy.customer_id, populate_existing=True)
+    assert customer is not None and cipher.decrypt(customer.phone_enc) == new_phone
+    assert customer.phone_masked == "139****5678"
+    assert policy.payment_account_enc and cipher.decrypt(policy.payment_account_enc) == new_account
+    assert new_phone not in str(policy.state) and new_account not in str(policy.state)
+
+    # Temporal's stored history (read without the codec) holds neither value.
+    raw = await Client.connect(integration_settings.effective_temporal_address)
+    history = await raw.get_workflow_handle(body["workflow_id"]).fetch_history()
+    stored = b"".join(event.SerializeToString() for event in history.events)
+    for secret in (new_phone, new_account):
+        assert secret.encode() not in stored and secret not in history.to_json()

@@ -88,3 +88,59 @@ async def test_cora_records_the_return_visit_from_her_inbox_and_the_agent_may_no
     zh = await web.get(f"/ui/policies/{number}", headers={"Accept-Language": "zh-CN"})
     assert "回访" in zh.text and "客户已签收回执" not in zh.text
     assert "回访已由 cora 完成：7 项中 7 项已确认" in zh.text
+
+
+async def test_the_remediation_form_is_customer_services_and_the_agent_is_refused(
+    web: httpx.AsyncClient,
+    api: httpx.AsyncClient,
+    login: Login,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    number, _ = await new_policy(api, login, sessions)
+    r = await api.post(
+        f"/v1/policies/{number}/return-visit",
+        json={"decision": "misselling", "reason": "told it was a savings plan"},
+        headers=await login("cora"),
+    )
+    assert r.status_code == 200, r.text
+    task_id = r.json()["return_visit"]["remediation_task_id"]
+
+    # The selling agent sees that it is open, not the form; sending it anyway is refused.
+    await sign_in(web, "alice")
+    page = await web.get(f"/ui/policies/{number}")
+    assert 'data-testid="remediation-form"' not in page.text
+    assert "Customer service or a supervisor records the remediation" in page.text
+    refused = await web.post(
+        f"/ui/policies/{number}/remediation",
+        data={"reason": "explained again", "csrf": csrf_of(page.text)},
+    )
+    assert refused.status_code == 409
+    assert "You sold this policy: its remediation" in refused.text
+    assert "Nothing was changed." in refused.text
+
+    await sign_in(web, "cora")
+    page = await web.get(f"/ui/policies/{number}")
+    assert 'data-testid="remediation-form"' in page.text
+    empty = await web.post(
+        f"/ui/policies/{number}/remediation", data={"reason": " ", "csrf": csrf_of(page.text)}
+    )
+    assert empty.status_code == 422 and "Say what was done to put it right." in empty.text
+    done = await web.post(
+        f"/ui/policies/{number}/remediation",
+        data={"reason": "called back, explained the cover", "csrf": csrf_of(page.text)},
+    )
+    assert (done.status_code, done.headers["location"]) == (
+        303,
+        f"/ui/policies/{number}?done=remediated",
+    )
+    page = await web.get(done.headers["location"])
+    assert "Remediation recorded: the remediation task is done." in page.text
+    assert "Mis-selling remediated by cora: called back, explained the cover" in page.text
+    assert "Remediated by cora." in page.text
+    assert 'data-testid="remediation-form"' not in page.text
+    row = await task_row(sessions, task_id)
+    assert row is not None and row.status == "done"
+
+    zh = await web.get(f"/ui/policies/{number}", headers={"Accept-Language": "zh-CN"})
+    assert "已由 cora 整改。" in zh.text
+    assert "销售误导已由 cora 整改：called back, explained the cover" in zh.text

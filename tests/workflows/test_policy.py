@@ -20,7 +20,14 @@ from temporalio.worker import Worker
 from domain.activities import LedgerEntry, Refund
 from domain.business import SHANGHAI, business_today
 from domain.enrollment import MaskedCustomer
-from domain.policies import CHECKLIST_ITEMS, PolicyStage, PolicyState, PolicyStatus, add_years
+from domain.policies import (
+    CHECKLIST_ITEMS,
+    PolicyStage,
+    PolicyState,
+    PolicyStatus,
+    Sealed,
+    add_years,
+)
 from domain.products import get_product
 from domain.underwriting import Actor, Role
 from tests.support import act, record_changes_mock, working_days_mock
@@ -31,11 +38,14 @@ from workflows.inputs import (
     ReceiptSigned,
     RemediationResolution,
     ReturnVisitOutcome,
+    ServicingChange,
 )
 from workflows.policy import PolicyWorkflow, workflow_id_for
 
 CORA = Actor(username="cora", roles=(Role.SERVICE,))
 # The selling agent, even holding the service role, never does their own sale's visit.
+ALICE = Actor(username="alice", roles=(Role.AGENT,))
+BOB = Actor(username="bob", roles=(Role.AGENT,))
 ALICE_SERVICE = Actor(username="alice", roles=(Role.AGENT, Role.SERVICE))
 SUE = Actor(username="sue", roles=(Role.SUPERVISOR,), approval_limit=Decimal("5000000"))
 PREMIUM = Decimal("180.00")
@@ -348,3 +358,57 @@ async def test_term_life_runs_twenty_policy_years_each_run_small(harness: Harnes
         )
     assert len(runs) == 20
     assert max(runs) < 200
+
+
+# --- servicing changes (保全) --------------------------------------------------------------
+
+NEW_PHONE = Sealed(enc="test-1:c2VhbGVkLXBob25l", masked="139****0000")
+NEW_ACCOUNT = Sealed(enc="test-1:c2VhbGVkLWFjY291bnQ", masked="************4321")
+
+
+async def test_a_phone_and_account_change_is_applied_in_the_same_write_as_the_state(
+    harness: Harness,
+) -> None:
+    handle = await harness.start()
+    after = await handle.execute_update(
+        PolicyWorkflow.change_servicing,
+        ServicingChange(phone=NEW_PHONE, payment_account=NEW_ACCOUNT, actor=CORA),
+    )
+    # The state keeps only the masks; the sealed values go to the read model's rows.
+    assert after.holder.phone == "139****0000"
+    assert after.payment_account == "************4321"
+    assert [(e.note, e.by) for e in after.history[-2:]] == [
+        ("phone number changed", "cora"),
+        ("payment account changed", "cora"),
+    ]
+    (phone,) = harness.world.named(act.CHANGE_CUSTOMER_PHONE)
+    assert phone.customer_id == "cust-1" and phone.phone == NEW_PHONE
+    (account,) = harness.world.named(act.CHANGE_PAYMENT_ACCOUNT)
+    assert account.policy_number == number(handle) and account.account == NEW_ACCOUNT
+    # One batch: the state recorded and both writes, in the Update's own step.
+    names = [n for n, _ in harness.world.calls]
+    last = len(names) - 1 - names[::-1].index(act.RECORD_POLICY)
+    assert names[last + 1 : last + 3] == [act.CHANGE_CUSTOMER_PHONE, act.CHANGE_PAYMENT_ACCOUNT]
+    assert after.premium_reminders is True  # untouched
+
+
+async def test_a_servicing_change_is_refused_at_once_for_a_stranger_or_nothing_asked(
+    harness: Harness,
+) -> None:
+    handle = await harness.start()
+    before = await handle.query(PolicyWorkflow.state)
+    stranger = ServicingChange(phone=NEW_PHONE, actor=BOB)
+    assert await refused(handle.execute_update(PolicyWorkflow.change_servicing, stranger)) == (
+        "not_your_case"
+    )
+    empty = ServicingChange(actor=ALICE)
+    assert await refused(handle.execute_update(PolicyWorkflow.change_servicing, empty)) == (
+        "nothing_to_change"
+    )
+    assert await handle.query(PolicyWorkflow.state) == before
+    assert harness.world.named(act.CHANGE_CUSTOMER_PHONE) == []
+    # The agent may turn reminders off; nothing else moves.
+    after = await handle.execute_update(
+        PolicyWorkflow.change_servicing, ServicingChange(premium_reminders=False, actor=ALICE)
+    )
+    assert after.premium_reminders is False and after.holder.phone == before.holder.phone
