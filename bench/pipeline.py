@@ -44,3 +44,12 @@ class BenchLocalPipelineWorkflow:
                 bench_step, n, start_to_close_timeout=_TIMEOUT
             )
         return n
+
+
+@workflow.defn(name="BenchTimer")
+class BenchTimerWorkflow:
+    """Nothing but a timer: the bare workflow beside a parked PolicyWorkflow."""
+
+    @workflow.run
+    async def run(self, seconds: float) -> None:
+        await workflow.sleep(seconds)

@@ -65,6 +65,13 @@ TARGETS = (
     # Both with 5,000 parked: parked.underwriting_tasks_open says how many were.
     Target("parked_decision_p99_ms", "parked.decisions.p99_ms", "below", 300),
     Target("parked_worker_rss_mib", "parked.rss_parked_mib.worker", "below", 1024),
+    # Issue 14, meant with 100,000 policies in force (policies.parked says how many were).
+    Target("policies_worker_rss_mib", "policies.policy.rss_parked_mib.worker", "below", 1024),
+    Target("policies_list_p99_ms", "policies.api.list_effective.p99_ms", "below", 200),
+    Target("policies_ops_search_p99_ms", "policies.api.ops_search.p99_ms", "below", 200),
+    # Issue 17, meant over 1,000,000 tasks and 200,000 policies (reports.seeded.*).
+    Target("reports_worst_p99_ms", "reports.aggregates_worst_p99_ms", "below", 1000),
+    Target("reports_mismatched_cells", "reports.mismatched_cells", "at_most", 0),
 )
 ENROLLMENT_TARGET = TARGETS[0].target  # the CPU budget's rate: this times the baseline's
 # Ratios between figures of the same run; tuning, pools and inbox ones are added per run.
@@ -97,6 +104,16 @@ RATIOS = (
 _TUNING = re.compile(rf"tuning\.(\w+)\.after\.{RATE}")
 _POOL = re.compile(rf"pools\.(\w+)\.(\w+)\.{RATE}")
 _INBOX_ROW = re.compile(r"inbox\.sql\.with_index\.keyset\.row_(\d+)\.p50_ms")
+_REPORT = re.compile(r"reports\.aggregates\.([\w-]+)\.p50_ms")
+# The policies scenario: each figure of the policies beside the bare timer workflows'.
+POLICY_FIGURES = (
+    ("parked_per_s", "parked_per_s"),
+    ("worker_rss_grown", "rss_grown_mib.worker"),
+    ("server_rss_grown", "rss_grown_mib.temporal"),
+    ("disk_per_workflow", "disk_per_workflow_kib.temporal"),
+    ("worker_cpu_per_workflow", "cpu_per_workflow_ms.worker"),
+    ("server_cpu_per_workflow", "cpu_per_workflow_ms.temporal"),
+)
 
 
 def unit_of(path: tuple[str, ...]) -> str:
@@ -125,7 +142,8 @@ def flatten(
 
 
 def ratios_for(values: dict[str, float]) -> list[Ratio]:
-    """The fixed ratios, and those of the tuning changes, pools and inbox queries measured."""
+    """The fixed ratios, and those of the tuning changes, pools, inbox queries, reports and
+    policies measured."""
     out = list(RATIOS)
     for name in values:
         if m := _TUNING.fullmatch(name):
@@ -135,6 +153,20 @@ def ratios_for(values: dict[str, float]) -> list[Ratio]:
         elif (m := _POOL.fullmatch(name)) and m[2] != "pool_10_overflow":
             base = f"pools.{m[1]}.pool_10_overflow.{RATE}"
             out.append(Ratio(f"pools.{m[1]}.{m[2]}_vs_pool_10_overflow", name, base))
+        elif m := _REPORT.fullmatch(name):
+            key = f"reports.{m[1]}_raw_vs_aggregates"
+            for suffix, q in (("", "p50_ms"), (".p99", "p99_ms")):
+                raw, aggregated = f"reports.raw.{m[1]}.{q}", f"reports.aggregates.{m[1]}.{q}"
+                out.append(Ratio(key + suffix, raw, aggregated))
+    for key, figure in POLICY_FIGURES:
+        if f"policies.policy.{figure}" in values:
+            out.append(
+                Ratio(
+                    f"policies.{key}_vs_bare",
+                    f"policies.policy.{figure}",
+                    f"policies.bare.{figure}",
+                )
+            )
     rows = [int(m[1]) for name in values if (m := _INBOX_ROW.fullmatch(name))]
     if rows:
         deep, sql = f"row_{max(rows)}", "inbox.sql"

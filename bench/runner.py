@@ -28,9 +28,11 @@ from bench.api_load import run_api_load
 from bench.inbox import run_inbox
 from bench.load import Progress
 from bench.parked import run_parked
+from bench.policies import run_policies
 from bench.pools import run_pools
 from bench.processes import People
 from bench.profile import run_profiles
+from bench.reports import run_reports
 from bench.sampler import ProcessSampler
 from bench.stack import REPO, Stack
 from bench.throughput import run_throughput, run_tuning
@@ -45,6 +47,8 @@ SCENARIOS = (
     "profile",
     "parked",
     "inbox",
+    "policies",
+    "reports",
 )
 
 
@@ -74,6 +78,13 @@ class Sizes:
     query_reps: int = 10
     profile_enrollments: int = 150  # enrollments run with py-spy on the worker
     profile_api_flows: int = 60  # API agent flows run with py-spy on the API and worker
+    policies: int = 100_000  # PolicyWorkflows parked in force, and as many bare timers
+    policies_concurrency: int = 50
+    policy_pages: int = 100  # GET /v1/policies?status=effective and the ops search, each
+    report_tasks: int = 1_000_000  # a year's raw rows for the reports
+    report_policies: int = 200_000
+    report_reps: int = 20  # each report over the year from the aggregates
+    report_raw_reps: int = 3  # and from the raw tables
 
 
 QUICK = replace(
@@ -92,6 +103,12 @@ QUICK = replace(
     query_reps=5,
     profile_enrollments=80,
     profile_api_flows=30,
+    policies=2_000,
+    policy_pages=50,
+    report_tasks=50_000,
+    report_policies=10_000,
+    report_reps=10,
+    report_raw_reps=2,
 )
 
 
@@ -252,6 +269,21 @@ async def run(args: argparse.Namespace, s: Sizes, stack: Stack) -> dict[str, Any
                 keyset_pages=s.inbox_pages,
                 depths=[0, 10_000, 50_000, s.inbox_tasks - 100],
                 reps=s.query_reps,
+            )
+        if "policies" in only:
+            out["policies"] = await run_policies(
+                stack,
+                policies=s.policies,
+                concurrency=s.policies_concurrency,
+                pages=s.policy_pages,
+            )
+        if "reports" in only:
+            out["reports"] = await run_reports(
+                stack,
+                tasks=s.report_tasks,
+                policies=s.report_policies,
+                reps=s.report_reps,
+                raw_reps=s.report_raw_reps,
             )
     out["whole_run"] = whole.as_dict()
     out["log_errors"] = stack.log_errors()

@@ -257,30 +257,54 @@ async def build_report(
         )
     check_range(start, end)
     who = visible_agent(actor, agent)
-    report = Report(
+    report = new_report(name, start, end, who)
+    if name == "sla":
+        fold_sla(report, await aggregates.task_rows(session, start=start, end=end, agent=who))
+    else:
+        daily: list[Any] = []
+        samples: list[Any] = []
+        if _SUMS.get(name):
+            daily = await aggregates.daily_rows(session, start=start, end=end, agent=who)
+        if measures := measures_of(name):
+            samples = await aggregates.sample_rows(
+                session, start=start, end=end, agent=who, measures=measures
+            )
+        fold_by_agent(report, daily, samples)
+    await session.commit()  # reads only: end the transaction
+    return report
+
+
+def new_report(name: str, start: date, end: date, agent: str | None) -> Report:
+    """An empty report of ``name`` over the range, for ``fold_by_agent`` or ``fold_sla``."""
+    return Report(
         name=name,
         title=TITLES[name],
         start=start,
         end=end,
-        agent=who,
+        agent=agent,
         columns=[],
         rows=[],
         total={},
     )
-    if name == "sla":
-        await _sla(session, report)
-    else:
-        await _by_agent(session, report)
-    await session.commit()  # reads only: end the transaction
-    return report
+
+
+def measures_of(name: str) -> list[str]:
+    """The sample measures report ``name`` reads."""
+    percentiles = _PERCENTILES.get(name, [])
+    counts = _SAMPLE_COUNTS.get(name, [])
+    return sorted({m for _, m, _ in percentiles} | {m for _, m in counts})
 
 
 def _days(start: date, end: date) -> list[date]:
     return [start + timedelta(days=n) for n in range((end - start).days + 1)]
 
 
-async def _by_agent(session: AsyncSession, report: Report) -> None:
-    name, who = report.name, report.agent
+def fold_by_agent(report: Report, daily: Iterable[Any], samples_read: Iterable[Any]) -> None:
+    """Sum the per-agent day rows (``ReportDaily``) and merge the samples
+    (``ReportSamples``) of the range into ``report``: its columns, rows, total, series.
+    The rows are the aggregates' or (the benchmark's check) the same built from the raw
+    tables."""
+    name = report.name
     sums = _SUMS.get(name, [])
     ratios = _RATIOS.get(name, [])
     percentiles = _PERCENTILES.get(name, [])
@@ -296,20 +320,18 @@ async def _by_agent(session: AsyncSession, report: Report) -> None:
     per_day: dict[date, dict[str, Value]] = defaultdict(dict)
     total: dict[str, Value] = {}
     if sums:
-        for row in await aggregates.daily_rows(
-            session, start=report.start, end=report.end, agent=who
-        ):
+        for row in daily:
             for column in sums:
                 value = getattr(row, column.key)
                 for bucket in (per_agent[row.agent], per_day[row.day], total):
                     bucket[column.key] = _add(bucket.get(column.key), value)
-    measures = sorted({m for _, m, _ in percentiles} | {m for _, m in counts})
+    measures = measures_of(name)
     samples: dict[tuple[str, str], list[list[int]]] = defaultdict(list)
     daily_samples: dict[tuple[date, str], list[list[int]]] = defaultdict(list)
     if measures:
-        for s in await aggregates.sample_rows(
-            session, start=report.start, end=report.end, agent=who, measures=measures
-        ):
+        for s in samples_read:
+            if s.measure not in measures:
+                continue
             per_agent.setdefault(s.agent, {})
             samples[(s.agent, s.measure)].append(s.samples)
             samples[("*", s.measure)].append(s.samples)
@@ -346,14 +368,13 @@ async def _by_agent(session: AsyncSession, report: Report) -> None:
     ]
 
 
-async def _sla(session: AsyncSession, report: Report) -> None:
+def fold_sla(report: Report, task_rows: Iterable[Any]) -> None:
+    """Sum the SLA day rows (``ReportTaskDaily``) of the range into ``report``."""
     report.columns = list(_SLA)
     per_kind: dict[str, dict[str, Value]] = defaultdict(dict)
     per_day: dict[date, dict[str, Value]] = defaultdict(dict)
     total: dict[str, Value] = {}
-    for row in await aggregates.task_rows(
-        session, start=report.start, end=report.end, agent=report.agent
-    ):
+    for row in task_rows:
         for key in _TASK_FIGURES:
             value = getattr(row, key)
             for bucket in (per_kind[row.kind], per_day[row.day], total):

@@ -114,7 +114,24 @@ async def replace_day(session: AsyncSession, figures: DayFigures) -> ReportDayAg
     day = figures.day
     for model in (ReportDaily, ReportTaskDaily, ReportSamples):
         await session.execute(delete(model).where(model.day == day))
-    now = utcnow()
+    agent_rows, task_rows, sample_rows = rows_of(figures)
+    for model, rows in (
+        (ReportDaily, agent_rows),
+        (ReportTaskDaily, task_rows),
+        (ReportSamples, sample_rows),
+    ):
+        if rows:
+            await session.execute(insert(model), rows)
+    return ReportDayAggregated(
+        day=day, agent_rows=len(agent_rows), task_rows=len(task_rows), sample_rows=len(sample_rows)
+    )
+
+
+def rows_of(
+    figures: DayFigures,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """A day's figures as the rows of ReportDaily, ReportTaskDaily and ReportSamples."""
+    day, now = figures.day, utcnow()
     agent_rows = [
         {"day": day, "agent": agent, "computed_at": now, **values}
         for agent, values in sorted(figures.agents.items())
@@ -127,16 +144,7 @@ async def replace_day(session: AsyncSession, figures: DayFigures) -> ReportDayAg
         {"day": day, "agent": agent, "measure": measure, "samples": samples}
         for (agent, measure), samples in sorted(figures.sorted_samples().items())
     ]
-    for model, rows in (
-        (ReportDaily, agent_rows),
-        (ReportTaskDaily, task_rows),
-        (ReportSamples, sample_rows),
-    ):
-        if rows:
-            await session.execute(insert(model), rows)
-    return ReportDayAggregated(
-        day=day, agent_rows=len(agent_rows), task_rows=len(task_rows), sample_rows=len(sample_rows)
-    )
+    return agent_rows, task_rows, sample_rows
 
 
 def _range(model: Any, start: date, end: date, agent: str | None) -> Any:

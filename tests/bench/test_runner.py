@@ -28,6 +28,14 @@ def test_quick_takes_the_smaller_sizes_and_only_picks_scenarios() -> None:
     assert args.only == ["pools", "baseline"]
     assert sizes == QUICK
     assert sizes.parked < Sizes().parked
+    assert (sizes.policies, sizes.report_tasks, sizes.report_policies) == (2_000, 50_000, 10_000)
+    assert {"policies", "reports"} <= set(SCENARIOS)
+    defaults = Sizes()
+    assert (defaults.policies, defaults.report_tasks, defaults.report_policies) == (
+        100_000,
+        1_000_000,
+        200_000,
+    )
 
 
 def test_a_flag_beats_the_environment_which_beats_the_default(
