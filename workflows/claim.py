@@ -378,14 +378,14 @@ class ClaimWorkflow:
         person who fixes the account. The payout deadline is watched throughout."""
         amount = self._state.amount_approved
         assert amount is not None
-        payout = self._state.payout
+        start, payout = self._start, self._state.payout
         deadlines = self._state.deadlines
-        deadlines.payout_due_at = workflow.now() + self._start.clocks.payout_deadline
+        deadlines.payout_due_at = workflow.now() + start.clocks.payout_deadline
         payout.amount = amount
         await self._p.notify("claim_approved")
         while True:
             payout.attempts += 1
-            key = f"payout:{self._start.claim_no}"
+            key = f"payout:{start.claim_no}"
             if payout.attempts > 1:
                 key += f":{payout.attempts}"
             payout.idempotency_key = key
@@ -395,8 +395,8 @@ class ClaimWorkflow:
                 steps.PAY_CLAIM,
                 PayoutRequest(
                     idempotency_key=key,
-                    claim_no=self._start.claim_no,
-                    policy_number=self._start.policy_number,
+                    claim_no=start.claim_no,
+                    policy_number=start.policy_number,
                     amount=amount,
                     account=self._account,
                 ),
