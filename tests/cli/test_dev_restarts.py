@@ -18,24 +18,27 @@ def _exits(code: int) -> subprocess.Popen[bytes]:
     return proc
 
 
-def _sleeps() -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+def _runs() -> subprocess.Popen[bytes]:
+    """A child that keeps running until it is killed (or its stdin closes): no timer."""
+    return subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+    )
 
 
 def test_a_dead_worker_is_restarted_with_a_log_line_and_the_api_left_alone(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    api = _sleeps()
+    api = _runs()
     started: list[subprocess.Popen[bytes]] = []
 
     def spawn_worker() -> subprocess.Popen[bytes]:
-        started.append(_sleeps())
+        started.append(_runs())
         return started[-1]
 
     children = [("worker", _exits(3)), ("api", api)]
     restarts: dict[str, int] = {}
     try:
-        restart_dead_children(children, {"worker": spawn_worker, "api": _sleeps}, restarts)
+        restart_dead_children(children, {"worker": spawn_worker, "api": _runs}, restarts)
 
         assert children == [("worker", started[0]), ("api", api)]
         assert restarts == {"worker": 1}
@@ -55,4 +58,4 @@ def test_restarts_are_bounded_and_a_dead_temporal_server_still_stops_the_stack()
         restart_dead_children(children, {"api": lambda: _exits(1)}, restarts)
 
     with pytest.raises(typer.Exit):  # nothing can restart the Temporal dev server
-        restart_dead_children([("temporal", _exits(1))], {"api": _sleeps}, {})
+        restart_dead_children([("temporal", _exits(1))], {"api": _runs}, {})
