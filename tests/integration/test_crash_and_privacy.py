@@ -13,18 +13,19 @@ from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from core.config import Settings
-from domain.enrollment import CustomerDetails, PaymentMethod, Status
+from domain.enrollment import CustomerDetails, PaymentMethod, Quote, Status
 from domain.identity import make_id_number
 from domain.policies import PolicyStage, PolicyStatus
 from gateways.payment import GatewayMode, PaymentGateway
@@ -99,6 +100,50 @@ async def crash_setup(
         worker.stop()
 
 
+async def _auto_debit_enrollment(
+    dev_env: WorkflowEnvironment,
+    worker: Any,
+    name: str,
+    birth: date,
+    serial: int,
+    product: str,
+    sum_insured: str,
+) -> tuple[str, WorkflowHandle[Any, Any], Quote]:
+    """An enrollment started on `worker`'s queue, quoted and submitted for auto-debit:
+    from here it verifies, underwrites and charges by itself."""
+    app_no = "E" + uuid.uuid4().hex[:12].upper()
+    handle = await dev_env.client.start_workflow(
+        EnrollmentWorkflow.run,
+        EnrollmentStart(
+            application_no=app_no,
+            agent="alice",
+            customer=CustomerDetails(
+                name=name, id_number=make_id_number("110105", birth, serial), phone=PHONE
+            ),
+            birth_date=birth,
+        ),
+        id=workflow_id_for(app_no),
+        task_queue=worker.env["INSUREFLOW_TASK_QUEUE"],
+        search_attributes=TypedSearchAttributes([SearchAttributePair(sa.PROCESS, "enrollment")]),
+    )
+    quote = await handle.execute_update(
+        EnrollmentWorkflow.quote,
+        QuoteRequest(product_code=product, sum_insured=Decimal(sum_insured), by="alice"),
+    )
+    await handle.execute_update(
+        EnrollmentWorkflow.submit_application,
+        ApplicationSubmit(
+            quote_id=quote.quote_id,
+            payment_method=PaymentMethod.AUTO_DEBIT,
+            bank_account=ACCOUNT,
+            consent=True,
+            start_date=datetime.now(SHANGHAI).date(),
+            by="alice",
+        ),
+    )
+    return app_no, handle, quote
+
+
 async def _wait(condition, *, within: float, what: str) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + within
     while not await condition():
@@ -119,37 +164,10 @@ async def test_worker_killed_during_premium_charge_leaves_one_ledger_row_and_an_
     PaymentGateway.write_control(control, GatewayMode.NORMAL, latency=8)
     worker.start()
 
-    app_no = "E" + uuid.uuid4().hex[:12].upper()
+    app_no, handle, _ = await _auto_debit_enrollment(
+        dev_env, worker, "李四", date(1985, 2, 3), 7, "ACCIDENT_1Y", "100000"
+    )
     key = f"premium:{app_no}"
-    handle = await dev_env.client.start_workflow(
-        EnrollmentWorkflow.run,
-        EnrollmentStart(
-            application_no=app_no,
-            agent="alice",
-            customer=CustomerDetails(
-                name="李四", id_number=make_id_number("110105", date(1985, 2, 3), 7), phone=PHONE
-            ),
-            birth_date=date(1985, 2, 3),
-        ),
-        id=workflow_id_for(app_no),
-        task_queue=worker.env["INSUREFLOW_TASK_QUEUE"],
-        search_attributes=TypedSearchAttributes([SearchAttributePair(sa.PROCESS, "enrollment")]),
-    )
-    quote = await handle.execute_update(
-        EnrollmentWorkflow.quote,
-        QuoteRequest(product_code="ACCIDENT_1Y", sum_insured=Decimal("100000"), by="alice"),
-    )
-    await handle.execute_update(
-        EnrollmentWorkflow.submit_application,
-        ApplicationSubmit(
-            quote_id=quote.quote_id,
-            payment_method=PaymentMethod.AUTO_DEBIT,
-            bank_account=ACCOUNT,
-            consent=True,
-            start_date=datetime.now(SHANGHAI).date(),
-            by="alice",
-        ),
-    )
 
     async def charged_at_bank() -> bool:
         async with sessions() as s:
@@ -197,35 +215,8 @@ async def test_worker_killed_during_the_cooling_off_refund_leaves_one_ledger_row
     worker.start()
 
     # A TERM_LIFE_20 policy (auto-underwritten, charged): its process runs on this worker.
-    app_no = "E" + uuid.uuid4().hex[:12].upper()
-    handle = await dev_env.client.start_workflow(
-        EnrollmentWorkflow.run,
-        EnrollmentStart(
-            application_no=app_no,
-            agent="alice",
-            customer=CustomerDetails(
-                name="王五", id_number=make_id_number("110105", date(1988, 6, 9), 11), phone=PHONE
-            ),
-            birth_date=date(1988, 6, 9),
-        ),
-        id=workflow_id_for(app_no),
-        task_queue=worker.env["INSUREFLOW_TASK_QUEUE"],
-        search_attributes=TypedSearchAttributes([SearchAttributePair(sa.PROCESS, "enrollment")]),
-    )
-    quote = await handle.execute_update(
-        EnrollmentWorkflow.quote,
-        QuoteRequest(product_code="TERM_LIFE_20", sum_insured=Decimal("200000"), by="alice"),
-    )
-    await handle.execute_update(
-        EnrollmentWorkflow.submit_application,
-        ApplicationSubmit(
-            quote_id=quote.quote_id,
-            payment_method=PaymentMethod.AUTO_DEBIT,
-            bank_account=ACCOUNT,
-            consent=True,
-            start_date=datetime.now(SHANGHAI).date(),
-            by="alice",
-        ),
+    _, handle, quote = await _auto_debit_enrollment(
+        dev_env, worker, "王五", date(1988, 6, 9), 11, "TERM_LIFE_20", "200000"
     )
     enrolled = await asyncio.wait_for(handle.result(), timeout=120)
     assert enrolled.status == Status.EFFECTIVE and enrolled.policy_number
