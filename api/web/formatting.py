@@ -6,7 +6,7 @@ between them. Pure functions, computed on the server."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -178,10 +178,12 @@ def refusal_text(
 
 # --- task subjects -----------------------------------------------------------------------
 
+Reworded = tuple[tuple[re.Pattern[str], str], ...]  # a pattern of English and its msgid
+
 # The subjects the processes write into a task (workflows/: ``subject=``), in English as
 # the API gives them; the console says them in the reader's language. Params named in
 # ``_SUBJECT_CODES`` are codes (the incident type).
-_SUBJECTS: tuple[tuple[re.Pattern[str], str], ...] = (
+_SUBJECTS: Reworded = (
     (
         re.compile(r"^Underwrite (?P<product>\S+) for (?P<customer>.+)$", re.DOTALL),
         N_("Underwrite %(product)s for %(customer)s"),
@@ -210,17 +212,32 @@ _SUBJECTS: tuple[tuple[re.Pattern[str], str], ...] = (
 _SUBJECT_CODES = frozenset({"incident"})
 
 
+def reword(
+    text: str,
+    table: Reworded,
+    *,
+    lang: Language,
+    param: Callable[[str, str], Any] = lambda _name, value: value,
+) -> str | None:
+    """`text`, a sentence a process wrote in English, said in `lang`: the first pattern of
+    `table` that matches it gives the msgid, its named groups the params (each passed
+    through `param(name, value)`); None when no pattern knows it."""
+    for pattern, msgid in table:
+        found = pattern.match(text)
+        if found:
+            return lang.gettext(msgid, **{k: param(k, v) for k, v in found.groupdict().items()})
+    return None
+
+
 def subject_text(subject: str, *, lang: Language) -> str:
     """A task's subject in `lang`; one not known here as the process wrote it."""
-    for pattern, msgid in _SUBJECTS:
-        found = pattern.match(subject)
-        if found:
-            params = {
-                k: words(v, lang=lang) if k in _SUBJECT_CODES else v
-                for k, v in found.groupdict().items()
-            }
-            return lang.gettext(msgid, **params)
-    return subject
+    said = reword(
+        subject,
+        _SUBJECTS,
+        lang=lang,
+        param=lambda name, value: words(value, lang=lang) if name in _SUBJECT_CODES else value,
+    )
+    return subject if said is None else said
 
 
 # --- the timeline --------------------------------------------------------------------------

@@ -80,7 +80,7 @@ _FIXED_NOTES = {
     "phone number changed": N_("The customer's phone number changed"),
     "payment account changed": N_("The auto-debit account changed"),
 }
-_PATTERN_NOTES: tuple[tuple[re.Pattern[str], str], ...] = (
+_PATTERN_NOTES: formatting.Reworded = (
     (re.compile(r"^policy year (?P<n>\d+)$"), N_("Policy year %(n)s begins")),
     (
         re.compile(
@@ -125,17 +125,16 @@ def history_note(note: str | None, *, lang: Language) -> str:
     fixed = _FIXED_NOTES.get(text)
     if fixed:
         return lang.gettext(fixed)
-    for pattern, msgid in _PATTERN_NOTES:
-        found = pattern.match(text)
-        if found:
-            params: dict[str, Any] = dict(found.groupdict())
-            if "amount" in params:
-                params["amount"] = lang.money(params["amount"])
-            return lang.gettext(msgid, **params)
-    return scrub(text)
+    said = formatting.reword(
+        text,
+        _PATTERN_NOTES,
+        lang=lang,
+        param=lambda name, value: lang.money(value) if name == "amount" else value,
+    )
+    return scrub(text) if said is None else said
 
 
-_OUTCOMES: tuple[tuple[re.Pattern[str], str], ...] = (
+_OUTCOMES: formatting.Reworded = (
     (re.compile(r"^(?P<n>\d+) of (?P<of>\d+) confirmed$"), N_("%(n)s of %(of)s confirmed")),
     (re.compile(r"^unreachable (?P<n>\d+) times$"), N_("not reached %(n)s times")),
     (re.compile(r"^mis-selling found$"), N_("mis-selling found")),
@@ -144,11 +143,8 @@ _OUTCOMES: tuple[tuple[re.Pattern[str], str], ...] = (
 
 def visit_outcome(text: str | None, *, lang: Language) -> str:
     """The return visit's outcome (domain.policies.ReturnVisit.outcome) in words."""
-    for pattern, msgid in _OUTCOMES:
-        found = pattern.match(text or "")
-        if found:
-            return lang.gettext(msgid, **found.groupdict())
-    return scrub(text or "")
+    said = formatting.reword(text or "", _OUTCOMES, lang=lang)
+    return scrub(text or "") if said is None else said
 
 
 def visit_refusal(err: ProblemError, *, lang: Language) -> str:
