@@ -1,4 +1,5 @@
-"""Opaque keyset-pagination cursors: url-safe base64 of a small JSON document."""
+"""Keyset pagination: opaque cursors (url-safe base64 of a small JSON document) and the
+newest-first page every case listing reads."""
 
 from __future__ import annotations
 
@@ -6,6 +7,13 @@ import base64
 import binascii
 import json
 from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+T = TypeVar("T")
 
 
 def encode_cursor(scope: str, at: datetime, key: str) -> str:
@@ -29,3 +37,31 @@ def decode_cursor(scope: str, cursor: str) -> tuple[datetime, str]:
     if at.tzinfo is None or not isinstance(key, str):
         raise ValueError("malformed cursor")
     return at, key
+
+
+async def newest_first(
+    session: AsyncSession,
+    query: Select[T],
+    *,
+    at: InstrumentedAttribute[datetime],
+    key: InstrumentedAttribute[str],
+    scope: str,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[T], str | None]:
+    """One page of `query`'s rows, newest `at` first (`key` breaks ties), after `cursor`,
+    and the cursor of the next page (None on the last). ValueError for a malformed cursor
+    (one of another `scope` included) or a limit below 1."""
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    if cursor is not None:
+        after_at, after_key = decode_cursor(scope, cursor)
+        query = query.where(tuple_(at, key) < (after_at, after_key))
+    query = query.order_by(at.desc(), key.desc())
+    # One extra row tells whether another page exists.
+    rows: list[Any] = list(await session.scalars(query.limit(limit + 1)))
+    if len(rows) <= limit:
+        return rows, None
+    page = rows[:limit]
+    last = page[-1]
+    return page, encode_cursor(scope, getattr(last, at.key), getattr(last, key.key))

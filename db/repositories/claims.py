@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Claim, utcnow
-from db.pagination import decode_cursor, encode_cursor
+from db.pagination import newest_first
 from db.upsert import insert_or_update
 from domain.claims import ClaimHistoryEntry, ClaimState, ClaimStatus
 
@@ -66,8 +66,6 @@ async def list_claims(
     Returns one page and the cursor of the next page (None on the last page). Raises
     ValueError for a malformed cursor (one of another listing included) or a limit below 1.
     """
-    if limit < 1:
-        raise ValueError("limit must be at least 1")
     query = select(Claim)
     if agent is not None:
         query = query.where(Claim.agent == agent)
@@ -77,17 +75,15 @@ async def list_claims(
         query = query.where(Claim.status == status)
     if policy_number is not None:
         query = query.where(Claim.policy_number == policy_number)
-    if cursor is not None:
-        after_at, after_key = decode_cursor(_CURSOR_SCOPE, cursor)
-        query = query.where(tuple_(Claim.created_at, Claim.claim_no) < (after_at, after_key))
-    query = query.order_by(Claim.created_at.desc(), Claim.claim_no.desc())
-    # One extra row tells whether another page exists.
-    rows = list(await session.scalars(query.limit(limit + 1)))
-    if len(rows) <= limit:
-        return rows, None
-    page = rows[:limit]
-    last = page[-1]
-    return page, encode_cursor(_CURSOR_SCOPE, last.created_at, last.claim_no)
+    return await newest_first(
+        session,
+        query,
+        at=Claim.created_at,
+        key=Claim.claim_no,
+        scope=_CURSOR_SCOPE,
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 async def claims_for_incident(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import exists, select, tuple_, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Enrollment, utcnow
-from db.pagination import decode_cursor, encode_cursor
+from db.pagination import newest_first
 from db.upsert import insert_or_update
 from domain.enrollment import EnrollmentState, HistoryEntry, Stage, Status
 
@@ -73,8 +73,6 @@ async def list_enrollments(
     Returns one page and the cursor of the next page (None on the last page). Raises
     ValueError for a malformed cursor or a limit below 1.
     """
-    if limit < 1:
-        raise ValueError("limit must be at least 1")
     query = select(Enrollment)
     if agent is not None:
         query = query.where(Enrollment.agent == agent)
@@ -82,19 +80,15 @@ async def list_enrollments(
         query = query.where(Enrollment.stage == stage)
     if status is not None:
         query = query.where(Enrollment.status == status)
-    if cursor is not None:
-        after_at, after_key = decode_cursor(_CURSOR_SCOPE, cursor)
-        query = query.where(
-            tuple_(Enrollment.created_at, Enrollment.application_no) < (after_at, after_key)
-        )
-    query = query.order_by(Enrollment.created_at.desc(), Enrollment.application_no.desc())
-    # One extra row tells whether another page exists.
-    rows = list(await session.scalars(query.limit(limit + 1)))
-    if len(rows) <= limit:
-        return rows, None
-    page = rows[:limit]
-    last = page[-1]
-    return page, encode_cursor(_CURSOR_SCOPE, last.created_at, last.application_no)
+    return await newest_first(
+        session,
+        query,
+        at=Enrollment.created_at,
+        key=Enrollment.application_no,
+        scope=_CURSOR_SCOPE,
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 async def has_open_duplicate(

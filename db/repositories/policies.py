@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.errors import NotFound
 from db.models import Policy
-from db.pagination import decode_cursor, encode_cursor
+from db.pagination import newest_first
 from db.upsert import insert_or_ignore
 from domain.activities import PolicyIssue
 from domain.policies import PolicyState
@@ -124,20 +124,17 @@ async def list_policies(
     """Policies newest first, filtered by agent and status when given (the listing index
     leads with status). One page and the cursor of the next (None on the last page);
     ValueError for a malformed cursor (or one of another listing) or a limit below 1."""
-    if limit < 1:
-        raise ValueError("limit must be at least 1")
     query = select(Policy)
     if agent is not None:
         query = query.where(Policy.agent == agent)
     if status is not None:
         query = query.where(Policy.status == status)
-    if cursor is not None:
-        after_at, after_key = decode_cursor(_CURSOR_SCOPE, cursor)
-        query = query.where(tuple_(Policy.created_at, Policy.policy_number) < (after_at, after_key))
-    query = query.order_by(Policy.created_at.desc(), Policy.policy_number.desc())
-    rows = list(await session.scalars(query.limit(limit + 1)))
-    if len(rows) <= limit:
-        return rows, None
-    page = rows[:limit]
-    last = page[-1]
-    return page, encode_cursor(_CURSOR_SCOPE, last.created_at, last.policy_number)
+    return await newest_first(
+        session,
+        query,
+        at=Policy.created_at,
+        key=Policy.policy_number,
+        scope=_CURSOR_SCOPE,
+        cursor=cursor,
+        limit=limit,
+    )
