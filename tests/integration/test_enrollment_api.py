@@ -112,9 +112,19 @@ async def test_auto_path_through_the_api_ends_effective_with_one_ledger_row(
         rows = await s.scalar(
             select(func.count()).where(PaymentLedger.idempotency_key == f"premium:{eid}")
         )
-        policy = await s.get(Policy, body["policy_number"])
     assert rows == 1
-    assert policy is not None and policy.status == "effective"
+
+    # The policy row is the policy process's from issuance: it takes effect there, a moment
+    # after the enrollment ends.
+    async def policy_effective() -> bool:
+        async with sessions() as s:
+            policy = await s.get(Policy, body["policy_number"], populate_existing=True)
+        return policy is not None and policy.status == "effective"
+
+    deadline = time.monotonic() + 20
+    while not await policy_effective():
+        assert time.monotonic() < deadline, "the policy did not take effect within 20 s"
+        await asyncio.sleep(0.1)
 
 
 async def test_a_finished_enrollment_is_read_from_the_read_model_without_asking_the_process(
