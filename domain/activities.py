@@ -131,6 +131,7 @@ class PolicyIssue(BaseModel):
     premium: Decimal
     effective_at: datetime
     expires_at: datetime
+    payment_account: Sealed | None = None  # the application's auto-debit account
 
 
 class PolicyStatusChange(BaseModel):

@@ -6,7 +6,11 @@ itself never appears in the problem."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
+from core.crypto import FieldCipher
+from domain.masking import mask_account
+from domain.policies import Sealed
 from domain.texts import N_
 from services.problems import ProblemError
 
@@ -25,3 +29,14 @@ def check_bank_account(account: str, *, title: str = N_("Invalid bank account"))
     """422 ``invalid_bank_account`` unless `account` is 12-19 digits."""
     if not _ACCOUNT_RE.match(account):
         raise ProblemError(422, "invalid_bank_account", title, N_("12-19 digits"))
+
+
+def seal(cipher: FieldCipher, value: str, mask: Callable[[str], str]) -> Sealed:
+    """`value` as the read model stores it (its ciphertext and mask): the only form in
+    which a phone or an account a person typed enters a process."""
+    return Sealed(enc=cipher.encrypt(value), masked=mask(value))
+
+
+def seal_account(cipher: FieldCipher, account: str | None) -> Sealed | None:
+    """A bank account sealed, or None."""
+    return seal(cipher, account, mask_account) if account else None

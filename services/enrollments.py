@@ -22,6 +22,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from core.crypto import FieldCipher
 from core.passwords import hash_password_async
 from db.models import Enrollment
 from db.repositories import credentials, enrollments
@@ -30,7 +31,7 @@ from domain.enrollment import CustomerDetails, EnrollmentState, PaymentMethod, Q
 from domain.identity import InvalidIdNumber, parse_id_number
 from domain.texts import N_
 from domain.underwriting import Actor
-from services.contact import check_bank_account, check_phone
+from services.contact import check_bank_account, check_phone, seal_account
 from services.problems import ProblemError
 from services.processes import is_not_found, require_own_case, run_update, sees_all
 from workflows import search_attributes as sa
@@ -268,6 +269,7 @@ async def submit_application(
     consent: bool,
     start_date: date | None,
     query_password: str,
+    cipher: FieldCipher,
 ) -> EnrollmentState:
     """Submit the signed application of the caller's own case; verification and
     underwriting then run by themselves. The query password is stored as an argon2id hash
@@ -283,6 +285,7 @@ async def submit_application(
             quote_id=quote_id,
             payment_method=payment_method,
             bank_account=bank_account,
+            payment_account=seal_account(cipher, bank_account),
             consent=consent,
             start_date=start_date,
             by=user.username,

@@ -39,12 +39,11 @@ from core.crypto import FieldCipher
 from core.passwords import verify_and_rehash_async
 from db.models import Claim, Customer, PaymentLedger, Policy, utcnow
 from db.repositories import audit, claims, credentials, customers, ledger, policies
-from domain.masking import mask_account, mask_phone
+from domain.masking import mask_phone
 from domain.policies import (
     PolicyState,
     PolicyStatus,
     ReturnVisitDecision,
-    Sealed,
     is_live,
     next_premium_due_at,
 )
@@ -54,7 +53,7 @@ from domain.texts import N_
 from domain.underwriting import Actor, Role
 from services.audit import Caller
 from services.audit import record as record_audit
-from services.contact import check_bank_account, check_phone
+from services.contact import check_bank_account, check_phone, seal, seal_account
 from services.problems import ProblemError, refused
 from services.processes import is_not_found, run_update, sees_all
 from workflows.inputs import (
@@ -279,10 +278,8 @@ async def change_servicing(
     if asked.phone is None and asked.bank_account is None and asked.premium_reminders is None:
         raise refused("nothing_to_change")
     change = ServicingChange(
-        phone=_sealed(cipher, asked.phone.strip(), mask_phone) if asked.phone else None,
-        payment_account=(
-            _sealed(cipher, asked.bank_account, mask_account) if asked.bank_account else None
-        ),
+        phone=seal(cipher, asked.phone.strip(), mask_phone) if asked.phone else None,
+        payment_account=seal_account(cipher, asked.bank_account),
         premium_reminders=asked.premium_reminders,
         actor=user,
     )
@@ -310,10 +307,6 @@ async def set_premium_reminders(
     """A servicing change (保全): premium reminders on or off, applied at once."""
     asked = ServicingRequest(premium_reminders=on)
     return await change_servicing(temporal, session, cipher, number, user, asked, caller)
-
-
-def _sealed(cipher: FieldCipher, value: str, mask: Callable[[str], str]) -> Sealed:
-    return Sealed(enc=cipher.encrypt(value), masked=mask(value))
 
 
 async def _audit_change(

@@ -42,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
         Underwriting,
     )
     from domain.identity import age_on
-    from domain.policies import PolicyStage, PolicyStatus, has_cooling_off
+    from domain.policies import PolicyStage, PolicyStatus, Sealed, has_cooling_off
     from domain.products import QuoteRefused, annual_premium, get_product
     from domain.tasks import TaskKind
     from domain.underwriting import SYSTEM, decision_refusal, route_underwriting
@@ -212,6 +212,9 @@ class EnrollmentWorkflow:
         self._state.policy_number = policy_number
         self._state.effective_at = effective_at
         self._state.expires_at = expires_at
+        # Debited for the later premiums, only when the first was.
+        auto_debit = application.payment_method == PaymentMethod.AUTO_DEBIT
+        account = application.payment_account if auto_debit else None
         await p.call(
             steps.ISSUE_POLICY,
             PolicyIssue(
@@ -224,11 +227,12 @@ class EnrollmentWorkflow:
                 premium=quote.premium,
                 effective_at=effective_at,
                 expires_at=expires_at,
+                payment_account=account,
             ),
         )
         p.record()
         await p.notify("policy_issued", policy_number=policy_number)
-        await self._start_policy(policy_number, quote, ref.customer_id, now)
+        await self._start_policy(policy_number, quote, ref.customer_id, now, account)
         # From here the policy's own process keeps its row (effective, cancelled, expired);
         # the enrollment ends as before, when the policy takes effect.
         wait = effective_at - workflow.now()
@@ -239,7 +243,12 @@ class EnrollmentWorkflow:
         return await p.finish(Status.EFFECTIVE, by=SYSTEM)
 
     async def _start_policy(
-        self, policy_number: str, quote: Quote, customer_id: str, issued_at: datetime
+        self,
+        policy_number: str,
+        quote: Quote,
+        customer_id: str,
+        issued_at: datetime,
+        account: Sealed | None,
     ) -> None:
         """Start the policy's own process, as a child that outlives the enrollment
         (ParentClosePolicy.ABANDON): one command in this history, started exactly once
@@ -263,6 +272,7 @@ class EnrollmentWorkflow:
                 issued_at=issued_at,
                 effective_at=state.effective_at,
                 expires_at=state.expires_at,
+                payment_account=account.masked if account else None,
                 clocks=self._start.clocks,
             ),
             id=policy_workflow_id(policy_number),

@@ -47,7 +47,9 @@ class QuoteRequest(BaseModel):
 class ApplicationSubmit(BaseModel):
     quote_id: str
     payment_method: PaymentMethod
-    bank_account: str | None = None
+    bank_account: str | None = None  # for the gateway's charge
+    # The same account sealed by the service, for the policy row (its later debits).
+    payment_account: Sealed | None = None
     consent: bool
     start_date: date | None = None
     by: str
@@ -138,6 +140,7 @@ class PolicyStart(BaseModel):
     effective_at: datetime
     expires_at: datetime
     personal: bool = True
+    payment_account: str | None = None  # the auto-debit account's mask
     clocks: ProcessClocks = ProcessClocks()
     carried: PolicyState | None = None
 

@@ -582,6 +582,7 @@ def _opening_state(start: PolicyStart) -> PolicyState:
         expires_at=start.expires_at,
         cooling_off_ends_at=ends,
         return_visit=visit,
+        payment_account=start.payment_account,
     )
 
 

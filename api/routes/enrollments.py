@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, status
+from fastapi import APIRouter, Header, Query, Request, status
 from pydantic import BaseModel, Field
 
 from api.deps import (
@@ -306,6 +306,7 @@ async def quote(
     ),
 )
 async def submit_application(
+    request: Request,
     enrollment_id: str,
     body: ApplicationCreate,
     user: AgentUser,
@@ -326,6 +327,7 @@ async def submit_application(
         consent=body.consent,
         start_date=body.start_date,
         query_password=body.query_password,
+        cipher=request.app.state.field_cipher,
     )
     return EnrollmentRead.of(state)
 

@@ -18,12 +18,19 @@ _CURSOR_SCOPE = "policy"
 
 
 async def insert_policy(session: AsyncSession, *, issue: PolicyIssue) -> Policy:
-    """Record an issued policy once; a repeat returns the stored one unchanged."""
+    """Record an issued policy once, with the application's auto-debit account (sealed);
+    a repeat returns the stored one unchanged."""
+    account = issue.payment_account
     await insert_or_ignore(
         session,
         Policy,
         key="policy_number",
-        values={**issue.model_dump(), "status": "issued"},
+        values={
+            **issue.model_dump(exclude={"payment_account"}),
+            "status": "issued",
+            "payment_account_enc": account.enc if account else None,
+            "payment_account_masked": account.masked if account else None,
+        },
     )
     query = select(Policy).where(Policy.policy_number == issue.policy_number)
     return (await session.scalars(query)).one()

@@ -166,6 +166,14 @@ async def test_a_phone_and_account_change_is_stored_encrypted_and_never_in_clear
 ) -> None:
     new_phone, new_account = "13912345678", "6217000011112222333"
     number, body = await new_policy(api, login, sessions)
+    # The application's auto-debit account came with the policy, for its later premiums.
+    cipher = FieldCipher(load_keyring(integration_settings))
+    assert body["payment_account"] == "***************3445"
+    async with sessions() as s:
+        issued = await s.get(Policy, number, populate_existing=True)
+    assert issued is not None and issued.payment_account_masked == "***************3445"
+    assert issued.payment_account_enc
+    assert cipher.decrypt(issued.payment_account_enc) == "6222020200112233445"
     # Another agent's policy is not theirs; bad values are refused before anything moves.
     bob = await login("bob")
     r = await api.post(f"/v1/policies/{number}/changes", json={"phone": new_phone}, headers=bob)
@@ -189,7 +197,6 @@ async def test_a_phone_and_account_change_is_stored_encrypted_and_never_in_clear
     assert new_phone not in r.text and new_account not in r.text
 
     # Applied in the same step: the rows hold the new values, encrypted.
-    cipher = FieldCipher(load_keyring(integration_settings))
     async with sessions() as s:
         policy = await s.get(Policy, number, populate_existing=True)
         assert policy is not None
