@@ -22,6 +22,7 @@ from pydantic import (
     StringConstraints,
 )
 
+from domain.policies import CHECKLIST_ITEMS
 from services.tasks import DecisionAsked
 
 CENT = Decimal("0.01")
@@ -136,10 +137,30 @@ class Page(BaseModel, Generic[T]):
 # The bodies a JSON route and a console form both take: one model, so both validate alike.
 
 
-class DecisionCreate(StrictModel):
-    """A supervisor's decision on a task (POST /v1/tasks/{id}/decision, the inbox form)."""
+class Checklist(StrictModel):
+    """The return visit's seven items (docs/policies.md); a single-premium policy's visit
+    does not ask `payment_terms_understood`."""
 
-    decision: Literal["approve", "reject", "request_info"]
+    policyholder_reached: bool = False
+    purchase_and_signature: bool = False
+    documents_read: bool = False
+    cover_understood: bool = False
+    surrender_loss_understood: bool = False
+    cooling_off_explained: bool = False
+    payment_terms_understood: bool = False
+
+
+assert tuple(Checklist.model_fields) == CHECKLIST_ITEMS  # one list of items
+
+
+class DecisionCreate(StrictModel):
+    """A decision on a task (POST /v1/tasks/{id}/decision, the inbox form): a supervisor's
+    `approve`, `reject` or `request_info`; customer service's return visit (`completed`,
+    `unreachable`, `misselling`, with its checklist) or remediation (`resolved`)."""
+
+    decision: Literal[
+        "approve", "reject", "request_info", "completed", "unreachable", "misselling", "resolved"
+    ]
     reason: RequiredText = Field(min_length=1, max_length=2000)
     amount: Annotated[Money, Field(gt=0)] | None = Field(
         default=None,
@@ -148,9 +169,22 @@ class DecisionCreate(StrictModel):
     missing: list[str] = Field(
         default=[], max_length=20, description="Claims, with `request_info`: the document kinds"
     )
+    checklist: Checklist | None = Field(
+        default=None, description="Return visits: the items the customer confirmed"
+    )
+    dual_recording_checked: bool | None = Field(
+        default=None, description="Return visits of a buyer aged 60 or over (双录)"
+    )
 
     def asked(self) -> DecisionAsked:
-        return DecisionAsked(self.decision, self.reason, self.amount, tuple(self.missing))
+        return DecisionAsked(
+            self.decision,
+            self.reason,
+            self.amount,
+            tuple(self.missing),
+            checklist=self.checklist.model_dump() if self.checklist else None,
+            dual_recording_checked=self.dual_recording_checked,
+        )
 
 
 class OpsActionCreate(StrictModel):

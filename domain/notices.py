@@ -52,7 +52,7 @@ TEMPLATES: dict[str, str] = {
     "claim_withdrawn": N_("Claim %(case_id)s was withdrawn."),
     "claim_cancelled": N_("Claim %(case_id)s was cancelled."),
     # Policies: to the agent, and (cooling_off_started, right_to_cancel, policy_expired,
-    # policy_cancelled) to the customer by SMS.
+    # policy_cancelled, servicing_changed) to the customer by SMS.
     "cooling_off_started": N_(
         "Your policy %(policy_number)s has a cooling-off period until %(ends_at)s: you may "
         "cancel it until then for a refund of the premium."
@@ -73,6 +73,10 @@ TEMPLATES: dict[str, str] = {
     "misselling_remediated": N_("The mis-selling on policy %(policy_number)s was remediated."),
     "policy_cancelled": N_("Policy %(policy_number)s was cancelled; refund %(refund)s."),
     "policy_expired": N_("Policy %(policy_number)s has expired."),
+    "servicing_changed": N_(
+        "The details of policy %(policy_number)s were changed on %(on)s. If you did not ask "
+        "for this change, call us at once."
+    ),
     "policy_process_cancelled": N_("The process of policy %(policy_number)s was cancelled."),
     # Any process.
     "process_halted": N_("The process of %(case_id)s stopped on an error and waits for ops."),

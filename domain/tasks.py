@@ -17,3 +17,8 @@ class TaskKind(StrEnum):
     @property
     def on_claim(self) -> bool:
         return self in (TaskKind.CLAIM_REVIEW, TaskKind.CLAIM_APPROVAL, TaskKind.PAYOUT_FAILED)
+
+    @property
+    def on_policy(self) -> bool:
+        """Customer service's kinds: the policy's process decides them."""
+        return self in (TaskKind.RETURN_VISIT, TaskKind.MISSELLING_REMEDIATION)

@@ -10,11 +10,11 @@ else — is checked here.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle
@@ -24,10 +24,13 @@ from db.pagination import encode_cursor
 from db.repositories import audit, tasks
 from domain.claims import ClaimState
 from domain.enrollment import EnrollmentState
+from domain.policies import PolicyState, ReturnVisitDecision
 from domain.tasks import TaskKind
 from domain.texts import N_
 from domain.underwriting import Actor, Role
+from services import policies
 from services.enrollments import enrollment_state
+from services.policies import VisitRecord
 from services.problems import ProblemError, refused
 from services.processes import run_update
 from workflows.claim import ClaimWorkflow
@@ -60,8 +63,16 @@ _CLAIM_CASE = {
 # Where the tasks no decision closes are resolved instead.
 _PAYOUT_RETRY = N_("a failed payout is resolved with POST /v1/claims/{id}/payout/retry")
 _LATE_PAYMENT_REFUND = N_("a late payment's refund is made by ops at the gateway (docs/ops.md)")
+_TAKES_SUPERVISOR = N_("this task takes approve, reject or request_info")
+_TAKES_VISIT_OUTCOME = N_("a return visit is completed, unreachable or misselling")
+_TAKES_RESOLVED = N_("a mis-selling remediation is resolved")
 
-Decision = Literal["approve", "reject", "request_info"]
+# What each kind of task takes: a supervisor's decision, a return visit's outcome, or the
+# remediation done.
+SupervisorDecision = Literal["approve", "reject", "request_info"]
+Decision = Literal[SupervisorDecision, ReturnVisitDecision, "resolved"]
+_SUPERVISOR_DECISIONS = get_args(SupervisorDecision)
+_VISIT_OUTCOMES = get_args(ReturnVisitDecision)
 
 
 @dataclass(frozen=True)
@@ -76,12 +87,15 @@ class TaskCase:
 @dataclass(frozen=True)
 class DecisionAsked:
     """What the decider asks for: approve, reject or ask for information, with a reason;
-    for claims an amount below the assessment, or the document kinds still missing."""
+    for claims an amount below the assessment, or the document kinds still missing; for a
+    return visit its outcome with the checklist (and the 双录 check)."""
 
     decision: Decision
     reason: str
     amount: Decimal | None = None
     missing: tuple[str, ...] = ()
+    checklist: Mapping[str, bool] | None = None
+    dual_recording_checked: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -89,7 +103,7 @@ class Decided:
     """A decision the process took: the task and the process's state after it."""
 
     task: Task
-    state: EnrollmentState | ClaimState
+    state: EnrollmentState | ClaimState | PolicyState
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -225,15 +239,18 @@ async def _hold(
     user: Actor,
     change: Callable[..., Awaitable[Task]],
 ) -> Task:
-    """Claim or release a task for a supervisor, with the inbox's refusals: 403
-    ``not_a_supervisor``, 404 ``task_not_found``, 409 ``claimed_by_other`` or
-    ``task_not_open``."""
-    if not user.has(Role.SUPERVISOR):
-        raise ProblemError(
-            403, "not_a_supervisor", N_("Not a supervisor"), N_("only supervisors take tasks")
-        )
+    """Claim or release a task for a supervisor (customer service: its own kinds), with
+    the inbox's refusals: 403 ``not_a_supervisor``, 404 ``task_not_found``, 409
+    ``claimed_by_other`` or ``task_not_open``."""
+    not_yours = ProblemError(
+        403, "not_a_supervisor", N_("Not a supervisor"), N_("only supervisors take tasks")
+    )
+    if not (user.has(Role.SUPERVISOR) or user.has(Role.SERVICE)):
+        raise not_yours
     async with session.begin():
-        await find_task(session, task_id)
+        task = await find_task(session, task_id)
+        if not user.has(Role.SUPERVISOR) and not TaskKind(task.kind).on_policy:
+            raise not_yours
         try:
             return await change(session, task_id=task_id, username=user.username)
         except tasks.ClaimedByOther:
@@ -252,8 +269,9 @@ async def decide(
     user: Actor,
     asked: DecisionAsked,
 ) -> Decided:
-    """Approve, reject or ask for information: the process's Update, or a refusal that
-    changes nothing. A failed payout or a late payment takes no decision here (422
+    """Approve, reject or ask for information, or record a return visit or a remediation:
+    the process's Update, or a refusal that changes nothing. A failed payout or a late
+    payment takes no decision here, and no kind takes another kind's decision (422
     ``decision_not_allowed``)."""
     task = await find_task(session, task_id)
     await session.commit()  # hold no read snapshot while the process decides
@@ -267,35 +285,67 @@ async def decide(
             N_("the task is held by %(assignee)s"),
             params={"assignee": task.assignee},
         )
+    kind = TaskKind(task.kind)
+    if kind.on_policy:
+        return Decided(task=task, state=await _decide_on_policy(client, session, task, user, asked))
+    if kind not in (TaskKind.UNDERWRITING, *CLAIM_DECISIONS):
+        raise refused(
+            "decision_not_allowed",
+            _PAYOUT_RETRY if kind == TaskKind.PAYOUT_FAILED else _LATE_PAYMENT_REFUND,
+        )
+    if asked.decision not in _SUPERVISOR_DECISIONS:
+        raise refused("decision_not_allowed", _TAKES_SUPERVISOR)
     state: EnrollmentState | ClaimState
-    if task.kind == TaskKind.UNDERWRITING:
+    if kind == TaskKind.UNDERWRITING:
         handle, _ = await enrollment_state(client, task.case_id, _as_reader(user))
         state = await run_update(
             handle,
             EnrollmentWorkflow.decide,
             UnderwritingDecision(
-                task_id=task.task_id, decision=asked.decision, reason=asked.reason, actor=user
+                task_id=task.task_id,
+                decision=cast(SupervisorDecision, asked.decision),
+                reason=asked.reason,
+                actor=user,
             ),
         )
-    elif task.kind in CLAIM_DECISIONS:
+    else:
         state = await run_update(
             _claim(client, task),
             ClaimWorkflow.decide,
             ClaimDecision(
                 task_id=task.task_id,
-                decision=asked.decision,
+                decision=cast(SupervisorDecision, asked.decision),
                 reason=asked.reason,
                 amount=asked.amount,
                 missing=list(asked.missing),
                 actor=user,
             ),
         )
-    else:
-        raise refused(
-            "decision_not_allowed",
-            _PAYOUT_RETRY if task.kind == TaskKind.PAYOUT_FAILED else _LATE_PAYMENT_REFUND,
-        )
     return Decided(task=task, state=state)
+
+
+async def _decide_on_policy(
+    client: Client, session: AsyncSession, task: Task, user: Actor, asked: DecisionAsked
+) -> PolicyState:
+    """A return visit's outcome or a remediation, through the policy's own service (the
+    same call as ``POST /v1/policies/{number}/return-visit`` and ``/remediation``)."""
+
+    async def temporal() -> Client:
+        return client
+
+    if task.kind == TaskKind.RETURN_VISIT:
+        if asked.decision not in _VISIT_OUTCOMES:
+            raise refused("decision_not_allowed", _TAKES_VISIT_OUTCOME)
+        record = VisitRecord(
+            decision=cast(ReturnVisitDecision, asked.decision),
+            checklist=dict(asked.checklist or {}),
+            reason=asked.reason,
+            dual_recording_checked=asked.dual_recording_checked,
+        )
+        return await policies.record_return_visit(temporal, session, task.case_id, user, record)
+    if asked.decision != "resolved":
+        raise refused("decision_not_allowed", _TAKES_RESOLVED)
+    return await policies.resolve_remediation(temporal, session, task.case_id, user, asked.reason)
 
 
 def _as_reader(user: Actor) -> Actor:

@@ -511,6 +511,15 @@ class PolicyWorkflow:
         if change.premium_reminders is not None:
             s.premium_reminders = change.premium_reminders
             p.history(f"premium reminders {'on' if change.premium_reminders else 'off'}", by=by)
+        # The customer hears of every change (one notice per Update: its id is the key).
+        update = workflow.current_update_info()
+        assert update is not None  # this runs in the Update's handler
+        await p.notify(
+            "servicing_changed",
+            key_suffix=update.id,
+            to_customer=True,
+            on=business_today(workflow.now()).isoformat(),
+        )
         p.record()
         await p.flush()
         return p.copy()

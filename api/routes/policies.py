@@ -17,11 +17,10 @@ from pydantic import BaseModel, Field
 from api.deps import AgentUser, CurrentUser, LazyTemporalDep, SessionDep
 from api.middleware import caller_of
 from api.openapi import problem_responses
-from api.schemas import FreeText, Money, RequiredText, StrictModel
+from api.schemas import Checklist, FreeText, Money, RequiredText, StrictModel
 from db.models import Policy
 from domain.enrollment import MaskedCustomer
 from domain.policies import (
-    CHECKLIST_ITEMS,
     Cancellation,
     PolicyHistoryEntry,
     PolicyStage,
@@ -150,22 +149,6 @@ class ReceiptCreate(StrictModel):
 
 class CancellationCreate(StrictModel):
     reason: RequiredText = Field(min_length=1, max_length=500)
-
-
-class Checklist(StrictModel):
-    """The return visit's seven items (docs/policies.md); a single-premium policy's visit
-    does not ask `payment_terms_understood`."""
-
-    policyholder_reached: bool = False
-    purchase_and_signature: bool = False
-    documents_read: bool = False
-    cover_understood: bool = False
-    surrender_loss_understood: bool = False
-    cooling_off_explained: bool = False
-    payment_terms_understood: bool = False
-
-
-assert tuple(Checklist.model_fields) == CHECKLIST_ITEMS  # one list of items
 
 
 class ReturnVisitCreate(StrictModel):

@@ -135,8 +135,8 @@ async def release_task(task_id: str, user: CurrentUser, session: SessionDep) -> 
     "/{task_id}/decision",
     response_model=DecisionResult,
     responses=problem_responses(
-        {403: ["not_a_supervisor", "approval_limit_exceeded"]},
-        {404: ["task_not_found", "enrollment_not_found"]},
+        {403: ["not_a_supervisor", "approval_limit_exceeded", "not_customer_service"]},
+        {404: ["task_not_found", "enrollment_not_found", "policy_not_found"]},
         {
             409: [
                 "four_eyes_violation",
@@ -144,9 +144,19 @@ async def release_task(task_id: str, user: CurrentUser, session: SessionDep) -> 
                 "claimed_by_other",
                 "process_refused",
                 "process_closed",
+                "policy_closed",
+                "return_visit_retry_too_soon",
             ]
         },
-        {422: ["decision_not_allowed", "amount_above_assessment", "documents_required"]},
+        {
+            422: [
+                "decision_not_allowed",
+                "amount_above_assessment",
+                "documents_required",
+                "checklist_incomplete",
+                "dual_recording_required",
+            ]
+        },
     ),
 )
 async def decide(
@@ -156,8 +166,12 @@ async def decide(
     session: SessionDep,
     client: TemporalDep,
 ) -> DecisionResult:
-    """Approve or reject. 200 with the process's new stage, or a refusal that changes
-    nothing."""
+    """Decide the task: a supervisor approves, rejects or asks for information on an
+    underwriting or claim task; customer service records a return visit (`completed` with
+    every checklist item confirmed, `unreachable` or `misselling`) or resolves a
+    mis-selling remediation (`resolved`), never the selling agent. 200 with the process's
+    new stage, or a refusal that changes nothing; a decision the task's kind does not take
+    is 422 `decision_not_allowed`."""
     decided = await tasks.decide(client, session, task_id, user, body.asked())
     return DecisionResult(
         task_id=decided.task.task_id,

@@ -112,6 +112,44 @@ async def test_receipt_and_return_visit_by_customer_service(
     assert (r.status_code, r.json()["code"]) == (409, "task_not_open")
 
 
+async def test_the_return_visit_is_decided_as_a_task_through_the_inbox_route(
+    api: httpx.AsyncClient, login: Login, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    alice, cora = await login("alice"), await login("cora")
+    number, body = await new_policy(api, login, sessions)
+    task_id = body["return_visit"]["task_id"]
+    decide = f"/v1/tasks/{task_id}/decision"
+    visit = {
+        "decision": "completed",
+        "reason": "all confirmed on the phone",
+        "checklist": ALL_CONFIRMED,
+        "dual_recording_checked": True,
+    }
+    # The seller is refused whatever the route; a supervisor's decision is not a visit's.
+    r = await api.post(decide, json=visit, headers=alice)
+    assert (r.status_code, r.json()["code"]) == (409, "four_eyes_violation"), r.text
+    r = await api.post(decide, json={"decision": "approve", "reason": "ok"}, headers=cora)
+    assert (r.status_code, r.json()["code"]) == (422, "decision_not_allowed"), r.text
+    short = {**visit, "checklist": {**ALL_CONFIRMED, "documents_read": False}}
+    r = await api.post(decide, json=short, headers=cora)
+    assert (r.status_code, r.json()["code"]) == (422, "checklist_incomplete"), r.text
+    unchanged = await api.get(f"/v1/policies/{number}", headers=alice)
+    assert unchanged.json()["return_visit"]["attempts"] == []
+
+    # Customer service holds its own kind of task, then decides it.
+    r = await api.post(f"/v1/tasks/{task_id}/claim", headers=cora)
+    assert (r.status_code, r.json()["assignee"]) == (200, "cora"), r.text
+    r = await api.post(decide, json=visit, headers=cora)
+    assert r.status_code == 200, r.text
+    assert (r.json()["decision"], r.json()["stage"]) == ("completed", "cooling_off")
+    read = await api.get(f"/v1/policies/{number}", headers=alice)
+    done = read.json()["return_visit"]
+    assert (done["status"], done["outcome"]) == ("completed", "7 of 7 confirmed")
+    assert done["attempts"][-1]["by"] == "cora"
+    r = await api.post(decide, json=visit, headers=cora)
+    assert (r.status_code, r.json()["code"]) == (409, "task_not_open"), r.text
+
+
 async def test_cancellation_in_cooling_off_refunds_the_premium_less_the_cost(
     api: httpx.AsyncClient, login: Login, sessions: async_sessionmaker[AsyncSession]
 ) -> None:

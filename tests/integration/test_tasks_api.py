@@ -295,11 +295,11 @@ async def test_claim_release_and_decide_honour_the_holder_then_approve_moves_on(
     assert body["underwriting"]["decided_by"] == "sid"
 
 
-async def test_agents_and_ops_may_not_claim_or_release(
+async def test_agents_ops_and_customer_service_may_not_claim_or_release_underwriting(
     api: httpx.AsyncClient, login: Login, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     _, task_id = await open_task(api, login, sessions)
-    for who in ("alice", "olga"):
+    for who in ("alice", "olga", "cora"):  # customer service holds only its own kinds
         headers = await login(who)
         for action in ("claim", "release"):
             r = await api.post(f"/v1/tasks/{task_id}/{action}", headers=headers)

@@ -392,6 +392,28 @@ async def test_a_phone_and_account_change_is_applied_in_the_same_write_as_the_st
     assert after.premium_reminders is True  # untouched
 
 
+async def test_the_customer_is_told_of_each_servicing_change_once(harness: Harness) -> None:
+    handle = await harness.start()
+    for change in (
+        ServicingChange(phone=NEW_PHONE, actor=CORA),
+        ServicingChange(premium_reminders=False, actor=ALICE),
+    ):
+        await handle.execute_update(PolicyWorkflow.change_servicing, change)
+    told = [
+        n for n in harness.world.named(act.SEND_NOTIFICATION) if n.template == "servicing_changed"
+    ]
+    # One SMS per change, each under its own key, with no value of the change in it.
+    assert [n.channel for n in told] == ["sms", "sms"]
+    assert len({n.key for n in told}) == 2
+    assert all(n.recipient == f"customer:{number(handle)}" for n in told)
+    assert all(set(n.params) == {"policy_number", "on"} for n in told)
+    # A refused change tells no one.
+    await refused(
+        handle.execute_update(PolicyWorkflow.change_servicing, ServicingChange(actor=ALICE))
+    )
+    assert harness.world.templates().count("servicing_changed") == 2
+
+
 async def test_a_servicing_change_is_refused_at_once_for_a_stranger_or_nothing_asked(
     harness: Harness,
 ) -> None:
