@@ -25,11 +25,7 @@ from domain.policies import (
     return_visit_items,
     unconfirmed,
 )
-from domain.products import get_product
-
-TERM = get_product("TERM_LIFE_20")
-ACCIDENT = get_product("ACCIDENT_1Y")
-MEDICAL = get_product("MEDICAL_1Y")
+from tests.support import ACCIDENT, MEDICAL, TERM
 
 
 def test_only_personal_policies_over_one_year_have_a_cooling_off_period() -> None:

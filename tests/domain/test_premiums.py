@@ -47,12 +47,10 @@ from domain.premiums import (
     surrender_refusal,
     suspension_notice_due,
 )
-from domain.products import QuoteRefused, annual_premium, get_product
+from domain.products import QuoteRefused, annual_premium
 from domain.refusals import REFUSALS
+from tests.support import ACCIDENT, MEDICAL, TERM
 
-TERM = get_product("TERM_LIFE_20")
-ACCIDENT = get_product("ACCIDENT_1Y")
-MEDICAL = get_product("MEDICAL_1Y")
 CLOCKS = ProcessClocks()
 PREMIUM = Decimal("1500.00")
 EFFECTIVE = datetime(2026, 12, 4, tzinfo=SHANGHAI)
