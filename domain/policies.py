@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 
@@ -41,6 +41,19 @@ class PolicyStatus(StrEnum):
 LIVE_STATUSES = frozenset(
     {PolicyStatus.ISSUED, PolicyStatus.EFFECTIVE, PolicyStatus.GRACE, PolicyStatus.SUSPENDED}
 )
+# The statuses in which the policy covers an incident: in force, a premium overdue in grace
+# included (Insurance Law art. 36). Not before its start, nor while suspended (效力中止).
+IN_FORCE_STATUSES = frozenset({PolicyStatus.EFFECTIVE, PolicyStatus.GRACE})
+# The endings: the process is gone and takes no more requests.
+ENDED_STATUSES = frozenset(PolicyStatus) - LIVE_STATUSES
+
+
+class TerminationReason(StrEnum):
+    """Why a policy ended ``terminated``."""
+
+    NOT_REINSTATED = "not_reinstated"  # 2 years suspended (Insurance Law art. 37)
+    CLAIM_PAID = "claim_paid"  # a death or total-disability claim paid its sum insured
+
 
 # The seven items a return visit confirms (人身保险业务基本服务规定 art. 15), in order.
 CHECKLIST_ITEMS: tuple[str, ...] = (
@@ -164,13 +177,21 @@ def has_cooling_off(product: Product, *, personal: bool = True) -> bool:
     return personal and product.term_years > 1
 
 
+def period_ends_at(start_day: date, *, days: int = 0, years: int = 0) -> datetime:
+    """The moment a period of ``years`` years and ``days`` days counted from ``start_day``
+    ends, as the Civil Code counts periods: the day of the event is not counted (art. 201),
+    a period in years ends on the same day of the month ``years`` later, or the month's
+    last day when there is none, so 29 February on the 28th (art. 202; ``add_years``);
+    it ends at midnight Shanghai after its last day."""
+    last_day = add_years(start_day, years) + timedelta(days=days)
+    return datetime.combine(last_day + timedelta(days=1), time(0), SHANGHAI)
+
+
 def cooling_off_ends_at(start_day: date, period: timedelta) -> datetime:
     """The moment the cooling-off period ends: ``period`` whole days counted from the day
-    after ``start_day`` (the receipt's day, or the issuance's without one), as the Civil
-    Code counts periods in days (art. 201: the first day is not counted); the end of the
-    last day in Shanghai."""
-    last_day = start_day + timedelta(days=period.days)
-    return datetime.combine(last_day + timedelta(days=1), time(0), SHANGHAI)
+    after ``start_day`` (the receipt's day, or the issuance's without one), the end of the
+    last day in Shanghai (``period_ends_at``)."""
+    return period_ends_at(start_day, days=period.days)
 
 
 def cooling_off_refund(premium: Decimal, cost: Decimal) -> Decimal:
@@ -196,8 +217,12 @@ def unconfirmed(items: list[str], confirmed: dict[str, bool]) -> list[str]:
     return [i for i in items if not confirmed.get(i, False)]
 
 
-def add_years(moment: datetime, years: int) -> datetime:
-    """``moment`` ``years`` later; 29 February becomes 28 February in a common year."""
+_Day = TypeVar("_Day", date, datetime)
+
+
+def add_years(moment: _Day, years: int) -> _Day:
+    """``moment`` (a day or a moment) ``years`` later; 29 February becomes 28 February in a
+    common year."""
     try:
         return moment.replace(year=moment.year + years)
     except ValueError:
@@ -219,6 +244,11 @@ def is_live(status: str) -> bool:
     """Whether a policy with this status still has a running process (its read-model row
     says so: an ended policy's process is gone and takes no more requests)."""
     return status in {s.value for s in LIVE_STATUSES}
+
+
+def is_in_force(status: str) -> bool:
+    """Whether a policy with this status covers an incident now (``IN_FORCE_STATUSES``)."""
+    return status in {s.value for s in IN_FORCE_STATUSES}
 
 
 def next_premium_due_at(state: PolicyState) -> datetime | None:

@@ -57,6 +57,23 @@ REFUSALS: dict[str, Refusal] = _registry(
     ),
     Refusal("not_customer_service", 403, N_("only customer service may record this")),
     Refusal("nothing_to_change", 422, N_("a servicing change names at least one thing to change")),
+    # Renewal premiums, reinstatement, surrender, renewal (domain.premiums).
+    Refusal(
+        "use_cooling_off_cancellation",
+        409,
+        N_("within the cooling-off period the policy is cancelled, not surrendered"),
+    ),
+    Refusal("already_surrendered", 409, N_("the policy is already surrendered")),
+    Refusal(
+        "not_reinstatable",
+        409,
+        N_("only a suspended policy inside its reinstatement window can be reinstated"),
+    ),
+    Refusal(
+        "renewal_window_closed",
+        409,
+        N_("a renewal is decided only in the renewal window before expiry"),
+    ),
     # Payments.
     Refusal("already_paid", 409, N_("this order is already paid")),
     Refusal("payment_not_expected", 409, N_("this enrollment no longer takes payment")),
@@ -109,6 +126,10 @@ TITLES = (
     N_("Return visit retry too soon"),
     N_("Not customer service"),
     N_("Nothing to change"),
+    N_("Use cooling off cancellation"),
+    N_("Already surrendered"),
+    N_("Not reinstatable"),
+    N_("Renewal window closed"),
     N_("Already paid"),
     N_("Payment not expected"),
     N_("Unknown order"),

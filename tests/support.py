@@ -16,6 +16,7 @@ from core.keys import Keyring
 from domain import steps
 from domain.activities import ChangeBatch, ChangesRecorded, WorkingDay, WorkingDaysAsk
 from domain.identity import make_id_number
+from domain.products import get_product
 
 BIN = Path(sys.executable).parent
 
@@ -28,6 +29,11 @@ act = SimpleNamespace(
     RECORD_POLICY="record_policy",
     STEP_OF_CHANGE=steps.STEP_OF_CHANGE,
 )
+# The catalogue's products, as the domain tests name them.
+TERM = get_product("TERM_LIFE_20")
+ACCIDENT = get_product("ACCIDENT_1Y")
+MEDICAL = get_product("MEDICAL_1Y")
+
 TEST_KEYRING = Keyring(active_id="test-1", keys={"test-1": b"k" * 32})
 
 # A customer born 17 May 1990; the number is valid but belongs to nobody.

@@ -87,3 +87,13 @@ def test_clocks_and_claim_limits_are_read_field_by_field(
     assert settings.clocks.quote_validity == timedelta(days=30)  # untouched: the default
     assert settings.claim_limits.dual_control_limit == Decimal("200000.00")
     assert Settings(clocks=ProcessClocks()).clocks.start_date_window == timedelta(days=90)
+
+
+def test_premium_reminders_are_read_from_one_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INSUREFLOW_PREMIUM_REMINDERS", "P30D,P7D,P1D")
+    monkeypatch.setenv("INSUREFLOW_REINSTATEMENT_INTEREST_RATE", "0.045")
+
+    clocks = Settings().clocks
+
+    assert clocks.premium_reminders == (timedelta(days=30), timedelta(days=7), timedelta(days=1))
+    assert clocks.reinstatement_interest_rate == Decimal("0.045")

@@ -1,4 +1,5 @@
-"""The policy's pure rules: cooling-off, refund, return-visit checklist, 双录, expiry."""
+"""The policy's pure rules: cooling-off, refund, return-visit checklist, 双录, expiry, periods
+and statuses."""
 
 from __future__ import annotations
 
@@ -8,20 +9,23 @@ from decimal import Decimal
 from domain.business import SHANGHAI
 from domain.policies import (
     CHECKLIST_ITEMS,
+    ENDED_STATUSES,
+    IN_FORCE_STATUSES,
+    LIVE_STATUSES,
+    PolicyStatus,
     cooling_off_ends_at,
     cooling_off_refund,
     expires_at,
     has_cooling_off,
+    is_in_force,
+    is_live,
     needs_dual_recording,
+    period_ends_at,
     policy_year_ends_at,
     return_visit_items,
     unconfirmed,
 )
-from domain.products import get_product
-
-TERM = get_product("TERM_LIFE_20")
-ACCIDENT = get_product("ACCIDENT_1Y")
-MEDICAL = get_product("MEDICAL_1Y")
+from tests.support import ACCIDENT, MEDICAL, TERM
 
 
 def test_only_personal_policies_over_one_year_have_a_cooling_off_period() -> None:
@@ -80,3 +84,27 @@ def test_a_policy_year_ends_on_the_anniversary_and_29_february_on_the_28th() -> 
     leap = datetime(2028, 2, 29, tzinfo=SHANGHAI)
     assert policy_year_ends_at(leap, 1) == datetime(2029, 2, 28, tzinfo=SHANGHAI)
     assert policy_year_ends_at(leap, 4) == datetime(2032, 2, 29, tzinfo=SHANGHAI)
+
+
+def test_a_period_in_days_starts_the_day_after_and_ends_at_midnight_after_its_last_day() -> None:
+    # 5 Dec is day 1, 3 Feb day 60: it ends when 4 Feb begins in Shanghai.
+    assert period_ends_at(date(2027, 12, 4), days=60) == datetime(2028, 2, 3, tzinfo=SHANGHAI)
+
+
+def test_a_period_in_years_ends_on_the_same_day_and_29_february_on_the_28th() -> None:
+    assert period_ends_at(date(2028, 2, 3), years=2) == datetime(2030, 2, 4, tzinfo=SHANGHAI)
+    # No 29 February in 2030: the month's last day is the period's last (Civil Code art. 202).
+    assert period_ends_at(date(2028, 2, 29), years=2) == datetime(2030, 3, 1, tzinfo=SHANGHAI)
+
+
+def test_in_force_means_effective_or_in_grace_and_ended_means_not_live() -> None:
+    assert IN_FORCE_STATUSES == {PolicyStatus.EFFECTIVE, PolicyStatus.GRACE}
+    assert is_in_force("grace") and not is_in_force("suspended") and not is_in_force("issued")
+    assert ENDED_STATUSES == {
+        PolicyStatus.CANCELLED,
+        PolicyStatus.SURRENDERED,
+        PolicyStatus.TERMINATED,
+        PolicyStatus.EXPIRED,
+    }
+    assert IN_FORCE_STATUSES <= LIVE_STATUSES and not LIVE_STATUSES & ENDED_STATUSES
+    assert is_live("suspended") and not is_live("terminated")

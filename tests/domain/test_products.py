@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from itertools import pairwise
 
 import pytest
+from pydantic import ValidationError
 
 from domain.products import (
     CATALOGUE,
+    Product,
     QuoteRefused,
     annual_premium,
     check_eligibility,
@@ -142,3 +145,39 @@ def test_premium_refuses_an_ineligible_applicant() -> None:
         annual_premium(CATALOGUE["TERM_LIFE_20"], sum_insured=Decimal("100000"), age=61)
 
     assert caught.value.code == "age_not_eligible"
+
+
+def test_term_life_pays_twenty_annual_installments_and_one_year_products_one() -> None:
+    assert get_product("TERM_LIFE_20").payment_years == 20
+    assert get_product("ACCIDENT_1Y").payment_years == 1
+    assert get_product("MEDICAL_1Y").payment_years == 1
+
+
+def test_term_life_cash_values_start_at_zero_rise_then_fall_to_zero_at_the_end() -> None:
+    table = get_product("TERM_LIFE_20").cash_values
+    assert len(table) == 21 and table[0] == 0 and table[-1] == 0
+    peak = table.index(max(table))
+    assert all(a < b for a, b in pairwise(table[: peak + 1]))
+    assert all(a > b for a, b in pairwise(table[peak:]))
+    # Small: never more than the annual premium (per 1,000 of it).
+    assert max(table) < 1000
+
+
+def test_medical_renewal_is_not_guaranteed() -> None:
+    assert get_product("MEDICAL_1Y").renewal_guaranteed is False
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"payment_years": 0},
+        {"payment_years": 21},
+        {"cash_values": (Decimal(0),) * 20},
+        {"cash_values": (Decimal(-1),) + (Decimal(0),) * 20},
+    ],
+)
+def test_a_product_whose_payments_or_cash_values_do_not_fit_its_term_is_refused(
+    change: dict[str, object],
+) -> None:
+    with pytest.raises(ValidationError):
+        Product.model_validate(get_product("TERM_LIFE_20").model_dump() | change)
