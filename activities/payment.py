@@ -7,14 +7,25 @@ happens after the bank moved the money — neither charges nor records twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from decimal import Decimal
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from core.crypto import FieldCipher
 from db.models import PaymentLedger
-from db.repositories import ledger
+from db.repositories import ledger, policies
 from domain import steps
-from domain.activities import Charge, LedgerEntry, PaymentOrder, Refund, Settlement
+from domain.activities import (
+    Charge,
+    InstallmentCharge,
+    LedgerEntry,
+    PaymentOrder,
+    Refund,
+    Settlement,
+)
 from gateways.payment import PaymentGateway
 
 
@@ -31,27 +42,61 @@ def ledger_entry(row: PaymentLedger) -> LedgerEntry:
 
 class PaymentActivities:
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], gateway: PaymentGateway
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        gateway: PaymentGateway,
+        cipher: FieldCipher,
     ) -> None:
         self._sessions = session_factory
         self._gateway = gateway
+        self._cipher = cipher
 
     @activity.defn(name=steps.CHARGE_PREMIUM.name)
     async def charge_premium(self, charge: Charge) -> LedgerEntry:
+        return await self._charge(
+            charge.idempotency_key, charge.case_id, charge.amount, lambda: charge.account
+        )
+
+    @activity.defn(name=steps.CHARGE_INSTALLMENT.name)
+    async def charge_installment(self, charge: InstallmentCharge) -> LedgerEntry:
+        """A renewal premium from the policy's auto-debit account, decrypted here from the
+        policy row (the process holds only its mask). No account: ``no_payment_account``,
+        which the process treats as an unpaid installment."""
+
+        def account() -> str:
+            if policy is None or not policy.payment_account_enc:
+                raise ApplicationError(
+                    f"policy {charge.policy_number} has no auto-debit account",
+                    type="no_payment_account",
+                    non_retryable=True,
+                )
+            return self._cipher.decrypt(policy.payment_account_enc)
+
         async with self._sessions() as session:
-            done = await ledger.get_entry_by_key(session, idempotency_key=charge.idempotency_key)
+            policy = await policies.get_policy(session, policy_number=charge.policy_number)
+        return await self._charge(
+            charge.idempotency_key, charge.policy_number, charge.amount, account
+        )
+
+    async def _charge(
+        self, key: str, case_id: str, amount: Decimal, account: Callable[[], str]
+    ) -> LedgerEntry:
+        """Charge once under the business ``key``: a repeat (a retry after a crash, even one
+        after the bank moved the money) returns the booking made; declined is final."""
+        async with self._sessions() as session:
+            done = await ledger.get_entry_by_key(session, idempotency_key=key)
         if done is None:
             # Gateway errors and timeouts propagate and are retried with the same key.
             result = await self._gateway.charge(
-                idempotency_key=charge.idempotency_key, amount=charge.amount, account=charge.account
+                idempotency_key=key, amount=amount, account=account()
             )
             async with self._sessions() as session, session.begin():
                 done = await ledger.record_entry(
                     session,
-                    idempotency_key=charge.idempotency_key,
-                    kind=charge.purpose,
-                    case_id=charge.case_id,
-                    amount=charge.amount,
+                    idempotency_key=key,
+                    kind="premium",
+                    case_id=case_id,
+                    amount=amount,
                     status=result.status,
                     gateway_ref=result.gateway_ref,
                 )

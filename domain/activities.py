@@ -74,7 +74,16 @@ class Charge(BaseModel):
     case_id: str
     amount: Decimal
     account: str
-    purpose: Literal["premium"] = "premium"
+
+
+class InstallmentCharge(BaseModel):
+    """Collect a renewal premium from the policy's auto-debit account: the account is read
+    from the policy row (encrypted there) by the step, so it never enters the process.
+    ``idempotency_key`` is ``premium:<policy_number>:<n>``."""
+
+    idempotency_key: str
+    policy_number: str
+    amount: Decimal
 
 
 class Refund(BaseModel):
@@ -136,7 +145,7 @@ class PolicyIssue(BaseModel):
 
 class PolicyStatusChange(BaseModel):
     policy_number: str
-    status: Literal["issued", "effective", "cancelled", "lapsed", "expired"]
+    status: Literal["issued", "effective", "grace", "suspended", "cancelled", "lapsed", "expired"]
 
 
 class WorkingDaysAsk(BaseModel):

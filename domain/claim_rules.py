@@ -291,7 +291,9 @@ def claim_decision_refusal(
 # An expired policy still pays for incidents that happened while it was in force.
 # "issued": in force from its effective date, which the date check below decides (the policy
 # process marks its row effective a moment after that date arrives).
-_CLAIMABLE_POLICY_STATUSES = frozenset({"issued", "effective", "expired"})
+# In grace the policy is in force (Insurance Law art. 36; the claim is paid less the
+# arrears); suspended (效力中止), it covers nothing, and is refused.
+_CLAIMABLE_POLICY_STATUSES = frozenset({"issued", "effective", "grace", "expired"})
 
 
 def intake_refusal(

@@ -73,6 +73,28 @@ TEMPLATES: dict[str, str] = {
     "misselling_remediated": N_("The mis-selling on policy %(policy_number)s was remediated."),
     "policy_cancelled": N_("Policy %(policy_number)s was cancelled; refund %(refund)s."),
     "policy_expired": N_("Policy %(policy_number)s has expired."),
+    # Renewal premiums (domain.premiums): to the customer by SMS, the demand and the
+    # suspension to the agent too.
+    "premium_reminder": N_(
+        "The premium of %(amount)s for policy %(policy_number)s is due on %(due_on)s."
+    ),
+    "premium_collected": N_(
+        "The premium of %(amount)s for year %(n)s of policy %(policy_number)s was collected."
+    ),
+    "premium_debit_failed": N_(
+        "The premium of %(amount)s for policy %(policy_number)s could not be debited from your "
+        "account; it will be tried again."
+    ),
+    "payment_demand": N_(
+        "Payment demand: the premium of %(amount)s for policy %(policy_number)s, due on "
+        "%(due_on)s, is unpaid. The policy stays in force until %(grace_ends_on)s; unpaid by "
+        "then, it is suspended."
+    ),
+    "policy_suspended": N_(
+        "Policy %(policy_number)s is suspended from %(on)s because its premium was not paid: "
+        "an incident from then on is not covered. It can be reinstated until %(deadline)s by "
+        "paying what is owed with interest; ask your agent."
+    ),
     "servicing_changed": N_(
         "The details of policy %(policy_number)s were changed on %(on)s. If you did not ask "
         "for this change, call us at once."

@@ -12,7 +12,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.business import SHANGHAI
 from domain.enrollment import MaskedCustomer
@@ -135,6 +135,17 @@ class Sealed(BaseModel):
     masked: str
 
 
+class PremiumPayment(BaseModel):
+    """An installment collected: the gateway's booking under ``premium:<number>:<n>``
+    (the first: the enrollment's ``premium:<application_no>``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    n: int = Field(ge=1)
+    paid_at: AwareDatetime
+    amount: Decimal
+
+
 class PolicyState(BaseModel):
     """What the policy's process knows, without raw personal data (the query answer, the
     read model, and what each policy year's run hands to the next)."""
@@ -164,6 +175,15 @@ class PolicyState(BaseModel):
     # The auto-debit account, masked (****1234), once a servicing change names one; the
     # account itself is only in the policy row, encrypted.
     payment_account: str | None = None
+    # The renewal premiums (domain.premiums): what was collected, and where the first
+    # unpaid installment stands: its debits tried, the reminders sent (``<n>:<days>``),
+    # the payment demand (催告), grace and suspension (效力中止).
+    payments: list[PremiumPayment] = []
+    debits_tried: int = 0
+    reminders_sent: list[str] = []
+    demand_at: datetime | None = None
+    grace_ends_at: datetime | None = None
+    suspended_at: datetime | None = None
     ended_at: datetime | None = None
     history: list[PolicyHistoryEntry] = []
 

@@ -25,7 +25,7 @@ from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from domain.activities import WorkingDaysAsk
 from domain.business import SHANGHAI, business_today
@@ -36,6 +36,7 @@ from domain.policies import (
     IN_FORCE_STATUSES,
     LIVE_STATUSES,
     PolicyStatus,
+    PremiumPayment,
     period_ends_at,
     policy_year_ends_at,
 )
@@ -62,16 +63,6 @@ class InstallmentStatus(StrEnum):
     DUE = "due"  # unpaid, not overdue: it falls due on its date, today or later
     OVERDUE = "overdue"  # its due date has passed unpaid
     WAIVED = "waived"  # never to be collected: the policy has ended (Insurance Law art. 38)
-
-
-class PremiumPayment(BaseModel):
-    """An installment collected: the gateway's booking under ``premium:<number>:<n>``."""
-
-    model_config = ConfigDict(frozen=True)
-
-    n: int = Field(ge=1)
-    paid_at: AwareDatetime
-    amount: Decimal
 
 
 class Installment(BaseModel):

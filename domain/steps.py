@@ -29,6 +29,7 @@ from domain.activities import (
     CustomerPhoneChange,
     CustomerRef,
     CustomerRegistration,
+    InstallmentCharge,
     LedgerEntry,
     Notification,
     PaymentAccountChange,
@@ -101,6 +102,9 @@ SEND_NOTIFICATION: Step[Notification, None] = Step(
 )
 
 CHARGE_PREMIUM: Step[Charge, LedgerEntry] = Step("charge_premium", Charge, LedgerEntry, "activity")
+CHARGE_INSTALLMENT: Step[InstallmentCharge, LedgerEntry] = Step(
+    "charge_installment", InstallmentCharge, LedgerEntry, "activity"
+)
 CREATE_PAYMENT_ORDER: Step[PaymentOrder, LedgerEntry] = Step(
     "create_payment_order", PaymentOrder, LedgerEntry, "activity"
 )

@@ -67,7 +67,7 @@ def activities_for(
         session_factory, SanctionsList.load(settings.sanctions_file)
     )
     gateway = gateway or gateway_for(settings, session_factory)
-    payment = PaymentActivities(session_factory, gateway)
+    payment = PaymentActivities(session_factory, gateway, cipher)
     claims = ClaimActivities(session_factory, gateway)
     changes = ChangeActivities(session_factory)
     reports = ReportActivities(session_factory)
@@ -75,6 +75,7 @@ def activities_for(
         records.register_customer,
         verification.verify_applicant,
         payment.charge_premium,
+        payment.charge_installment,
         payment.create_payment_order,
         payment.settle_online_payment,
         payment.refund_premium,

@@ -11,9 +11,11 @@ functions in ``domain.policies``; working days come from a step (domain.working_
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain import steps
@@ -21,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         Change,
         ChangeBatch,
         CustomerPhoneChange,
+        InstallmentCharge,
         PaymentAccountChange,
         PolicyStatusChange,
         Refund,
@@ -34,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         PolicyStage,
         PolicyState,
         PolicyStatus,
+        PremiumPayment,
         ReturnVisit,
         VisitAttempt,
         cooling_off_ends_at,
@@ -43,6 +47,17 @@ with workflow.unsafe.imports_passed_through():
         policy_year_ends_at,
         return_visit_items,
         unconfirmed,
+    )
+    from domain.premiums import (
+        Installment,
+        PremiumSchedule,
+        debit_retries_at,
+        grace_ends_at,
+        payment_demand_at,
+        premium_reminders_at,
+        premium_schedule,
+        reinstatement_deadline,
+        status_from_premiums,
     )
     from domain.products import get_product
     from domain.tasks import TaskKind
@@ -64,6 +79,11 @@ CALENDAR_RETRY = RetryPolicy(
     backoff_coefficient=4.0,
     maximum_interval=timedelta(hours=1),
 )
+
+
+# The statuses in which the renewal premiums run: in force, in grace, suspended.
+PREMIUM_STATUSES = frozenset({PolicyStatus.EFFECTIVE, PolicyStatus.GRACE, PolicyStatus.SUSPENDED})
+DAY = timedelta(days=1)
 
 
 def workflow_id_for(policy_number: str) -> str:
@@ -130,6 +150,8 @@ class PolicyWorkflow:
             cooling_off_end = s.cooling_off_ends_at
             if s.stage == PolicyStage.COOLING_OFF and cooling_off_end and now >= cooling_off_end:
                 await self._end_cooling_off()
+            if s.installments and s.status in PREMIUM_STATUSES:
+                await self._premiums()
             if now >= s.expires_at:
                 return await self._expire()
             if now >= policy_year_ends_at(s.effective_at, s.policy_year):
@@ -147,6 +169,8 @@ class PolicyWorkflow:
             moments.append(s.effective_at)
         if s.stage == PolicyStage.COOLING_OFF and s.cooling_off_ends_at is not None:
             moments.append(s.cooling_off_ends_at)
+        if s.installments and s.status in PREMIUM_STATUSES:
+            moments += self._premium_moments()
         return min(moments)
 
     async def _open_cooling_off(self) -> None:
@@ -222,6 +246,183 @@ class PolicyWorkflow:
         return await p.finish(
             PolicyStatus.EXPIRED, stage=PolicyStage.ENDED, by=SYSTEM, note="the term has ended"
         )
+
+    # --- renewal premiums (domain.premiums) -------------------------------------------------
+
+    def _schedule(self) -> PremiumSchedule:
+        s = self._state
+        return premium_schedule(
+            get_product(s.product_code),
+            effective_at=s.effective_at,
+            premium=s.premium,
+            payments=s.payments,
+            on=workflow.now(),
+        )
+
+    def _debits_at(self, due: Installment) -> list[datetime]:
+        """When the installment is debited: on its due moment, then on each retry; none
+        without an auto-debit account, nor once the policy is suspended."""
+        s = self._state
+        if s.payment_account is None or s.status == PolicyStatus.SUSPENDED:
+            return []
+        return [due.due_at, *debit_retries_at(due.due_at, self._start.clocks)]
+
+    def _reminders(self, due: Installment) -> list[tuple[str, datetime]]:
+        """The installment's reminders not sent yet, by key and moment: before its due
+        moment, for a customer who wants them."""
+        s = self._state
+        if not s.premium_reminders or due.n == 1:
+            return []
+        at = premium_reminders_at(due.due_at, self._start.clocks)
+        keyed = [(f"{due.n}:{(due.due_at - m).days}", m) for m in at]
+        return [(key, m) for key, m in keyed if key not in s.reminders_sent]
+
+    def _premium_moments(self) -> list[datetime]:
+        """The next moments the premiums need the process: a reminder, a debit, the day the
+        installment is overdue (grace), the payment demand, the end of grace."""
+        s, clocks = self._state, self._start.clocks
+        due = self._schedule().first_unpaid
+        if due is None:
+            return []
+        moments = [m for _, m in self._reminders(due)]
+        moments += self._debits_at(due)[s.debits_tried :]
+        moments.append(due.due_at)
+        moments.append(datetime.combine(business_today(due.due_at), time(0), SHANGHAI) + DAY)
+        if s.demand_at is None:
+            moments.append(payment_demand_at(due.due_at, clocks))
+        if s.suspended_at is None:
+            moments.append(grace_ends_at(due.due_at, clocks, demand_at=s.demand_at))
+        now = workflow.now()
+        return [m for m in moments if m > now]
+
+    async def _premiums(self) -> None:
+        """Where the first unpaid installment stands now: remind before it is due, debit it
+        on the day and on each retry, demand it (催告), then grace and suspension
+        (Insurance Law art. 36)."""
+        p, s, clocks = self._p, self._state, self._start.clocks
+        now = workflow.now()
+        due = self._schedule().first_unpaid
+        if due is None:
+            return
+        if now < due.due_at:
+            passed = [key for key, m in self._reminders(due) if m <= now]
+            if passed:
+                s.reminders_sent = [*s.reminders_sent, *passed]
+                await p.notify(
+                    "premium_reminder",
+                    key_suffix=passed[-1],
+                    to_customer=True,
+                    amount=str(due.amount),
+                    due_on=business_today(due.due_at).isoformat(),
+                )
+                p.record()
+            return
+        debits = self._debits_at(due)
+        if s.debits_tried < len(debits) and now >= debits[s.debits_tried]:
+            # One try for every debit moment passed (a worker down for days tries once).
+            s.debits_tried = len([m for m in debits if m <= now])
+            if await self._debit(due):
+                return
+        if s.demand_at is None and now >= payment_demand_at(due.due_at, clocks):
+            s.demand_at = now
+            grace_end = grace_ends_at(due.due_at, clocks, demand_at=now)
+            p.history(f"payment demand sent for installment {due.n}", by=SYSTEM)
+            for to_customer in (True, False):
+                await p.notify(
+                    "payment_demand",
+                    key_suffix=str(due.n),
+                    to_customer=to_customer,
+                    amount=str(due.amount),
+                    due_on=business_today(due.due_at).isoformat(),
+                    grace_ends_on=business_today(grace_end - DAY).isoformat(),
+                )
+        status = status_from_premiums(self._schedule(), clocks, demand_at=s.demand_at)
+        if status == PolicyStatus.GRACE and s.status == PolicyStatus.EFFECTIVE:
+            s.grace_ends_at = grace_ends_at(due.due_at, clocks, demand_at=s.demand_at)
+            await self._set_premium_status(
+                PolicyStatus.GRACE, note=f"installment {due.n} overdue: in grace"
+            )
+        elif status == PolicyStatus.SUSPENDED and s.status != PolicyStatus.SUSPENDED:
+            await self._suspend(due)
+        elif s.demand_at is not None and s.status == PolicyStatus.GRACE:
+            s.grace_ends_at = grace_ends_at(due.due_at, clocks, demand_at=s.demand_at)
+        p.record()
+
+    async def _debit(self, due: Installment) -> bool:
+        """Debit the installment from the policy's account, exactly once under its business
+        key ``premium:<policy_number>:<n>``. True if it was collected."""
+        p, s = self._p, self._state
+        try:
+            entry = await p.call(
+                steps.CHARGE_INSTALLMENT,
+                InstallmentCharge(
+                    idempotency_key=f"premium:{s.policy_number}:{due.n}",
+                    policy_number=s.policy_number,
+                    amount=due.amount,
+                ),
+                start_to_close=timedelta(seconds=15),
+                to_its_end=True,  # money: a cancellation neither cuts it nor loses it
+            )
+        except ActivityError as err:
+            code = err.cause.type if isinstance(err.cause, ApplicationError) else None
+            if code not in ("payment_declined", "no_payment_account"):
+                raise
+            p.history(f"installment {due.n}: the debit failed (try {s.debits_tried})", by=SYSTEM)
+            if s.debits_tried == 1:
+                await p.notify(
+                    "premium_debit_failed",
+                    key_suffix=str(due.n),
+                    to_customer=True,
+                    amount=str(due.amount),
+                )
+            p.record()
+            return False
+        await self._paid(due, entry.amount)
+        return True
+
+    async def _paid(self, due: Installment, amount: Decimal) -> None:
+        """The installment is paid: back in force if it was in grace."""
+        p, s = self._p, self._state
+        s.payments = [*s.payments, PremiumPayment(n=due.n, paid_at=workflow.now(), amount=amount)]
+        s.debits_tried, s.demand_at, s.grace_ends_at = 0, None, None
+        p.history(f"installment {due.n} collected: {amount}", by=SYSTEM)
+        await p.notify(
+            "premium_collected",
+            key_suffix=str(due.n),
+            to_customer=True,
+            amount=str(amount),
+            n=str(due.n),
+        )
+        if s.status == PolicyStatus.GRACE:
+            await self._set_premium_status(PolicyStatus.EFFECTIVE, note="premium paid in grace")
+        p.record()
+
+    async def _suspend(self, due: Installment) -> None:
+        """Grace ended unpaid: suspended (效力中止), the customer told at once of the
+        consequences and of reinstatement within two years (人身保险业务基本服务规定
+        art. 21 gives ten working days)."""
+        p, s = self._p, self._state
+        now = workflow.now()
+        s.suspended_at, s.grace_ends_at = now, None
+        deadline = reinstatement_deadline(now, self._start.clocks)
+        await self._set_premium_status(
+            PolicyStatus.SUSPENDED, note=f"installment {due.n} unpaid at the end of grace"
+        )
+        for to_customer in (True, False):
+            await p.notify(
+                "policy_suspended",
+                to_customer=to_customer,
+                on=business_today(now).isoformat(),
+                deadline=business_today(deadline - DAY).isoformat(),
+            )
+
+    async def _set_premium_status(self, status: PolicyStatus, *, note: str) -> None:
+        p, s = self._p, self._state
+        await p.call(
+            steps.SET_POLICY_STATUS,
+            PolicyStatusChange(policy_number=s.policy_number, status=status.value),
+        )
+        p.set_status(status, by=SYSTEM, note=note)
 
     # --- the cooling-off cancellation ------------------------------------------------------
 
@@ -592,6 +793,8 @@ def _opening_state(start: PolicyStart) -> PolicyState:
         cooling_off_ends_at=ends,
         return_visit=visit,
         payment_account=start.payment_account,
+        # The first premium, collected by the enrollment before issuance.
+        payments=[PremiumPayment(n=1, paid_at=start.issued_at, amount=start.premium)],
     )
 
 

@@ -42,6 +42,7 @@ _ACTIVITY_LABELS = {
     steps.OPEN_TASK.name: "Opening a task",
     steps.CHANGE_TASK.name: "Updating a task",
     steps.CHARGE_PREMIUM.name: "Premium charge",
+    steps.CHARGE_INSTALLMENT.name: "Renewal premium debit",
     steps.CREATE_PAYMENT_ORDER.name: "Payment order",
     steps.SETTLE_ONLINE_PAYMENT.name: "Online payment settlement",
     steps.REFUND_PREMIUM.name: "Premium refund",
@@ -428,7 +429,7 @@ class _Timeline:
                 )
             case steps.CHANGE_TASK.name:
                 return self._task_change_text(argument)
-            case steps.CHARGE_PREMIUM.name:
+            case steps.CHARGE_PREMIUM.name | steps.CHARGE_INSTALLMENT.name:
                 return said(
                     N_("Premium charged %(amount)s (ledger %(ledger)s)"),
                     amount=money(result.get("amount")),

@@ -552,6 +552,11 @@ def test_policy_never_in_force_cannot_be_claimed_on(status: str) -> None:
     assert _code(policy_status=status) == "policy_not_effective"
 
 
+def test_a_policy_in_grace_is_in_force_and_a_suspended_one_covers_nothing() -> None:
+    assert _code(policy_status="grace") is None
+    assert _code(policy_status="suspended") == "policy_not_effective"
+
+
 def test_expired_policy_still_pays_for_an_incident_during_its_term() -> None:
     assert _code(policy_status="expired") is None
 

@@ -379,8 +379,9 @@ async def policy_expired(h: PolicyHarness) -> Handle:
 
 @scenario("policy", "year_one_continued", "effective")
 async def policy_year_one_continued(h: PolicyHarness) -> Handle:
-    # Year one of a TERM_LIFE_20: receipt, a completed return visit, then continue-as-new.
-    handle = await h.start()
+    # Year one of a TERM_LIFE_20: receipt, a completed return visit, then continue-as-new
+    # (installment 2 debited at the anniversary).
+    handle = await h.start(payment_account=policy_tests.ACCOUNT)
     state = await handle.query(PolicyWorkflow.state)
     await handle.execute_update(
         PolicyWorkflow.sign_receipt, ReceiptSigned(signed_at=state.issued_at, by="alice")
@@ -400,7 +401,7 @@ async def policy_year_one_continued(h: PolicyHarness) -> Handle:
 
 @scenario("policy", "misselling_then_continued", "effective")
 async def policy_misselling_then_continued(h: PolicyHarness) -> Handle:
-    handle = await h.start()
+    handle = await h.start(payment_account=policy_tests.ACCOUNT)
     await h.visit(handle, decision="unreachable", reason="no answer")
     await h.env.sleep(timedelta(days=3))
     await h.visit(handle, decision="misselling", reason="cover misdescribed")
@@ -411,6 +412,23 @@ async def policy_misselling_then_continued(h: PolicyHarness) -> Handle:
         ),
     )
     return await first_run_after_continue(h, handle)
+
+
+@scenario("policy", "premium_missed_then_suspended", "suspended")
+async def policy_premium_missed_then_suspended(h: PolicyHarness) -> Handle:
+    # Year two of a TERM_LIFE_20 whose second premium the bank declines: the debit and its
+    # retries, the payment demand, grace, suspension; the run continues into year three.
+    h.world.declined.add(2)
+    handle = await h.start(payment_account=policy_tests.ACCOUNT)
+    await h.visit(handle, decision="completed", checklist=policy_tests.ALL_CONFIRMED)
+    first = await first_run_after_continue(h, handle)
+    year_two = (await h.env.client.get_workflow_handle(handle.id).describe()).run_id
+    for _ in range(400):
+        latest = await h.env.client.get_workflow_handle(handle.id).describe()
+        if latest.run_id not in (first.run_id, year_two):
+            return h.env.client.get_workflow_handle(handle.id, run_id=year_two)
+        await h.env.sleep(timedelta(days=30))
+    raise AssertionError("the policy never continued into its third year")
 
 
 async def first_run_after_continue(h: PolicyHarness, handle: Handle) -> Handle:

@@ -17,7 +17,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from domain.activities import LedgerEntry, Refund
+from domain.activities import InstallmentCharge, LedgerEntry, Refund
 from domain.business import SHANGHAI, business_today
 from domain.enrollment import MaskedCustomer
 from domain.policies import (
@@ -49,6 +49,7 @@ BOB = Actor(username="bob", roles=(Role.AGENT,))
 ALICE_SERVICE = Actor(username="alice", roles=(Role.AGENT, Role.SERVICE))
 SUE = Actor(username="sue", roles=(Role.SUPERVISOR,), approval_limit=Decimal("5000000"))
 PREMIUM = Decimal("180.00")
+ACCOUNT = "***************3445"  # the mask of the application's auto-debit account
 ALL_CONFIRMED = dict.fromkeys(CHECKLIST_ITEMS, True)
 
 Handle = WorkflowHandle[Any, PolicyState]
@@ -57,6 +58,8 @@ Handle = WorkflowHandle[Any, PolicyState]
 @dataclass
 class World:
     calls: list[tuple[str, Any]] = field(default_factory=list)
+    # The installments whose debit the bank declines (every try).
+    declined: set[int] = field(default_factory=set)
 
     def named(self, name: str) -> list[Any]:
         return [arg for n, arg in self.calls if n == name]
@@ -77,7 +80,35 @@ class World:
                 status="succeeded",
             )
 
-        return [record_changes_mock(world.calls), working_days_mock(world.calls), refund_premium]
+        @activity.defn(name=act.CHARGE_INSTALLMENT)
+        async def charge_installment(arg: InstallmentCharge) -> LedgerEntry:
+            world.calls.append((act.CHARGE_INSTALLMENT, arg))
+            n = int(arg.idempotency_key.rsplit(":", 1)[1])
+            if n in world.declined:
+                raise ApplicationError("declined", type="payment_declined", non_retryable=True)
+            return LedgerEntry(
+                ledger_id=f"L{n}",
+                idempotency_key=arg.idempotency_key,
+                amount=arg.amount,
+                status="succeeded",
+            )
+
+        return [
+            record_changes_mock(world.calls),
+            working_days_mock(world.calls),
+            refund_premium,
+            charge_installment,
+        ]
+
+    def keys(self) -> list[str]:
+        return [c.idempotency_key for c in self.named(act.CHARGE_INSTALLMENT)]
+
+    def customer_notices(self, template: str) -> list[Any]:
+        return [
+            n
+            for n in self.named(act.SEND_NOTIFICATION)
+            if n.template == template and n.channel == "sms"
+        ]
 
 
 @dataclass
@@ -88,7 +119,10 @@ class Harness:
     started: list[Handle] = field(default_factory=list)
 
     async def start(
-        self, product: str = "TERM_LIFE_20", birth_date: date = date(1990, 5, 17)
+        self,
+        product: str = "TERM_LIFE_20",
+        birth_date: date = date(1990, 5, 17),
+        payment_account: str | None = None,
     ) -> Handle:
         number = "P" + uuid.uuid4().hex[:12].upper()
         now = datetime.now(SHANGHAI)
@@ -108,6 +142,7 @@ class Harness:
             issued_at=now,
             effective_at=effective_at,
             expires_at=add_years(effective_at, get_product(product).term_years),
+            payment_account=payment_account,
         )
         handle = await self.env.client.start_workflow(
             PolicyWorkflow.run,
@@ -337,12 +372,22 @@ async def test_a_one_year_policy_expires_with_a_notice_and_has_no_cooling_off(
 
 
 async def test_term_life_runs_twenty_policy_years_each_run_small(harness: Harness) -> None:
-    handle = await harness.start()
+    handle = await harness.start(payment_account=ACCOUNT)
     await harness.visit(handle, decision="completed", checklist=ALL_CONFIRMED)
     result = await handle.result()
     assert result.status == PolicyStatus.EXPIRED
     assert result.policy_year == 20
     assert result.expires_at == add_years(result.effective_at, 20)
+    # Every installment after the first debited once, on its anniversary, under its key.
+    assert harness.world.keys() == [f"premium:{number(handle)}:{n}" for n in range(2, 21)]
+    assert [(p.n, p.amount) for p in result.payments] == [(n, PREMIUM) for n in range(1, 21)]
+    for payment in result.payments[1:]:
+        due = add_years(result.effective_at, payment.n - 1)
+        assert due <= payment.paid_at < due + timedelta(minutes=1)
+    assert len(harness.world.customer_notices("premium_collected")) == 19
+    # Reminders 30 and 7 days before each of the 19 (the customer wants them by default).
+    assert len(harness.world.customer_notices("premium_reminder")) == 38
+    assert harness.world.templates().count("payment_demand") == 0
 
     # Walk the chain of runs from the first: twenty, each history under 200 events.
     runs, run_id = [], handle.first_execution_run_id or handle.result_run_id
@@ -358,6 +403,82 @@ async def test_term_life_runs_twenty_policy_years_each_run_small(harness: Harnes
         )
     assert len(runs) == 20
     assert max(runs) < 200
+
+
+# --- renewal premiums ----------------------------------------------------------------------
+
+
+async def first_anniversary(harness: Harness, handle: Handle, after: timedelta) -> PolicyState:
+    """The policy's state ``after`` its first anniversary (installment 2's due moment)."""
+    state = await handle.query(PolicyWorkflow.state)
+    due = add_years(state.effective_at, 1)
+    await harness.env.sleep(due + after - await harness.env.get_current_time())
+    return await harness.env.client.get_workflow_handle(handle.id).query(PolicyWorkflow.state)
+
+
+async def test_a_missed_premium_is_retried_demanded_then_the_policy_is_in_grace_and_suspended(
+    harness: Harness,
+) -> None:
+    harness.world.declined.add(2)
+    handle = await harness.start(payment_account=ACCOUNT)
+    await harness.visit(handle, decision="completed", checklist=ALL_CONFIRMED)
+
+    state = await first_anniversary(harness, handle, timedelta(days=2))
+    assert state.status == PolicyStatus.GRACE  # overdue from the day after it was due
+    assert harness.world.keys() == [f"premium:{number(handle)}:2"] * 2  # on the day, day 1
+    (failed,) = harness.world.customer_notices("premium_debit_failed")  # told once
+    assert failed.params["amount"] == "180.00"
+
+    state = await first_anniversary(harness, handle, timedelta(days=8))
+    assert len(harness.world.keys()) == 4  # and days 3 and 7: then no more tries
+    assert state.demand_at is not None and state.status == PolicyStatus.GRACE
+    (demand,) = harness.world.customer_notices("payment_demand")
+    # Grace: the earlier of 60 days from the due date and 30 from the demand.
+    assert state.grace_ends_at == datetime.combine(
+        business_today(state.demand_at) + timedelta(days=31), datetime.min.time(), SHANGHAI
+    )
+    assert (
+        demand.params["grace_ends_on"]
+        == (business_today(state.demand_at) + timedelta(days=30)).isoformat()
+    )
+    assert harness.world.templates().count("payment_demand") == 2  # the agent too
+
+    state = await first_anniversary(harness, handle, timedelta(days=40))
+    assert state.status == PolicyStatus.SUSPENDED
+    assert state.suspended_at is not None and state.grace_ends_at is None
+    assert [p.n for p in state.payments] == [1]
+    statuses = [c.status for c in harness.world.named(act.SET_POLICY_STATUS)]
+    assert statuses == ["effective", "grace", "suspended"]
+    (suspended,) = harness.world.customer_notices("policy_suspended")
+    assert (
+        suspended.params["deadline"] == add_years(business_today(state.suspended_at), 2).isoformat()
+    )
+    assert len(harness.world.keys()) == 4  # a suspended policy is not debited
+
+
+async def test_a_premium_paid_on_a_retry_ends_grace(harness: Harness) -> None:
+    harness.world.declined.add(2)
+    handle = await harness.start(payment_account=ACCOUNT)
+    state = await first_anniversary(harness, handle, timedelta(days=2))
+    assert state.status == PolicyStatus.GRACE
+    harness.world.declined.clear()  # the customer tops up the account
+    state = await first_anniversary(harness, handle, timedelta(days=4))
+    assert state.status == PolicyStatus.EFFECTIVE
+    assert [p.n for p in state.payments] == [1, 2]
+    assert harness.world.keys() == [f"premium:{number(handle)}:2"] * 3
+    assert harness.world.templates().count("payment_demand") == 0
+    statuses = [c.status for c in harness.world.named(act.SET_POLICY_STATUS)]
+    assert statuses == ["effective", "grace", "effective"]
+
+
+async def test_no_reminders_for_a_customer_who_turned_them_off(harness: Harness) -> None:
+    handle = await harness.start(payment_account=ACCOUNT)
+    await handle.execute_update(
+        PolicyWorkflow.change_servicing, ServicingChange(premium_reminders=False, actor=ALICE)
+    )
+    state = await first_anniversary(harness, handle, timedelta(hours=1))
+    assert [p.n for p in state.payments] == [1, 2]
+    assert harness.world.customer_notices("premium_reminder") == []
 
 
 # --- servicing changes (保全) --------------------------------------------------------------
