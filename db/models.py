@@ -414,6 +414,12 @@ class ReportDaily(Base):
     queries_failed: Mapped[int] = mapped_column(default=0)
     queries_locked: Mapped[int] = mapped_column(default=0)
     query_lockouts: Mapped[int] = mapped_column(default=0)
+    return_visits_due: Mapped[int] = mapped_column(default=0)
+    return_visits_completed: Mapped[int] = mapped_column(default=0)
+    return_visits_in_cooling_off: Mapped[int] = mapped_column(default=0)
+    return_visits_unreachable: Mapped[int] = mapped_column(default=0)
+    return_visits_escalated: Mapped[int] = mapped_column(default=0)
+    return_visits_misselling: Mapped[int] = mapped_column(default=0)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     # A range for one agent (an agent's own report) reads by agent first.
