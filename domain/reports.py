@@ -3,9 +3,10 @@ business day, and how exact median and percentiles come out of stored samples.
 
 A business day is a calendar day in Asia/Shanghai. Each case's timeline (the process's
 ``history``, stamped by the workflow's clock) says on which day it was submitted, issued,
-decided or paid, a policy's return visit when it was tried and escalated; ``db.repositories.reports`` reads the rows, these functions count them,
-and the daily aggregates it writes hold the counts per business day and agent.
-docs/reports.md says what every figure counts.
+decided or paid, and a policy's return visit when it was tried and escalated;
+``db.repositories.reports`` reads the rows, these functions count them, and the daily
+aggregates it writes hold the counts per business day and agent. docs/reports.md says
+what every figure counts.
 """
 
 from __future__ import annotations

@@ -116,6 +116,14 @@ _SUMS: dict[str, list[Column]] = {
         Column("queries_locked", N_("Refused while locked"), "count"),
         Column("query_lockouts", N_("Lockouts (security incidents)"), "count"),
     ],
+    "return-visits": [
+        Column("return_visits_due", N_("Return visits due"), "count"),
+        Column("return_visits_completed", N_("Return visits completed"), "count"),
+        Column("return_visits_in_cooling_off", N_("Completed within cooling-off"), "count"),
+        Column("return_visits_unreachable", N_("Unreachable attempts"), "count"),
+        Column("return_visits_escalated", N_("Escalated"), "count"),
+        Column("return_visits_misselling", N_("Mis-selling found"), "count"),
+    ],
 }
 # Figures derived from the sums: (column, numerator, denominator).
 _RATIOS: dict[str, list[tuple[Column, str, str]]] = {
@@ -136,6 +144,13 @@ _RATIOS: dict[str, list[tuple[Column, str, str]]] = {
             Column("success_rate", N_("Success rate"), "ratio"),
             "queries_succeeded",
             "queries_attempted",
+        ),
+    ],
+    "return-visits": [
+        (
+            Column("in_cooling_off_rate", N_("Share completed within cooling-off"), "ratio"),
+            "return_visits_in_cooling_off",
+            "return_visits_completed",
         ),
     ],
 }
@@ -175,6 +190,7 @@ TITLES = {
     "sla": N_("SLA compliance per task kind"),
     "claims": N_("Claims"),
     "policy-queries": N_("Policy queries"),
+    "return-visits": N_("Return visits"),
 }
 REPORT_NAMES = tuple(TITLES)
 # What each report's chart draws from its daily ``series`` (the console's SVG): the
@@ -185,6 +201,11 @@ CHARTS: dict[str, tuple[str, ...]] = {
     "sla": ("opened", "decided", "breached"),
     "claims": ("claims_reported", "claims_decided", "claims_paid"),
     "policy-queries": ("queries_attempted", "queries_failed", "query_lockouts"),
+    "return-visits": (
+        "return_visits_due",
+        "return_visits_completed",
+        "return_visits_in_cooling_off",
+    ),
 }
 
 

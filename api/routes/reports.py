@@ -85,8 +85,8 @@ async def get_report(
 ) -> Any:
     """A report over the business days (Asia/Shanghai) `from` to `to`, inclusive, at most
     three years, from the daily aggregates: `new-business`, `turnaround`, `sla`, `claims`,
-    `policy-queries` (docs/reports.md). An agent sees their own figures only; supervisors
-    and ops everyone's, or one agent's with `agent`."""
+    `policy-queries`, `return-visits` (docs/reports.md). An agent sees their own figures
+    only; supervisors and ops everyone's, or one agent's with `agent`."""
     report = await reports.build_report(
         session, actor=actor, name=name, start=start, end=end, agent=agent
     )

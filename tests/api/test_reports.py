@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from db.repositories.customers import upsert_customer
 from db.repositories.reports import aggregate_day
 from domain.policy_query import LOCK_AFTER, LOCK_WINDOW
+from services.reports import REPORT_NAMES
 from tests.db.report_world import AFTER, BEFORE, DAY, insert_world
 
 Headers = Callable[[str], dict[str, str]]
@@ -157,6 +158,73 @@ async def test_sla_compliance_per_task_kind(
     assert rows["claim_review"]["compliance_rate"] is None  # cancelled: nothing to judge
 
 
+VISIT_KEYS = (
+    "return_visits_due",
+    "return_visits_completed",
+    "return_visits_in_cooling_off",
+    "return_visits_unreachable",
+    "return_visits_escalated",
+    "return_visits_misselling",
+    "in_cooling_off_rate",
+)
+
+
+def _visits(row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(row[k] for k in VISIT_KEYS)
+
+
+@pytest.mark.usefixtures("world")
+async def test_return_visits_per_selling_agent_and_the_share_within_cooling_off(
+    api_client: httpx.AsyncClient, auth_headers: Headers
+) -> None:
+    answer = await _get(
+        api_client, auth_headers, "sue", "return-visits", **{"from": str(BEFORE), "to": str(AFTER)}
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    rows = _by_agent(body)
+    # (due, completed, within cooling-off, unreachable, escalated, mis-selling, share)
+    # alice: RV1 due and done in time after a miss at 23:30; RV2 escalated at 00:00 and
+    # done late; RV5 cancelled before its due day.
+    assert _visits(rows["alice"]) == (1, 2, 1, 1, 1, 0, "0.5000")
+    # bob: RV4 due, mis-selling; RV3 unreachable a third time, escalated, due the day
+    # after; RV6 done at 00:30 that day, in time.
+    assert _visits(rows["bob"]) == (2, 1, 1, 1, 1, 1, "1.0000")
+    assert _visits(rows[""]) == (0, 0, 0, 0, 0, 0, None)  # the look-ups' row: no visits
+    assert _visits(body["total"]) == (3, 3, 2, 2, 2, 1, "0.6667")
+    series = {s["day"]: _visits(s) for s in body["series"]}
+    assert series == {
+        "2025-03-09": (0, 0, 0, 1, 0, 0, None),
+        "2025-03-10": (2, 2, 1, 1, 2, 1, "0.5000"),
+        "2025-03-11": (1, 1, 1, 0, 0, 0, "1.0000"),
+    }
+
+
+@pytest.mark.usefixtures("world")
+async def test_a_return_visit_range_from_midnight_leaves_the_evening_before_out(
+    api_client: httpx.AsyncClient, auth_headers: Headers
+) -> None:
+    # RV1's miss at 23:30 on the 9th is outside; its completion at 00:30 and RV2's at
+    # 23:30 on the 10th inside; RV6's at 00:30 on the 11th outside.
+    day = await _get(
+        api_client, auth_headers, "alice", "return-visits", **{"from": str(DAY), "to": str(DAY)}
+    )
+    assert [row["agent"] for row in day.json()["rows"]] == ["alice"]
+    assert _visits(day.json()["total"]) == (1, 2, 1, 0, 1, 0, "0.5000")
+    evening = await _get(
+        api_client,
+        auth_headers,
+        "alice",
+        "return-visits",
+        **{"from": str(BEFORE), "to": str(BEFORE)},
+    )
+    assert _visits(evening.json()["total"]) == (0, 0, 0, 1, 0, 0, None)
+    after = await _get(
+        api_client, auth_headers, "bob", "return-visits", **{"from": str(AFTER), "to": str(AFTER)}
+    )
+    assert _visits(after.json()["total"]) == (1, 1, 1, 0, 0, 0, "1.0000")
+
+
 async def test_an_empty_range_has_no_rows_and_zero_totals(
     api_client: httpx.AsyncClient, auth_headers: Headers
 ) -> None:
@@ -168,10 +236,19 @@ async def test_an_empty_range_has_no_rows_and_zero_totals(
     assert body["total"]["claims_reported"] == 0 and body["total"]["claims_paid_amount"] == "0.00"
     assert body["total"]["rejection_rate"] is None
     assert [s["day"] for s in body["series"]] == ["2024-01-01", "2024-01-02", "2024-01-03"]
+    visits = await _get(
+        api_client,
+        auth_headers,
+        "sue",
+        "return-visits",
+        **{"from": "2024-01-01", "to": "2024-01-03"},
+    )
+    assert visits.json()["rows"] == []
+    assert _visits(visits.json()["total"]) == (0, 0, 0, 0, 0, 0, None)
 
 
 @pytest.mark.usefixtures("world")
-@pytest.mark.parametrize("name", ["new-business", "claims", "turnaround", "sla", "policy-queries"])
+@pytest.mark.parametrize("name", REPORT_NAMES)
 async def test_csv_and_xlsx_parse_back_to_the_json_figures(
     api_client: httpx.AsyncClient, auth_headers: Headers, name: str
 ) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Literal
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,6 +44,7 @@ from domain.policies import (
     PolicyStatus,
     ReturnVisit,
     ReturnVisitDecision,
+    ReturnVisitStatus,
     VisitAttempt,
     add_years,
 )
@@ -195,9 +195,6 @@ QUERIES = [
 ]
 
 
-VisitStatus = Literal["pending", "unreachable", "escalated", "completed", "misselling"]
-
-
 def visit_policy(
     number: str,
     agent: str,
@@ -206,7 +203,7 @@ def visit_policy(
     due_at: datetime,
     cooling_off_ends_at: datetime,
     attempts: list[tuple[ReturnVisitDecision, datetime]],
-    status: VisitStatus = "pending",
+    status: ReturnVisitStatus = "pending",
     notes: list[tuple[datetime, str]] | None = None,
     ended_at: datetime | None = None,
 ) -> PolicyState:

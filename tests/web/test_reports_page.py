@@ -34,16 +34,17 @@ RANGE = {"from": "2024-02-05", "to": "2024-02-07"}
 
 @pytest.fixture
 async def figures(sessions: async_sessionmaker[AsyncSession]) -> None:
-    """alice: 1 + 2 + 0 policies issued (¥1,200.00 + ¥2,400.50); bob: 1 on the 6th
-    (¥800.00); one SLA row and a turnaround sample each."""
+    """alice: 1 + 2 + 0 policies issued (¥1,200.00 + ¥2,400.50), and on the 6th 4 return
+    visits due, 3 completed, 2 of them within cooling-off; bob: 1 on the 6th (¥800.00);
+    one SLA row and a turnaround sample each."""
     async with sessions() as s, s.begin():
         for model in (ReportDaily, ReportTaskDaily, ReportSamples):
             await s.execute(delete(model).where(model.day.in_(DAYS)))
-        for day, agent, issued, premium in (
-            (DAYS[0], "alice", 1, "1200.00"),
-            (DAYS[1], "alice", 2, "2400.50"),
-            (DAYS[2], "alice", 0, "0"),
-            (DAYS[1], "bob", 1, "800.00"),
+        for day, agent, issued, premium, visits in (
+            (DAYS[0], "alice", 1, "1200.00", (0, 0, 0)),
+            (DAYS[1], "alice", 2, "2400.50", (4, 3, 2)),
+            (DAYS[2], "alice", 0, "0", (0, 0, 0)),
+            (DAYS[1], "bob", 1, "800.00", (0, 0, 0)),
         ):
             s.add(
                 ReportDaily(
@@ -54,6 +55,9 @@ async def figures(sessions: async_sessionmaker[AsyncSession]) -> None:
                     applications_approved=issued,
                     policies_issued=issued,
                     premium_issued=Decimal(premium),
+                    return_visits_due=visits[0],
+                    return_visits_completed=visits[1],
+                    return_visits_in_cooling_off=visits[2],
                 )
             )
         s.add(
@@ -149,6 +153,11 @@ async def test_the_report_in_chinese_sla_kinds_in_words_and_bad_ranges_in_words(
     assert "已决定" in chart.text
     turnaround = await web.get("/ui/reports", params={"report": "turnaround", **RANGE}, headers=zh)
     assert "提交至出单（中位数）" in turnaround.text and "1 小时" in turnaround.text
+    visits = await web.get("/ui/reports", params={"report": "return-visits", **RANGE}, headers=zh)
+    for text in ("回访情况", "应回访数", "犹豫期内完成数", "犹豫期内完成率", "66.7%"):
+        assert text in visits.text, text
+    chart = await web.get("/ui/reports/return-visits/chart.svg", params=RANGE, headers=zh)
+    assert "应回访数" in chart.text and "回访完成数" in chart.text
 
     backwards = await web.get(
         "/ui/reports", params={"report": "claims", "from": "2024-02-07", "to": "2024-02-05"}
