@@ -117,6 +117,9 @@ class User(TimestampMixin, Base):
     roles: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
     approval_limit: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     active: Mapped[bool] = mapped_column(default=True)
+    # The branch (分公司) the user works in, as the agency names it; the reports sum agents'
+    # figures per branch by it (docs/reports.md). None: no branch (head office, or not set).
+    branch: Mapped[str | None] = mapped_column(String(64))
 
 
 class Customer(TimestampMixin, Base):
