@@ -119,6 +119,34 @@ async def test_a_supervisor_sees_every_agent_the_total_a_chart_and_the_downloads
 
 
 @pytest.mark.usefixtures("figures")
+async def test_a_supervisor_sees_the_figures_per_branch_in_chinese(web: httpx.AsyncClient) -> None:
+    await sign_in(web, "sid")
+    zh = {"Accept-Language": "zh-CN"}
+    params = {"report": "new-business", **RANGE, "group": "branch"}
+    page = await web.get("/ui/reports", params=params, headers=zh)
+    assert page.status_code == 200, page.text
+    text = _rows(page.text)
+    assert '<option value="branch" selected>按分公司</option>' in text
+    assert "按分公司汇总" in text and ">分公司<" in text
+    assert ">上海分公司<" in text and "¥3,600.50" in text  # alice
+    assert ">北京分公司<" in text and "¥800.00" in text  # bob
+    assert ">alice<" not in text
+    assert "chart.svg?from=2024-02-05&amp;to=2024-02-07&amp;group=branch" in page.text
+    download = await web.get(
+        "/ui/reports/new-business/download", params={**RANGE, "group": "branch", "format": "csv"}
+    )
+    assert "per-branch" in download.headers["content-disposition"]
+    lines = list(csv.DictReader(io.StringIO(download.text)))
+    assert [(r["branch"], r["premium_issued"]) for r in lines] == [
+        ("上海分公司", "3600.50"),
+        ("北京分公司", "800.00"),
+        ("", "4400.50"),
+    ]
+    unknown = await web.get("/ui/reports", params={**params, "group": "team"}, headers=zh)
+    assert unknown.status_code == 422 and "group 须为以下之一：agent, branch。" in unknown.text
+
+
+@pytest.mark.usefixtures("figures")
 async def test_an_agent_sees_only_their_own_figures_whatever_the_form_asks(
     web: httpx.AsyncClient,
 ) -> None:
@@ -130,7 +158,12 @@ async def test_an_agent_sees_only_their_own_figures_whatever_the_form_asks(
     assert page.status_code == 200
     text = _rows(page.text)
     assert ">bob<" not in text and "¥800.00" not in text and "¥3,600.50" in text
-    assert 'id="agent"' not in page.text
+    assert 'id="agent"' not in page.text and 'id="group"' not in page.text
+    branch = await web.get(
+        "/ui/reports", params={"report": "new-business", **RANGE, "group": "branch"}
+    )
+    assert branch.status_code == 200 and ">alice<" in _rows(branch.text)
+    assert "上海分公司" not in branch.text
     csv_text = (
         await web.get(
             "/ui/reports/new-business/download", params={**RANGE, "agent": "bob", "format": "csv"}
