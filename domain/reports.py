@@ -90,6 +90,14 @@ def merge_sorted(lists: Iterable[Sequence[int]]) -> list[int]:
     return merged
 
 
+RETURN_VISIT_FIGURES = (
+    "return_visits_due",
+    "return_visits_completed",
+    "return_visits_in_cooling_off",
+    "return_visits_unreachable",
+    "return_visits_escalated",
+    "return_visits_misselling",
+)
 AGENT_FIGURES = (
     "applications_started",
     "applications_submitted",
@@ -108,12 +116,7 @@ AGENT_FIGURES = (
     "queries_failed",
     "queries_locked",
     "query_lockouts",
-    "return_visits_due",
-    "return_visits_completed",
-    "return_visits_in_cooling_off",
-    "return_visits_unreachable",
-    "return_visits_escalated",
-    "return_visits_misselling",
+    *RETURN_VISIT_FIGURES,
 )
 MONEY_FIGURES = frozenset({"premium_issued", "claims_paid_amount"})
 TASK_FIGURES = ("opened", "decided", "decided_before_due", "escalated", "breached", "cancelled")

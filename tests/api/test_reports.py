@@ -20,6 +20,7 @@ from db.models import User
 from db.repositories.customers import upsert_customer
 from db.repositories.reports import aggregate_day
 from domain.policy_query import LOCK_AFTER, LOCK_WINDOW
+from domain.reports import RETURN_VISIT_FIGURES
 from services.reports import REPORT_NAMES
 from tests.db.report_world import AFTER, BEFORE, DAY, insert_world
 
@@ -160,30 +161,36 @@ async def test_sla_compliance_per_task_kind(
     assert rows["claim_review"]["compliance_rate"] is None  # cancelled: nothing to judge
 
 
-VISIT_KEYS = (
-    "return_visits_due",
-    "return_visits_completed",
-    "return_visits_in_cooling_off",
-    "return_visits_unreachable",
-    "return_visits_escalated",
-    "return_visits_misselling",
-    "in_cooling_off_rate",
-)
+VISIT_KEYS = (*RETURN_VISIT_FIGURES, "in_cooling_off_rate")
 
 
 def _visits(row: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(row[k] for k in VISIT_KEYS)
 
 
+async def _report(
+    client: httpx.AsyncClient,
+    headers: Headers,
+    user: str,
+    name: str,
+    first: date,
+    last: date,
+    **extra: str,
+) -> dict[str, Any]:
+    """Report ``name`` over ``first`` to ``last`` as ``user`` sees it (answered 200)."""
+    answer = await _get(
+        client, headers, user, name, **{"from": str(first), "to": str(last)}, **extra
+    )
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
 @pytest.mark.usefixtures("world")
 async def test_return_visits_per_selling_agent_and_the_share_within_cooling_off(
     api_client: httpx.AsyncClient, auth_headers: Headers
 ) -> None:
-    answer = await _get(
-        api_client, auth_headers, "sue", "return-visits", **{"from": str(BEFORE), "to": str(AFTER)}
-    )
-    assert answer.status_code == 200, answer.text
-    body = answer.json()
+    body = await _report(api_client, auth_headers, "sue", "return-visits", BEFORE, AFTER)
     rows = _by_agent(body)
     # (due, completed, within cooling-off, unreachable, escalated, mis-selling, share)
     # alice: RV1 due and done in time after a miss at 23:30; RV2 escalated at 00:00 and
@@ -208,23 +215,13 @@ async def test_a_return_visit_range_from_midnight_leaves_the_evening_before_out(
 ) -> None:
     # RV1's miss at 23:30 on the 9th is outside; its completion at 00:30 and RV2's at
     # 23:30 on the 10th inside; RV6's at 00:30 on the 11th outside.
-    day = await _get(
-        api_client, auth_headers, "alice", "return-visits", **{"from": str(DAY), "to": str(DAY)}
-    )
-    assert [row["agent"] for row in day.json()["rows"]] == ["alice"]
-    assert _visits(day.json()["total"]) == (1, 2, 1, 0, 1, 0, "0.5000")
-    evening = await _get(
-        api_client,
-        auth_headers,
-        "alice",
-        "return-visits",
-        **{"from": str(BEFORE), "to": str(BEFORE)},
-    )
-    assert _visits(evening.json()["total"]) == (0, 0, 0, 1, 0, 0, None)
-    after = await _get(
-        api_client, auth_headers, "bob", "return-visits", **{"from": str(AFTER), "to": str(AFTER)}
-    )
-    assert _visits(after.json()["total"]) == (1, 1, 1, 0, 0, 0, "1.0000")
+    day = await _report(api_client, auth_headers, "alice", "return-visits", DAY, DAY)
+    assert [row["agent"] for row in day["rows"]] == ["alice"]
+    assert _visits(day["total"]) == (1, 2, 1, 0, 1, 0, "0.5000")
+    evening = await _report(api_client, auth_headers, "alice", "return-visits", BEFORE, BEFORE)
+    assert _visits(evening["total"]) == (0, 0, 0, 1, 0, 0, None)
+    after = await _report(api_client, auth_headers, "bob", "return-visits", AFTER, AFTER)
+    assert _visits(after["total"]) == (1, 1, 1, 0, 0, 0, "1.0000")
 
 
 # --- per branch: the seeded users' branches (alice 上海分公司, bob 北京分公司) ---------------
@@ -247,8 +244,7 @@ def _by_branch(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
 async def test_a_supervisor_sees_new_business_per_branch(
     api_client: httpx.AsyncClient, auth_headers: Headers
 ) -> None:
-    params = {"from": str(DAY), "to": str(DAY), "group": "branch"}
-    body = (await _get(api_client, auth_headers, "sue", "new-business", **params)).json()
+    body = await _report(api_client, auth_headers, "sue", "new-business", DAY, DAY, group="branch")
     assert body["group"] == "branch" and body["columns"][0]["key"] == "branch"
     rows = _by_branch(body)
     assert set(rows) == {SH, BJ, ""}  # "": the look-ups of an unknown policy, no agent's
@@ -265,20 +261,20 @@ async def test_a_branch_row_sums_its_agents_and_takes_percentiles_from_all_their
     api_session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
     await _move(api_session_factory, "bob", SH)  # at query time: no re-aggregation
-    params = {"from": str(BEFORE), "to": str(AFTER), "group": "branch"}
-    visits = (await _get(api_client, auth_headers, "olga", "return-visits", **params)).json()
+    visits = await _report(
+        api_client, auth_headers, "olga", "return-visits", BEFORE, AFTER, group="branch"
+    )
     rows = _by_branch(visits)
     assert set(rows) == {SH, ""}
     # alice (1, 2, 1, 1, 1, 0) + bob (2, 1, 1, 1, 1, 1); the share of the sums, 2 of 3.
     assert _visits(rows[SH]) == (3, 3, 2, 2, 2, 1, "0.6667")
-    turnaround = (await _get(api_client, auth_headers, "olga", "turnaround", **params)).json()
+    turnaround = await _report(
+        api_client, auth_headers, "olga", "turnaround", BEFORE, AFTER, group="branch"
+    )
     shanghai = _by_branch(turnaround)[SH]
     # Submission → issue 6300 s (alice's E1) and 7200 s (bob's E3): p90 of both, 7200.
-    assert (shanghai["issued"], shanghai["issue_median_s"], shanghai["issue_p90_s"]) == (
-        2,
-        6300,
-        7200,
-    )
+    figures = ("issued", "issue_median_s", "issue_p90_s")
+    assert tuple(shanghai[k] for k in figures) == (2, 6300, 7200)
 
 
 @pytest.mark.usefixtures("world")
@@ -288,8 +284,8 @@ async def test_an_agent_without_a_branch_is_in_the_no_branch_row(
     api_session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
     await _move(api_session_factory, "alice", None)
-    params = {"from": str(DAY), "to": str(DAY), "group": "branch"}
-    rows = _by_branch((await _get(api_client, auth_headers, "sue", "claims", **params)).json())
+    body = await _report(api_client, auth_headers, "sue", "claims", DAY, DAY, group="branch")
+    rows = _by_branch(body)
     assert set(rows) == {BJ, ""}
     # alice's C1 and C2 beside the look-ups' figures, which have no claims.
     assert (rows[""]["claims_reported"], rows[""]["claims_decided"]) == (1, 2)
@@ -301,8 +297,7 @@ async def test_an_agent_without_a_branch_is_in_the_no_branch_row(
 async def test_sla_per_branch_has_a_row_per_branch_and_task_kind(
     api_client: httpx.AsyncClient, auth_headers: Headers
 ) -> None:
-    params = {"from": str(DAY), "to": str(DAY), "group": "branch"}
-    body = (await _get(api_client, auth_headers, "sue", "sla", **params)).json()
+    body = await _report(api_client, auth_headers, "sue", "sla", DAY, DAY, group="branch")
     assert [c["key"] for c in body["columns"][:2]] == ["branch", "kind"]
     rows = {(r["branch"], r["kind"]): r["compliance_rate"] for r in body["rows"]}
     assert rows == {
@@ -322,13 +317,11 @@ async def test_an_agent_may_not_see_their_branch(
     assert answer.status_code == 403
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert answer.json()["code"] == "forbidden"
-    own = await _get(
-        api_client, auth_headers, "alice", "new-business", **params | {"group": "agent"}
-    )
-    assert [row["agent"] for row in own.json()["rows"]] == ["alice"]
+    own = await _report(api_client, auth_headers, "alice", "new-business", DAY, DAY, group="agent")
+    assert [row["agent"] for row in own["rows"]] == ["alice"]
     # sam is an agent and a supervisor: a supervisor sees every branch.
-    both = await _get(api_client, auth_headers, "sam", "new-business", **params)
-    assert set(_by_branch(both.json())) == {SH, BJ, ""}
+    both = await _report(api_client, auth_headers, "sam", "new-business", DAY, DAY, group="branch")
+    assert set(_by_branch(both)) == {SH, BJ, ""}
 
 
 async def test_an_empty_range_has_no_rows_and_zero_totals(
@@ -342,15 +335,10 @@ async def test_an_empty_range_has_no_rows_and_zero_totals(
     assert body["total"]["claims_reported"] == 0 and body["total"]["claims_paid_amount"] == "0.00"
     assert body["total"]["rejection_rate"] is None
     assert [s["day"] for s in body["series"]] == ["2024-01-01", "2024-01-02", "2024-01-03"]
-    visits = await _get(
-        api_client,
-        auth_headers,
-        "sue",
-        "return-visits",
-        **{"from": "2024-01-01", "to": "2024-01-03"},
+    visits = await _report(
+        api_client, auth_headers, "sue", "return-visits", date(2024, 1, 1), date(2024, 1, 3)
     )
-    assert visits.json()["rows"] == []
-    assert _visits(visits.json()["total"]) == (0, 0, 0, 0, 0, 0, None)
+    assert visits["rows"] == [] and _visits(visits["total"]) == (0, 0, 0, 0, 0, 0, None)
 
 
 @pytest.mark.usefixtures("world")

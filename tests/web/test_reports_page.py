@@ -142,6 +142,9 @@ async def test_a_supervisor_sees_the_figures_per_branch_in_chinese(web: httpx.As
         ("北京分公司", "800.00"),
         ("", "4400.50"),
     ]
+    sla = await web.get("/ui/reports", params={**params, "report": "sla"}, headers=zh)
+    # A row per branch and task kind: alice's underwriting tasks under her branch, in words.
+    assert ">上海分公司</td>" in sla.text and ">核保</td>" in _rows(sla.text)
     unknown = await web.get("/ui/reports", params={**params, "group": "team"}, headers=zh)
     assert unknown.status_code == 422 and "group 须为以下之一：agent, branch。" in unknown.text
 
