@@ -50,6 +50,18 @@ from domain.claims import (
     Payout,
 )
 from domain.enrollment import EnrollmentState, HistoryEntry, MaskedCustomer, Quote, Stage, Status
+from domain.policies import (
+    PolicyHistoryEntry,
+    PolicyStage,
+    PolicyState,
+    PolicyStatus,
+    ReturnVisit,
+    ReturnVisitDecision,
+    ReturnVisitStatus,
+    VisitAttempt,
+    cooling_off_ends_at,
+    return_visit_items,
+)
 from domain.policy_query import FAILED, LOCK_AFTER, LOCK_WINDOW, SUCCEEDED
 from domain.products import IncidentType
 from domain.reports import (
@@ -58,6 +70,7 @@ from domain.reports import (
     TaskFacts,
     count_claim,
     count_enrollment,
+    count_policy,
     count_queries,
     count_task,
     day_bounds,
@@ -88,7 +101,10 @@ PARTS: dict[str, frozenset[str]] = {
     "sla": frozenset({"tasks"}),
     "claims": frozenset({"claims"}),
     "policy-queries": frozenset({"queries"}),
+    "return-visits": frozenset({"policies"}),
 }
+COOLING_OFF = timedelta(days=15)
+RETURN_VISIT_DUE = timedelta(days=10)
 
 
 def _at(day: date, minutes: int) -> datetime:
@@ -123,6 +139,80 @@ def _enrollment_state(no: str, agent: str, premium: Decimal, steps: list[tuple[A
         ),
         history=[HistoryEntry(stage=s, status=st, at=t, by=agent) for s, st, t in steps],
     ).model_dump(mode="json")
+
+
+def _policy_state(
+    i: int, number: str, agent: str, issued: datetime, effective: datetime, premium: Decimal
+) -> tuple[dict[str, Any], datetime, datetime]:
+    """A policy's state with its return visit, as its process leaves it: completed within
+    the cooling-off period (six in ten), completed late after being escalated at its end,
+    unreachable three times and escalated, mis-selling found, or never done (escalated at
+    the end). With the end of its cooling-off period and the moment of its last event
+    (the row's ``updated_at``: the process records after each one)."""
+    day = issued.astimezone(SHANGHAI).date()
+    ends = cooling_off_ends_at(day, COOLING_OFF)
+    by_day = [issued + timedelta(days=n, minutes=i % 90) for n in range(1, 20)]
+    attempts: list[tuple[ReturnVisitDecision, datetime]] = []
+    notes: list[tuple[datetime, str]] = []
+    overdue = (ends, "return visit not completed within the cooling-off period")
+    status: ReturnVisitStatus = "escalated"
+    match i % 10:
+        case 6:
+            attempts, notes, status = (
+                [("completed", ends + timedelta(days=1))],
+                [overdue],
+                "completed",
+            )
+        case 7:
+            attempts = [("unreachable", by_day[n]) for n in (1, 3, 5)]
+            notes = [(by_day[5], "return visit escalated: unreachable 3 times")]
+        case 8:
+            attempts, status = [("misselling", by_day[2])], "misselling"
+        case 9:
+            notes = [overdue]
+        case _:
+            attempts, status = [("completed", by_day[i % 10])], "completed"
+    visit = ReturnVisit(
+        status=status,
+        task_id=f"rv-{number}",
+        due_at=min(issued + RETURN_VISIT_DUE, ends),
+        items=return_visit_items(installments=True),
+        attempts=[VisitAttempt(at=t, by="cora", decision=d) for d, t in attempts],
+    )
+    history = [
+        PolicyHistoryEntry(
+            stage=PolicyStage.COOLING_OFF, status=PolicyStatus.ISSUED, at=issued, by=agent
+        ),
+        *(
+            PolicyHistoryEntry(
+                stage=PolicyStage.IN_FORCE, status=PolicyStatus.EFFECTIVE, at=t, by="system", note=n
+            )
+            for t, n in notes
+        ),
+    ]
+    state = PolicyState(
+        policy_number=number,
+        workflow_id=f"policy-{number}",
+        application_no=f"RE{i:08d}",
+        agent=agent,
+        customer_id="bench",
+        holder=_CUSTOMER,
+        product_code="TERM_LIFE_20",
+        term_years=20,
+        sum_insured=Decimal("200000.00"),
+        premium=premium,
+        installments=True,
+        stage=PolicyStage.IN_FORCE,
+        status=PolicyStatus.EFFECTIVE,
+        issued_at=issued,
+        effective_at=effective,
+        expires_at=effective + timedelta(days=20 * 365),
+        cooling_off_ends_at=ends,
+        return_visit=visit,
+        history=history,
+    )
+    last = max([ends, *(t for _, t in attempts)])
+    return state.model_dump(mode="json"), ends, last
 
 
 @dataclass
@@ -172,6 +262,7 @@ def day_rows(day: date, policies: range, tasks: range, customer_id: str) -> dict
                 "updated_at": written,
             }
         )
+        state, ends, last = _policy_state(i, number, agent, steps[3][2], effective, premium)
         rows[Policy].append(
             {
                 "policy_number": number,
@@ -184,8 +275,12 @@ def day_rows(day: date, policies: range, tasks: range, customer_id: str) -> dict
                 "status": "effective",
                 "effective_at": effective,
                 "expires_at": effective + timedelta(days=20 * 365),
+                "workflow_id": f"policy-{number}",
+                "stage": PolicyStage.IN_FORCE.value,
+                "cooling_off_ends_at": ends,
+                "state": state,
                 "created_at": written,
-                "updated_at": written,
+                "updated_at": last,
             }
         )
         if i % REJECTED_EVERY == 0:
@@ -377,6 +472,24 @@ async def figures_from_raw(
             claim = ClaimState.model_validate(raw)
             for day in _days_of((h.at for h in claim.history), start, end):
                 count_claim(figures[day], claim)
+    if "policies" in parts:
+        policies = select(Policy.state).where(
+            or_(Policy.updated_at >= begins, Policy.cooling_off_ends_at >= begins)
+        )
+        for raw in await session.scalars(policies):
+            if raw is None:
+                continue
+            policy = PolicyState.model_validate(raw)
+            visit = policy.return_visit
+            if visit is None:
+                continue
+            instants = [
+                visit.due_at,
+                *(a.at for a in visit.attempts),
+                *(h.at for h in policy.history),
+            ]
+            for day in _days_of(instants, start, end):
+                count_policy(figures[day], policy)
     if "tasks" in parts:
         columns = (
             Task.kind,

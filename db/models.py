@@ -117,6 +117,9 @@ class User(TimestampMixin, Base):
     roles: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
     approval_limit: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     active: Mapped[bool] = mapped_column(default=True)
+    # The branch (分公司) the user works in, as the agency names it; the reports sum agents'
+    # figures per branch by it (docs/reports.md). None: no branch (head office, or not set).
+    branch: Mapped[str | None] = mapped_column(String(64))
 
 
 class Customer(TimestampMixin, Base):
@@ -414,6 +417,12 @@ class ReportDaily(Base):
     queries_failed: Mapped[int] = mapped_column(default=0)
     queries_locked: Mapped[int] = mapped_column(default=0)
     query_lockouts: Mapped[int] = mapped_column(default=0)
+    return_visits_due: Mapped[int] = mapped_column(default=0)
+    return_visits_completed: Mapped[int] = mapped_column(default=0)
+    return_visits_in_cooling_off: Mapped[int] = mapped_column(default=0)
+    return_visits_unreachable: Mapped[int] = mapped_column(default=0)
+    return_visits_escalated: Mapped[int] = mapped_column(default=0)
+    return_visits_misselling: Mapped[int] = mapped_column(default=0)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     # A range for one agent (an agent's own report) reads by agent first.

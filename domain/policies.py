@@ -72,6 +72,7 @@ DUAL_RECORDING_AGE = 60
 
 
 ReturnVisitDecision = Literal["completed", "unreachable", "misselling"]
+ReturnVisitStatus = Literal["pending", "unreachable", "escalated", "completed", "misselling"]
 
 
 class PolicyHistoryEntry(BaseModel):
@@ -94,7 +95,7 @@ class VisitAttempt(BaseModel):
 class ReturnVisit(BaseModel):
     """The return visit (回访) of one policy and what came of it."""
 
-    status: Literal["pending", "unreachable", "escalated", "completed", "misselling"] = "pending"
+    status: ReturnVisitStatus = "pending"
     task_id: str
     due_at: datetime
     items: list[str]  # the checklist items this policy's visit must confirm

@@ -3,9 +3,10 @@ business day, and how exact median and percentiles come out of stored samples.
 
 A business day is a calendar day in Asia/Shanghai. Each case's timeline (the process's
 ``history``, stamped by the workflow's clock) says on which day it was submitted, issued,
-decided or paid; ``db.repositories.reports`` reads the rows, these functions count them,
-and the daily aggregates it writes hold the counts per business day and agent.
-docs/reports.md says what every figure counts.
+decided or paid, and a policy's return visit when it was tried and escalated;
+``db.repositories.reports`` reads the rows, these functions count them, and the daily
+aggregates it writes hold the counts per business day and agent. docs/reports.md says
+what every figure counts.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pydantic import BaseModel
 from domain.business import SHANGHAI
 from domain.claims import ClaimStage, ClaimState
 from domain.enrollment import EnrollmentState, Stage, Status
+from domain.policies import LIVE_STATUSES, PolicyState
 from domain.policy_query import FAILED, LOCKED, SUCCEEDED
 
 # Durations kept as samples, so that median and percentiles are exact over any range.
@@ -88,6 +90,14 @@ def merge_sorted(lists: Iterable[Sequence[int]]) -> list[int]:
     return merged
 
 
+RETURN_VISIT_FIGURES = (
+    "return_visits_due",
+    "return_visits_completed",
+    "return_visits_in_cooling_off",
+    "return_visits_unreachable",
+    "return_visits_escalated",
+    "return_visits_misselling",
+)
 AGENT_FIGURES = (
     "applications_started",
     "applications_submitted",
@@ -106,6 +116,7 @@ AGENT_FIGURES = (
     "queries_failed",
     "queries_locked",
     "query_lockouts",
+    *RETURN_VISIT_FIGURES,
 )
 MONEY_FIGURES = frozenset({"premium_issued", "claims_paid_amount"})
 TASK_FIGURES = ("opened", "decided", "decided_before_due", "escalated", "breached", "cancelled")
@@ -194,6 +205,58 @@ def count_claim(figures: DayFigures, state: ClaimState) -> None:
         if state.payout.amount is not None:
             figures.add(agent, "claims_paid_amount", state.payout.amount)
         figures.sample(agent, REPORT_TO_PAYMENT, int((paid.at - reported.at).total_seconds()))
+
+
+# The timeline lines PolicyWorkflow writes when it escalates a return visit
+# (workflows/policy.py): still open when the cooling-off period ends, or the customer not
+# reached ``return_visit_tries`` times. The visit's status does not keep it (a visit
+# escalated and then completed reads ``completed``); its timeline does, with the moment.
+VISIT_ESCALATION_NOTES = (
+    "return visit not completed within the cooling-off period",
+    "return visit escalated:",
+)
+
+
+def policy_ended_at(state: PolicyState) -> datetime | None:
+    """When the policy's process ended: its ``ended_at`` (cancelled in the cooling-off
+    period, expired), or the last timeline line of one that ended otherwise (cancelled by
+    ops); None while it lives."""
+    if state.ended_at is not None:
+        return state.ended_at
+    if state.status not in LIVE_STATUSES and state.history:
+        return state.history[-1].at
+    return None
+
+
+def count_policy(figures: DayFigures, state: PolicyState) -> None:
+    """A policy's return visit (回访) on the day, for the selling agent: due (its due time
+    is on the day, and the policy had not ended before), each attempt by its outcome
+    (completed, and within the cooling-off period or not; customer unreachable;
+    mis-selling found), escalated (the first time it was)."""
+    visit = state.return_visit
+    if visit is None:
+        return
+    day, agent = figures.day, state.agent
+    ended = policy_ended_at(state)
+    if on_day(visit.due_at, day) and (ended is None or ended >= visit.due_at):
+        figures.add(agent, "return_visits_due")
+    ends = state.cooling_off_ends_at
+    for attempt in visit.attempts:
+        if not on_day(attempt.at, day):
+            continue
+        if attempt.decision == "completed":
+            figures.add(agent, "return_visits_completed")
+            if ends is not None and attempt.at < ends:
+                figures.add(agent, "return_visits_in_cooling_off")
+        elif attempt.decision == "unreachable":
+            figures.add(agent, "return_visits_unreachable")
+        else:
+            figures.add(agent, "return_visits_misselling")
+    escalated = _first(
+        state.history, lambda h: h.note is not None and h.note.startswith(VISIT_ESCALATION_NOTES)
+    )
+    if escalated is not None and on_day(escalated.at, day):
+        figures.add(agent, "return_visits_escalated")
 
 
 @dataclass(frozen=True)

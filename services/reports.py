@@ -1,11 +1,12 @@
 """The business reports (业务报告) over a range of business days, from the daily aggregates
 (db.repositories.reports), never from the raw tables: a year is a few thousand rows.
 
-Each report has rows (per agent, or per task kind for ``sla``), a total over them, and a
-series per business day for a chart (the console's hook: ``Report.series``). Who sees
-what: an agent their own figures only; a supervisor and ops everyone's (there is no team
-or branch in the data: a supervisor sees all). docs/reports.md says what every figure
-counts; the downloads (CSV, XLSX) hold the same cells as the JSON.
+Each report has rows (per agent, or per task kind for ``sla``; with ``group="branch"`` the
+agents' figures summed per branch, the users' ``branch`` as it is when the report is
+asked), a total over them, and a series per business day for a chart (the console's hook:
+``Report.series``). Who sees what: an agent their own figures only, never a branch's; a
+supervisor and ops everyone's. docs/reports.md says what every figure counts; the
+downloads (CSV, XLSX) hold the same cells as the JSON.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -23,6 +24,7 @@ from openpyxl import Workbook
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.repositories import reports as aggregates
+from db.repositories import users
 from domain.reports import (
     QUERY_ANSWER_MS,
     REPORT_TO_PAYMENT,
@@ -41,6 +43,10 @@ CENT = Decimal("0.01")
 
 Kind = Literal["text", "count", "money", "ratio", "seconds", "ms"]
 Value = int | Decimal | str | None
+# What a report's rows are per: each agent, or each branch (its agents' figures summed).
+GROUPS = ("agent", "branch")
+# The branch row of the agents who have none (and of figures that belong to no agent).
+NO_BRANCH = ""
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,7 @@ class Report:
     start: date
     end: date
     agent: str | None
+    group: str
     columns: list[Column]
     rows: list[dict[str, Value]]
     total: dict[str, Value]
@@ -92,6 +99,7 @@ def _ratio(part: Value, whole: Value) -> Decimal | None:
 # --- which reports there are ------------------------------------------------------------
 
 _AGENT = Column("agent", N_("Agent"), "text")
+_BRANCH = Column("branch", N_("Branch"), "text")
 _SUMS: dict[str, list[Column]] = {
     "new-business": [
         Column("applications_started", N_("Applications started"), "count"),
@@ -116,6 +124,14 @@ _SUMS: dict[str, list[Column]] = {
         Column("queries_locked", N_("Refused while locked"), "count"),
         Column("query_lockouts", N_("Lockouts (security incidents)"), "count"),
     ],
+    "return-visits": [
+        Column("return_visits_due", N_("Return visits due"), "count"),
+        Column("return_visits_completed", N_("Return visits completed"), "count"),
+        Column("return_visits_in_cooling_off", N_("Completed within cooling-off"), "count"),
+        Column("return_visits_unreachable", N_("Unreachable attempts"), "count"),
+        Column("return_visits_escalated", N_("Escalated"), "count"),
+        Column("return_visits_misselling", N_("Mis-selling found"), "count"),
+    ],
 }
 # Figures derived from the sums: (column, numerator, denominator).
 _RATIOS: dict[str, list[tuple[Column, str, str]]] = {
@@ -136,6 +152,13 @@ _RATIOS: dict[str, list[tuple[Column, str, str]]] = {
             Column("success_rate", N_("Success rate"), "ratio"),
             "queries_succeeded",
             "queries_attempted",
+        ),
+    ],
+    "return-visits": [
+        (
+            Column("in_cooling_off_rate", N_("Share completed within cooling-off"), "ratio"),
+            "return_visits_in_cooling_off",
+            "return_visits_completed",
         ),
     ],
 }
@@ -175,6 +198,7 @@ TITLES = {
     "sla": N_("SLA compliance per task kind"),
     "claims": N_("Claims"),
     "policy-queries": N_("Policy queries"),
+    "return-visits": N_("Return visits"),
 }
 REPORT_NAMES = tuple(TITLES)
 # What each report's chart draws from its daily ``series`` (the console's SVG): the
@@ -185,22 +209,34 @@ CHARTS: dict[str, tuple[str, ...]] = {
     "sla": ("opened", "decided", "breached"),
     "claims": ("claims_reported", "claims_decided", "claims_paid"),
     "policy-queries": ("queries_attempted", "queries_failed", "query_lockouts"),
+    "return-visits": (
+        "return_visits_due",
+        "return_visits_completed",
+        "return_visits_in_cooling_off",
+    ),
 }
 
 
 # --- who may see what -------------------------------------------------------------------
 
 
-def visible_agent(actor: Actor, asked: str | None) -> str | None:
+def visible_agent(actor: Actor, asked: str | None, *, group: str = "agent") -> str | None:
     """The agent whose figures ``actor`` gets (None: everyone's). Supervisors and ops see
-    any agent or all; an agent only their own, whatever they ask (asking for another's is
-    403 ``forbidden``)."""
+    any agent or all, per agent or per branch; an agent only their own, whatever they ask
+    (asking for another's, or for their branch's, is 403 ``forbidden``)."""
     if actor.has(Role.SUPERVISOR) or actor.has(Role.OPS):
         return asked
     if actor.has(Role.AGENT):
         if asked is not None and asked != actor.username:
             raise ProblemError(
                 403, "forbidden", N_("Forbidden"), N_("An agent sees their own figures only.")
+            )
+        if group == "branch":
+            raise ProblemError(
+                403,
+                "forbidden",
+                N_("Forbidden"),
+                N_("An agent sees their own figures only, not their branch's."),
             )
         return actor.username
     raise ProblemError(
@@ -232,6 +268,18 @@ def check_range(start: date, end: date) -> None:
         )
 
 
+def check_group(group: str) -> None:
+    """422 ``invalid_group`` unless ``group`` is one of ``GROUPS``."""
+    if group not in GROUPS:
+        raise ProblemError(
+            422,
+            "invalid_group",
+            N_("Invalid group"),
+            N_("group is one of: %(groups)s."),
+            params={"groups": ", ".join(GROUPS)},
+        )
+
+
 # --- the reports ------------------------------------------------------------------------
 
 
@@ -243,10 +291,12 @@ async def build_report(
     start: date,
     end: date,
     agent: str | None = None,
+    group: str = "agent",
 ) -> Report:
     """Report ``name`` over the business days ``start`` to ``end`` (inclusive), for the
-    agents ``actor`` may see (``agent`` narrows to one). 404 ``report_not_found`` for an
-    unknown name; see ``check_range`` and ``visible_agent`` for the other refusals."""
+    agents ``actor`` may see (``agent`` narrows to one), per agent or (``group="branch"``)
+    per branch. 404 ``report_not_found`` for an unknown name; see ``check_range``,
+    ``check_group`` and ``visible_agent`` for the other refusals."""
     if name not in TITLES:
         raise ProblemError(
             404,
@@ -256,10 +306,13 @@ async def build_report(
             params={"names": ", ".join(REPORT_NAMES)},
         )
     check_range(start, end)
-    who = visible_agent(actor, agent)
-    report = new_report(name, start, end, who)
+    check_group(group)
+    who = visible_agent(actor, agent, group=group)
+    report = new_report(name, start, end, who, group)
+    branches = await users.branches(session) if group == "branch" else None
     if name == "sla":
-        fold_sla(report, await aggregates.task_rows(session, start=start, end=end, agent=who))
+        rows = await aggregates.task_rows(session, start=start, end=end, agent=who)
+        fold_sla(report, rows, branches)
     else:
         daily: list[Any] = []
         samples: list[Any] = []
@@ -269,12 +322,14 @@ async def build_report(
             samples = await aggregates.sample_rows(
                 session, start=start, end=end, agent=who, measures=measures
             )
-        fold_by_agent(report, daily, samples)
+        fold_by_agent(report, daily, samples, branches)
     await session.commit()  # reads only: end the transaction
     return report
 
 
-def new_report(name: str, start: date, end: date, agent: str | None) -> Report:
+def new_report(
+    name: str, start: date, end: date, agent: str | None, group: str = "agent"
+) -> Report:
     """An empty report of ``name`` over the range, for ``fold_by_agent`` or ``fold_sla``."""
     return Report(
         name=name,
@@ -282,6 +337,7 @@ def new_report(name: str, start: date, end: date, agent: str | None) -> Report:
         start=start,
         end=end,
         agent=agent,
+        group=group,
         columns=[],
         rows=[],
         total={},
@@ -299,18 +355,37 @@ def _days(start: date, end: date) -> list[date]:
     return [start + timedelta(days=n) for n in range((end - start).days + 1)]
 
 
-def fold_by_agent(report: Report, daily: Iterable[Any], samples_read: Iterable[Any]) -> None:
+def _grouping(
+    report: Report, branches: Mapping[str, str] | None
+) -> tuple[Column, Callable[[str], str]]:
+    """The first column of ``report``'s rows and the row an agent's figures go to: the
+    agent's own, or their branch's (``NO_BRANCH`` for an agent ``branches`` does not name)."""
+    if report.group == "branch":
+        known = branches or {}
+        return _BRANCH, lambda agent: known.get(agent) or NO_BRANCH
+    return _AGENT, lambda agent: agent
+
+
+def fold_by_agent(
+    report: Report,
+    daily: Iterable[Any],
+    samples_read: Iterable[Any],
+    branches: Mapping[str, str] | None = None,
+) -> None:
     """Sum the per-agent day rows (``ReportDaily``) and merge the samples
     (``ReportSamples``) of the range into ``report``: its columns, rows, total, series.
     The rows are the aggregates' or (the benchmark's check) the same built from the raw
-    tables."""
+    tables. Grouped by branch, an agent's figures go to the row of their branch in
+    ``branches`` (username → branch): sums add up, percentiles come from the branch's
+    samples, ratios from its sums."""
     name = report.name
+    first, row_of = _grouping(report, branches)
     sums = _SUMS.get(name, [])
     ratios = _RATIOS.get(name, [])
     percentiles = _PERCENTILES.get(name, [])
     counts = _SAMPLE_COUNTS.get(name, [])
     report.columns = [
-        _AGENT,
+        first,
         *sums,
         *(c for c, _ in counts),
         *(c for c, _, _ in ratios),
@@ -323,7 +398,7 @@ def fold_by_agent(report: Report, daily: Iterable[Any], samples_read: Iterable[A
         for row in daily:
             for column in sums:
                 value = getattr(row, column.key)
-                for bucket in (per_agent[row.agent], per_day[row.day], total):
+                for bucket in (per_agent[row_of(row.agent)], per_day[row.day], total):
                     bucket[column.key] = _add(bucket.get(column.key), value)
     measures = measures_of(name)
     samples: dict[tuple[str, str], list[list[int]]] = defaultdict(list)
@@ -332,8 +407,8 @@ def fold_by_agent(report: Report, daily: Iterable[Any], samples_read: Iterable[A
         for s in samples_read:
             if s.measure not in measures:
                 continue
-            per_agent.setdefault(s.agent, {})
-            samples[(s.agent, s.measure)].append(s.samples)
+            per_agent.setdefault(row_of(s.agent), {})
+            samples[(row_of(s.agent), s.measure)].append(s.samples)
             samples[("*", s.measure)].append(s.samples)
             daily_samples[(s.day, s.measure)].append(s.samples)
 
@@ -352,10 +427,9 @@ def fold_by_agent(report: Report, daily: Iterable[Any], samples_read: Iterable[A
         return {m: merge_sorted(samples.get((key, m), [])) for m in measures}
 
     report.rows = [
-        {"agent": agent, **finish(per_agent[agent], merged_for(agent))}
-        for agent in sorted(per_agent)
+        {first.key: key, **finish(per_agent[key], merged_for(key))} for key in sorted(per_agent)
     ]
-    report.total = {"agent": None, **finish(total, merged_for("*"))}
+    report.total = {first.key: None, **finish(total, merged_for("*"))}
     report.series = [
         {
             "day": day.isoformat(),
@@ -368,16 +442,22 @@ def fold_by_agent(report: Report, daily: Iterable[Any], samples_read: Iterable[A
     ]
 
 
-def fold_sla(report: Report, task_rows: Iterable[Any]) -> None:
-    """Sum the SLA day rows (``ReportTaskDaily``) of the range into ``report``."""
-    report.columns = list(_SLA)
-    per_kind: dict[str, dict[str, Value]] = defaultdict(dict)
+def fold_sla(
+    report: Report, task_rows: Iterable[Any], branches: Mapping[str, str] | None = None
+) -> None:
+    """Sum the SLA day rows (``ReportTaskDaily``) of the range into ``report``: a row per
+    task kind, or per branch and task kind when grouped by branch."""
+    by_branch = report.group == "branch"
+    _, row_of = _grouping(report, branches)
+    report.columns = [_BRANCH, *_SLA] if by_branch else list(_SLA)
+    per_kind: dict[tuple[str, str], dict[str, Value]] = defaultdict(dict)
     per_day: dict[date, dict[str, Value]] = defaultdict(dict)
     total: dict[str, Value] = {}
     for row in task_rows:
+        where = (row_of(row.agent) if by_branch else "", row.kind)
         for key in _TASK_FIGURES:
             value = getattr(row, key)
-            for bucket in (per_kind[row.kind], per_day[row.day], total):
+            for bucket in (per_kind[where], per_day[row.day], total):
                 bucket[key] = _add(bucket.get(key), value)
 
     def finish(values: dict[str, Value]) -> dict[str, Value]:
@@ -388,8 +468,14 @@ def fold_sla(report: Report, task_rows: Iterable[Any]) -> None:
         values["compliance_rate"] = _ratio(values["decided_before_due"], ended)
         return values
 
-    report.rows = [{"kind": kind, **finish(per_kind[kind])} for kind in sorted(per_kind)]
-    report.total = {"kind": None, **finish(total)}
+    def first(branch: str | None) -> dict[str, Value]:
+        return {"branch": branch} if by_branch else {}
+
+    report.rows = [
+        {**first(branch), "kind": kind, **finish(per_kind[(branch, kind)])}
+        for branch, kind in sorted(per_kind)
+    ]
+    report.total = {**first(None), "kind": None, **finish(total)}
     report.series = [
         {"day": day.isoformat(), **finish(per_day.get(day, {}))}
         for day in _days(report.start, report.end)
@@ -424,6 +510,12 @@ def _lines(report: Report) -> Iterable[dict[str, Value]]:
     yield report.total
 
 
+def filename(report: Report, extension: str) -> str:
+    """The download's file name: the report, per branch or not, and its range."""
+    per = "_per-branch" if report.group == "branch" else ""
+    return f"{report.name}{per}_{report.start}_{report.end}.{extension}"
+
+
 def to_csv(report: Report) -> str:
     """The report as CSV: a header of column keys, a line per row, the total last (its
     first cell empty). Money and ratios as in the JSON, empty for nothing known."""
@@ -447,7 +539,8 @@ def to_xlsx(report: Report) -> bytes:
     _table(sheet, report.columns, list(_lines(report)))
     daily = book.create_sheet("daily")
     day = Column("day", N_("Day"), "text")
-    _table(daily, [day, *report.columns[1:]], report.series)
+    figures = [c for c in report.columns if c.kind != "text"]  # a day has no agent or kind
+    _table(daily, [day, *figures], report.series)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

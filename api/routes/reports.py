@@ -31,8 +31,9 @@ class ReportColumnRead(BaseModel):
 
 
 class ReportRead(BaseModel):
-    """A report: its columns, a row per agent (per task kind for ``sla``), the total, and
-    the daily series for a chart. Money and ratios are decimal strings."""
+    """A report: its columns, a row per agent or per branch (per task kind for ``sla``, or
+    per branch and task kind), the total, and the daily series for a chart. Money and
+    ratios are decimal strings."""
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -41,6 +42,7 @@ class ReportRead(BaseModel):
     from_: date = Field(alias="from")
     to: date
     agent: str | None
+    group: Literal["agent", "branch"]
     columns: list[ReportColumnRead]
     rows: list[dict[str, Cell]]
     total: dict[str, Cell]
@@ -54,6 +56,7 @@ def _read(report: Report) -> dict[str, Any]:
         "from": report.start,
         "to": report.end,
         "agent": report.agent,
+        "group": report.group,
         "columns": [c.__dict__ for c in report.columns],
         "rows": [report.cells(r) for r in report.rows],
         "total": report.cells(report.total),
@@ -65,7 +68,9 @@ def _read(report: Report) -> dict[str, Any]:
     "/{name}",
     response_model=ReportRead,
     responses={
-        **problem_responses({422: ["invalid_range", "range_too_long"], 404: "report_not_found"}),
+        **problem_responses(
+            {422: ["invalid_range", "range_too_long", "invalid_group"], 404: "report_not_found"}
+        ),
         200: {
             "description": "The report (JSON), or its CSV or XLSX download (`format`)",
             "content": {CSV: {}, XLSX: {}},
@@ -81,26 +86,38 @@ async def get_report(
     agent: Annotated[
         str | None, Query(min_length=1, max_length=64, description="one agent's figures")
     ] = None,
+    group: Annotated[
+        str,
+        Query(
+            description="`agent` (default): a row per agent; `branch`: the agents' figures "
+            "summed per branch (supervisors and ops)",
+        ),
+    ] = "agent",
     format: Annotated[Literal["json", "csv", "xlsx"], Query()] = "json",
 ) -> Any:
     """A report over the business days (Asia/Shanghai) `from` to `to`, inclusive, at most
     three years, from the daily aggregates: `new-business`, `turnaround`, `sla`, `claims`,
-    `policy-queries` (docs/reports.md). An agent sees their own figures only; supervisors
-    and ops everyone's, or one agent's with `agent`."""
+    `policy-queries`, `return-visits` (docs/reports.md). An agent sees their own figures
+    only; supervisors and ops everyone's, or one agent's with `agent`, per agent or with
+    `group=branch` per branch (the agents' figures summed by the user's branch as it is
+    now; agents without one under `""`)."""
     report = await reports.build_report(
-        session, actor=actor, name=name, start=start, end=end, agent=agent
+        session, actor=actor, name=name, start=start, end=end, agent=agent, group=group
     )
-    filename = f"{report.name}_{report.start}_{report.end}"
     if format == "csv":
         return Response(
             reports.to_csv(report),
             media_type=CSV,
-            headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
+            headers={
+                "Content-Disposition": f'attachment; filename="{reports.filename(report, "csv")}"'
+            },
         )
     if format == "xlsx":
         return Response(
             reports.to_xlsx(report),
             media_type=XLSX,
-            headers={"Content-Disposition": f'attachment; filename="{filename}.xlsx"'},
+            headers={
+                "Content-Disposition": f'attachment; filename="{reports.filename(report, "xlsx")}"'
+            },
         )
     return ReportRead.model_validate(_read(report))

@@ -1,10 +1,11 @@
 """The report pages (业务报告): choose a report, a range of business days and (supervisors,
-ops) an agent; the table of figures, a chart of the days drawn on the server as SVG, and
-the CSV and XLSX downloads.
+ops) an agent and rows per agent or per branch; the table of figures, a chart of the days
+drawn on the server as SVG, and the CSV and XLSX downloads.
 
 The figures are ``services.reports.build_report``'s, the same the JSON API serves, with its
 rule of who sees what: an agent their own figures (whatever the form asks), supervisors and
-ops everyone's or one agent's. Column titles are the service's msgids, translated here.
+ops everyone's or one agent's, per agent or per branch. Column titles are the service's
+msgids, translated here.
 
 The chart is an ``<img>`` of ``/ui/reports/{name}/chart.svg``, not SVG inline in the page:
 pygal's SVG styles itself with a ``<style>`` element and style attributes, which the pages'
@@ -45,6 +46,7 @@ ReportName = Annotated[str, Path(pattern=r"^[a-z-]{1,32}$")]
 DEFAULT_DAYS = 7
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+GROUP_LABELS = {"agent": N_("Per agent"), "branch": N_("Per branch")}
 
 
 def sees_all(user: Actor) -> bool:
@@ -57,9 +59,10 @@ def _yesterday() -> date:
 
 
 def _form(
-    user: Actor, name: str, start: str, end: str, agent: str, lang: Language
+    user: Actor, name: str, start: str, end: str, agent: str, group: str, lang: Language
 ) -> tuple[dict[str, str], date | None, date | None, str | None, list[str]]:
-    """The form's values as given, the range as dates, the agent asked, and what is wrong."""
+    """The form's values as given, the range as dates, the agent asked, and what is wrong.
+    An agent's form asks for their own figures, per agent, whatever the address says."""
     errors: list[str] = []
     last = _yesterday()
     values = {
@@ -67,6 +70,7 @@ def _form(
         "from": start.strip() or (last - timedelta(days=DEFAULT_DAYS - 1)).isoformat(),
         "to": end.strip() or last.isoformat(),
         "agent": agent.strip() if sees_all(user) else user.username,
+        "group": (group.strip() or "agent") if sees_all(user) else "agent",
     }
     days: list[date | None] = []
     for key, label in (("from", lang.gettext("From")), ("to", lang.gettext("To"))):
@@ -99,12 +103,13 @@ def cell(kind: str, value: Any, lang: Language) -> str:
     return str(value)
 
 
-def label(report: reports.Report, key: str, value: Any, lang: Language) -> str:
-    """A row's first cell: the agent (``""``: no agent), the task kind in words, or the total."""
-    if value is None:
-        return lang.gettext("Total")
-    if report.name == "sla":
+def label(key: str, value: Any, lang: Language) -> str:
+    """A row's naming cell: the agent (``""``: no agent), the branch (``""``: no branch),
+    or the task kind in words."""
+    if key == "kind":
         return formatting.words(value, lang=lang)
+    if key == "branch":
+        return str(value) or lang.gettext("(no branch)")
     return str(value) or lang.gettext("(no agent)")
 
 
@@ -113,14 +118,19 @@ def table(report: reports.Report, lang: Language) -> dict[str, Any]:
     columns = [
         {"key": c.key, "title": lang.gettext(c.title), "kind": c.kind} for c in report.columns
     ]
-    first, *figures = report.columns
 
     def line(values: dict[str, Any]) -> list[str]:
         cells = report.cells(values)
-        return [
-            label(report, first.key, values.get(first.key), lang),
-            *(cell(c.kind, cells[c.key], lang) for c in figures),
-        ]
+        out = []
+        for n, c in enumerate(report.columns):
+            value = values.get(c.key)
+            if c.kind != "text":
+                out.append(cell(c.kind, cells[c.key], lang))
+            elif value is None:  # the total's: named in its first cell only
+                out.append(lang.gettext("Total") if n == 0 else "")
+            else:
+                out.append(label(c.key, value, lang))
+        return out
 
     return {
         "columns": columns,
@@ -133,6 +143,8 @@ def _query(values: dict[str, str], **extra: str) -> str:
     query = {"from": values["from"], "to": values["to"]}
     if values["agent"]:
         query["agent"] = values["agent"]
+    if values["group"] != "agent":
+        query["group"] = values["group"]
     return urlencode({**query, **extra})
 
 
@@ -145,15 +157,22 @@ async def reports_page(
     start: Annotated[str, Query(alias="from")] = "",
     to: str = "",
     agent: str = "",
+    group: str = "",
 ) -> Response:
     """A report over a range of business days, as a table and a chart, with downloads."""
     lang = page_language(request)
-    values, first, last, who, errors = _form(user, report, start, to, agent, lang)
+    values, first, last, who, errors = _form(user, report, start, to, agent, group, lang)
     built: reports.Report | None = None
     if not errors and first is not None and last is not None:
         try:
             built = await reports.build_report(
-                session, actor=user, name=values["report"], start=first, end=last, agent=who
+                session,
+                actor=user,
+                name=values["report"],
+                start=first,
+                end=last,
+                agent=who,
+                group=values["group"],
             )
         except ProblemError as err:
             await session.rollback()
@@ -165,6 +184,7 @@ async def reports_page(
         {
             "title": lang.gettext("Reports"),
             "reports": [(n, lang.gettext(reports.TITLES[n])) for n in reports.REPORT_NAMES],
+            "groups": [(g, lang.gettext(GROUP_LABELS[g])) for g in reports.GROUPS],
             "values": values,
             "sees_all": sees_all(user),
             "errors": errors,
@@ -185,15 +205,22 @@ def _any(day: dict[str, Any]) -> bool:
 
 
 async def _report(
-    request: Request, user: Actor, session: Any, name: str, start: str, end: str, agent: str
+    request: Request,
+    user: Actor,
+    session: Any,
+    name: str,
+    start: str,
+    end: str,
+    agent: str,
+    group: str,
 ) -> tuple[reports.Report, Language]:
     """The report a chart or a download asks for; a refusal is the error page (WebRoute)."""
     lang = page_language(request)
-    _, first, last, who, errors = _form(user, name, start, end, agent, lang)
+    values, first, last, who, errors = _form(user, name, start, end, agent, group, lang)
     if errors or first is None or last is None:
         raise PageError(422, N_("Not understood"), "; ".join(errors))
     report = await reports.build_report(
-        session, actor=user, name=name, start=first, end=last, agent=who
+        session, actor=user, name=name, start=first, end=last, agent=who, group=values["group"]
     )
     return report, lang
 
@@ -258,9 +285,10 @@ async def chart(
     start: Annotated[str, Query(alias="from")] = "",
     to: str = "",
     agent: str = "",
+    group: str = "",
 ) -> Response:
     """The report's chart, an SVG image for the page's ``<img>``."""
-    report, lang = await _report(request, user, session, name, start, to, agent)
+    report, lang = await _report(request, user, session, name, start, to, agent, group)
     return Response(
         chart_svg(report, lang),
         media_type="image/svg+xml",
@@ -277,15 +305,18 @@ async def download(
     start: Annotated[str, Query(alias="from")] = "",
     to: str = "",
     agent: str = "",
+    group: str = "",
     format: Literal["csv", "xlsx"] = "csv",
 ) -> Response:
     """The report as CSV or XLSX: the files ``GET /v1/reports/{name}?format=`` gives, for
     the signed-in user (the console's session is a cookie; the JSON API takes a bearer)."""
-    report, _ = await _report(request, user, session, name, start, to, agent)
-    filename = f"{report.name}_{report.start}_{report.end}.{format}"
+    report, _ = await _report(request, user, session, name, start, to, agent, group)
     body: str | bytes = reports.to_csv(report) if format == "csv" else reports.to_xlsx(report)
     return Response(
         body,
         media_type="text/csv; charset=utf-8" if format == "csv" else XLSX,
-        headers={**NO_STORE, "Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={
+            **NO_STORE,
+            "Content-Disposition": f'attachment; filename="{reports.filename(report, format)}"',
+        },
     )

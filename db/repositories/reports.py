@@ -5,6 +5,10 @@ read back over a range.
 so running it twice for a day leaves the same rows. Which raw rows it reads:
 - enrollments and claims written (``updated_at``) since the day began: every event of the
   day is in a row written at or after it, since the process records after it acts;
+- policies written since the day began, and those whose cooling-off period had not ended
+  when it began: a return visit falls due on a day its row may not be written on, but
+  never after the cooling-off period ends (its due time is at the latest that end, which
+  a receipt only moves later);
 - inbox tasks opened or closed on the day;
 - policy look-ups audited on the day, and the failures of the lock window before it.
 """
@@ -31,6 +35,7 @@ from db.models import (
 )
 from domain.claims import ClaimState
 from domain.enrollment import EnrollmentState
+from domain.policies import PolicyState
 from domain.policy_query import FAILED, LOCKED, SUCCEEDED
 from domain.reports import (
     DayFigures,
@@ -39,6 +44,7 @@ from domain.reports import (
     TaskFacts,
     count_claim,
     count_enrollment,
+    count_policy,
     count_queries,
     count_task,
     day_bounds,
@@ -60,6 +66,12 @@ async def compute_day(
     claims = select(Claim.state).where(Claim.updated_at >= start)
     for state in await session.scalars(claims):
         count_claim(figures, ClaimState.model_validate(state))
+    policies = select(Policy.state).where(
+        or_(Policy.updated_at >= start, Policy.cooling_off_ends_at >= start)
+    )
+    for state in await session.scalars(policies):
+        if state is not None:  # a row its process has not recorded yet
+            count_policy(figures, PolicyState.model_validate(state))
 
     tasks = select(
         Task.kind,

@@ -29,8 +29,9 @@ async def upsert_user(
     password_hash: str,
     roles: list[str],
     approval_limit: Decimal,
+    branch: str | None = None,
 ) -> User:
-    """Create the user, or reset the password, roles and limit of the existing one."""
+    """Create the user, or reset the password, roles, limit and branch of the existing one."""
     now = utcnow()
     await insert_or_update(
         session,
@@ -42,13 +43,20 @@ async def upsert_user(
             "password_hash": password_hash,
             "roles": roles,
             "approval_limit": approval_limit,
+            "branch": branch,
             "active": True,
             "created_at": now,
             "updated_at": now,
         },
-        update=("password_hash", "roles", "approval_limit", "updated_at"),
+        update=("password_hash", "roles", "approval_limit", "branch", "updated_at"),
     )
     written = await session.scalars(
         select(User).where(User.username == username).execution_options(populate_existing=True)
     )
     return written.one()
+
+
+async def branches(session: AsyncSession) -> dict[str, str]:
+    """Each user's branch by username, for the users who have one."""
+    query = select(User.username, User.branch).where(User.branch.is_not(None))
+    return {username: branch for username, branch in (await session.execute(query)).all() if branch}

@@ -13,11 +13,15 @@ from typing import Any
 import httpx
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from db.models import User
 from db.repositories.customers import upsert_customer
 from db.repositories.reports import aggregate_day
 from domain.policy_query import LOCK_AFTER, LOCK_WINDOW
+from domain.reports import RETURN_VISIT_FIGURES
+from services.reports import REPORT_NAMES
 from tests.db.report_world import AFTER, BEFORE, DAY, insert_world
 
 Headers = Callable[[str], dict[str, str]]
@@ -157,6 +161,169 @@ async def test_sla_compliance_per_task_kind(
     assert rows["claim_review"]["compliance_rate"] is None  # cancelled: nothing to judge
 
 
+VISIT_KEYS = (*RETURN_VISIT_FIGURES, "in_cooling_off_rate")
+
+
+def _visits(row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(row[k] for k in VISIT_KEYS)
+
+
+async def _report(
+    client: httpx.AsyncClient,
+    headers: Headers,
+    user: str,
+    name: str,
+    first: date,
+    last: date,
+    **extra: str,
+) -> dict[str, Any]:
+    """Report ``name`` over ``first`` to ``last`` as ``user`` sees it (answered 200)."""
+    answer = await _get(
+        client, headers, user, name, **{"from": str(first), "to": str(last)}, **extra
+    )
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+@pytest.mark.usefixtures("world")
+async def test_return_visits_per_selling_agent_and_the_share_within_cooling_off(
+    api_client: httpx.AsyncClient, auth_headers: Headers
+) -> None:
+    body = await _report(api_client, auth_headers, "sue", "return-visits", BEFORE, AFTER)
+    rows = _by_agent(body)
+    # (due, completed, within cooling-off, unreachable, escalated, mis-selling, share)
+    # alice: RV1 due and done in time after a miss at 23:30; RV2 escalated at 00:00 and
+    # done late; RV5 cancelled before its due day.
+    assert _visits(rows["alice"]) == (1, 2, 1, 1, 1, 0, "0.5000")
+    # bob: RV4 due, mis-selling; RV3 unreachable a third time, escalated, due the day
+    # after; RV6 done at 00:30 that day, in time.
+    assert _visits(rows["bob"]) == (2, 1, 1, 1, 1, 1, "1.0000")
+    assert _visits(rows[""]) == (0, 0, 0, 0, 0, 0, None)  # the look-ups' row: no visits
+    assert _visits(body["total"]) == (3, 3, 2, 2, 2, 1, "0.6667")
+    series = {s["day"]: _visits(s) for s in body["series"]}
+    assert series == {
+        "2025-03-09": (0, 0, 0, 1, 0, 0, None),
+        "2025-03-10": (2, 2, 1, 1, 2, 1, "0.5000"),
+        "2025-03-11": (1, 1, 1, 0, 0, 0, "1.0000"),
+    }
+
+
+@pytest.mark.usefixtures("world")
+async def test_a_return_visit_range_from_midnight_leaves_the_evening_before_out(
+    api_client: httpx.AsyncClient, auth_headers: Headers
+) -> None:
+    # RV1's miss at 23:30 on the 9th is outside; its completion at 00:30 and RV2's at
+    # 23:30 on the 10th inside; RV6's at 00:30 on the 11th outside.
+    day = await _report(api_client, auth_headers, "alice", "return-visits", DAY, DAY)
+    assert [row["agent"] for row in day["rows"]] == ["alice"]
+    assert _visits(day["total"]) == (1, 2, 1, 0, 1, 0, "0.5000")
+    evening = await _report(api_client, auth_headers, "alice", "return-visits", BEFORE, BEFORE)
+    assert _visits(evening["total"]) == (0, 0, 0, 1, 0, 0, None)
+    after = await _report(api_client, auth_headers, "bob", "return-visits", AFTER, AFTER)
+    assert _visits(after["total"]) == (1, 1, 1, 0, 0, 0, "1.0000")
+
+
+# --- per branch: the seeded users' branches (alice 上海分公司, bob 北京分公司) ---------------
+
+SH, BJ = "上海分公司", "北京分公司"
+
+
+async def _move(
+    factory: async_sessionmaker[AsyncSession], username: str, branch: str | None
+) -> None:
+    async with factory() as session, session.begin():
+        await session.execute(update(User).where(User.username == username).values(branch=branch))
+
+
+def _by_branch(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {row["branch"]: row for row in body["rows"]}
+
+
+@pytest.mark.usefixtures("world")
+async def test_a_supervisor_sees_new_business_per_branch(
+    api_client: httpx.AsyncClient, auth_headers: Headers
+) -> None:
+    body = await _report(api_client, auth_headers, "sue", "new-business", DAY, DAY, group="branch")
+    assert body["group"] == "branch" and body["columns"][0]["key"] == "branch"
+    rows = _by_branch(body)
+    assert set(rows) == {SH, BJ, ""}  # "": the look-ups of an unknown policy, no agent's
+    assert (rows[SH]["policies_issued"], rows[SH]["premium_issued"]) == (1, "1200.00")  # alice
+    assert (rows[BJ]["policies_issued"], rows[BJ]["premium_issued"]) == (1, "800.50")  # bob
+    assert (rows[""]["policies_issued"], rows[""]["premium_issued"]) == (0, "0.00")
+    assert body["total"]["branch"] is None and body["total"]["premium_issued"] == "2000.50"
+
+
+@pytest.mark.usefixtures("world")
+async def test_a_branch_row_sums_its_agents_and_takes_percentiles_from_all_their_samples(
+    api_client: httpx.AsyncClient,
+    auth_headers: Headers,
+    api_session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    await _move(api_session_factory, "bob", SH)  # at query time: no re-aggregation
+    visits = await _report(
+        api_client, auth_headers, "olga", "return-visits", BEFORE, AFTER, group="branch"
+    )
+    rows = _by_branch(visits)
+    assert set(rows) == {SH, ""}
+    # alice (1, 2, 1, 1, 1, 0) + bob (2, 1, 1, 1, 1, 1); the share of the sums, 2 of 3.
+    assert _visits(rows[SH]) == (3, 3, 2, 2, 2, 1, "0.6667")
+    turnaround = await _report(
+        api_client, auth_headers, "olga", "turnaround", BEFORE, AFTER, group="branch"
+    )
+    shanghai = _by_branch(turnaround)[SH]
+    # Submission → issue 6300 s (alice's E1) and 7200 s (bob's E3): p90 of both, 7200.
+    figures = ("issued", "issue_median_s", "issue_p90_s")
+    assert tuple(shanghai[k] for k in figures) == (2, 6300, 7200)
+
+
+@pytest.mark.usefixtures("world")
+async def test_an_agent_without_a_branch_is_in_the_no_branch_row(
+    api_client: httpx.AsyncClient,
+    auth_headers: Headers,
+    api_session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    await _move(api_session_factory, "alice", None)
+    body = await _report(api_client, auth_headers, "sue", "claims", DAY, DAY, group="branch")
+    rows = _by_branch(body)
+    assert set(rows) == {BJ, ""}
+    # alice's C1 and C2 beside the look-ups' figures, which have no claims.
+    assert (rows[""]["claims_reported"], rows[""]["claims_decided"]) == (1, 2)
+    assert rows[""]["claims_paid_amount"] == "3000.00"
+    assert rows[BJ]["claims_reported"] == 1  # bob's C3
+
+
+@pytest.mark.usefixtures("world")
+async def test_sla_per_branch_has_a_row_per_branch_and_task_kind(
+    api_client: httpx.AsyncClient, auth_headers: Headers
+) -> None:
+    body = await _report(api_client, auth_headers, "sue", "sla", DAY, DAY, group="branch")
+    assert [c["key"] for c in body["columns"][:2]] == ["branch", "kind"]
+    rows = {(r["branch"], r["kind"]): r["compliance_rate"] for r in body["rows"]}
+    assert rows == {
+        (SH, "underwriting"): "0.5000",  # alice's T1 on time, T2 late
+        (BJ, "claim_approval"): "0.0000",  # bob's T3 expired
+        (BJ, "claim_review"): None,  # bob's T4 cancelled
+    }
+    assert (body["total"]["branch"], body["total"]["kind"]) == (None, None)
+
+
+@pytest.mark.usefixtures("world")
+async def test_an_agent_may_not_see_their_branch(
+    api_client: httpx.AsyncClient, auth_headers: Headers
+) -> None:
+    params = {"from": str(DAY), "to": str(DAY), "group": "branch"}
+    answer = await _get(api_client, auth_headers, "alice", "new-business", **params)
+    assert answer.status_code == 403
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["code"] == "forbidden"
+    own = await _report(api_client, auth_headers, "alice", "new-business", DAY, DAY, group="agent")
+    assert [row["agent"] for row in own["rows"]] == ["alice"]
+    # sam is an agent and a supervisor: a supervisor sees every branch.
+    both = await _report(api_client, auth_headers, "sam", "new-business", DAY, DAY, group="branch")
+    assert set(_by_branch(both)) == {SH, BJ, ""}
+
+
 async def test_an_empty_range_has_no_rows_and_zero_totals(
     api_client: httpx.AsyncClient, auth_headers: Headers
 ) -> None:
@@ -168,14 +335,19 @@ async def test_an_empty_range_has_no_rows_and_zero_totals(
     assert body["total"]["claims_reported"] == 0 and body["total"]["claims_paid_amount"] == "0.00"
     assert body["total"]["rejection_rate"] is None
     assert [s["day"] for s in body["series"]] == ["2024-01-01", "2024-01-02", "2024-01-03"]
+    visits = await _report(
+        api_client, auth_headers, "sue", "return-visits", date(2024, 1, 1), date(2024, 1, 3)
+    )
+    assert visits["rows"] == [] and _visits(visits["total"]) == (0, 0, 0, 0, 0, 0, None)
 
 
 @pytest.mark.usefixtures("world")
-@pytest.mark.parametrize("name", ["new-business", "claims", "turnaround", "sla", "policy-queries"])
+@pytest.mark.parametrize("group", ["agent", "branch"])
+@pytest.mark.parametrize("name", REPORT_NAMES)
 async def test_csv_and_xlsx_parse_back_to_the_json_figures(
-    api_client: httpx.AsyncClient, auth_headers: Headers, name: str
+    api_client: httpx.AsyncClient, auth_headers: Headers, name: str, group: str
 ) -> None:
-    params = {"from": str(BEFORE), "to": str(AFTER)}
+    params = {"from": str(BEFORE), "to": str(AFTER), "group": group}
     body = (await _get(api_client, auth_headers, "sue", name, **params)).json()
     keys = [c["key"] for c in body["columns"]]
     expected = [[row[k] for k in keys] for row in [*body["rows"], body["total"]]]
@@ -202,7 +374,8 @@ async def test_csv_and_xlsx_parse_back_to_the_json_figures(
         ]
         for row in table[1:]
     ]
-    # An empty text cell (the agent "" of look-ups of unknown policies) reads back as None.
+    # An empty text cell (the agent or branch "" of look-ups of unknown policies, the
+    # total's kind) reads back as None.
     assert parsed == [[None if v == "" else v for v in row] for row in expected]
 
 
@@ -213,6 +386,7 @@ async def test_csv_and_xlsx_parse_back_to_the_json_figures(
         ({"from": "2020-01-01", "to": "2025-01-01"}, 422, "range_too_long"),
         ({"from": "2025-02-30", "to": "2025-03-09"}, 422, "validation_error"),
         ({"to": "2025-03-09"}, 422, "validation_error"),
+        ({"from": "2025-03-09", "to": "2025-03-10", "group": "team"}, 422, "invalid_group"),
     ],
 )
 async def test_a_bad_range_is_refused_with_a_problem(

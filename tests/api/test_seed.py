@@ -19,14 +19,14 @@ async def users(factory: async_sessionmaker[AsyncSession]) -> dict[str, User]:
 
 
 def test_the_dev_users_are_the_api_md_table() -> None:
-    assert {(u.username, u.roles, u.approval_limit) for u in DEV_USERS} == {
-        ("alice", ("agent",), Decimal("0")),
-        ("bob", ("agent",), Decimal("0")),
-        ("sam", ("agent", "supervisor"), Decimal("500000.00")),
-        ("sue", ("supervisor",), Decimal("5000000.00")),
-        ("sid", ("supervisor",), Decimal("2000000.00")),
-        ("olga", ("ops",), Decimal("0")),
-        ("cora", ("service",), Decimal("0")),
+    assert {(u.username, u.roles, u.approval_limit, u.branch) for u in DEV_USERS} == {
+        ("alice", ("agent",), Decimal("0"), "上海分公司"),
+        ("bob", ("agent",), Decimal("0"), "北京分公司"),
+        ("sam", ("agent", "supervisor"), Decimal("500000.00"), "上海分公司"),
+        ("sue", ("supervisor",), Decimal("5000000.00"), "上海分公司"),
+        ("sid", ("supervisor",), Decimal("2000000.00"), "北京分公司"),
+        ("olga", ("ops",), Decimal("0"), None),
+        ("cora", ("service",), Decimal("0"), None),
     }
 
 
@@ -75,12 +75,16 @@ async def test_seeding_again_restores_a_changed_user(
         await session.execute(
             update(User)
             .where(User.username == "sue")
-            .values(roles=["agent"], approval_limit=Decimal("1"), password_hash="x")
+            .values(roles=["agent"], approval_limit=Decimal("1"), password_hash="x", branch=None)
         )
         await session.commit()
 
     await seed_dev_users(api_session_factory, environment="test")
 
     sue = (await users(api_session_factory))["sue"]
-    assert (sue.roles, sue.approval_limit) == (["supervisor"], Decimal("5000000.00"))
+    assert (sue.roles, sue.approval_limit, sue.branch) == (
+        ["supervisor"],
+        Decimal("5000000.00"),
+        "上海分公司",
+    )
     assert verify_password("sue-dev", sue.password_hash)

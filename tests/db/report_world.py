@@ -3,6 +3,7 @@ shared by the aggregation tests (tests/db) and the report API tests (tests/api).
 
 Business day ``DAY`` is 10 March 2025 in Shanghai: from 2025-03-09 16:00 UTC to
 2025-03-10 16:00 UTC. Several events sit at 23:30 and 00:30 local, either side of midnight.
+The policies' return visits are counted for their selling agent (``RETURN_VISITS``).
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import AuditEvent, Customer, Task
 from db.repositories.claims import upsert_claim
 from db.repositories.enrollments import upsert_enrollment
-from db.repositories.policies import insert_policy
+from db.repositories.policies import insert_policy, record_policy_state
 from db.repositories.tasks import insert_task
-from domain.activities import TaskOpen
+from domain.activities import PolicyIssue, TaskOpen
 from domain.business import SHANGHAI
 from domain.claims import (
     ClaimHistoryEntry,
@@ -35,6 +36,17 @@ from domain.enrollment import (
     Quote,
     Stage,
     Status,
+)
+from domain.policies import (
+    PolicyHistoryEntry,
+    PolicyStage,
+    PolicyState,
+    PolicyStatus,
+    ReturnVisit,
+    ReturnVisitDecision,
+    ReturnVisitStatus,
+    VisitAttempt,
+    add_years,
 )
 from domain.policy_query import FAILED, LOCKED, SUCCEEDED
 from domain.tasks import TaskKind
@@ -183,9 +195,156 @@ QUERIES = [
 ]
 
 
+def visit_policy(
+    number: str,
+    agent: str,
+    issued_at: datetime,
+    *,
+    due_at: datetime,
+    cooling_off_ends_at: datetime,
+    attempts: list[tuple[ReturnVisitDecision, datetime]],
+    status: ReturnVisitStatus = "pending",
+    notes: list[tuple[datetime, str]] | None = None,
+    ended_at: datetime | None = None,
+) -> PolicyState:
+    """A twenty-year policy's state with its return visit: the attempts made and the
+    timeline lines the policy process writes (``notes``)."""
+    effective_at = issued_at + timedelta(days=1)
+    ended = ended_at is not None
+    history = [
+        PolicyHistoryEntry(
+            stage=PolicyStage.COOLING_OFF,
+            status=PolicyStatus.ISSUED,
+            at=issued_at,
+            by=agent,
+            note="policy issued",
+        ),
+        *(
+            PolicyHistoryEntry(
+                stage=PolicyStage.IN_FORCE, status=PolicyStatus.EFFECTIVE, at=t, by="system", note=n
+            )
+            for t, n in notes or []
+        ),
+    ]
+    return PolicyState(
+        policy_number=number,
+        workflow_id=f"policy-{number}",
+        application_no=f"A-{number}",
+        agent=agent,
+        customer_id="cust",
+        holder=MaskedCustomer(name="张*", id_number="1101**********123X", phone="138****0000"),
+        product_code="TERM_LIFE_20",
+        term_years=20,
+        sum_insured=Decimal("200000.00"),
+        premium=Decimal("1800.00"),
+        installments=True,
+        stage=PolicyStage.ENDED if ended else PolicyStage.COOLING_OFF,
+        status=PolicyStatus.CANCELLED if ended else PolicyStatus.EFFECTIVE,
+        issued_at=issued_at,
+        effective_at=effective_at,
+        expires_at=add_years(effective_at, 20),
+        cooling_off_ends_at=cooling_off_ends_at,
+        return_visit=ReturnVisit(
+            status=status,
+            task_id=f"rv-{number}",
+            due_at=due_at,
+            items=["policyholder_reached"],
+            attempts=[VisitAttempt(at=t, by="cora", decision=d) for d, t in attempts],
+        ),
+        ended_at=ended_at,
+        history=history,
+    )
+
+
+OVERDUE = "return visit not completed within the cooling-off period"
+RETURN_VISITS = [
+    # RV1: not reached at 23:30 the evening before, reached 00:30, due 10:00: in time.
+    visit_policy(
+        "RV1",
+        "alice",
+        at(date(2025, 2, 28), 10),
+        due_at=at(DAY, 10),
+        cooling_off_ends_at=at(date(2025, 3, 16), 0),
+        attempts=[("unreachable", at(BEFORE, 23, 30)), ("completed", at(DAY, 0, 30))],
+        status="completed",
+    ),
+    # RV2: due 4 March; still open when its cooling-off period ended at 00:00 (escalated
+    # then), completed late at 23:30.
+    visit_policy(
+        "RV2",
+        "alice",
+        at(date(2025, 2, 22), 9),
+        due_at=at(date(2025, 3, 4), 9),
+        cooling_off_ends_at=at(DAY, 0),
+        attempts=[("completed", at(DAY, 23, 30))],
+        status="completed",
+        notes=[(at(DAY, 0), "cooling-off period over"), (at(DAY, 0), OVERDUE)],
+    ),
+    # RV3: not reached a third time at 10:00: escalated; due the day after.
+    visit_policy(
+        "RV3",
+        "bob",
+        at(date(2025, 3, 1), 12),
+        due_at=at(AFTER, 12),
+        cooling_off_ends_at=at(date(2025, 3, 17), 0),
+        attempts=[
+            ("unreachable", at(date(2025, 3, 6), 10)),
+            ("unreachable", at(date(2025, 3, 7), 10)),
+            ("unreachable", at(DAY, 10)),
+        ],
+        status="escalated",
+        notes=[(at(DAY, 10), "return visit escalated: unreachable 3 times")],
+    ),
+    # RV4: mis-selling found at 11:00; due 15:00.
+    visit_policy(
+        "RV4",
+        "bob",
+        at(date(2025, 2, 28), 15),
+        due_at=at(DAY, 15),
+        cooling_off_ends_at=at(date(2025, 3, 16), 0),
+        attempts=[("misselling", at(DAY, 11))],
+        status="misselling",
+    ),
+    # RV5: cancelled in the cooling-off period at noon: its visit, due the day after, never is.
+    visit_policy(
+        "RV5",
+        "alice",
+        at(date(2025, 3, 1), 8),
+        due_at=at(AFTER, 8),
+        cooling_off_ends_at=at(date(2025, 3, 17), 0),
+        attempts=[],
+        ended_at=at(DAY, 12),
+    ),
+    # RV6: due 7 March, completed at 00:30 the day after, within its cooling-off period.
+    visit_policy(
+        "RV6",
+        "bob",
+        at(date(2025, 2, 25), 10),
+        due_at=at(date(2025, 3, 7), 10),
+        cooling_off_ends_at=at(date(2025, 3, 13), 0),
+        attempts=[("completed", at(AFTER, 0, 30))],
+        status="completed",
+    ),
+]
+
+
 async def insert_world(session: AsyncSession, customer: Customer) -> None:
     """Every raw row above, through the repositories where they set the times we give."""
     await insert_policy(session, issue=policy_issue("P1", customer.id))
+    for state in RETURN_VISITS:
+        issue = PolicyIssue(
+            policy_number=state.policy_number,
+            application_no=state.application_no,
+            customer_id=customer.id,
+            agent=state.agent,
+            product_code=state.product_code,
+            sum_insured=state.sum_insured,
+            premium=state.premium,
+            effective_at=state.effective_at,
+            expires_at=state.expires_at,
+        )
+        await insert_policy(session, issue=issue)
+        await record_policy_state(session, state=state)
     for state in ENROLLMENTS:
         await upsert_enrollment(session, state=state)
     for state in CLAIMS:

@@ -152,15 +152,17 @@ async def test_upsert_user_twice_updates_in_place(session: AsyncSession) -> None
         password_hash="h2",
         roles=["supervisor", "agent"],
         approval_limit=Decimal("5000000.00"),
+        branch="北京分公司",
     )
     assert await rows(session, User) == 1
     assert again.id == first.id
     user = await get_user(session, username="sue")
     assert user is not None
-    assert (user.password_hash, user.roles, user.approval_limit, user.active) == (
+    assert (user.password_hash, user.roles, user.approval_limit, user.branch, user.active) == (
         "h2",
         ["supervisor", "agent"],
         Decimal("5000000.00"),
+        "北京分公司",
         True,
     )
     assert await get_user(session, username="nobody") is None

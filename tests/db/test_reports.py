@@ -9,14 +9,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Customer, ReportDaily, ReportSamples, ReportTaskDaily
+from db.models import Customer, Policy, ReportDaily, ReportSamples, ReportTaskDaily
 from db.repositories.reports import aggregate_day
 from domain.policy_query import LOCK_AFTER, LOCK_WINDOW
 from domain.reports import NO_AGENT, QUERY_ANSWER_MS, REPORT_TO_PAYMENT, SUBMISSION_TO_ISSUE
-from tests.db.report_world import AFTER, BEFORE, DAY, insert_world
+from tests.db.report_world import AFTER, BEFORE, DAY, RETURN_VISITS, insert_world
 
 MakeCustomer = Callable[[int], Awaitable[Customer]]
 
@@ -75,6 +75,10 @@ async def test_a_days_figures_per_agent_are_the_hand_counted_ones(
             "queries_attempted": 2,
             "queries_succeeded": 1,
             "queries_failed": 1,
+            "return_visits_due": 1,  # RV1 (RV5's policy was cancelled before its due day)
+            "return_visits_completed": 2,  # RV1 00:30, RV2 23:30
+            "return_visits_in_cooling_off": 1,  # RV1; RV2's period ended at 00:00
+            "return_visits_escalated": 1,  # RV2, overdue at 00:00
         },
         "bob": {
             "applications_started": 1,
@@ -83,6 +87,10 @@ async def test_a_days_figures_per_agent_are_the_hand_counted_ones(
             "policies_issued": 1,
             "premium_issued": Decimal("800.50"),
             "claims_reported": 1,
+            "return_visits_due": 1,  # RV4 (RV3 the day after)
+            "return_visits_unreachable": 1,  # RV3's third try
+            "return_visits_escalated": 1,  # RV3, unreachable three times
+            "return_visits_misselling": 1,  # RV4
         },
         NO_AGENT: {
             "queries_attempted": 5,
@@ -132,23 +140,49 @@ async def test_events_at_2330_and_0030_local_fall_on_different_business_days(
     for day in (BEFORE, DAY, AFTER):
         await _aggregate(session, day)
     before, after = await _nonzero(session, BEFORE), await _nonzero(session, AFTER)
-    # E1 and C1 began at 23:30 the day before; E1 was approved and C1 decided at 00:30.
+    # E1 and C1 began at 23:30 the day before; E1 was approved and C1 decided at 00:30;
+    # RV1's customer was not reached at 23:30 and was at 00:30.
     assert before["alice"] == {
         "applications_started": 1,
         "applications_submitted": 1,
         "claims_reported": 1,
+        "return_visits_unreachable": 1,
     }
     assert before[NO_AGENT] == {"queries_attempted": 1, "queries_failed": 1}
     assert (await _nonzero(session, DAY))["alice"]["applications_approved"] == 1
-    # E4 started and a look-up came at 00:30 the day after; T5, opened 23:30, closed then.
+    assert (await _nonzero(session, DAY))["alice"]["return_visits_completed"] == 2
+    # E4 started, a look-up came and RV6 was completed at 00:30 the day after; T5, opened
+    # 23:30, closed then. RV3 is due that day.
     assert after == {
-        "bob": {"applications_started": 1},
+        "bob": {
+            "applications_started": 1,
+            "return_visits_due": 1,
+            "return_visits_completed": 1,
+            "return_visits_in_cooling_off": 1,
+        },
         "alice": {"queries_attempted": 1, "queries_succeeded": 1},
     }
     assert await _tasks(session, AFTER) == {
         ("alice", "underwriting"): {"decided": 1, "decided_before_due": 1}
     }
     assert await _tasks(session, BEFORE) == {("alice", "underwriting"): {"opened": 1}}
+
+
+async def test_a_visit_falls_due_on_a_day_its_policy_row_was_not_written(
+    session: AsyncSession, make_customer: MakeCustomer
+) -> None:
+    await insert_world(session, await make_customer(1))
+    # Each policy row last written when it was issued, weeks before: the due day's
+    # aggregation still finds RV1 and RV4 (their cooling-off periods ran that day).
+    for state in RETURN_VISITS:
+        await session.execute(
+            update(Policy)
+            .where(Policy.policy_number == state.policy_number)
+            .values(updated_at=state.issued_at)
+        )
+    await _aggregate(session, DAY)
+    due = {a: row.get("return_visits_due") for a, row in (await _nonzero(session, DAY)).items()}
+    assert due == {"alice": 1, "bob": 1, NO_AGENT: None}
 
 
 async def test_a_day_without_events_has_no_rows(

@@ -34,16 +34,17 @@ RANGE = {"from": "2024-02-05", "to": "2024-02-07"}
 
 @pytest.fixture
 async def figures(sessions: async_sessionmaker[AsyncSession]) -> None:
-    """alice: 1 + 2 + 0 policies issued (¥1,200.00 + ¥2,400.50); bob: 1 on the 6th
-    (¥800.00); one SLA row and a turnaround sample each."""
+    """alice: 1 + 2 + 0 policies issued (¥1,200.00 + ¥2,400.50), and on the 6th 4 return
+    visits due, 3 completed, 2 of them within cooling-off; bob: 1 on the 6th (¥800.00);
+    one SLA row and a turnaround sample each."""
     async with sessions() as s, s.begin():
         for model in (ReportDaily, ReportTaskDaily, ReportSamples):
             await s.execute(delete(model).where(model.day.in_(DAYS)))
-        for day, agent, issued, premium in (
-            (DAYS[0], "alice", 1, "1200.00"),
-            (DAYS[1], "alice", 2, "2400.50"),
-            (DAYS[2], "alice", 0, "0"),
-            (DAYS[1], "bob", 1, "800.00"),
+        for day, agent, issued, premium, visits in (
+            (DAYS[0], "alice", 1, "1200.00", (0, 0, 0)),
+            (DAYS[1], "alice", 2, "2400.50", (4, 3, 2)),
+            (DAYS[2], "alice", 0, "0", (0, 0, 0)),
+            (DAYS[1], "bob", 1, "800.00", (0, 0, 0)),
         ):
             s.add(
                 ReportDaily(
@@ -54,6 +55,9 @@ async def figures(sessions: async_sessionmaker[AsyncSession]) -> None:
                     applications_approved=issued,
                     policies_issued=issued,
                     premium_issued=Decimal(premium),
+                    return_visits_due=visits[0],
+                    return_visits_completed=visits[1],
+                    return_visits_in_cooling_off=visits[2],
                 )
             )
         s.add(
@@ -115,6 +119,37 @@ async def test_a_supervisor_sees_every_agent_the_total_a_chart_and_the_downloads
 
 
 @pytest.mark.usefixtures("figures")
+async def test_a_supervisor_sees_the_figures_per_branch_in_chinese(web: httpx.AsyncClient) -> None:
+    await sign_in(web, "sid")
+    zh = {"Accept-Language": "zh-CN"}
+    params = {"report": "new-business", **RANGE, "group": "branch"}
+    page = await web.get("/ui/reports", params=params, headers=zh)
+    assert page.status_code == 200, page.text
+    text = _rows(page.text)
+    assert '<option value="branch" selected>按分公司</option>' in text
+    assert "按分公司汇总" in text and ">分公司<" in text
+    assert ">上海分公司<" in text and "¥3,600.50" in text  # alice
+    assert ">北京分公司<" in text and "¥800.00" in text  # bob
+    assert ">alice<" not in text
+    assert "chart.svg?from=2024-02-05&amp;to=2024-02-07&amp;group=branch" in page.text
+    download = await web.get(
+        "/ui/reports/new-business/download", params={**RANGE, "group": "branch", "format": "csv"}
+    )
+    assert "per-branch" in download.headers["content-disposition"]
+    lines = list(csv.DictReader(io.StringIO(download.text)))
+    assert [(r["branch"], r["premium_issued"]) for r in lines] == [
+        ("上海分公司", "3600.50"),
+        ("北京分公司", "800.00"),
+        ("", "4400.50"),
+    ]
+    sla = await web.get("/ui/reports", params={**params, "report": "sla"}, headers=zh)
+    # A row per branch and task kind: alice's underwriting tasks under her branch, in words.
+    assert ">上海分公司</td>" in sla.text and ">核保</td>" in _rows(sla.text)
+    unknown = await web.get("/ui/reports", params={**params, "group": "team"}, headers=zh)
+    assert unknown.status_code == 422 and "group 须为以下之一：agent, branch。" in unknown.text
+
+
+@pytest.mark.usefixtures("figures")
 async def test_an_agent_sees_only_their_own_figures_whatever_the_form_asks(
     web: httpx.AsyncClient,
 ) -> None:
@@ -126,7 +161,12 @@ async def test_an_agent_sees_only_their_own_figures_whatever_the_form_asks(
     assert page.status_code == 200
     text = _rows(page.text)
     assert ">bob<" not in text and "¥800.00" not in text and "¥3,600.50" in text
-    assert 'id="agent"' not in page.text
+    assert 'id="agent"' not in page.text and 'id="group"' not in page.text
+    branch = await web.get(
+        "/ui/reports", params={"report": "new-business", **RANGE, "group": "branch"}
+    )
+    assert branch.status_code == 200 and ">alice<" in _rows(branch.text)
+    assert "上海分公司" not in branch.text
     csv_text = (
         await web.get(
             "/ui/reports/new-business/download", params={**RANGE, "agent": "bob", "format": "csv"}
@@ -149,6 +189,11 @@ async def test_the_report_in_chinese_sla_kinds_in_words_and_bad_ranges_in_words(
     assert "已决定" in chart.text
     turnaround = await web.get("/ui/reports", params={"report": "turnaround", **RANGE}, headers=zh)
     assert "提交至出单（中位数）" in turnaround.text and "1 小时" in turnaround.text
+    visits = await web.get("/ui/reports", params={"report": "return-visits", **RANGE}, headers=zh)
+    for text in ("回访情况", "应回访数", "犹豫期内完成数", "犹豫期内完成率", "66.7%"):
+        assert text in visits.text, text
+    chart = await web.get("/ui/reports/return-visits/chart.svg", params=RANGE, headers=zh)
+    assert "应回访数" in chart.text and "回访完成数" in chart.text
 
     backwards = await web.get(
         "/ui/reports", params={"report": "claims", "from": "2024-02-07", "to": "2024-02-05"}

@@ -29,6 +29,7 @@ from domain.policies import (
     add_years,
 )
 from domain.products import get_product
+from domain.reports import DayFigures, count_policy
 from domain.underwriting import Actor, Role
 from tests.support import act, record_changes_mock, working_days_mock
 from workflows import search_attributes as sa
@@ -312,6 +313,47 @@ async def test_unreachable_three_times_on_later_working_days_then_escalated(
     assert "return_visit_escalated" in harness.world.templates()
     asks = harness.world.named(act.ADD_WORKING_DAYS)
     assert [a.days for a in asks] == [1, 1, 1]
+
+
+def visit_figures(state: PolicyState, moment: datetime) -> dict[str, Any]:
+    """What the reports count of the policy's return visit on the business day of ``moment``."""
+    figures = DayFigures(day=business_today(moment))
+    count_policy(figures, state)
+    return {k: v for k, v in figures.agents.get(state.agent, {}).items() if v}
+
+
+async def test_the_reports_count_an_escalation_for_unreachable_tries_on_its_day(
+    harness: Harness,
+) -> None:
+    handle = await harness.start()
+    for n in range(3):
+        if n:
+            await harness.env.sleep(timedelta(days=3))
+        state = await harness.visit(handle, decision="unreachable", reason="no answer")
+    visit = state.return_visit
+    assert visit is not None and visit.status == "escalated"
+    # The timeline line the workflow wrote is what the reports find the escalation by.
+    assert visit_figures(state, visit.attempts[-1].at) == {
+        "return_visits_unreachable": 1,
+        "return_visits_escalated": 1,
+    }
+    assert visit_figures(state, visit.attempts[0].at) == {"return_visits_unreachable": 1}
+
+
+async def test_the_reports_count_a_visit_open_at_the_end_of_cooling_off_as_escalated(
+    harness: Harness,
+) -> None:
+    handle = await harness.start()
+    state = await handle.query(PolicyWorkflow.state)
+    ends = state.cooling_off_ends_at
+    assert ends is not None
+    await harness.env.sleep(ends - await harness.env.get_current_time() + timedelta(hours=1))
+    state = await handle.query(PolicyWorkflow.state)
+    visit = state.return_visit
+    assert state.stage == PolicyStage.IN_FORCE and visit is not None
+    assert visit.status == "escalated"
+    assert visit_figures(state, ends) == {"return_visits_escalated": 1}
+    assert visit_figures(state, visit.due_at) == {"return_visits_due": 1}
 
 
 async def test_misselling_opens_a_remediation_for_someone_other_than_the_agent(
