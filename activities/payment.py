@@ -23,6 +23,7 @@ from domain.activities import (
     InstallmentCharge,
     LedgerEntry,
     PaymentOrder,
+    PolicyPayout,
     Refund,
     Settlement,
 )
@@ -77,6 +78,47 @@ class PaymentActivities:
         return await self._charge(
             charge.idempotency_key, charge.policy_number, charge.amount, account
         )
+
+    @activity.defn(name=steps.PAY_POLICY_VALUE.name)
+    async def pay_policy_value(self, payout: PolicyPayout) -> LedgerEntry:
+        """A surrender's or a termination's cash value, paid once under its business key to
+        the account given (sealed) or the policy's own (decrypted here from its row)."""
+        async with self._sessions() as session:
+            done = await ledger.get_entry_by_key(session, idempotency_key=payout.idempotency_key)
+            policy = await policies.get_policy(session, policy_number=payout.policy_number)
+        if done is None:
+            sealed = payout.account.enc if payout.account else None
+            sealed = sealed or (policy.payment_account_enc if policy else None)
+            if not sealed:
+                raise ApplicationError(
+                    f"policy {payout.policy_number} has no account to pay to",
+                    type="no_payment_account",
+                    non_retryable=True,
+                )
+            # Gateway errors and timeouts propagate and are retried with the same key.
+            result = await self._gateway.payout(
+                idempotency_key=payout.idempotency_key,
+                amount=payout.amount,
+                account=self._cipher.decrypt(sealed),
+            )
+            async with self._sessions() as session, session.begin():
+                done = await ledger.record_payout(
+                    session,
+                    idempotency_key=payout.idempotency_key,
+                    case_id=payout.policy_number,
+                    policy_number=payout.policy_number,
+                    amount=payout.amount,
+                    status=result.status,
+                    gateway_ref=result.gateway_ref,
+                    against_cover=False,
+                )
+        if done.status == "declined":
+            raise ApplicationError(
+                f"payout declined by the receiving bank (ledger {done.id})",
+                type="payout_declined",
+                non_retryable=True,
+            )
+        return ledger_entry(done)
 
     async def _charge(
         self, key: str, case_id: str, amount: Decimal, account: Callable[[], str]

@@ -86,6 +86,18 @@ class InstallmentCharge(BaseModel):
     amount: Decimal
 
 
+class PolicyPayout(BaseModel):
+    """Pay a policy's value out (a surrender's or a termination's cash value): to
+    ``account`` (sealed by the service that took it) or, without one, to the policy's
+    auto-debit account, read from its row by the step. ``idempotency_key`` is the business
+    key (``surrender:<policy_number>``)."""
+
+    idempotency_key: str
+    policy_number: str
+    amount: Decimal
+    account: Sealed | None = None
+
+
 class Refund(BaseModel):
     """Give back what ``original_key`` collected, if it collected anything."""
 
@@ -145,7 +157,17 @@ class PolicyIssue(BaseModel):
 
 class PolicyStatusChange(BaseModel):
     policy_number: str
-    status: Literal["issued", "effective", "grace", "suspended", "cancelled", "lapsed", "expired"]
+    status: Literal[
+        "issued",
+        "effective",
+        "grace",
+        "suspended",
+        "cancelled",
+        "surrendered",
+        "terminated",
+        "lapsed",
+        "expired",
+    ]
 
 
 class WorkingDaysAsk(BaseModel):

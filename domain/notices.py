@@ -95,6 +95,22 @@ TEMPLATES: dict[str, str] = {
         "an incident from then on is not covered. It can be reinstated until %(deadline)s by "
         "paying what is owed with interest; ask your agent."
     ),
+    "policy_reinstated": N_(
+        "Policy %(policy_number)s is back in force: the arrears and interest of %(amount)s "
+        "were paid."
+    ),
+    "reinstatement_refused": N_("The reinstatement of policy %(policy_number)s was refused."),
+    "reinstatement_charge_failed": N_(
+        "The reinstatement of policy %(policy_number)s was agreed, but the debit of "
+        "%(amount)s failed: apply again once the account is funded."
+    ),
+    "policy_surrendered": N_(
+        "Policy %(policy_number)s was surrendered; its cash value of %(value)s is paid to you."
+    ),
+    "policy_terminated": N_(
+        "Policy %(policy_number)s has ended: it was not reinstated within two years of its "
+        "suspension. Its cash value of %(value)s is refunded to you."
+    ),
     "servicing_changed": N_(
         "The details of policy %(policy_number)s were changed on %(on)s. If you did not ask "
         "for this change, call us at once."

@@ -127,6 +127,35 @@ class Cancellation(BaseModel):
     refund_ledger_id: str | None = None
 
 
+class Surrender(BaseModel):
+    """A surrender (退保) after the cooling-off period: the cash value on the day it was
+    asked, paid by ``pay_by`` (Insurance Law art. 47)."""
+
+    by: str
+    reason: str
+    at: datetime
+    cash_value: Decimal
+    pay_by: datetime
+    payout_status: Literal["pending", "succeeded", "declined"] = "pending"
+    payout_ledger_id: str | None = None
+
+
+class Reinstatement(BaseModel):
+    """An application for reinstatement (复效) of a suspended policy and where it stands:
+    a supervisor decides by ``deemed_consent_at`` or consent is deemed given (保险法解释三
+    art. 8); consented, the arrears and interest are debited and the policy is back in
+    force from that day."""
+
+    task_id: str
+    by: str
+    applied_at: datetime
+    deemed_consent_at: datetime
+    status: Literal["applied", "approved", "refused", "reinstated", "charge_failed"] = "applied"
+    decided_by: str | None = None
+    reason: str | None = None
+    charged: Decimal | None = None
+
+
 class Sealed(BaseModel):
     """A personal value as the read model stores it: its ciphertext (core.crypto.FieldCipher,
     made by the service that took the value) and its mask. The clear value never enters a
@@ -185,6 +214,9 @@ class PolicyState(BaseModel):
     demand_at: datetime | None = None
     grace_ends_at: datetime | None = None
     suspended_at: datetime | None = None
+    reinstatements: list[Reinstatement] = []
+    surrender: Surrender | None = None
+    termination_reason: TerminationReason | None = None
     ended_at: datetime | None = None
     history: list[PolicyHistoryEntry] = []
 

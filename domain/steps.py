@@ -36,6 +36,7 @@ from domain.activities import (
     PaymentOrder,
     PayoutRequest,
     PolicyIssue,
+    PolicyPayout,
     PolicyPosition,
     PolicyRef,
     PolicyStatusChange,
@@ -104,6 +105,9 @@ SEND_NOTIFICATION: Step[Notification, None] = Step(
 CHARGE_PREMIUM: Step[Charge, LedgerEntry] = Step("charge_premium", Charge, LedgerEntry, "activity")
 CHARGE_INSTALLMENT: Step[InstallmentCharge, LedgerEntry] = Step(
     "charge_installment", InstallmentCharge, LedgerEntry, "activity"
+)
+PAY_POLICY_VALUE: Step[PolicyPayout, LedgerEntry] = Step(
+    "pay_policy_value", PolicyPayout, LedgerEntry, "activity"
 )
 CREATE_PAYMENT_ORDER: Step[PaymentOrder, LedgerEntry] = Step(
     "create_payment_order", PaymentOrder, LedgerEntry, "activity"

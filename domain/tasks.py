@@ -13,6 +13,7 @@ class TaskKind(StrEnum):
     LATE_PAYMENT = "late_payment"  # money that came after its process ended: refund it
     RETURN_VISIT = "return_visit"  # customer service confirms the sale with the customer
     MISSELLING_REMEDIATION = "misselling_remediation"  # mis-selling found: put it right
+    REINSTATEMENT = "reinstatement"  # a suspended policy asks to be back in force
 
     @property
     def on_claim(self) -> bool:

@@ -76,6 +76,7 @@ def activities_for(
         verification.verify_applicant,
         payment.charge_premium,
         payment.charge_installment,
+        payment.pay_policy_value,
         payment.create_payment_order,
         payment.settle_online_payment,
         payment.refund_premium,

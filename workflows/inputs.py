@@ -159,6 +159,31 @@ class PolicyCancellation(BaseModel):
     by: str
 
 
+class SurrenderRequest(BaseModel):
+    """The agent asks, for the customer, to surrender the policy after cooling-off; the
+    cash value goes to ``payee_account`` (sealed by the service), or without one to the
+    policy's auto-debit account."""
+
+    reason: str
+    payee_account: Sealed | None = None
+    by: str
+
+
+class ReinstatementApplication(BaseModel):
+    """The agent applies, for the customer, to reinstate a suspended policy."""
+
+    by: str
+
+
+class ReinstatementDecision(BaseModel):
+    """A supervisor's decision on a reinstatement: a refusal gives its risk reason."""
+
+    task_id: str
+    decision: Literal["approve", "reject"]
+    reason: str
+    actor: Actor
+
+
 class ReturnVisitOutcome(BaseModel):
     """Customer service's record of one return-visit call."""
 

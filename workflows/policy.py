@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         CustomerPhoneChange,
         InstallmentCharge,
         PaymentAccountChange,
+        PolicyPayout,
         PolicyStatusChange,
         Refund,
         WorkingDaysAsk,
@@ -38,7 +39,11 @@ with workflow.unsafe.imports_passed_through():
         PolicyState,
         PolicyStatus,
         PremiumPayment,
+        Reinstatement,
         ReturnVisit,
+        Sealed,
+        Surrender,
+        TerminationReason,
         VisitAttempt,
         cooling_off_ends_at,
         cooling_off_refund,
@@ -51,13 +56,19 @@ with workflow.unsafe.imports_passed_through():
     from domain.premiums import (
         Installment,
         PremiumSchedule,
+        cash_value,
         debit_retries_at,
         grace_ends_at,
         payment_demand_at,
         premium_reminders_at,
         premium_schedule,
+        reinstatement_charge,
         reinstatement_deadline,
+        reinstatement_deemed_consent_at,
+        reinstatement_refusal,
         status_from_premiums,
+        surrender_payment_due_at,
+        surrender_refusal,
     )
     from domain.products import get_product
     from domain.tasks import TaskKind
@@ -66,9 +77,12 @@ with workflow.unsafe.imports_passed_through():
         PolicyCancellation,
         PolicyStart,
         ReceiptSigned,
+        ReinstatementApplication,
+        ReinstatementDecision,
         RemediationResolution,
         ReturnVisitOutcome,
         ServicingChange,
+        SurrenderRequest,
     )
     from workflows.process import HALTING_ERRORS, Process, refuse, until_cancelled
 
@@ -115,6 +129,9 @@ class PolicyWorkflow:
         self._cancellation: PolicyCancellation | None = None
         self._outcomes: list[ReturnVisitOutcome] = []
         self._resolution: RemediationResolution | None = None
+        self._surrender: SurrenderRequest | None = None
+        self._application: ReinstatementApplication | None = None
+        self._verdict: ReinstatementDecision | None = None
 
     # --- the policy's life, in business order ----------------------------------------------
 
@@ -144,6 +161,14 @@ class PolicyWorkflow:
             if self._resolution is not None:
                 await self._resolve_remediation(self._resolution)
                 self._resolution = None
+            if self._surrender is not None:
+                return await self._surrender_policy(self._surrender)
+            if self._application is not None:
+                await self._apply_for_reinstatement(self._application)
+                self._application = None
+            if self._verdict is not None:
+                await self._decide_reinstatement(self._verdict)
+                self._verdict = None
             now = workflow.now()
             if s.status == PolicyStatus.ISSUED and now >= s.effective_at:
                 await self._take_effect()
@@ -152,6 +177,10 @@ class PolicyWorkflow:
                 await self._end_cooling_off()
             if s.installments and s.status in PREMIUM_STATUSES:
                 await self._premiums()
+            if s.status == PolicyStatus.SUSPENDED:
+                ended = await self._while_suspended()
+                if ended is not None:
+                    return ended
             if now >= s.expires_at:
                 return await self._expire()
             if now >= policy_year_ends_at(s.effective_at, s.policy_year):
@@ -159,7 +188,12 @@ class PolicyWorkflow:
 
     def _asked(self) -> bool:
         return (
-            self._cancellation is not None or bool(self._outcomes) or self._resolution is not None
+            self._cancellation is not None
+            or bool(self._outcomes)
+            or self._resolution is not None
+            or self._surrender is not None
+            or self._application is not None
+            or self._verdict is not None
         )
 
     def _next_moment(self) -> datetime:
@@ -171,6 +205,8 @@ class PolicyWorkflow:
             moments.append(s.cooling_off_ends_at)
         if s.installments and s.status in PREMIUM_STATUSES:
             moments += self._premium_moments()
+        if s.status == PolicyStatus.SUSPENDED:
+            moments.append(self._suspension_moment())
         return min(moments)
 
     async def _open_cooling_off(self) -> None:
@@ -424,6 +460,225 @@ class PolicyWorkflow:
         )
         p.set_status(status, by=SYSTEM, note=note)
 
+    # --- suspended: reinstatement (复效) or termination -------------------------------------
+
+    def _pending_reinstatement(self) -> Reinstatement | None:
+        last = self._state.reinstatements[-1] if self._state.reinstatements else None
+        return last if last is not None and last.status == "applied" else None
+
+    def _suspension_moment(self) -> datetime:
+        """Consent deemed given to a pending application, else the window's end."""
+        pending = self._pending_reinstatement()
+        if pending is not None:
+            return pending.deemed_consent_at
+        assert self._state.suspended_at is not None
+        return reinstatement_deadline(self._state.suspended_at, self._start.clocks)
+
+    async def _while_suspended(self) -> PolicyState | None:
+        """No decision within 30 days counts as consent (保险法解释三 art. 8); two years
+        suspended without reinstatement, the policy is terminated with its cash value
+        refunded (Insurance Law art. 37). An application made in time is decided first."""
+        now = workflow.now()
+        pending = self._pending_reinstatement()
+        if pending is not None:
+            if now >= pending.deemed_consent_at:
+                pending.status, pending.decided_by = "approved", SYSTEM
+                pending.reason = "no decision within the period: consent deemed given"
+                await self._p.change_task(
+                    pending.task_id, "complete", decision="approve", reason=pending.reason
+                )
+                self._p.history("reinstatement: consent deemed given", by=SYSTEM)
+                await self._reinstate(pending)
+            return None
+        if now >= self._suspension_moment():
+            return await self._terminate_not_reinstated()
+        return None
+
+    async def _apply_for_reinstatement(self, application: ReinstatementApplication) -> None:
+        """A supervisor decides within 30 days (the task is due then); the arrears with
+        interest to date are shown with it."""
+        p, s, clocks = self._p, self._state, self._start.clocks
+        now = workflow.now()
+        owed = reinstatement_charge(self._schedule(), paid_at=now, clocks=clocks)
+        task_id = f"ri-{s.policy_number}-{len(s.reinstatements) + 1}"
+        pending = Reinstatement(
+            task_id=task_id,
+            by=application.by,
+            applied_at=now,
+            deemed_consent_at=reinstatement_deemed_consent_at(now, clocks),
+        )
+        s.reinstatements = [*s.reinstatements, pending]
+        await p.open_task(
+            task_id,
+            TaskKind.REINSTATEMENT,
+            subject=f"Reinstatement of policy {s.policy_number} ({s.product_code})",
+            amount=owed.total,
+            submitted_by=application.by,
+            due_at=pending.deemed_consent_at,
+            details={
+                "policy_number": s.policy_number,
+                "agent": s.agent,
+                "suspended_at": s.suspended_at.isoformat() if s.suspended_at else None,
+                "arrears": str(owed.arrears),
+                "interest": str(owed.interest),
+                "deemed_consent_at": pending.deemed_consent_at.isoformat(),
+            },
+        )
+        p.history(f"reinstatement applied for by {application.by}", by=application.by)
+        p.record()
+
+    async def _decide_reinstatement(self, verdict: ReinstatementDecision) -> None:
+        p = self._p
+        pending = self._pending_reinstatement()
+        assert pending is not None  # the validator demands it
+        by = verdict.actor.username
+        pending.decided_by, pending.reason = by, verdict.reason
+        await p.change_task(
+            pending.task_id, "complete", by=by, decision=verdict.decision, reason=verdict.reason
+        )
+        if verdict.decision == "reject":
+            pending.status = "refused"
+            p.history(f"reinstatement refused by {by}: {verdict.reason}", by=by)
+            await p.notify("reinstatement_refused")
+            p.record()
+            return
+        pending.status = "approved"
+        p.history(f"reinstatement approved by {by}", by=by)
+        await self._reinstate(pending)
+
+    async def _reinstate(self, pending: Reinstatement) -> None:
+        """Debit the arrears and interest once (``reinstatement:<number>:<k>``); paid, the
+        policy is in force again from that day. Not paid: it stays suspended, and the
+        agent may apply again."""
+        p, s = self._p, self._state
+        now = workflow.now()
+        owed = reinstatement_charge(self._schedule(), paid_at=now, clocks=self._start.clocks)
+        try:
+            entry = await p.call(
+                steps.CHARGE_INSTALLMENT,
+                InstallmentCharge(
+                    idempotency_key=f"reinstatement:{s.policy_number}:{len(s.reinstatements)}",
+                    policy_number=s.policy_number,
+                    amount=owed.total,
+                ),
+                start_to_close=timedelta(seconds=15),
+                to_its_end=True,
+            )
+        except ActivityError as err:
+            code = err.cause.type if isinstance(err.cause, ApplicationError) else None
+            if code not in ("payment_declined", "no_payment_account"):
+                raise
+            pending.status = "charge_failed"
+            p.history("reinstatement: the debit of the arrears failed", by=SYSTEM)
+            await p.notify("reinstatement_charge_failed", amount=str(owed.total))
+            p.record()
+            return
+        pending.status, pending.charged = "reinstated", entry.amount
+        s.payments = [
+            *s.payments,
+            *(PremiumPayment(n=line.n, paid_at=now, amount=line.amount) for line in owed.lines),
+        ]
+        s.suspended_at = s.demand_at = s.grace_ends_at = None
+        s.debits_tried = 0
+        await self._set_premium_status(
+            PolicyStatus.EFFECTIVE, note=f"reinstated: arrears and interest {entry.amount} paid"
+        )
+        await p.notify("policy_reinstated", to_customer=True, amount=str(entry.amount))
+        await p.notify("policy_reinstated", amount=str(entry.amount))
+        p.record()
+
+    async def _terminate_not_reinstated(self) -> PolicyState:
+        s = self._state
+        s.termination_reason = TerminationReason.NOT_REINSTATED
+        value = self._cash_value()
+        await self._close_open_tasks(by=SYSTEM, reason="the policy was terminated")
+        paid = await self._pay_value(f"termination:{s.policy_number}", value, None)
+        return await self._end(
+            PolicyStatus.TERMINATED,
+            by=SYSTEM,
+            note=f"not reinstated within two years: cash value {value} "
+            + ("refunded" if paid else "owed"),
+            template="policy_terminated",
+            value=value,
+        )
+
+    # --- surrender (退保) --------------------------------------------------------------------
+
+    async def _surrender_policy(self, asked: SurrenderRequest) -> PolicyState:
+        """The cash value on the day of the request, paid once (``surrender:<number>``)
+        within 30 days: at once here, to the account the customer named or the policy's."""
+        s = self._state
+        now = workflow.now()
+        value = self._cash_value()
+        s.surrender = Surrender(
+            by=asked.by,
+            reason=asked.reason,
+            at=now,
+            cash_value=value,
+            pay_by=surrender_payment_due_at(now, self._start.clocks),
+        )
+        self._p.history(f"surrender asked: {asked.reason}", by=asked.by)
+        await self._close_open_tasks(by=asked.by, reason="policy surrendered")
+        paid = await self._pay_value(f"surrender:{s.policy_number}", value, asked.payee_account)
+        s.surrender.payout_status = "succeeded" if paid else "declined"
+        return await self._end(
+            PolicyStatus.SURRENDERED,
+            by=asked.by,
+            note=f"surrendered, cash value {value} " + ("paid" if paid else "owed"),
+            template="policy_surrendered",
+            value=value,
+        )
+
+    def _cash_value(self) -> Decimal:
+        s = self._state
+        return cash_value(
+            get_product(s.product_code),
+            premium=s.premium,
+            effective_at=s.effective_at,
+            installments_paid=self._schedule().installments_paid,
+            on=workflow.now(),
+        )
+
+    async def _pay_value(self, key: str, value: Decimal, account: Sealed | None) -> bool:
+        """Pay a cash value out once under ``key``; True when paid (nothing to pay counts).
+        Declined or without an account it stays owed: the history says so."""
+        p, s = self._p, self._state
+        if value <= 0:
+            return True
+        try:
+            entry = await p.call(
+                steps.PAY_POLICY_VALUE,
+                PolicyPayout(
+                    idempotency_key=key,
+                    policy_number=s.policy_number,
+                    amount=value,
+                    account=account,
+                ),
+                to_its_end=True,
+            )
+        except ActivityError as err:
+            code = err.cause.type if isinstance(err.cause, ApplicationError) else None
+            if code not in ("payout_declined", "no_payment_account"):
+                raise
+            p.history(f"cash value {value} not paid: {code}", by=SYSTEM)
+            return False
+        if s.surrender is not None:
+            s.surrender.payout_ledger_id = entry.ledger_id or None
+        return True
+
+    async def _end(
+        self, status: PolicyStatus, *, by: str, note: str, template: str, value: Decimal
+    ) -> PolicyState:
+        p, s = self._p, self._state
+        s.ended_at = workflow.now()
+        await p.call(
+            steps.SET_POLICY_STATUS,
+            PolicyStatusChange(policy_number=s.policy_number, status=status.value),
+        )
+        await p.notify(template, to_customer=True, value=str(value))
+        await p.notify(template, value=str(value))
+        return await p.finish(status, stage=PolicyStage.ENDED, by=by, note=note)
+
     # --- the cooling-off cancellation ------------------------------------------------------
 
     async def _cancel_in_cooling_off(self, asked: PolicyCancellation) -> PolicyState:
@@ -569,7 +824,12 @@ class PolicyWorkflow:
         p.record()
 
     async def _close_open_tasks(self, *, by: str, reason: str) -> None:
-        """Cancel the return visit's task and the remediation's, where still open."""
+        """Cancel the return visit's task, the remediation's and a reinstatement's, where
+        still open."""
+        pending = self._pending_reinstatement()
+        if pending is not None:
+            pending.status = "refused"
+            await self._p.change_task(pending.task_id, "cancel", by=by, reason=reason)
         visit = self._state.return_visit
         if visit is None:
             return
@@ -734,6 +994,73 @@ class PolicyWorkflow:
         actor = change.actor
         if actor.username != self._state.agent and not actor.has(Role.SERVICE):
             raise refuse("not_your_case")
+
+    @workflow.update
+    async def surrender(self, request: SurrenderRequest) -> PolicyState:
+        self._surrender = request
+        self._p.took_part(request.by)
+        return await self._p.answer_when(lambda: not self._p.running())
+
+    @surrender.validator
+    def _validate_surrender(self, request: SurrenderRequest) -> None:
+        s = self._state
+        if self._surrender is not None:
+            raise refuse("already_surrendered")
+        if not self._p.running() or self._cancellation is not None:
+            raise refuse("policy_closed")
+        if request.by != s.agent:
+            raise refuse("not_your_case")
+        in_cooling_off = s.cooling_off_ends_at if s.stage == PolicyStage.COOLING_OFF else None
+        code = surrender_refusal(
+            status=s.status, cooling_off_ends_at=in_cooling_off, on=workflow.now()
+        )
+        if code is not None:
+            raise refuse(code)
+
+    @workflow.update
+    async def apply_for_reinstatement(self, application: ReinstatementApplication) -> PolicyState:
+        self._application = application
+        self._p.took_part(application.by)
+        return await self._p.answer_when(lambda: self._application is None or not self._p.running())
+
+    @apply_for_reinstatement.validator
+    def _validate_application(self, application: ReinstatementApplication) -> None:
+        s = self._state
+        if not self._p.running() or self._surrender is not None:
+            raise refuse("policy_closed")
+        if application.by != s.agent:
+            raise refuse("not_your_case")
+        if self._application is not None or self._pending_reinstatement() is not None:
+            raise refuse("not_reinstatable", "an application is already being decided")
+        code = reinstatement_refusal(
+            status=s.status,
+            suspended_at=s.suspended_at,
+            on=workflow.now(),
+            clocks=self._start.clocks,
+        )
+        if code is not None:
+            raise refuse(code)
+
+    @workflow.update
+    async def decide_reinstatement(self, verdict: ReinstatementDecision) -> PolicyState:
+        self._verdict = verdict
+        return await self._p.answer_when(lambda: self._verdict is None or not self._p.running())
+
+    @decide_reinstatement.validator
+    def _validate_verdict(self, verdict: ReinstatementDecision) -> None:
+        pending = self._pending_reinstatement()
+        if not self._p.running():
+            raise refuse("policy_closed")
+        if pending is None or pending.task_id != verdict.task_id or self._verdict is not None:
+            raise refuse("task_not_open")
+        actor = verdict.actor
+        # Four eyes: neither the agent who applied nor the policy's agent decides.
+        if actor.username in (pending.by, self._state.agent):
+            raise refuse("four_eyes_violation", "the agent may not decide their own application")
+        if not actor.has(Role.SUPERVISOR):
+            raise refuse("not_a_supervisor")
+        if verdict.decision == "reject" and not verdict.reason.strip():
+            raise refuse("risk_reason_required")
 
     @workflow.query
     def state(self) -> PolicyState:

@@ -30,6 +30,7 @@ TERMS: dict[str, str] = {
     "late_payment": N_("late payment"),
     "return_visit": N_("return visit"),
     "misselling_remediation": N_("mis-selling remediation"),
+    "reinstatement": N_("reinstatement"),
     # Task statuses and decisions.
     "open": N_("open"),
     "claimed": N_("claimed"),
@@ -170,6 +171,11 @@ TERMS: dict[str, str] = {
     "payment_demand": N_("payment demand"),
     "policy_suspended": N_("policy suspended"),
     "servicing_changed": N_("policy details changed"),
+    "policy_reinstated": N_("policy reinstated"),
+    "reinstatement_refused": N_("reinstatement refused"),
+    "reinstatement_charge_failed": N_("reinstatement debit failed"),
+    "policy_surrendered": N_("policy surrendered"),
+    "policy_terminated": N_("policy terminated"),
     "process_halted": N_("process halted"),
     # Timeline: the steps a process calls (domain.steps), as a line names them.
     "register_customer": N_("customer registration"),
@@ -178,6 +184,7 @@ TERMS: dict[str, str] = {
     "change_task": N_("updating a task"),
     "charge_premium": N_("premium charge"),
     "charge_installment": N_("renewal premium debit"),
+    "pay_policy_value": N_("cash value payout"),
     "create_payment_order": N_("payment order"),
     "settle_online_payment": N_("online payment settlement"),
     "refund_premium": N_("premium refund"),

@@ -105,8 +105,10 @@ async def record_payout(
     amount: Decimal,
     status: str,
     gateway_ref: str | None,
+    against_cover: bool = True,
 ) -> PaymentLedger:
-    """Record a claim payout once and count it against the policy's sum insured.
+    """Record a claim payout once and count it against the policy's sum insured (not
+    ``against_cover``: a policy's cash value paid out, which no claim draws on).
 
     The first call with a key inserts the entry and, when the payout `succeeded`, raises the
     policy's paid to date by `amount`, both in one savepoint so they stand or fall together.
@@ -138,7 +140,7 @@ async def record_payout(
         entry = await _reload(session, PaymentLedger.idempotency_key == idempotency_key)
         # Our fresh id on the stored row means this call inserted it; a repeat (or the loser
         # of a race, which waits for the winner's commit) finds the first call's id instead.
-        if entry.id == entry_id and entry.status == "succeeded":
+        if entry.id == entry_id and entry.status == "succeeded" and against_cover:
             await add_to_paid(session, policy_number=policy_number, amount=amount)
     return entry
 

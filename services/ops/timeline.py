@@ -35,6 +35,7 @@ _TASK_KINDS: dict[str, str] = {
     TaskKind.LATE_PAYMENT: "Late payment refund",
     TaskKind.RETURN_VISIT: "Return visit",
     TaskKind.MISSELLING_REMEDIATION: "Mis-selling remediation",
+    TaskKind.REINSTATEMENT: "Reinstatement",
 }
 _ACTIVITY_LABELS = {
     steps.REGISTER_CUSTOMER.name: "Customer registration",
@@ -43,6 +44,7 @@ _ACTIVITY_LABELS = {
     steps.CHANGE_TASK.name: "Updating a task",
     steps.CHARGE_PREMIUM.name: "Premium charge",
     steps.CHARGE_INSTALLMENT.name: "Renewal premium debit",
+    steps.PAY_POLICY_VALUE.name: "Cash value payout",
     steps.CREATE_PAYMENT_ORDER.name: "Payment order",
     steps.SETTLE_ONLINE_PAYMENT.name: "Online payment settlement",
     steps.REFUND_PREMIUM.name: "Premium refund",
@@ -639,6 +641,16 @@ class _Timeline:
                 return said(
                     N_("Mis-selling remediated by %(by)s: %(reason)s"), by=by, reason=reason
                 )
+            case "surrender":
+                return said(N_("Surrender asked by %(by)s: %(reason)s"), by=by, reason=reason)
+            case "apply_for_reinstatement":
+                return said(N_("Reinstatement applied for by %(by)s"), by=by)
+            case "decide_reinstatement":
+                if argument.get("decision") == "reject":
+                    return said(
+                        N_("Reinstatement refused by %(by)s: %(reason)s"), by=by, reason=reason
+                    )
+                return said(N_("Reinstatement approved by %(by)s"), by=by)
             case "change_servicing":
                 # The phone and account came sealed: the line says what changed, not to what.
                 phone, account = argument.get("phone"), argument.get("payment_account")

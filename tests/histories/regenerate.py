@@ -47,8 +47,11 @@ from workflows.inputs import (
     PayoutFix,
     PolicyCancellation,
     ReceiptSigned,
+    ReinstatementApplication,
+    ReinstatementDecision,
     RemediationResolution,
     ServicingChange,
+    SurrenderRequest,
     UnderwritingDecision,
     Withdrawal,
 )
@@ -426,6 +429,58 @@ async def policy_premium_missed_then_suspended(h: PolicyHarness) -> Handle:
     for _ in range(400):
         latest = await h.env.client.get_workflow_handle(handle.id).describe()
         if latest.run_id not in (first.run_id, year_two):
+            return h.env.client.get_workflow_handle(handle.id, run_id=year_two)
+        await h.env.sleep(timedelta(days=30))
+    raise AssertionError("the policy never continued into its third year")
+
+
+@scenario("policy", "surrendered", "surrendered")
+async def policy_surrendered(h: PolicyHarness) -> Handle:
+    # After cooling-off, in year one: the cash value paid once (surrender:<number>).
+    handle = await h.start(payment_account=policy_tests.ACCOUNT)
+    await h.env.sleep(timedelta(days=60))
+    await handle.execute_update(
+        PolicyWorkflow.surrender, SurrenderRequest(reason="needs the money", by="alice")
+    )
+    await handle.result()
+    return handle
+
+
+@scenario("policy", "terminated_not_reinstated", "terminated")
+async def policy_terminated_not_reinstated(h: PolicyHarness) -> Handle:
+    # Suspended in year two, never reinstated: terminated two years on, its cash value
+    # refunded; the file is the last run.
+    h.world.declined.add(2)
+    handle = await h.start(payment_account=policy_tests.ACCOUNT)
+    await handle.result()
+    last = await h.env.client.get_workflow_handle(handle.id).describe()
+    return h.env.client.get_workflow_handle(handle.id, run_id=last.run_id)
+
+
+@scenario("policy", "reinstated_then_continued", "effective")
+async def policy_reinstated_then_continued(h: PolicyHarness) -> Handle:
+    # Suspended in year two; the agent applies, a supervisor approves, the arrears are
+    # debited; the run continues into year three.
+    h.world.declined.add(2)
+    handle = await h.start(payment_account=policy_tests.ACCOUNT)
+    await policy_tests.first_anniversary(h, handle, timedelta(days=40))
+    current = h.env.client.get_workflow_handle(handle.id)
+    year_two = (await current.describe()).run_id
+    applied = await current.execute_update(
+        PolicyWorkflow.apply_for_reinstatement, ReinstatementApplication(by="alice")
+    )
+    h.world.declined.clear()
+    await current.execute_update(
+        PolicyWorkflow.decide_reinstatement,
+        ReinstatementDecision(
+            task_id=applied.reinstatements[-1].task_id,
+            decision="approve",
+            reason="health unchanged",
+            actor=policy_tests.SUE,
+        ),
+    )
+    for _ in range(400):
+        if (await current.describe()).run_id != year_two:
             return h.env.client.get_workflow_handle(handle.id, run_id=year_two)
         await h.env.sleep(timedelta(days=30))
     raise AssertionError("the policy never continued into its third year")

@@ -17,7 +17,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from domain.activities import InstallmentCharge, LedgerEntry, Refund
+from domain.activities import InstallmentCharge, LedgerEntry, PolicyPayout, Refund
 from domain.business import SHANGHAI, business_today
 from domain.enrollment import MaskedCustomer
 from domain.policies import (
@@ -37,9 +37,12 @@ from workflows.inputs import (
     PolicyCancellation,
     PolicyStart,
     ReceiptSigned,
+    ReinstatementApplication,
+    ReinstatementDecision,
     RemediationResolution,
     ReturnVisitOutcome,
     ServicingChange,
+    SurrenderRequest,
 )
 from workflows.policy import PolicyWorkflow, workflow_id_for
 
@@ -94,11 +97,22 @@ class World:
                 status="succeeded",
             )
 
+        @activity.defn(name=act.PAY_POLICY_VALUE)
+        async def pay_policy_value(arg: PolicyPayout) -> LedgerEntry:
+            world.calls.append((act.PAY_POLICY_VALUE, arg))
+            return LedgerEntry(
+                ledger_id="V1",
+                idempotency_key=arg.idempotency_key,
+                amount=arg.amount,
+                status="succeeded",
+            )
+
         return [
             record_changes_mock(world.calls),
             working_days_mock(world.calls),
             refund_premium,
             charge_installment,
+            pay_policy_value,
         ]
 
     def keys(self) -> list[str]:
@@ -521,6 +535,155 @@ async def test_no_reminders_for_a_customer_who_turned_them_off(harness: Harness)
     state = await first_anniversary(harness, handle, timedelta(hours=1))
     assert [p.n for p in state.payments] == [1, 2]
     assert harness.world.customer_notices("premium_reminder") == []
+
+
+async def suspended_policy(harness: Harness) -> tuple[Handle, PolicyState]:
+    """A TERM_LIFE_20 whose second premium the bank declined: suspended in year two."""
+    harness.world.declined.add(2)
+    handle = await harness.start(payment_account=ACCOUNT)
+    await harness.visit(handle, decision="completed", checklist=ALL_CONFIRMED)
+    state = await first_anniversary(harness, handle, timedelta(days=40))
+    assert state.status == PolicyStatus.SUSPENDED
+    return harness.env.client.get_workflow_handle(handle.id), state
+
+
+def latest(harness: Harness, handle: Handle) -> Handle:
+    return harness.env.client.get_workflow_handle(handle.id)
+
+
+async def test_a_reinstatement_approved_collects_the_arrears_and_puts_the_policy_back_in_force(
+    harness: Harness,
+) -> None:
+    handle, _ = await suspended_policy(harness)
+    # Only the agent applies; a second application while one is decided is refused.
+    assert (
+        await refused(
+            handle.execute_update(
+                PolicyWorkflow.apply_for_reinstatement, ReinstatementApplication(by="bob")
+            )
+        )
+        == "not_your_case"
+    )
+    applied = await handle.execute_update(
+        PolicyWorkflow.apply_for_reinstatement, ReinstatementApplication(by="alice")
+    )
+    (pending,) = applied.reinstatements
+    assert pending.status == "applied" and pending.task_id == f"ri-{number(handle)}-1"
+    assert (
+        await refused(
+            handle.execute_update(
+                PolicyWorkflow.apply_for_reinstatement, ReinstatementApplication(by="alice")
+            )
+        )
+        == "not_reinstatable"
+    )
+    (task,) = [t for t in harness.world.named(act.OPEN_TASK) if t.kind == "reinstatement"]
+    assert task.amount == PREMIUM and task.submitted_by == "alice"
+
+    # Four eyes and authority: not the agent, and only a supervisor.
+    for actor, code in ((ALICE, "four_eyes_violation"), (BOB, "not_a_supervisor")):
+        verdict = ReinstatementDecision(
+            task_id=pending.task_id, decision="approve", reason="ok", actor=actor
+        )
+        assert (
+            await refused(handle.execute_update(PolicyWorkflow.decide_reinstatement, verdict))
+            == code
+        )
+    harness.world.declined.clear()  # the account is funded again
+    after = await handle.execute_update(
+        PolicyWorkflow.decide_reinstatement,
+        ReinstatementDecision(
+            task_id=pending.task_id, decision="approve", reason="health unchanged", actor=SUE
+        ),
+    )
+    assert after.status == PolicyStatus.EFFECTIVE and after.suspended_at is None
+    assert after.reinstatements[-1].status == "reinstated"
+    assert after.reinstatements[-1].charged == PREMIUM  # no interest by default
+    assert [p.n for p in after.payments] == [1, 2]
+    assert harness.world.keys()[-1] == f"reinstatement:{number(handle)}:1"
+    assert harness.world.customer_notices("policy_reinstated")
+    statuses = [c.status for c in harness.world.named(act.SET_POLICY_STATUS)]
+    assert statuses[-2:] == ["suspended", "effective"]
+
+
+async def test_a_reinstatement_refused_with_a_risk_reason_leaves_the_policy_suspended(
+    harness: Harness,
+) -> None:
+    handle, _ = await suspended_policy(harness)
+    applied = await handle.execute_update(
+        PolicyWorkflow.apply_for_reinstatement, ReinstatementApplication(by="alice")
+    )
+    task_id = applied.reinstatements[-1].task_id
+    after = await handle.execute_update(
+        PolicyWorkflow.decide_reinstatement,
+        ReinstatementDecision(
+            task_id=task_id, decision="reject", reason="new diagnosis: risk", actor=SUE
+        ),
+    )
+    assert after.status == PolicyStatus.SUSPENDED
+    assert (after.reinstatements[-1].status, after.reinstatements[-1].decided_by) == (
+        "refused",
+        "sue",
+    )
+    assert "reinstatement_refused" in harness.world.templates()
+    assert not [k for k in harness.world.keys() if k.startswith("reinstatement:")]
+
+
+async def test_no_decision_within_thirty_days_counts_as_consent(harness: Harness) -> None:
+    handle, _ = await suspended_policy(harness)
+    harness.world.declined.clear()
+    applied = await handle.execute_update(
+        PolicyWorkflow.apply_for_reinstatement, ReinstatementApplication(by="alice")
+    )
+    deemed = applied.reinstatements[-1].deemed_consent_at
+    await harness.env.sleep(deemed - await harness.env.get_current_time() + timedelta(hours=1))
+    after = await latest(harness, handle).query(PolicyWorkflow.state)
+    assert after.status == PolicyStatus.EFFECTIVE
+    last = after.reinstatements[-1]
+    assert (last.status, last.decided_by) == ("reinstated", "system")
+
+
+async def test_two_years_suspended_ends_the_policy_terminated_with_its_cash_value(
+    harness: Harness,
+) -> None:
+    _, state = await suspended_policy(harness)
+    assert state.suspended_at is not None
+    handle = harness.started[-1]  # its result follows every run to the last
+    result = await handle.result()
+    assert result.status == PolicyStatus.TERMINATED and result.stage == PolicyStage.ENDED
+    assert result.termination_reason == "not_reinstated"
+    assert result.ended_at is not None
+    assert result.ended_at >= add_years(state.suspended_at, 2)
+    (payout,) = harness.world.named(act.PAY_POLICY_VALUE)
+    assert payout.idempotency_key == f"termination:{number(handle)}"
+    # One year paid of TERM_LIFE_20: the cash value at the end of year one.
+    assert payout.amount == Decimal("180.00") * get_product("TERM_LIFE_20").cash_values[1] / 1000
+    assert harness.world.customer_notices("policy_terminated")
+
+
+async def test_a_surrender_after_cooling_off_pays_the_cash_value_once(harness: Harness) -> None:
+    handle = await harness.start(payment_account=ACCOUNT)
+    # Within cooling-off the customer cancels instead.
+    ask = SurrenderRequest(reason="needs the money", by="alice")
+    assert await refused(handle.execute_update(PolicyWorkflow.surrender, ask)) == (
+        "use_cooling_off_cancellation"
+    )
+    await first_anniversary(harness, handle, timedelta(days=100))
+    current = latest(harness, handle)
+    assert (
+        await refused(
+            current.execute_update(PolicyWorkflow.surrender, ask.model_copy(update={"by": "bob"}))
+        )
+        == "not_your_case"
+    )
+    after = await current.execute_update(PolicyWorkflow.surrender, ask)
+    assert after.status == PolicyStatus.SURRENDERED and after.stage == PolicyStage.ENDED
+    assert after.surrender is not None and after.surrender.payout_status == "succeeded"
+    (payout,) = harness.world.named(act.PAY_POLICY_VALUE)
+    assert payout.idempotency_key == f"surrender:{number(handle)}"
+    assert payout.amount == after.surrender.cash_value > 0
+    assert after.surrender.pay_by > after.surrender.at
+    assert harness.world.customer_notices("policy_surrendered")
 
 
 # --- servicing changes (保全) --------------------------------------------------------------

@@ -58,7 +58,15 @@ REQUIRED = {
         "withdrawn",
         "cancelled",
     },
-    "policy": {"cancelled_in_cooling_off", "expired", "year_one_continued"},
+    "policy": {
+        "cancelled_in_cooling_off",
+        "expired",
+        "year_one_continued",
+        "premium_missed_then_suspended",
+        "reinstated_then_continued",
+        "surrendered",
+        "terminated_not_reinstated",
+    },
 }
 # Plaintext that the payload codec must have encrypted (tests.histories.regenerate's data).
 PERSONAL_DATA = (CUSTOMER_ID_NUMBER, "13800138000", "6222020200112233445", "6222020200999988887")
