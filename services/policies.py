@@ -59,9 +59,12 @@ from services.processes import is_not_found, run_update, sees_all
 from workflows.inputs import (
     PolicyCancellation,
     ReceiptSigned,
+    ReinstatementApplication,
+    ReinstatementDecision,
     RemediationResolution,
     ReturnVisitOutcome,
     ServicingChange,
+    SurrenderRequest,
 )
 from workflows.policy import PolicyWorkflow, workflow_id_for
 
@@ -242,6 +245,64 @@ async def resolve_remediation(
         raise refused("task_not_open")
     resolution = RemediationResolution(task_id=visit.remediation_task_id, reason=reason, actor=user)
     return await _update(handle, PolicyWorkflow.resolve_remediation, resolution)
+
+
+async def surrender(
+    temporal: Temporal,
+    session: AsyncSession,
+    cipher: FieldCipher,
+    number: str,
+    user: Actor,
+    *,
+    reason: str,
+    payee_account: str | None,
+) -> PolicyState:
+    """Surrender after the cooling-off period (the policy's agent, for the customer): the
+    cash value paid once to `payee_account` (checked and sealed here) or the policy's
+    own account. 409 ``use_cooling_off_cancellation`` within cooling-off."""
+    if payee_account is not None:
+        check_bank_account(payee_account)
+    try:
+        handle = await _open_handle(temporal, session, number, user, as_reader=False)
+    except ProblemError as err:
+        row = await policies.get_policy(session, policy_number=number)
+        await session.commit()
+        if err.code == "policy_closed" and row and row.status == PolicyStatus.SURRENDERED:
+            raise refused("already_surrendered") from None
+        raise
+    request = SurrenderRequest(
+        reason=reason, payee_account=seal_account(cipher, payee_account), by=user.username
+    )
+    return await _update(handle, PolicyWorkflow.surrender, request)
+
+
+async def apply_for_reinstatement(
+    temporal: Temporal, session: AsyncSession, number: str, user: Actor
+) -> PolicyState:
+    """Apply for reinstatement of a suspended policy (the policy's agent): a task opens
+    for a supervisor. 409 ``not_reinstatable`` outside the window."""
+    handle = await _open_handle(temporal, session, number, user, as_reader=False)
+    application = ReinstatementApplication(by=user.username)
+    return await _update(handle, PolicyWorkflow.apply_for_reinstatement, application)
+
+
+async def decide_reinstatement(
+    temporal: Temporal,
+    session: AsyncSession,
+    number: str,
+    user: Actor,
+    *,
+    task_id: str,
+    approve: bool,
+    reason: str,
+) -> PolicyState:
+    """A supervisor's decision on a reinstatement task (never the policy's agent): approve,
+    or refuse with the risk reason."""
+    handle = await _open_handle(temporal, session, number, user, as_reader=True)
+    verdict = ReinstatementDecision(
+        task_id=task_id, decision="approve" if approve else "reject", reason=reason, actor=user
+    )
+    return await _update(handle, PolicyWorkflow.decide_reinstatement, verdict)
 
 
 @dataclass(frozen=True)

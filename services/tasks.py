@@ -66,6 +66,7 @@ _LATE_PAYMENT_REFUND = N_("a late payment's refund is made by ops at the gateway
 _TAKES_SUPERVISOR = N_("this task takes approve, reject or request_info")
 _TAKES_VISIT_OUTCOME = N_("a return visit is completed, unreachable or misselling")
 _TAKES_RESOLVED = N_("a mis-selling remediation is resolved")
+_TAKES_APPROVE_OR_REJECT = N_("a reinstatement is approved or rejected")
 
 # What each kind of task takes: a supervisor's decision, a return visit's outcome, or the
 # remediation done.
@@ -288,6 +289,19 @@ async def decide(
     kind = TaskKind(task.kind)
     if kind.on_policy:
         return Decided(task=task, state=await _decide_on_policy(client, session, task, user, asked))
+    if kind == TaskKind.REINSTATEMENT:
+        if asked.decision not in ("approve", "reject"):
+            raise refused("decision_not_allowed", _TAKES_APPROVE_OR_REJECT)
+        reinstated = await policies.decide_reinstatement(
+            _given(client),
+            session,
+            task.case_id,
+            user,
+            task_id=task.task_id,
+            approve=asked.decision == "approve",
+            reason=asked.reason,
+        )
+        return Decided(task=task, state=reinstated)
     if kind not in (TaskKind.UNDERWRITING, *CLAIM_DECISIONS):
         raise refused(
             "decision_not_allowed",
@@ -329,10 +343,7 @@ async def _decide_on_policy(
 ) -> PolicyState:
     """A return visit's outcome or a remediation, through the policy's own service (the
     same call as ``POST /v1/policies/{number}/return-visit`` and ``/remediation``)."""
-
-    async def temporal() -> Client:
-        return client
-
+    temporal = _given(client)
     if task.kind == TaskKind.RETURN_VISIT:
         if asked.decision not in _VISIT_OUTCOMES:
             raise refused("decision_not_allowed", _TAKES_VISIT_OUTCOME)
@@ -346,6 +357,15 @@ async def _decide_on_policy(
     if asked.decision != "resolved":
         raise refused("decision_not_allowed", _TAKES_RESOLVED)
     return await policies.resolve_remediation(temporal, session, task.case_id, user, asked.reason)
+
+
+def _given(client: Client) -> Callable[[], Awaitable[Client]]:
+    """The connected client as the policy services take it (they connect lazily)."""
+
+    async def temporal() -> Client:
+        return client
+
+    return temporal
 
 
 def _as_reader(user: Actor) -> Actor:

@@ -365,3 +365,69 @@ async def set_reminders(
         caller_of(request),
     )
     return PolicyRead.of(state)
+
+
+class SurrenderCreate(StrictModel):
+    reason: RequiredText = Field(min_length=1, max_length=2000)
+    payee_account: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Where the cash value goes (12-19 digits); without it, the policy's "
+        "auto-debit account",
+    )
+
+
+@router.post(
+    "/{policy_number}/surrender",
+    response_model=PolicyRead,
+    responses=problem_responses(
+        _NOT_FOUND,
+        _CLOSED,
+        "not_your_case",
+        "use_cooling_off_cancellation",
+        "already_surrendered",
+        {422: "invalid_bank_account"},
+    ),
+)
+async def surrender(
+    policy_number: str,
+    body: SurrenderCreate,
+    request: Request,
+    user: AgentUser,
+    session: SessionDep,
+    temporal: LazyTemporalDep,
+) -> PolicyRead:
+    """Surrender (退保) after the cooling-off period, asked by the policy's agent for the
+    customer: the cash value on the day, from the product's table, paid once within 30
+    days (at once here) to `payee_account` or the policy's account; the policy ends
+    `surrendered`. Within cooling-off: 409 `use_cooling_off_cancellation`."""
+    state = await policies.surrender(
+        temporal,
+        session,
+        request.app.state.field_cipher,
+        policy_number,
+        user,
+        reason=body.reason,
+        payee_account=body.payee_account,
+    )
+    return PolicyRead.of(state)
+
+
+@router.post(
+    "/{policy_number}/reinstatement",
+    response_model=PolicyRead,
+    responses=problem_responses(_NOT_FOUND, _CLOSED, "not_your_case", "not_reinstatable"),
+)
+async def apply_for_reinstatement(
+    policy_number: str,
+    user: AgentUser,
+    session: SessionDep,
+    temporal: LazyTemporalDep,
+) -> PolicyRead:
+    """Apply for reinstatement (复效) of a suspended policy within two years of its
+    suspension (the policy's agent): a `reinstatement` task opens for a supervisor, who
+    may refuse only with a risk reason; no decision within 30 days counts as consent.
+    Consented, the arrears and interest are debited and the policy is in force again.
+    Otherwise 409 `not_reinstatable`."""
+    state = await policies.apply_for_reinstatement(temporal, session, policy_number, user)
+    return PolicyRead.of(state)

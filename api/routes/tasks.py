@@ -155,6 +155,7 @@ async def release_task(task_id: str, user: CurrentUser, session: SessionDep) -> 
                 "documents_required",
                 "checklist_incomplete",
                 "dual_recording_required",
+                "risk_reason_required",
             ]
         },
     ),

@@ -181,6 +181,8 @@ async def test_a_finished_policy_reads_from_the_read_model_while_temporal_is_dow
         ("remediation", {"reason": "explained again"}, "cora"),
         ("reminders", {"premium_reminders": False}, "alice"),
         ("changes", {"phone": "13900000000", "bank_account": "6222020000004321"}, "cora"),
+        ("surrender", {"reason": "needs the money"}, "alice"),
+        ("reinstatement", {}, "alice"),
     ],
 )
 async def test_a_request_to_an_ended_policy_is_policy_closed_from_the_read_model(
@@ -263,3 +265,27 @@ async def test_a_refused_servicing_change_is_audited_without_its_values(
         ("cora", {"changed": ["phone", "bank_account"], "outcome": "policy_closed"})
     ]
     assert all("13900000000" not in str(e.detail) for e in events)
+
+
+async def test_a_second_surrender_is_already_surrendered_and_a_bad_account_changes_nothing(
+    api_client: httpx.AsyncClient, api_session_factory: Factory, auth_headers: Headers
+) -> None:
+    done = policy_state("PSURR", status=PolicyStatus.SURRENDERED, stage=PolicyStage.ENDED)
+    await store(api_session_factory, done)
+    alice = auth_headers("alice")
+    r = await api_client.post(
+        "/v1/policies/PSURR/surrender", json={"reason": "again"}, headers=alice
+    )
+    assert (r.status_code, r.json()["code"]) == (409, "already_surrendered"), r.text
+    r = await api_client.post(
+        "/v1/policies/PSURR/surrender",
+        json={"reason": "x", "payee_account": "12ab"},
+        headers=alice,
+    )
+    assert (r.status_code, r.json()["code"]) == (422, "invalid_bank_account"), r.text
+    # Only agents surrender or apply for reinstatement, for their own customers.
+    for path, body in (("surrender", {"reason": "x"}), ("reinstatement", {})):
+        r = await api_client.post(
+            f"/v1/policies/PSURR/{path}", json=body, headers=auth_headers("cora")
+        )
+        assert (r.status_code, r.json()["code"]) == (403, "forbidden"), path

@@ -250,3 +250,42 @@ async def test_a_phone_and_account_change_is_stored_encrypted_and_never_in_clear
     stored = b"".join(event.SerializeToString() for event in history.events)
     for secret in (new_phone, new_account):
         assert secret.encode() not in stored and secret not in history.to_json()
+
+
+async def test_a_surrender_pays_the_cash_value_once_to_the_account_named(
+    api: httpx.AsyncClient, login: Login, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    # A one-year product has no cooling-off: it may be surrendered at once.
+    alice = await login("alice")
+    number = await effective_policy(
+        api, login, "alice", product="ACCIDENT_1Y", sum_insured="100000.00", sessions=sessions
+    )
+    body = await policy_until(api, alice, number, lambda b: b["status"] == "effective")
+    payee = "6217000099998888777"
+    r = await api.post(
+        f"/v1/policies/{number}/surrender",
+        json={"reason": "moving abroad", "payee_account": payee},
+        headers=await login("bob"),
+    )
+    assert (r.status_code, r.json()["code"]) == (404, "policy_not_found")
+    r = await api.post(
+        f"/v1/policies/{number}/surrender",
+        json={"reason": "moving abroad", "payee_account": payee},
+        headers=alice,
+    )
+    assert r.status_code == 200, r.text
+    done = r.json()
+    assert done["status"] == "surrendered" and payee not in r.text
+    # Three quarters of the premium at the start of the year (the product's table).
+    value = (Decimal(body["premium"]) * Decimal("0.75")).quantize(Decimal("0.01"))
+    async with sessions() as s:
+        rows = list(
+            await s.scalars(
+                select(PaymentLedger).where(PaymentLedger.idempotency_key == f"surrender:{number}")
+            )
+        )
+    assert [(r.kind, r.amount, r.status) for r in rows] == [("payout", value, "succeeded")]
+    again = await api.post(
+        f"/v1/policies/{number}/surrender", json={"reason": "again"}, headers=alice
+    )
+    assert (again.status_code, again.json()["code"]) == (409, "already_surrendered")
