@@ -111,6 +111,10 @@ TEMPLATES: dict[str, str] = {
         "Policy %(policy_number)s has ended: it was not reinstated within two years of its "
         "suspension. Its cash value of %(value)s is refunded to you."
     ),
+    "policy_ended_by_claim": N_(
+        "Policy %(policy_number)s has ended: the claim paid %(value)s, its sum insured; no "
+        "further premium is due."
+    ),
     "servicing_changed": N_(
         "The details of policy %(policy_number)s were changed on %(on)s. If you did not ask "
         "for this change, call us at once."

@@ -299,6 +299,13 @@ def is_live(status: str) -> bool:
     return status in {s.value for s in LIVE_STATUSES}
 
 
+def claim_ends_policy(product: Product, incident_type: str) -> bool:
+    """A paid death or total-disability claim ends a life policy over one year: its sum
+    insured is paid, no cover is left, and no premium is due after (issue "renewal
+    premiums"); other claims leave the policy running."""
+    return product.term_years > 1 and incident_type in ("death", "total_disability")
+
+
 def is_in_force(status: str) -> bool:
     """Whether a policy with this status covers an incident now (``IN_FORCE_STATUSES``)."""
     return status in {s.value for s in IN_FORCE_STATUSES}

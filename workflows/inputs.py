@@ -169,6 +169,15 @@ class SurrenderRequest(BaseModel):
     by: str
 
 
+class ClaimPaid(BaseModel):
+    """A claim on the policy was paid (the claim's process tells the policy's): a death or
+    total-disability claim on a life policy ends it (domain.policies.claim_ends_policy)."""
+
+    claim_no: str
+    incident_type: str
+    amount: Decimal
+
+
 class ReinstatementApplication(BaseModel):
     """The agent applies, for the customer, to reinstate a suspended policy."""
 

@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         Surrender,
         TerminationReason,
         VisitAttempt,
+        claim_ends_policy,
         cooling_off_ends_at,
         cooling_off_refund,
         has_cooling_off,
@@ -74,6 +75,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.tasks import TaskKind
     from domain.underwriting import SYSTEM, Role
     from workflows.inputs import (
+        ClaimPaid,
         PolicyCancellation,
         PolicyStart,
         ReceiptSigned,
@@ -132,6 +134,7 @@ class PolicyWorkflow:
         self._surrender: SurrenderRequest | None = None
         self._application: ReinstatementApplication | None = None
         self._verdict: ReinstatementDecision | None = None
+        self._claim_paid: ClaimPaid | None = None
 
     # --- the policy's life, in business order ----------------------------------------------
 
@@ -161,6 +164,8 @@ class PolicyWorkflow:
             if self._resolution is not None:
                 await self._resolve_remediation(self._resolution)
                 self._resolution = None
+            if self._claim_paid is not None:
+                return await self._end_by_claim(self._claim_paid)
             if self._surrender is not None:
                 return await self._surrender_policy(self._surrender)
             if self._application is not None:
@@ -194,6 +199,7 @@ class PolicyWorkflow:
             or self._surrender is not None
             or self._application is not None
             or self._verdict is not None
+            or self._claim_paid is not None
         )
 
     def _next_moment(self) -> datetime:
@@ -602,6 +608,20 @@ class PolicyWorkflow:
             value=value,
         )
 
+    async def _end_by_claim(self, paid: ClaimPaid) -> PolicyState:
+        """A paid death or total-disability claim: the sum insured is paid, the policy ends
+        ``terminated`` (reason ``claim_paid``) and no premium falls due after."""
+        s = self._state
+        s.termination_reason = TerminationReason.CLAIM_PAID
+        await self._close_open_tasks(by=SYSTEM, reason="a claim ended the policy")
+        return await self._end(
+            PolicyStatus.TERMINATED,
+            by=SYSTEM,
+            note=f"ended by the claim {paid.claim_no} paid ({paid.incident_type})",
+            template="policy_ended_by_claim",
+            value=paid.amount,
+        )
+
     # --- surrender (退保) --------------------------------------------------------------------
 
     async def _surrender_policy(self, asked: SurrenderRequest) -> PolicyState:
@@ -994,6 +1014,14 @@ class PolicyWorkflow:
         actor = change.actor
         if actor.username != self._state.agent and not actor.has(Role.SERVICE):
             raise refuse("not_your_case")
+
+    @workflow.signal
+    def claim_paid(self, paid: ClaimPaid) -> None:
+        """The claim's process tells of a claim paid; only one that ends the policy counts
+        (a signal: the claim does not wait on the policy)."""
+        product = get_product(self._state.product_code)
+        if self._p.running() and claim_ends_policy(product, paid.incident_type):
+            self._claim_paid = paid
 
     @workflow.update
     async def surrender(self, request: SurrenderRequest) -> PolicyState:

@@ -176,6 +176,7 @@ TERMS: dict[str, str] = {
     "reinstatement_charge_failed": N_("reinstatement debit failed"),
     "policy_surrendered": N_("policy surrendered"),
     "policy_terminated": N_("policy terminated"),
+    "policy_ended_by_claim": N_("policy ended by a claim"),
     "process_halted": N_("process halted"),
     # Timeline: the steps a process calls (domain.steps), as a line names them.
     "register_customer": N_("customer registration"),

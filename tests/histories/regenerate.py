@@ -42,6 +42,7 @@ from workflows.claim import ClaimWorkflow
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.inputs import (
     ClaimAppeal,
+    ClaimPaid,
     DocumentsSupplement,
     PaymentNotice,
     PayoutFix,
@@ -484,6 +485,19 @@ async def policy_reinstated_then_continued(h: PolicyHarness) -> Handle:
             return h.env.client.get_workflow_handle(handle.id, run_id=year_two)
         await h.env.sleep(timedelta(days=30))
     raise AssertionError("the policy never continued into its third year")
+
+
+@scenario("policy", "ended_by_claim", "terminated")
+async def policy_ended_by_claim(h: PolicyHarness) -> Handle:
+    # A death claim paid in year one: the policy ends, no premium after.
+    handle = await h.start(payment_account=policy_tests.ACCOUNT)
+    await h.env.sleep(timedelta(days=40))
+    await handle.signal(
+        PolicyWorkflow.claim_paid,
+        ClaimPaid(claim_no="C-GOLDEN", incident_type="death", amount=Decimal("200000.00")),
+    )
+    await handle.result()
+    return handle
 
 
 async def first_run_after_continue(h: PolicyHarness, handle: Handle) -> Handle:

@@ -34,6 +34,7 @@ from domain.underwriting import Actor, Role
 from tests.support import act, record_changes_mock, working_days_mock
 from workflows import search_attributes as sa
 from workflows.inputs import (
+    ClaimPaid,
     PolicyCancellation,
     PolicyStart,
     ReceiptSigned,
@@ -684,6 +685,28 @@ async def test_a_surrender_after_cooling_off_pays_the_cash_value_once(harness: H
     assert payout.amount == after.surrender.cash_value > 0
     assert after.surrender.pay_by > after.surrender.at
     assert harness.world.customer_notices("policy_surrendered")
+
+
+async def test_a_paid_death_claim_ends_a_life_policy_and_its_premiums(harness: Harness) -> None:
+    handle = await harness.start(payment_account=ACCOUNT)
+    # A claim that leaves cover (hospital) is not the policy's ending.
+    await handle.signal(
+        PolicyWorkflow.claim_paid,
+        ClaimPaid(claim_no="C1", incident_type="hospitalisation", amount=Decimal("900.00")),
+    )
+    assert (await handle.query(PolicyWorkflow.state)).status == PolicyStatus.ISSUED
+    await handle.signal(
+        PolicyWorkflow.claim_paid,
+        ClaimPaid(claim_no="C2", incident_type="death", amount=Decimal("200000.00")),
+    )
+    result = await handle.result()
+    assert result.status == PolicyStatus.TERMINATED
+    assert result.termination_reason == "claim_paid"
+    assert harness.world.keys() == []  # no premium after
+    assert harness.world.customer_notices("policy_ended_by_claim")
+    # The return visit's task, still open, is closed with it.
+    (closed,) = [c for c in harness.world.named(act.CHANGE_TASK) if c.action == "cancel"]
+    assert closed.task_id == f"rv-{number(handle)}"
 
 
 # --- servicing changes (保全) --------------------------------------------------------------

@@ -66,6 +66,7 @@ REQUIRED = {
         "reinstated_then_continued",
         "surrendered",
         "terminated_not_reinstated",
+        "ended_by_claim",
     },
 }
 # Plaintext that the payload codec must have encrypted (tests.histories.regenerate's data).
