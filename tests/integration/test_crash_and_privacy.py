@@ -347,3 +347,113 @@ async def test_cancelling_after_the_premium_was_charged_refunds_it_exactly_once(
         policy = await s.get(Policy, body["policy_number"])
     assert (refunds, at_bank) == (1, 1)
     assert policy is not None and policy.status == "cancelled"
+
+
+async def test_worker_killed_during_an_installment_debit_leaves_one_ledger_row(
+    dev_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    crash_setup: tuple[WorkerProcess, Path],
+) -> None:
+    from core.crypto import FieldCipher
+    from db.models import GatewayTransaction, PaymentLedger
+    from db.repositories.customers import upsert_customer
+    from db.repositories.policies import insert_policy
+    from domain.activities import PolicyIssue
+    from domain.enrollment import MaskedCustomer
+    from domain.policies import Sealed, add_years
+    from tests.support import TEST_KEYRING
+    from workflows.inputs import PolicyStart
+
+    worker, control = crash_setup
+    # The bank takes 8 s to answer: time enough to kill the worker after it has debited.
+    PaymentGateway.write_control(control, GatewayMode.NORMAL, latency=8)
+    worker.start()
+
+    # A TERM_LIFE_20 policy a year old but for a few seconds, with its auto-debit account
+    # on its row (encrypted, as the enrollment leaves it): installment 2 falls due now.
+    number = "P" + uuid.uuid4().hex[:12].upper()
+    cipher = FieldCipher(TEST_KEYRING)
+    account = Sealed(enc=cipher.encrypt(ACCOUNT), masked="***************3445")
+    now = datetime.now(SHANGHAI)
+    effective_at = add_years(now, -1) + timedelta(seconds=6)
+    premium = Decimal("180.00")
+    async with sessions() as s, s.begin():
+        customer = await upsert_customer(
+            s,
+            id_hash=f"hash-{number}",
+            id_number_enc=cipher.encrypt(CUSTOMER_ID_NUMBER),
+            id_masked="1101**********0012",
+            name="赵六",
+            phone_enc=cipher.encrypt(PHONE),
+            phone_masked="138****8000",
+            email=None,
+            birth_date=date(1990, 5, 17),
+        )
+        await insert_policy(
+            s,
+            issue=PolicyIssue(
+                policy_number=number,
+                application_no="E" + number[1:],
+                customer_id=customer.id,
+                agent="alice",
+                product_code="TERM_LIFE_20",
+                sum_insured=Decimal("200000.00"),
+                premium=premium,
+                effective_at=effective_at,
+                expires_at=add_years(effective_at, 20),
+                payment_account=account,
+            ),
+        )
+    policy = await dev_env.client.start_workflow(
+        PolicyWorkflow.run,
+        PolicyStart(
+            policy_number=number,
+            application_no="E" + number[1:],
+            agent="alice",
+            customer_id=customer.id,
+            holder=MaskedCustomer(name="赵*", id_number="1101**********0012", phone="138****8000"),
+            holder_birth_date=date(1990, 5, 17),
+            product_code="TERM_LIFE_20",
+            sum_insured=Decimal("200000.00"),
+            premium=premium,
+            issued_at=effective_at,
+            effective_at=effective_at,
+            expires_at=add_years(effective_at, 20),
+            payment_account=account.masked,
+        ),
+        id=policy_workflow_id_for(number),
+        task_queue=worker.env["INSUREFLOW_TASK_QUEUE"],
+        search_attributes=sa.at_start("policy", "alice", "cooling_off", "issued"),
+    )
+    key = f"premium:{number}:2"
+
+    async def debited_at_bank() -> bool:
+        async with sessions() as s:
+            n = await s.scalar(
+                select(func.count()).where(GatewayTransaction.idempotency_key == key)
+            )
+        return bool(n)
+
+    await _wait(debited_at_bank, within=60, what="the gateway to take the debit")
+    worker.kill()  # mid-debit: the money moved, the reply never reached the workflow
+
+    PaymentGateway.write_control(control, GatewayMode.NORMAL, latency=0.01)
+    worker.start()
+
+    async def collected() -> bool:
+        state = await policy.query(PolicyWorkflow.state)
+        return [p.n for p in state.payments] == [1, 2]
+
+    await _wait(collected, within=120, what="installment 2 to be collected")
+    async with sessions() as s:
+        ledger_rows = list(
+            await s.scalars(select(PaymentLedger).where(PaymentLedger.idempotency_key == key))
+        )
+        bank_rows = await s.scalar(
+            select(func.count()).where(GatewayTransaction.idempotency_key == key)
+        )
+    assert [(r.amount, r.status, r.case_id) for r in ledger_rows] == [
+        (premium, "succeeded", number)
+    ]
+    assert bank_rows == 1
+    await policy.terminate("test finished")
