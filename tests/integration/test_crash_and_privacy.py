@@ -349,34 +349,31 @@ async def test_cancelling_after_the_premium_was_charged_refunds_it_exactly_once(
     assert policy is not None and policy.status == "cancelled"
 
 
-async def test_worker_killed_during_an_installment_debit_leaves_one_ledger_row(
+async def _policy_on_worker(
     dev_env: WorkflowEnvironment,
     sessions: async_sessionmaker[AsyncSession],
-    crash_setup: tuple[WorkerProcess, Path],
-) -> None:
+    worker: WorkerProcess,
+    *,
+    product: str,
+    effective_at: datetime,
+) -> tuple[str, WorkflowHandle[Any, Any]]:
+    """A policy process on `worker`'s queue that took effect at `effective_at` (in the
+    past, to stand where its premiums are due), with its customer and its row holding the
+    auto-debit account encrypted, as the enrollment leaves them."""
     from core.crypto import FieldCipher
-    from db.models import GatewayTransaction, PaymentLedger
     from db.repositories.customers import upsert_customer
     from db.repositories.policies import insert_policy
     from domain.activities import PolicyIssue
     from domain.enrollment import MaskedCustomer
     from domain.policies import Sealed, add_years
+    from domain.products import get_product
     from tests.support import TEST_KEYRING
     from workflows.inputs import PolicyStart
 
-    worker, control = crash_setup
-    # The bank takes 8 s to answer: time enough to kill the worker after it has debited.
-    PaymentGateway.write_control(control, GatewayMode.NORMAL, latency=8)
-    worker.start()
-
-    # A TERM_LIFE_20 policy a year old but for a few seconds, with its auto-debit account
-    # on its row (encrypted, as the enrollment leaves it): installment 2 falls due now.
     number = "P" + uuid.uuid4().hex[:12].upper()
     cipher = FieldCipher(TEST_KEYRING)
     account = Sealed(enc=cipher.encrypt(ACCOUNT), masked="***************3445")
-    now = datetime.now(SHANGHAI)
-    effective_at = add_years(now, -1) + timedelta(seconds=6)
-    premium = Decimal("180.00")
+    expires_at = add_years(effective_at, get_product(product).term_years)
     async with sessions() as s, s.begin():
         customer = await upsert_customer(
             s,
@@ -396,15 +393,15 @@ async def test_worker_killed_during_an_installment_debit_leaves_one_ledger_row(
                 application_no="E" + number[1:],
                 customer_id=customer.id,
                 agent="alice",
-                product_code="TERM_LIFE_20",
+                product_code=product,
                 sum_insured=Decimal("200000.00"),
-                premium=premium,
+                premium=PREMIUM,
                 effective_at=effective_at,
-                expires_at=add_years(effective_at, 20),
+                expires_at=expires_at,
                 payment_account=account,
             ),
         )
-    policy = await dev_env.client.start_workflow(
+    handle = await dev_env.client.start_workflow(
         PolicyWorkflow.run,
         PolicyStart(
             policy_number=number,
@@ -413,47 +410,174 @@ async def test_worker_killed_during_an_installment_debit_leaves_one_ledger_row(
             customer_id=customer.id,
             holder=MaskedCustomer(name="赵*", id_number="1101**********0012", phone="138****8000"),
             holder_birth_date=date(1990, 5, 17),
-            product_code="TERM_LIFE_20",
+            product_code=product,
             sum_insured=Decimal("200000.00"),
-            premium=premium,
+            premium=PREMIUM,
             issued_at=effective_at,
             effective_at=effective_at,
-            expires_at=add_years(effective_at, 20),
+            expires_at=expires_at,
             payment_account=account.masked,
         ),
         id=policy_workflow_id_for(number),
         task_queue=worker.env["INSUREFLOW_TASK_QUEUE"],
         search_attributes=sa.at_start("policy", "alice", "cooling_off", "issued"),
     )
-    key = f"premium:{number}:2"
+    return number, handle
 
-    async def debited_at_bank() -> bool:
+
+async def _one_booking(
+    sessions: async_sessionmaker[AsyncSession], key: str
+) -> list[tuple[Decimal, str, str]]:
+    """The ledger's rows under `key` (amount, status, kind), after checking the bank holds
+    exactly one transaction under it."""
+    from db.models import GatewayTransaction, PaymentLedger
+
+    async with sessions() as s:
+        rows = list(
+            await s.scalars(select(PaymentLedger).where(PaymentLedger.idempotency_key == key))
+        )
+        bank_rows = await s.scalar(
+            select(func.count()).where(GatewayTransaction.idempotency_key == key)
+        )
+    assert bank_rows == 1
+    return [(r.amount, r.status, r.kind) for r in rows]
+
+
+async def _kill_once_the_bank_has(
+    sessions: async_sessionmaker[AsyncSession],
+    worker: WorkerProcess,
+    control: Path,
+    key: str,
+) -> None:
+    """Wait for the bank to book `key` (it answers after 8 s), kill the worker then — the
+    money moved, the reply never reached the workflow — and start it again."""
+    from db.models import GatewayTransaction
+
+    async def at_bank() -> bool:
         async with sessions() as s:
             n = await s.scalar(
                 select(func.count()).where(GatewayTransaction.idempotency_key == key)
             )
         return bool(n)
 
-    await _wait(debited_at_bank, within=60, what="the gateway to take the debit")
-    worker.kill()  # mid-debit: the money moved, the reply never reached the workflow
-
+    await _wait(at_bank, within=60, what=f"the gateway to take {key}")
+    worker.kill()
     PaymentGateway.write_control(control, GatewayMode.NORMAL, latency=0.01)
     worker.start()
+
+
+PREMIUM = Decimal("180.00")
+
+
+async def test_worker_killed_during_an_installment_debit_leaves_one_ledger_row(
+    dev_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    crash_setup: tuple[WorkerProcess, Path],
+) -> None:
+    from domain.policies import add_years
+
+    worker, control = crash_setup
+    PaymentGateway.write_control(control, GatewayMode.NORMAL, latency=8)
+    worker.start()
+    # A year old but for a few seconds: installment 2 falls due now.
+    effective_at = add_years(datetime.now(SHANGHAI), -1) + timedelta(seconds=6)
+    number, policy = await _policy_on_worker(
+        dev_env, sessions, worker, product="TERM_LIFE_20", effective_at=effective_at
+    )
+    key = f"premium:{number}:2"
+    await _kill_once_the_bank_has(sessions, worker, control, key)
 
     async def collected() -> bool:
         state = await policy.query(PolicyWorkflow.state)
         return [p.n for p in state.payments] == [1, 2]
 
     await _wait(collected, within=120, what="installment 2 to be collected")
-    async with sessions() as s:
-        ledger_rows = list(
-            await s.scalars(select(PaymentLedger).where(PaymentLedger.idempotency_key == key))
+    assert await _one_booking(sessions, key) == [(PREMIUM, "succeeded", "premium")]
+    await policy.terminate("test finished")
+
+
+async def test_worker_killed_during_a_surrender_payout_leaves_one_ledger_row(
+    dev_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    crash_setup: tuple[WorkerProcess, Path],
+) -> None:
+    from workflows.inputs import SurrenderRequest
+
+    worker, control = crash_setup
+    PaymentGateway.write_control(control, GatewayMode.NORMAL, latency=0.01)
+    worker.start()
+    # A one-year policy (no cooling-off) in its first month.
+    number, policy = await _policy_on_worker(
+        dev_env,
+        sessions,
+        worker,
+        product="ACCIDENT_1Y",
+        effective_at=datetime.now(SHANGHAI) - timedelta(days=30),
+    )
+
+    async def effective() -> bool:
+        return (await policy.query(PolicyWorkflow.state)).status == PolicyStatus.EFFECTIVE
+
+    await _wait(effective, within=60, what="the policy to take effect")
+    PaymentGateway.write_control(control, GatewayMode.NORMAL, latency=8)
+    surrender = asyncio.create_task(
+        policy.execute_update(
+            PolicyWorkflow.surrender, SurrenderRequest(reason="moving abroad", by="alice")
         )
-        bank_rows = await s.scalar(
-            select(func.count()).where(GatewayTransaction.idempotency_key == key)
+    )
+    key = f"surrender:{number}"
+    await _kill_once_the_bank_has(sessions, worker, control, key)
+    after = await asyncio.wait_for(surrender, timeout=120)
+
+    assert after.status == PolicyStatus.SURRENDERED and after.surrender is not None
+    value = after.surrender.cash_value
+    assert value > 0
+    assert await _one_booking(sessions, key) == [(value, "succeeded", "payout")]
+
+
+async def test_worker_killed_during_a_reinstatement_debit_leaves_one_ledger_row(
+    dev_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    crash_setup: tuple[WorkerProcess, Path],
+) -> None:
+    from domain.policies import add_years
+    from domain.underwriting import Actor, Role
+    from workflows.inputs import ReinstatementApplication, ReinstatementDecision
+
+    worker, control = crash_setup
+    # The bank declines installment 2, due 70 days ago: grace is over, the policy suspended.
+    PaymentGateway.write_control(control, GatewayMode.DECLINE, latency=0.01)
+    worker.start()
+    effective_at = add_years(datetime.now(SHANGHAI) - timedelta(days=70), -1)
+    number, policy = await _policy_on_worker(
+        dev_env, sessions, worker, product="TERM_LIFE_20", effective_at=effective_at
+    )
+
+    async def suspended() -> bool:
+        return (await policy.query(PolicyWorkflow.state)).status == PolicyStatus.SUSPENDED
+
+    await _wait(suspended, within=60, what="the policy to be suspended")
+    applied = await policy.execute_update(
+        PolicyWorkflow.apply_for_reinstatement, ReinstatementApplication(by="alice")
+    )
+    PaymentGateway.write_control(control, GatewayMode.NORMAL, latency=8)
+    sue = Actor(username="sue", roles=(Role.SUPERVISOR,), approval_limit=Decimal("5000000"))
+    decision = asyncio.create_task(
+        policy.execute_update(
+            PolicyWorkflow.decide_reinstatement,
+            ReinstatementDecision(
+                task_id=applied.reinstatements[-1].task_id,
+                decision="approve",
+                reason="health unchanged",
+                actor=sue,
+            ),
         )
-    assert [(r.amount, r.status, r.case_id) for r in ledger_rows] == [
-        (premium, "succeeded", number)
-    ]
-    assert bank_rows == 1
+    )
+    key = f"reinstatement:{number}:1"
+    await _kill_once_the_bank_has(sessions, worker, control, key)
+    after = await asyncio.wait_for(decision, timeout=120)
+
+    assert after.status == PolicyStatus.EFFECTIVE
+    assert after.reinstatements[-1].status == "reinstated"
+    assert await _one_booking(sessions, key) == [(PREMIUM, "succeeded", "premium")]
     await policy.terminate("test finished")
