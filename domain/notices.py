@@ -115,6 +115,19 @@ TEMPLATES: dict[str, str] = {
         "Policy %(policy_number)s has ended: the claim paid %(value)s, its sum insured; no "
         "further premium is due."
     ),
+    "renewal_offered": N_(
+        "Policy %(policy_number)s ends on %(expires_on)s. It can be renewed for another year "
+        "at a premium of %(premium)s: tell your agent if you wish to."
+    ),
+    "renewal_offered_not_guaranteed": N_(
+        "Policy %(policy_number)s ends on %(expires_on)s. It can be renewed for another year "
+        "at a premium of %(premium)s: tell your agent if you wish to. Renewal of this "
+        "product is not guaranteed."
+    ),
+    "policy_renewed": N_(
+        "Policy %(policy_number)s is renewed for another year; the premium of %(amount)s was "
+        "collected."
+    ),
     "servicing_changed": N_(
         "The details of policy %(policy_number)s were changed on %(on)s. If you did not ask "
         "for this change, call us at once."

@@ -156,6 +156,22 @@ class Reinstatement(BaseModel):
     charged: Decimal | None = None
 
 
+class Renewal(BaseModel):
+    """A one-year policy's renewal: offered when the window opens (30 days before expiry),
+    decided by the agent for the customer; accepted, the premium is debited at expiry and
+    the next period starts with no gap and no new waiting period."""
+
+    task_id: str
+    offered_at: datetime
+    premium: Decimal
+    guaranteed: bool
+    starts_at: datetime
+    ends_at: datetime
+    status: Literal["offered", "accepted", "declined", "renewed", "charge_failed"] = "offered"
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+
+
 class Sealed(BaseModel):
     """A personal value as the read model stores it: its ciphertext (core.crypto.FieldCipher,
     made by the service that took the value) and its mask. The clear value never enters a
@@ -217,6 +233,12 @@ class PolicyState(BaseModel):
     reinstatements: list[Reinstatement] = []
     surrender: Surrender | None = None
     termination_reason: TerminationReason | None = None
+    # One-year products: the period (1 = the first year) and when it began; the renewal
+    # offered for the next, if any. ``effective_at`` stays the start of continuous cover.
+    period: int = 1
+    period_started_at: datetime | None = None
+    renewal: Renewal | None = None
+    renewal_note: str | None = None
     ended_at: datetime | None = None
     history: list[PolicyHistoryEntry] = []
 

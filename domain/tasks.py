@@ -14,6 +14,7 @@ class TaskKind(StrEnum):
     RETURN_VISIT = "return_visit"  # customer service confirms the sale with the customer
     MISSELLING_REMEDIATION = "misselling_remediation"  # mis-selling found: put it right
     REINSTATEMENT = "reinstatement"  # a suspended policy asks to be back in force
+    RENEWAL = "renewal"  # the agent follows a one-year policy's renewal offer up
 
     @property
     def on_claim(self) -> bool:

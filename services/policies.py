@@ -62,6 +62,7 @@ from workflows.inputs import (
     ReinstatementApplication,
     ReinstatementDecision,
     RemediationResolution,
+    RenewalDecision,
     ReturnVisitOutcome,
     ServicingChange,
     SurrenderRequest,
@@ -303,6 +304,16 @@ async def decide_reinstatement(
         task_id=task_id, decision="approve" if approve else "reject", reason=reason, actor=user
     )
     return await _update(handle, PolicyWorkflow.decide_reinstatement, verdict)
+
+
+async def decide_renewal(
+    temporal: Temporal, session: AsyncSession, number: str, user: Actor, *, accept: bool
+) -> PolicyState:
+    """The customer's answer to a renewal offer (the policy's agent). 409
+    ``renewal_window_closed`` outside the window or without an offer."""
+    handle = await _open_handle(temporal, session, number, user, as_reader=False)
+    decision = RenewalDecision(decision="accept" if accept else "decline", by=user.username)
+    return await _update(handle, PolicyWorkflow.decide_renewal, decision)
 
 
 @dataclass(frozen=True)

@@ -178,6 +178,13 @@ class ClaimPaid(BaseModel):
     amount: Decimal
 
 
+class RenewalDecision(BaseModel):
+    """The customer's answer to a renewal offer, recorded by the agent."""
+
+    decision: Literal["accept", "decline"]
+    by: str
+
+
 class ReinstatementApplication(BaseModel):
     """The agent applies, for the customer, to reinstate a suspended policy."""
 

@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         PolicyStatus,
         PremiumPayment,
         Reinstatement,
+        Renewal,
         ReturnVisit,
         Sealed,
         Surrender,
@@ -60,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
         cash_value,
         debit_retries_at,
         grace_ends_at,
+        is_renewable,
         payment_demand_at,
         premium_reminders_at,
         premium_schedule,
@@ -67,11 +69,14 @@ with workflow.unsafe.imports_passed_through():
         reinstatement_deadline,
         reinstatement_deemed_consent_at,
         reinstatement_refusal,
+        renewal_offer,
+        renewal_refusal,
+        renewal_window_opens_at,
         status_from_premiums,
         surrender_payment_due_at,
         surrender_refusal,
     )
-    from domain.products import get_product
+    from domain.products import QuoteRefused, get_product
     from domain.tasks import TaskKind
     from domain.underwriting import SYSTEM, Role
     from workflows.inputs import (
@@ -82,6 +87,7 @@ with workflow.unsafe.imports_passed_through():
         ReinstatementApplication,
         ReinstatementDecision,
         RemediationResolution,
+        RenewalDecision,
         ReturnVisitOutcome,
         ServicingChange,
         SurrenderRequest,
@@ -186,7 +192,11 @@ class PolicyWorkflow:
                 ended = await self._while_suspended()
                 if ended is not None:
                     return ended
+            if self._renewal_due(now):
+                await self._offer_renewal()
             if now >= s.expires_at:
+                if s.renewal is not None and s.renewal.status == "accepted":
+                    await self._renew(s.renewal)  # continues as new into the next period
                 return await self._expire()
             if now >= policy_year_ends_at(s.effective_at, s.policy_year):
                 await self._next_policy_year()  # continues as new unless a request came
@@ -213,6 +223,8 @@ class PolicyWorkflow:
             moments += self._premium_moments()
         if s.status == PolicyStatus.SUSPENDED:
             moments.append(self._suspension_moment())
+        if self._renewable() and s.renewal is None and s.renewal_note is None:
+            moments.append(renewal_window_opens_at(s.expires_at, self._start.clocks))
         return min(moments)
 
     async def _open_cooling_off(self) -> None:
@@ -622,6 +634,110 @@ class PolicyWorkflow:
             value=paid.amount,
         )
 
+    # --- one-year renewal ---------------------------------------------------------------------
+
+    def _renewable(self) -> bool:
+        s = self._state
+        return is_renewable(get_product(s.product_code)) and s.status in PREMIUM_STATUSES
+
+    def _renewal_due(self, now: datetime) -> bool:
+        s = self._state
+        opens = renewal_window_opens_at(s.expires_at, self._start.clocks)
+        return (
+            self._renewable()
+            and s.renewal is None
+            and s.renewal_note is None
+            and opens <= now < s.expires_at
+        )
+
+    async def _offer_renewal(self) -> None:
+        """The window opens: the renewal at the customer's age that day, not guaranteed
+        where the product says so (MEDICAL_1Y), and a follow-up task for the agent."""
+        p, s = self._p, self._state
+        product = get_product(s.product_code)
+        try:
+            offer = renewal_offer(
+                product,
+                sum_insured=s.sum_insured,
+                birth_date=self._start.holder_birth_date,
+                offered_at=workflow.now(),
+                expires_at=s.expires_at,
+                continuous_since=s.effective_at,
+            )
+        except QuoteRefused as refused:
+            s.renewal_note = f"not offered: {refused.code}"
+            p.history(f"renewal not offered: {refused.code}", by=SYSTEM)
+            p.record()
+            return
+        task_id = f"rn-{s.policy_number}-{s.period + 1}"
+        s.renewal = Renewal(
+            task_id=task_id,
+            offered_at=offer.offered_at,
+            premium=offer.premium,
+            guaranteed=offer.guaranteed,
+            starts_at=offer.starts_at,
+            ends_at=offer.ends_at,
+        )
+        await p.open_task(
+            task_id,
+            TaskKind.RENEWAL,
+            subject=f"Renewal of policy {s.policy_number} ({s.product_code})",
+            amount=offer.premium,
+            submitted_by=SYSTEM,
+            due_at=s.expires_at,
+            details={
+                "policy_number": s.policy_number,
+                "premium": str(offer.premium),
+                "guaranteed": offer.guaranteed,
+                "starts_at": offer.starts_at.isoformat(),
+                "ends_at": offer.ends_at.isoformat(),
+            },
+        )
+        p.history(f"renewal offered: premium {offer.premium}", by=SYSTEM)
+        await p.notify(
+            "renewal_offered" if offer.guaranteed else "renewal_offered_not_guaranteed",
+            to_customer=True,
+            premium=str(offer.premium),
+            expires_on=business_today(s.expires_at - DAY).isoformat(),
+        )
+        p.record()
+
+    async def _renew(self, renewal: Renewal) -> None:
+        """Accepted: the next period's premium debited once (``premium:<number>:<period>``)
+        at expiry, then the next period runs as a new run. Not paid: the policy expires."""
+        p, s = self._p, self._state
+        period = s.period + 1
+        try:
+            entry = await p.call(
+                steps.CHARGE_INSTALLMENT,
+                InstallmentCharge(
+                    idempotency_key=f"premium:{s.policy_number}:{period}",
+                    policy_number=s.policy_number,
+                    amount=renewal.premium,
+                ),
+                start_to_close=timedelta(seconds=15),
+                to_its_end=True,
+            )
+        except ActivityError as err:
+            code = err.cause.type if isinstance(err.cause, ApplicationError) else None
+            if code not in ("payment_declined", "no_payment_account"):
+                raise
+            renewal.status = "charge_failed"
+            p.history("renewal premium not collected: the policy expires", by=SYSTEM)
+            return
+        renewal.status = "renewed"
+        p.history(f"renewed for period {period}: premium {entry.amount} collected", by=SYSTEM)
+        await p.notify("policy_renewed", to_customer=True, amount=str(entry.amount))
+        await p.flush()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        carried = s.model_copy(deep=True)
+        carried.period, carried.period_started_at = period, renewal.starts_at
+        carried.expires_at, carried.premium = renewal.ends_at, entry.amount
+        carried.payments = [PremiumPayment(n=1, paid_at=workflow.now(), amount=entry.amount)]
+        carried.renewal, carried.renewal_note = None, None
+        carried.policy_year += 1
+        workflow.continue_as_new(self._start.model_copy(update={"carried": carried}))
+
     # --- surrender (退保) --------------------------------------------------------------------
 
     async def _surrender_policy(self, asked: SurrenderRequest) -> PolicyState:
@@ -654,7 +770,7 @@ class PolicyWorkflow:
         return cash_value(
             get_product(s.product_code),
             premium=s.premium,
-            effective_at=s.effective_at,
+            effective_at=s.period_started_at or s.effective_at,
             installments_paid=self._schedule().installments_paid,
             on=workflow.now(),
         )
@@ -850,6 +966,9 @@ class PolicyWorkflow:
         if pending is not None:
             pending.status = "refused"
             await self._p.change_task(pending.task_id, "cancel", by=by, reason=reason)
+        renewal = self._state.renewal
+        if renewal is not None and renewal.status == "offered":
+            await self._p.change_task(renewal.task_id, "cancel", by=by, reason=reason)
         visit = self._state.return_visit
         if visit is None:
             return
@@ -1022,6 +1141,39 @@ class PolicyWorkflow:
         product = get_product(self._state.product_code)
         if self._p.running() and claim_ends_policy(product, paid.incident_type):
             self._claim_paid = paid
+
+    @workflow.update
+    async def decide_renewal(self, decision: RenewalDecision) -> PolicyState:
+        """The customer's answer to the renewal offer, recorded by the agent at once."""
+        p, s = self._p, self._state
+        renewal = s.renewal
+        assert renewal is not None  # the validator demands it
+        renewal.status = "accepted" if decision.decision == "accept" else "declined"
+        renewal.decided_by, renewal.decided_at = decision.by, workflow.now()
+        await p.change_task(renewal.task_id, "complete", by=decision.by, decision=decision.decision)
+        p.history(f"renewal {renewal.status} for the customer", by=decision.by)
+        p.record()
+        await p.flush()
+        return p.copy()
+
+    @decide_renewal.validator
+    def _validate_renewal(self, decision: RenewalDecision) -> None:
+        s = self._state
+        if not self._p.running() or self._surrender is not None:
+            raise refuse("policy_closed")
+        if decision.by != s.agent:
+            raise refuse("not_your_case")
+        code = renewal_refusal(
+            get_product(s.product_code),
+            status=s.status,
+            expires_at=s.expires_at,
+            on=workflow.now(),
+            clocks=self._start.clocks,
+        )
+        if code is not None:
+            raise refuse(code)
+        if s.renewal is None or s.renewal.status != "offered":
+            raise refuse("renewal_window_closed", "no renewal offer awaits an answer")
 
     @workflow.update
     async def surrender(self, request: SurrenderRequest) -> PolicyState:

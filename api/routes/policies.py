@@ -9,7 +9,7 @@ of mis-selling, premium reminders. A request to a policy that has ended answers 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
@@ -430,4 +430,30 @@ async def apply_for_reinstatement(
     Consented, the arrears and interest are debited and the policy is in force again.
     Otherwise 409 `not_reinstatable`."""
     state = await policies.apply_for_reinstatement(temporal, session, policy_number, user)
+    return PolicyRead.of(state)
+
+
+class RenewalCreate(StrictModel):
+    decision: Literal["accept", "decline"]
+
+
+@router.post(
+    "/{policy_number}/renewal",
+    response_model=PolicyRead,
+    responses=problem_responses(_NOT_FOUND, _CLOSED, "not_your_case", "renewal_window_closed"),
+)
+async def decide_renewal(
+    policy_number: str,
+    body: RenewalCreate,
+    user: AgentUser,
+    session: SessionDep,
+    temporal: LazyTemporalDep,
+) -> PolicyRead:
+    """The customer's answer to the renewal offer of a one-year policy, recorded by its
+    agent inside the window (30 days before expiry until expiry): accepted, the premium is
+    debited at expiry and the next period starts with no new waiting period; declined or
+    unanswered, the policy expires. Otherwise 409 `renewal_window_closed`."""
+    state = await policies.decide_renewal(
+        temporal, session, policy_number, user, accept=body.decision == "accept"
+    )
     return PolicyRead.of(state)

@@ -31,6 +31,7 @@ TERMS: dict[str, str] = {
     "return_visit": N_("return visit"),
     "misselling_remediation": N_("mis-selling remediation"),
     "reinstatement": N_("reinstatement"),
+    "renewal": N_("renewal"),
     # Task statuses and decisions.
     "open": N_("open"),
     "claimed": N_("claimed"),
@@ -40,6 +41,8 @@ TERMS: dict[str, str] = {
     "cancelled": N_("cancelled"),
     "approve": N_("approve"),
     "reject": N_("reject"),
+    "accept": N_("accept"),
+    "decline": N_("decline"),
     "request_info": N_("request info"),
     "approved": N_("approved"),
     "rejected": N_("rejected"),
@@ -177,6 +180,9 @@ TERMS: dict[str, str] = {
     "policy_surrendered": N_("policy surrendered"),
     "policy_terminated": N_("policy terminated"),
     "policy_ended_by_claim": N_("policy ended by a claim"),
+    "renewal_offered": N_("renewal offered"),
+    "renewal_offered_not_guaranteed": N_("renewal offered (not guaranteed)"),
+    "policy_renewed": N_("policy renewed"),
     "process_halted": N_("process halted"),
     # Timeline: the steps a process calls (domain.steps), as a line names them.
     "register_customer": N_("customer registration"),

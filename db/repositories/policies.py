@@ -48,6 +48,9 @@ async def record_policy_state(session: AsyncSession, *, state: PolicyState) -> P
             status=state.status.value,
             receipt_signed_at=state.receipt_signed_at,
             cooling_off_ends_at=state.cooling_off_ends_at,
+            # A renewed one-year policy runs on: its new expiry and premium.
+            expires_at=state.expires_at,
+            premium=state.premium,
             state=state.model_dump(mode="json"),
         )
         .execution_options(synchronize_session=False)

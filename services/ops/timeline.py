@@ -36,6 +36,7 @@ _TASK_KINDS: dict[str, str] = {
     TaskKind.RETURN_VISIT: "Return visit",
     TaskKind.MISSELLING_REMEDIATION: "Mis-selling remediation",
     TaskKind.REINSTATEMENT: "Reinstatement",
+    TaskKind.RENEWAL: "Renewal",
 }
 _ACTIVITY_LABELS = {
     steps.REGISTER_CUSTOMER.name: "Customer registration",
@@ -643,6 +644,10 @@ class _Timeline:
                 )
             case "surrender":
                 return said(N_("Surrender asked by %(by)s: %(reason)s"), by=by, reason=reason)
+            case "decide_renewal":
+                if argument.get("decision") == "accept":
+                    return said(N_("Renewal accepted for the customer by %(by)s"), by=by)
+                return said(N_("Renewal declined for the customer by %(by)s"), by=by)
             case "apply_for_reinstatement":
                 return said(N_("Reinstatement applied for by %(by)s"), by=by)
             case "decide_reinstatement":

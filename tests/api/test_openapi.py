@@ -368,10 +368,5 @@ async def test_every_code_the_code_can_raise_is_documented_somewhere(
     answered = {"already_paid", "payment_not_expected"}
     # The policy process's refusals are all documented by /v1/policies now; a new one
     # waiting for its route goes here until the route lists it.
-    no_route_yet = {
-        # domain.premiums: the one-year renewal, its route still to come.
-        "renewal_window_closed",
-    }
-    assert not no_route_yet & documented, "documented now: drop it from no_route_yet"
     undocumented = _raised_codes() - documented - app_wide - console_only - answered
-    assert sorted(undocumented - no_route_yet) == []
+    assert sorted(undocumented) == []

@@ -183,6 +183,7 @@ async def test_a_finished_policy_reads_from_the_read_model_while_temporal_is_dow
         ("changes", {"phone": "13900000000", "bank_account": "6222020000004321"}, "cora"),
         ("surrender", {"reason": "needs the money"}, "alice"),
         ("reinstatement", {}, "alice"),
+        ("renewal", {"decision": "accept"}, "alice"),
     ],
 )
 async def test_a_request_to_an_ended_policy_is_policy_closed_from_the_read_model(

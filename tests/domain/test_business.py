@@ -28,5 +28,7 @@ def test_task_kinds_keep_their_wire_names() -> None:
         "late_payment",
         "return_visit",
         "misselling_remediation",
+        "reinstatement",
+        "renewal",
     ]
     assert TaskKind("claim_approval").on_claim and not TaskKind.LATE_PAYMENT.on_claim

@@ -51,6 +51,7 @@ from workflows.inputs import (
     ReinstatementApplication,
     ReinstatementDecision,
     RemediationResolution,
+    RenewalDecision,
     ServicingChange,
     SurrenderRequest,
     UnderwritingDecision,
@@ -498,6 +499,18 @@ async def policy_ended_by_claim(h: PolicyHarness) -> Handle:
     )
     await handle.result()
     return handle
+
+
+@scenario("policy", "renewed_then_continued", "effective")
+async def policy_renewed_then_continued(h: PolicyHarness) -> Handle:
+    # A one-year policy renewed: offered 30 days before expiry, accepted, the next
+    # period's premium debited at expiry; the run continues into period two.
+    handle = await h.start(product="ACCIDENT_1Y", payment_account=policy_tests.ACCOUNT)
+    await policy_tests.renewal_window(h, handle)
+    await handle.execute_update(
+        PolicyWorkflow.decide_renewal, RenewalDecision(decision="accept", by="alice")
+    )
+    return await first_run_after_continue(h, handle)
 
 
 async def first_run_after_continue(h: PolicyHarness, handle: Handle) -> Handle:

@@ -41,6 +41,7 @@ from workflows.inputs import (
     ReinstatementApplication,
     ReinstatementDecision,
     RemediationResolution,
+    RenewalDecision,
     ReturnVisitOutcome,
     ServicingChange,
     SurrenderRequest,
@@ -425,7 +426,8 @@ async def test_a_one_year_policy_expires_with_a_notice_and_has_no_cooling_off(
         "expired",
     ]
     assert harness.world.templates().count("policy_expired") == 2  # the agent and the customer
-    assert harness.world.named(act.OPEN_TASK) == []
+    # No return visit; the one task is the renewal offer's, cancelled unanswered at expiry.
+    assert [t.kind for t in harness.world.named(act.OPEN_TASK)] == ["renewal"]
 
 
 async def test_term_life_runs_twenty_policy_years_each_run_small(harness: Harness) -> None:
@@ -707,6 +709,65 @@ async def test_a_paid_death_claim_ends_a_life_policy_and_its_premiums(harness: H
     # The return visit's task, still open, is closed with it.
     (closed,) = [c for c in harness.world.named(act.CHANGE_TASK) if c.action == "cancel"]
     assert closed.task_id == f"rv-{number(handle)}"
+
+
+async def renewal_window(harness: Harness, handle: Handle) -> PolicyState:
+    """A one-year policy's state a day after its renewal window opened."""
+    state = await handle.query(PolicyWorkflow.state)
+    opens = state.expires_at - timedelta(days=30)
+    await harness.env.sleep(opens + timedelta(days=1) - await harness.env.get_current_time())
+    return await handle.query(PolicyWorkflow.state)
+
+
+async def test_a_one_year_renewal_accepted_is_collected_at_expiry_and_runs_a_new_period(
+    harness: Harness,
+) -> None:
+    handle = await harness.start(product="MEDICAL_1Y", payment_account=ACCOUNT)
+    early = RenewalDecision(decision="accept", by="alice")
+    assert await refused(handle.execute_update(PolicyWorkflow.decide_renewal, early)) == (
+        "renewal_window_closed"
+    )
+    state = await renewal_window(harness, handle)
+    assert state.renewal is not None and state.renewal.status == "offered"
+    assert state.renewal.guaranteed is False  # MEDICAL_1Y says so, and the SMS too
+    assert harness.world.customer_notices("renewal_offered_not_guaranteed")
+    (task,) = [t for t in harness.world.named(act.OPEN_TASK) if t.kind == "renewal"]
+    assert task.task_id == f"rn-{number(handle)}-2"
+    assert (
+        await refused(
+            handle.execute_update(
+                PolicyWorkflow.decide_renewal, RenewalDecision(decision="accept", by="bob")
+            )
+        )
+        == "not_your_case"
+    )
+    after = await handle.execute_update(PolicyWorkflow.decide_renewal, early)
+    assert after.renewal is not None and after.renewal.status == "accepted"
+
+    await harness.env.sleep(timedelta(days=31))
+    renewed = await latest(harness, handle).query(PolicyWorkflow.state)
+    assert renewed.period == 2 and renewed.status == PolicyStatus.EFFECTIVE
+    assert renewed.effective_at == state.effective_at  # cover continuous: no new waiting
+    assert renewed.period_started_at == state.expires_at
+    assert renewed.expires_at == add_years(state.expires_at, 1)
+    assert harness.world.keys() == [f"premium:{number(handle)}:2"]
+    assert harness.world.customer_notices("policy_renewed")
+
+
+@pytest.mark.parametrize("answer", ["decline", None])
+async def test_a_one_year_renewal_declined_or_unanswered_expires(
+    harness: Harness, answer: str | None
+) -> None:
+    handle = await harness.start(product="ACCIDENT_1Y", payment_account=ACCOUNT)
+    await renewal_window(harness, handle)
+    if answer is not None:
+        decision = RenewalDecision(decision="decline", by="alice")
+        await handle.execute_update(PolicyWorkflow.decide_renewal, decision)
+    result = await handle.result()
+    assert result.status == PolicyStatus.EXPIRED and result.period == 1
+    assert harness.world.keys() == []
+    renewal_task = [c for c in harness.world.named(act.CHANGE_TASK) if c.task_id.startswith("rn-")]
+    assert [c.action for c in renewal_task] == ["complete" if answer else "cancel"]
 
 
 # --- servicing changes (保全) --------------------------------------------------------------

@@ -67,6 +67,7 @@ REQUIRED = {
         "surrendered",
         "terminated_not_reinstated",
         "ended_by_claim",
+        "renewed_then_continued",
     },
 }
 # Plaintext that the payload codec must have encrypted (tests.histories.regenerate's data).
