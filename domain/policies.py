@@ -331,14 +331,3 @@ def claim_ends_policy(product: Product, incident_type: str) -> bool:
 def is_in_force(status: str) -> bool:
     """Whether a policy with this status covers an incident now (``IN_FORCE_STATUSES``)."""
     return status in {s.value for s in IN_FORCE_STATUSES}
-
-
-def next_premium_due_at(state: PolicyState) -> datetime | None:
-    """When the next annual premium falls due, as far as it is known: at the next
-    anniversary of an installment policy still in force, before its term ends. Single
-    premium policies and ended ones owe nothing more. (The premium schedule itself, with
-    grace and arrears, comes with the renewal-premium issue.)"""
-    if not state.installments or state.status not in LIVE_STATUSES:
-        return None
-    due = policy_year_ends_at(state.effective_at, state.policy_year)
-    return due if due < state.expires_at else None

@@ -1,7 +1,8 @@
 """Renewal premiums and what follows an unpaid one (docs/premiums.md): the premium
 schedule, reminders, the failed debit's retries and the payment demand (催告), grace,
 suspension (效力中止), reinstatement (复效), termination, surrender (退保) with the cash
-value, the arrears a claim in grace is paid less, and the one-year products' renewal.
+value, the arrears a claim in grace is paid less, the one-year products' renewal, and
+where a policy's premiums stand for the people who read it (``premium_standing``).
 
 Pure and deterministic: moments in, moments out, no clock read and no I/O, so the policy's
 process calls these in workflow code with ``workflow.now()`` and the clocks it started
@@ -35,13 +36,14 @@ from domain.identity import age_on
 from domain.policies import (
     IN_FORCE_STATUSES,
     LIVE_STATUSES,
+    PolicyState,
     PolicyStatus,
     PremiumPayment,
     period_ends_at,
     policy_year_ends_at,
 )
 from domain.policies import expires_at as term_ends_at
-from domain.products import CENT, Product, annual_premium
+from domain.products import CENT, Product, annual_premium, get_product
 
 # Interest is simple and counted on actual days over a 365-day year.
 DAYS_A_YEAR = Decimal(365)
@@ -548,4 +550,70 @@ def renewal_offer(
         starts_at=expires_at,
         ends_at=term_ends_at(expires_at, product),
         continuous_since=continuous_since,
+    )
+
+
+# --- where a policy's premiums stand, for its readers ------------------------------------
+
+
+class PremiumStanding(BaseModel):
+    """Where a policy's premiums stand for the people who read it (the policy's page and
+    API, the customer's query): the schedule, the dates an unpaid installment sets, the
+    cash value."""
+
+    model_config = ConfigDict(frozen=True)
+
+    schedule: PremiumSchedule
+    grace_ends_at: datetime | None  # while in grace, as the process set it
+    suspended_at: datetime | None
+    reinstatement_deadline: datetime | None  # while suspended
+    cash_value: Decimal
+
+    @property
+    def next_due_at(self) -> datetime | None:
+        return self.schedule.next_due_at
+
+    @property
+    def amount_due(self) -> Decimal | None:
+        """What brings the policy up to date (``PremiumSchedule.amount_due``); None when
+        nothing more is owed."""
+        return self.schedule.amount_due if self.schedule.next_due_at else None
+
+
+def premium_standing(state: PolicyState, *, on: datetime, clocks: ProcessClocks) -> PremiumStanding:
+    """Where the premiums of the policy in ``state`` stand at ``on`` (the moment asked
+    about): its schedule (``premium_schedule``) and cash value (``cash_value``) then,
+    grace and suspension as its process recorded them, and while suspended the end of the
+    reinstatement window (``reinstatement_deadline`` with ``clocks``).
+
+    An ended policy is read as it stood when it ended: its unpaid installments waived,
+    nothing due, and no cash value left (a surrender or a termination paid it out, a
+    cancellation refunded the premium, and the table ends at 0 at expiry)."""
+    product = get_product(state.product_code)
+    ended_at = state.ended_at
+    schedule = premium_schedule(
+        product,
+        effective_at=state.effective_at,
+        premium=state.premium,
+        payments=state.payments,
+        on=min(on, ended_at) if ended_at else on,
+        ended_at=ended_at,
+    )
+    suspended_at = state.suspended_at if state.status == PolicyStatus.SUSPENDED else None
+    return PremiumStanding(
+        schedule=schedule,
+        grace_ends_at=state.grace_ends_at,
+        suspended_at=state.suspended_at,
+        reinstatement_deadline=reinstatement_deadline(suspended_at, clocks)
+        if suspended_at
+        else None,
+        cash_value=Decimal("0.00")
+        if ended_at
+        else cash_value(
+            product,
+            premium=state.premium,
+            effective_at=state.effective_at,
+            installments_paid=schedule.installments_paid,
+            on=on,
+        ),
     )

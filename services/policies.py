@@ -1,6 +1,7 @@
-"""The policy: the staff's side of its process (list and read policies, and each request
-the policy's process takes: the receipt, the cooling-off cancellation, the return visit,
-the remediation, premium reminders), and the customer's own look-up.
+"""The policy: the staff's side of its process (list and read policies and where their
+premiums stand, and each request the policy's process takes: the receipt, the cooling-off
+cancellation, the return visit, the remediation, premium reminders), and the customer's
+own look-up.
 
 The staff's side: an agent sees their own customers' policies, supervisors, ops, admins
 and customer service all of them. A finished policy reads from the read model, a running
@@ -28,7 +29,6 @@ from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,15 +39,11 @@ from core.crypto import FieldCipher
 from core.passwords import verify_and_rehash_async
 from db.models import Claim, Customer, PaymentLedger, Policy, utcnow
 from db.repositories import audit, claims, credentials, customers, ledger, policies
+from domain.clocks import ProcessClocks
 from domain.masking import mask_phone
-from domain.policies import (
-    PolicyState,
-    PolicyStatus,
-    ReturnVisitDecision,
-    is_live,
-    next_premium_due_at,
-)
+from domain.policies import PolicyState, PolicyStatus, ReturnVisitDecision, is_live
 from domain.policy_query import FAILED, LOCK_AFTER, LOCK_WINDOW, LOCKED, SUCCEEDED
+from domain.premiums import PremiumStanding, premium_standing
 from domain.products import Product, get_product
 from domain.texts import N_
 from domain.underwriting import Actor, Role
@@ -118,6 +114,11 @@ async def _visible_row(session: AsyncSession, number: str, user: Actor) -> Polic
     return row
 
 
+def last_recorded_state(row: Policy) -> PolicyState | None:
+    """The state the policy's process last recorded on its row; None before its first."""
+    return None if row.state is None else PolicyState.model_validate(row.state)
+
+
 def _handle(client: Client, number: str) -> WorkflowHandle[Any, PolicyState]:
     return client.get_workflow_handle_for(PolicyWorkflow.run, workflow_id_for(number))
 
@@ -129,16 +130,23 @@ async def read_policy(
     process's last record, written before it ended), so it reads while Temporal is down;
     a running one is asked (a query), only then connecting to Temporal."""
     row = await _visible_row(session, number, user)
-    if row.state is not None and not is_live(row.status):
-        return PolicyState.model_validate(row.state)
+    recorded = last_recorded_state(row)
+    if recorded is not None and not is_live(row.status):
+        return recorded
     try:
         return await _handle(await temporal(), number).query(PolicyWorkflow.state)
     except RPCError as err:
-        if is_not_found(err) and row.state is not None:
-            return PolicyState.model_validate(row.state)
+        if is_not_found(err) and recorded is not None:
+            return recorded
         if is_not_found(err):
             raise _not_found() from None
         raise
+
+
+def premiums_of(state: PolicyState, clocks: ProcessClocks) -> PremiumStanding:
+    """Where the policy's premiums stand now: its schedule, what is due and by when, grace,
+    suspension and the reinstatement deadline, the cash value (domain.premiums)."""
+    return premium_standing(state, on=utcnow(), clocks=clocks)
 
 
 # --- the staff's side: the policy's requests --------------------------------------------
@@ -445,15 +453,15 @@ class Credentials:
 @dataclass(frozen=True)
 class PolicyRecord:
     """The customer's policy as they may see it: its product, payments and claims, and
-    what its process knows (the row's status, cooling-off end, the next premium due)."""
+    what its process last recorded (the row's status and cooling-off end; where the
+    premiums stand, None before the process's first record)."""
 
     policy: Policy
     product: Product
     customer: Customer
     movements: list[PaymentLedger]
     claims: list[Claim]
-    next_due_at: datetime | None = None
-    amount_due: Decimal | None = None
+    premiums: PremiumStanding | None
 
 
 async def query_policy(
@@ -462,6 +470,7 @@ async def query_policy(
     limiter: ClientRateLimiter,
     caller: Caller,
     given: Credentials,
+    clocks: ProcessClocks,
 ) -> PolicyRecord:
     """The policy these credentials open: 429 ``rate_limited`` past the caller's rate, 423
     ``locked`` after too many failures for the policy number, 401 ``verification_failed``
@@ -535,16 +544,8 @@ async def query_policy(
         customer=customer,
         movements=movements,
         claims=claim_rows,
-        **_premium_due(policy),
+        premiums=premiums_of(state, clocks) if (state := last_recorded_state(policy)) else None,
     )
-
-
-def _premium_due(policy: Policy) -> dict[str, Any]:
-    """The next premium due and its amount, from the process's last record, if known."""
-    if policy.state is None:
-        return {}
-    due = next_premium_due_at(PolicyState.model_validate(policy.state))
-    return {"next_due_at": due, "amount_due": policy.premium} if due else {}
 
 
 def _verification_failed() -> ProblemError:

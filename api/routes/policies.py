@@ -1,9 +1,10 @@
 """Policies: the policy's life after issuance (services.policies, workflows.policy).
 
-List and read policies, and the requests the policy's process takes: the customer's
-receipt, the cancellation within the cooling-off period, the return visit, the remediation
-of mis-selling, premium reminders. A request to a policy that has ended answers 409
-``policy_closed`` from the read model, while Temporal is down too.
+List and read policies with where their premiums stand (the schedule, what is due, grace,
+suspension, the cash value: domain.premiums), and the requests the policy's process
+takes: the customer's receipt, the cancellation within the cooling-off period, the return
+visit, the remediation of mis-selling, premium reminders. A request to a policy that has
+ended answers 409 ``policy_closed`` from the read model, while Temporal is down too.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from api.deps import AgentUser, CurrentUser, LazyTemporalDep, SessionDep
+from api.deps import AgentUser, CurrentUser, LazyTemporalDep, SessionDep, SettingsDep
 from api.middleware import caller_of
 from api.openapi import problem_responses
 from api.schemas import Checklist, FreeText, Money, RequiredText, StrictModel
 from db.models import Policy
+from domain.clocks import ProcessClocks
 from domain.enrollment import MaskedCustomer
 from domain.policies import (
     Cancellation,
@@ -28,8 +30,8 @@ from domain.policies import (
     PolicyStatus,
     ReturnVisitDecision,
     VisitAttempt,
-    next_premium_due_at,
 )
+from domain.premiums import InstallmentStatus
 from services import policies
 from services.policies import ServicingRequest, VisitRecord
 
@@ -64,6 +66,41 @@ class CancellationRead(BaseModel):
     refund_status: str
 
 
+# The premium fields the policy, its list and the customer's query answer alike.
+NextDueAt = Annotated[
+    datetime | None,
+    Field(
+        description="The first unpaid premium installment's due date (in the past when it "
+        "is overdue); none when nothing more is owed"
+    ),
+]
+AmountDue = Annotated[
+    Money | None,
+    Field(
+        description="What brings the policy up to date: that installment and any other "
+        "already due; none when nothing is owed"
+    ),
+]
+GraceEndsAt = Annotated[
+    datetime | None,
+    Field(
+        description="In grace (宽限期, a premium overdue, still in force): unpaid by then, "
+        "the policy is suspended"
+    ),
+]
+
+
+class InstallmentRead(BaseModel):
+    n: int = Field(description="1 is the first premium, collected by the enrollment")
+    due_at: datetime
+    amount: Money
+    status: InstallmentStatus = Field(
+        description="paid; due (on its date, today or later); overdue (its date has passed "
+        "unpaid); waived (the policy ended before it was paid: never collected)"
+    )
+    paid_at: datetime | None = None
+
+
 class PolicyRead(BaseModel):
     policy_number: str
     workflow_id: str
@@ -80,7 +117,26 @@ class PolicyRead(BaseModel):
     policy_year: int
     receipt_signed_at: datetime | None
     cooling_off_ends_at: datetime | None
-    next_due_at: datetime | None
+    schedule: list[InstallmentRead] = Field(
+        description="The premium installments, one a policy year, as they stand now (an "
+        "ended policy's: as they stood when it ended)"
+    )
+    paid_to: datetime = Field(
+        description="The end of the cover the installments paid in order have paid for"
+    )
+    next_due_at: NextDueAt
+    amount_due: AmountDue
+    arrears: Money = Field(description="The overdue installments")
+    grace_ends_at: GraceEndsAt
+    suspended_at: datetime | None = Field(description="When the policy was suspended (效力中止)")
+    reinstatement_deadline: datetime | None = Field(
+        description="While suspended: reinstatement (复效) may be applied for until then; "
+        "still suspended at that moment, the policy is terminated and its cash value refunded"
+    )
+    cash_value: Money = Field(
+        description="The cash value (现金价值) today, from the product's table "
+        "(`GET /v1/products`); 0.00 once the policy has ended"
+    )
     return_visit: ReturnVisitRead | None
     cancellation: CancellationRead | None
     premium_reminders: bool
@@ -89,14 +145,28 @@ class PolicyRead(BaseModel):
     history: list[PolicyHistoryEntry]
 
     @classmethod
-    def of(cls, state: PolicyState) -> PolicyRead:
+    def of(cls, state: PolicyState, clocks: ProcessClocks) -> PolicyRead:
+        """The policy in ``state``, its premiums as they stand now (``clocks``: the
+        settings the reinstatement window is counted with)."""
         visit = state.return_visit
+        premiums = policies.premiums_of(state, clocks)
+        schedule = premiums.schedule
         return cls(
             **state.model_dump(
                 exclude={"application_no", "customer_id", "term_years", "installments"}
-                | {"return_visit", "cancellation"}
+                | {"return_visit", "cancellation", "grace_ends_at", "suspended_at"}
             ),
-            next_due_at=next_premium_due_at(state),
+            schedule=[
+                InstallmentRead.model_validate(i.model_dump()) for i in schedule.installments
+            ],
+            paid_to=schedule.paid_to,
+            next_due_at=premiums.next_due_at,
+            amount_due=premiums.amount_due,
+            arrears=schedule.arrears,
+            grace_ends_at=premiums.grace_ends_at,
+            suspended_at=premiums.suspended_at,
+            reinstatement_deadline=premiums.reinstatement_deadline,
+            cash_value=premiums.cash_value,
             return_visit=ReturnVisitRead.model_validate(visit.model_dump()) if visit else None,
             cancellation=_cancellation(state.cancellation),
         )
@@ -118,10 +188,15 @@ class PolicySummary(BaseModel):
     effective_at: datetime
     expires_at: datetime
     cooling_off_ends_at: datetime | None
+    next_due_at: NextDueAt = None
+    amount_due: AmountDue = None
 
     @classmethod
-    def of(cls, row: Policy) -> PolicySummary:
+    def of(cls, row: Policy, clocks: ProcessClocks) -> PolicySummary:
+        """The row's policy, its premiums from the state its process last recorded."""
         holder = (row.state or {}).get("holder")
+        state = policies.last_recorded_state(row)
+        premiums = policies.premiums_of(state, clocks) if state else None
         return cls(
             policy_number=row.policy_number,
             product_code=row.product_code,
@@ -132,6 +207,8 @@ class PolicySummary(BaseModel):
             effective_at=row.effective_at,
             expires_at=row.expires_at,
             cooling_off_ends_at=row.cooling_off_ends_at,
+            next_due_at=premiums.next_due_at if premiums else None,
+            amount_due=premiums.amount_due if premiums else None,
         )
 
 
@@ -182,6 +259,7 @@ class ServicingChangeCreate(StrictModel):
 async def list_policies(
     user: CurrentUser,
     session: SessionDep,
+    settings: SettingsDep,
     status_: Annotated[PolicyStatus | None, Query(alias="status")] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -191,16 +269,25 @@ async def list_policies(
     rows, next_cursor = await policies.list_policies(
         session, user, status=status_, cursor=cursor, limit=limit
     )
-    return PolicyPage(items=[PolicySummary.of(r) for r in rows], next_cursor=next_cursor)
+    return PolicyPage(
+        items=[PolicySummary.of(r, settings.clocks) for r in rows], next_cursor=next_cursor
+    )
 
 
 @router.get("/{policy_number}", response_model=PolicyRead, responses=problem_responses(_NOT_FOUND))
 async def get_policy(
-    policy_number: str, user: CurrentUser, session: SessionDep, temporal: LazyTemporalDep
+    policy_number: str,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    temporal: LazyTemporalDep,
 ) -> PolicyRead:
     """Where the policy stands: status and stage, its dates, the cooling-off period, the
-    return visit, a cancellation and its refund, the history."""
-    return PolicyRead.of(await policies.read_policy(temporal, session, policy_number, user))
+    premium schedule with each installment's state, what is due and by when, arrears,
+    grace, suspension and the reinstatement deadline, the cash value, the return visit, a
+    cancellation and its refund, the history."""
+    state = await policies.read_policy(temporal, session, policy_number, user)
+    return PolicyRead.of(state, settings.clocks)
 
 
 @router.post(
@@ -215,12 +302,13 @@ async def sign_receipt(
     body: ReceiptCreate,
     user: AgentUser,
     session: SessionDep,
+    settings: SettingsDep,
     temporal: LazyTemporalDep,
 ) -> PolicyRead:
     """The customer signed the policy receipt (回执): the cooling-off period counts from
     that day. The policy's own agent records it."""
     state = await policies.sign_receipt(temporal, session, policy_number, user, body.signed_at)
-    return PolicyRead.of(state)
+    return PolicyRead.of(state, settings.clocks)
 
 
 @router.post(
@@ -235,6 +323,7 @@ async def cancel(
     body: CancellationCreate,
     user: AgentUser,
     session: SessionDep,
+    settings: SettingsDep,
     temporal: LazyTemporalDep,
 ) -> PolicyRead:
     """Cancel within the cooling-off period (犹豫期): the premium less the cost (at most
@@ -243,7 +332,7 @@ async def cancel(
     state = await policies.cancel_in_cooling_off(
         temporal, session, policy_number, user, body.reason
     )
-    return PolicyRead.of(state)
+    return PolicyRead.of(state, settings.clocks)
 
 
 @router.post(
@@ -265,6 +354,7 @@ async def record_return_visit(
     body: ReturnVisitCreate,
     user: CurrentUser,
     session: SessionDep,
+    settings: SettingsDep,
     temporal: LazyTemporalDep,
 ) -> PolicyRead:
     """Record one return-visit call (回访), customer service only and never the selling
@@ -278,7 +368,7 @@ async def record_return_visit(
         dual_recording_checked=body.dual_recording_checked,
     )
     state = await policies.record_return_visit(temporal, session, policy_number, user, record)
-    return PolicyRead.of(state)
+    return PolicyRead.of(state, settings.clocks)
 
 
 @router.post(
@@ -293,12 +383,13 @@ async def resolve_remediation(
     body: RemediationCreate,
     user: CurrentUser,
     session: SessionDep,
+    settings: SettingsDep,
     temporal: LazyTemporalDep,
 ) -> PolicyRead:
     """The mis-selling the return visit found is remediated (customer service or a
     supervisor, never the selling agent)."""
     state = await policies.resolve_remediation(temporal, session, policy_number, user, body.reason)
-    return PolicyRead.of(state)
+    return PolicyRead.of(state, settings.clocks)
 
 
 @router.post(
@@ -318,6 +409,7 @@ async def change(
     request: Request,
     user: CurrentUser,
     session: SessionDep,
+    settings: SettingsDep,
     temporal: LazyTemporalDep,
 ) -> PolicyRead:
     """A servicing change (保全) by the policy's own agent or customer service: the
@@ -336,7 +428,7 @@ async def change(
         asked,
         caller_of(request),
     )
-    return PolicyRead.of(state)
+    return PolicyRead.of(state, settings.clocks)
 
 
 @router.post(
@@ -350,6 +442,7 @@ async def set_reminders(
     request: Request,
     user: CurrentUser,
     session: SessionDep,
+    settings: SettingsDep,
     temporal: LazyTemporalDep,
 ) -> PolicyRead:
     """A servicing change (保全): premium reminders on or off, applied at once (the
@@ -364,7 +457,7 @@ async def set_reminders(
         body.premium_reminders,
         caller_of(request),
     )
-    return PolicyRead.of(state)
+    return PolicyRead.of(state, settings.clocks)
 
 
 class SurrenderCreate(StrictModel):
@@ -395,6 +488,7 @@ async def surrender(
     request: Request,
     user: AgentUser,
     session: SessionDep,
+    settings: SettingsDep,
     temporal: LazyTemporalDep,
 ) -> PolicyRead:
     """Surrender (退保) after the cooling-off period, asked by the policy's agent for the
@@ -410,7 +504,7 @@ async def surrender(
         reason=body.reason,
         payee_account=body.payee_account,
     )
-    return PolicyRead.of(state)
+    return PolicyRead.of(state, settings.clocks)
 
 
 @router.post(
@@ -422,6 +516,7 @@ async def apply_for_reinstatement(
     policy_number: str,
     user: AgentUser,
     session: SessionDep,
+    settings: SettingsDep,
     temporal: LazyTemporalDep,
 ) -> PolicyRead:
     """Apply for reinstatement (复效) of a suspended policy within two years of its
@@ -430,7 +525,7 @@ async def apply_for_reinstatement(
     Consented, the arrears and interest are debited and the policy is in force again.
     Otherwise 409 `not_reinstatable`."""
     state = await policies.apply_for_reinstatement(temporal, session, policy_number, user)
-    return PolicyRead.of(state)
+    return PolicyRead.of(state, settings.clocks)
 
 
 class RenewalCreate(StrictModel):
@@ -447,6 +542,7 @@ async def decide_renewal(
     body: RenewalCreate,
     user: AgentUser,
     session: SessionDep,
+    settings: SettingsDep,
     temporal: LazyTemporalDep,
 ) -> PolicyRead:
     """The customer's answer to the renewal offer of a one-year policy, recorded by its
@@ -456,4 +552,4 @@ async def decide_renewal(
     state = await policies.decide_renewal(
         temporal, session, policy_number, user, accept=body.decision == "accept"
     )
-    return PolicyRead.of(state)
+    return PolicyRead.of(state, settings.clocks)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from api.deps import SessionDep, SettingsDep
 from api.middleware import caller_of
 from api.openapi import problem_responses
+from api.routes.policies import AmountDue, GraceEndsAt, NextDueAt
 from api.schemas import Money, StrictModel
 from domain.masking import mask_name
 from services import policies
@@ -58,10 +59,9 @@ class PolicyQueryRead(BaseModel):
     cooling_off_ends_at: datetime | None = Field(
         default=None, description="Until then the policy may be cancelled with a refund"
     )
-    next_due_at: datetime | None = Field(
-        default=None, description="The next annual premium's due date, when one is known"
-    )
-    amount_due: Money | None = None
+    next_due_at: NextDueAt = None
+    amount_due: AmountDue = None
+    grace_ends_at: GraceEndsAt = None
     sum_insured: Money
     premium: Money
     paid_to_date: Money
@@ -78,9 +78,9 @@ class PolicyQueryRead(BaseModel):
 async def policy_query(
     body: PolicyQuery, request: Request, session: SessionDep, settings: SettingsDep
 ) -> PolicyQueryRead:
-    """Look up one's own policy: status, cover dates, the cooling-off period's end, the
-    next premium due, sum insured, premium, payments and each claim's progress; name and
-    ID number masked."""
+    """Look up one's own policy: status, cover dates, the cooling-off period's end, what
+    premium is due and by when (and the end of grace for one overdue), sum insured,
+    premium, payments and each claim's progress; name and ID number masked."""
     limiter: ClientRateLimiter = request.app.state.__dict__.setdefault(
         "policy_query_limiter", ClientRateLimiter(settings.policy_query_rate_per_minute)
     )
@@ -94,8 +94,9 @@ async def policy_query(
             id_number=body.id_number,
             query_password=body.query_password,
         ),
+        settings.clocks,
     )
-    policy, customer = found.policy, found.customer
+    policy, customer, premiums = found.policy, found.customer, found.premiums
     return PolicyQueryRead(
         policy_number=policy.policy_number,
         product=policy.product_code,
@@ -105,8 +106,9 @@ async def policy_query(
         expires_at=policy.expires_at,
         receipt_signed_at=policy.receipt_signed_at,
         cooling_off_ends_at=policy.cooling_off_ends_at,
-        next_due_at=found.next_due_at,
-        amount_due=found.amount_due,
+        next_due_at=premiums.next_due_at if premiums else None,
+        amount_due=premiums.amount_due if premiums else None,
+        grace_ends_at=premiums.grace_ends_at if premiums else None,
         sum_insured=policy.sum_insured,
         premium=policy.premium,
         paid_to_date=policy.paid_to_date or Decimal(0),

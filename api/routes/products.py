@@ -36,6 +36,17 @@ class ProductRead(BaseModel):
         description="A claim's incident may be at most this many years before the report "
         "(Insurance Law art. 26: 2 for non-life, 5 for life); older is `incident_too_old`"
     )
+    cash_values: list[Money] = Field(
+        description="The cash-value table (现金价值表): the cash value per 1,000 of annual "
+        "premium at the start (the first entry) and at the end of each policy year "
+        "(`term_years` + 1 entries), straight-line by days in between; only paid years "
+        "build value. A surrender pays it, as does a termination after two years suspended. "
+        "Illustrative product data, not an actuarial calculation"
+    )
+    renewal_guaranteed: bool = Field(
+        description="Whether a one-year product must be renewed (保证续保); false: the "
+        "insurer may decline the next period (健康保险管理办法 art. 21)"
+    )
 
     @classmethod
     def from_product(cls, product: Product) -> ProductRead:
@@ -53,7 +64,8 @@ class ProductRead(BaseModel):
 async def list_products(actor: CurrentUser) -> Page[ProductRead]:
     """Every product that can be quoted: sums insured, ages, the automatic underwriting
     limit, the incident types (`covered_incidents`) claims may name, and for each the
-    documents a claim needs (`required_documents`)."""
+    documents a claim needs (`required_documents`), the cash-value table (`cash_values`)
+    and whether renewal is guaranteed (`renewal_guaranteed`)."""
     return Page(items=[ProductRead.from_product(p) for p in CATALOGUE.values()])
 
 

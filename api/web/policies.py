@@ -1,5 +1,7 @@
-"""The policy page: status, dates, the cooling-off period, the return visit and the
-history in business words; and the return visit's checklist form for customer service.
+"""The policy page: status, dates, the cooling-off period, the premiums (the schedule,
+arrears, grace, suspension and the reinstatement deadline, the cash value), the return
+visit and the history in business words; and the return visit's checklist form for
+customer service.
 
 Both stand on ``services.policies``, as ``/v1/policies`` does: the same visibility (an
 agent their own policies, staff all), the same Update, the process's validators the one
@@ -16,14 +18,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import Response
 
-from api.deps import LazyTemporalDep, SessionDep
+from api.deps import LazyTemporalDep, SessionDep, get_settings
 from api.web import formatting
 from api.web.language import page_language
 from api.web.rendering import WebRoute, redirect, render
 from api.web.session import PageError, WebUser, require_csrf
 from core.i18n import Language
 from domain.masking import scrub
-from domain.policies import CHECKLIST_ITEMS, PolicyState, next_premium_due_at
+from domain.policies import CHECKLIST_ITEMS, PolicyState
+from domain.premiums import InstallmentStatus
 from domain.refusals import REFUSALS
 from domain.texts import N_
 from domain.underwriting import Actor, Role
@@ -55,6 +58,14 @@ VISIT_STATUS = {
     "completed": N_("completed"),
     "misselling": N_("mis-selling found"),
 }
+# A premium installment's state (domain.premiums.InstallmentStatus), as the schedule says it.
+INSTALLMENT_STATUS = {
+    InstallmentStatus.PAID: N_("collected"),
+    InstallmentStatus.DUE: N_("to be paid"),
+    InstallmentStatus.OVERDUE: N_("overdue"),
+    InstallmentStatus.WAIVED: N_("not collected: the policy ended"),
+}
+assert set(INSTALLMENT_STATUS) == set(InstallmentStatus)
 NOTICES = {
     "completed": N_("Return visit recorded as completed."),
     "unreachable": N_("Call recorded: the customer was not reached. Try again on a later day."),
@@ -79,6 +90,7 @@ _FIXED_NOTES = {
     "premium reminders off": N_("Premium reminders turned off"),
     "phone number changed": N_("The customer's phone number changed"),
     "payment account changed": N_("The auto-debit account changed"),
+    "premium paid in grace": N_("Premium paid in the grace period: the policy is in force"),
 }
 _PATTERN_NOTES: formatting.Reworded = (
     (re.compile(r"^policy year (?P<n>\d+)$"), N_("Policy year %(n)s begins")),
@@ -114,6 +126,26 @@ _PATTERN_NOTES: formatting.Reworded = (
     (
         re.compile(r"^cancelled in the cooling-off period, (?P<amount>[\d.]+) refunded$"),
         N_("Cancelled in the cooling-off period, %(amount)s refunded"),
+    ),
+    (
+        re.compile(r"^installment (?P<n>\d+) collected: (?P<amount>[\d.]+)$"),
+        N_("Premium installment %(n)s collected: %(amount)s"),
+    ),
+    (
+        re.compile(r"^installment (?P<n>\d+): the debit failed \(try (?P<try>\d+)\)$"),
+        N_("Premium installment %(n)s: the auto-debit failed (try %(try)s)"),
+    ),
+    (
+        re.compile(r"^payment demand sent for installment (?P<n>\d+)$"),
+        N_("Payment demand (催告) sent for premium installment %(n)s"),
+    ),
+    (
+        re.compile(r"^installment (?P<n>\d+) overdue: in grace$"),
+        N_("Premium installment %(n)s overdue: the policy is in its grace period"),
+    ),
+    (
+        re.compile(r"^installment (?P<n>\d+) unpaid at the end of grace$"),
+        N_("Premium installment %(n)s unpaid when the grace period ended: the policy is suspended"),
     ),
 )
 
@@ -217,13 +249,18 @@ async def policy_page(
             raise PageError(404, N_("Not found"), N_("No such policy.")) from None
         raise
     visit = state.return_visit
+    premiums = policies.premiums_of(state, get_settings(request).clocks)
     return render(
         request,
         "policy.html",
         {
             "title": lang.gettext("Policy %(number)s", number=state.policy_number),
             "policy": state,
-            "next_due_at": next_premium_due_at(state),
+            "premiums": premiums,
+            "schedule": [
+                (i, lang.gettext(INSTALLMENT_STATUS[i.status]))
+                for i in premiums.schedule.installments
+            ],
             "visit": visit,
             "visit_status": lang.gettext(VISIT_STATUS[visit.status]) if visit else None,
             "visit_outcome": visit_outcome(visit.outcome, lang=lang) if visit else None,

@@ -5,8 +5,9 @@ request to an ended policy refused 409 ``policy_closed`` without asking the proc
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
@@ -17,11 +18,13 @@ from db.repositories.customers import upsert_customer
 from db.repositories.policies import insert_policy, record_policy_state
 from domain.enrollment import MaskedCustomer
 from domain.policies import (
+    LIVE_STATUSES,
     Cancellation,
     PolicyHistoryEntry,
     PolicyStage,
     PolicyState,
     PolicyStatus,
+    PremiumPayment,
     ReturnVisit,
 )
 from services.audit import case_events
@@ -32,11 +35,19 @@ Factory = async_sessionmaker[AsyncSession]
 
 
 def policy_state(
-    number: str, *, status: PolicyStatus, stage: PolicyStage, agent: str = "alice"
+    number: str,
+    *,
+    status: PolicyStatus,
+    stage: PolicyStage,
+    agent: str = "alice",
+    issued: datetime = NOW - timedelta(days=20),
+    **recorded: Any,
 ) -> PolicyState:
-    issued = NOW - timedelta(days=20)
-    ended = status not in (PolicyStatus.ISSUED, PolicyStatus.EFFECTIVE)
-    return PolicyState(
+    """A TERM_LIFE_20 policy issued and in force from ``issued`` (20 days before NOW), its
+    first premium paid, as its process would record it; ``recorded`` sets other fields
+    (grace, suspension)."""
+    ended = status not in LIVE_STATUSES
+    state = PolicyState(
         policy_number=number,
         workflow_id=f"policy-{number}",
         application_no=f"A-{number}",
@@ -67,19 +78,25 @@ def policy_state(
         if status == PolicyStatus.CANCELLED
         else None,
         ended_at=NOW if ended else None,
+        payments=[PremiumPayment(n=1, paid_at=issued, amount=Decimal("1234.50"))],
         history=[
             PolicyHistoryEntry(
                 stage=stage, status=status, at=NOW, by=agent, note="receipt signed by the customer"
             )
         ],
     )
+    return state.model_copy(update=recorded)
 
 
-async def store(factory: Factory, *states: PolicyState, bare: tuple[str, ...] = ()) -> None:
+async def store(
+    factory: Factory, *states: PolicyState, bare: tuple[str, ...] = (), id_hash: str = "hash-1"
+) -> None:
+    """The policies' rows as their processes last recorded them, of one customer (whose ID
+    number's blind index is ``id_hash``); ``bare``: rows not recorded yet."""
     async with factory() as session, session.begin():
         customer = await upsert_customer(
             session,
-            id_hash="hash-1",
+            id_hash=id_hash,
             id_number_enc="enc-id-1",
             id_masked="1101**********123X",
             name="Customer 1",

@@ -37,6 +37,8 @@ async def test_the_list_is_the_domain_catalogue(
                 str(i): list(REQUIRED_DOCUMENTS[i]) for i in product.covered_incidents
             },
             "claim_limitation_years": product.claim_limitation_years,
+            "cash_values": [f"{v:.2f}" for v in product.cash_values],
+            "renewal_guaranteed": product.renewal_guaranteed,
         }
 
 
@@ -65,6 +67,28 @@ async def test_each_product_publishes_the_claim_checklist_per_incident_type(
         "outpatient_surgery": ["claim_form", "id_proof", "surgery_record", "medical_invoice"],
     }
     assert body["claim_limitation_years"] == 2
+
+
+async def test_each_product_publishes_its_cash_value_table_and_whether_renewal_is_guaranteed(
+    api_client: httpx.AsyncClient, auth_headers: Callable[[str], dict[str, str]]
+) -> None:
+    term = (await api_client.get("/v1/products/TERM_LIFE_20", headers=auth_headers("alice"))).json()
+    medical = (
+        await api_client.get("/v1/products/MEDICAL_1Y", headers=auth_headers("alice"))
+    ).json()
+
+    # Per 1,000 of annual premium: at the start, then at the end of each of the 20 years.
+    assert len(term["cash_values"]) == 21
+    assert (term["cash_values"][0], term["cash_values"][11], term["cash_values"][20]) == (
+        "0.00",
+        "550.00",
+        "0.00",
+    )
+    assert medical["cash_values"] == ["750.00", "0.00"]
+    assert medical["renewal_guaranteed"] is False
+    schema = (await api_client.get("/openapi.json")).json()["components"]["schemas"]["ProductRead"]
+    assert "现金价值表" in schema["properties"]["cash_values"]["description"]
+    assert "保证续保" in schema["properties"]["renewal_guaranteed"]["description"]
 
 
 @pytest.mark.parametrize("username", ["alice", "sam", "sue", "olga"])

@@ -16,7 +16,8 @@ from pydantic import ValidationError
 from domain.activities import WorkingDaysAsk
 from domain.business import SHANGHAI
 from domain.clocks import ProcessClocks
-from domain.policies import PolicyStatus
+from domain.enrollment import MaskedCustomer
+from domain.policies import PolicyStage, PolicyState, PolicyStatus
 from domain.premiums import (
     InstallmentStatus,
     PremiumPayment,
@@ -34,6 +35,7 @@ from domain.premiums import (
     payment_demand_at,
     premium_reminders_at,
     premium_schedule,
+    premium_standing,
     reinstated_from,
     reinstatement_charge,
     reinstatement_deadline,
@@ -563,6 +565,92 @@ def test_an_insured_past_the_products_age_is_not_offered_a_renewal() -> None:
     with pytest.raises(QuoteRefused) as caught:
         renew(date(1961, 11, 4))  # 66 on the offer's day
     assert caught.value.code == "age_not_eligible"
+
+
+# --- where a policy's premiums stand, for its readers --------------------------------------
+
+DEMAND = payment_demand_at(DUE_2, CLOCKS)  # 11 Dec 2027
+
+
+def policy(status: PolicyStatus, *installments: int, **recorded: object) -> PolicyState:
+    """The running example's policy as its process recorded it: these installments paid,
+    and ``recorded`` what it set for an unpaid one (demand, grace, suspension, ending)."""
+    return PolicyState(
+        policy_number="P1",
+        workflow_id="policy-P1",
+        application_no="A-1",
+        agent="alice",
+        customer_id="c-1",
+        holder=MaskedCustomer(name="张*", id_number="1101**********123X", phone="138****0000"),
+        product_code=TERM.code,
+        term_years=20,
+        sum_insured=Decimal("1000000.00"),
+        premium=PREMIUM,
+        installments=True,
+        stage=PolicyStage.ENDED if "ended_at" in recorded else PolicyStage.IN_FORCE,
+        status=status,
+        issued_at=EFFECTIVE,
+        effective_at=EFFECTIVE,
+        expires_at=at(2046, 12, 4),
+        payments=paid(*installments),
+    ).model_copy(update=recorded)
+
+
+def test_a_policy_in_force_owes_its_next_installment_on_the_anniversary() -> None:
+    standing = premium_standing(policy(PolicyStatus.EFFECTIVE, 1), on=at(2027, 6, 1), clocks=CLOCKS)
+
+    assert statuses(standing.schedule)[:3] == ["paid", "due", "due"]
+    assert (standing.next_due_at, standing.amount_due) == (DUE_2, PREMIUM)
+    assert standing.schedule.arrears == Decimal("0.00")
+    assert standing.schedule.paid_to == DUE_2
+    assert (standing.grace_ends_at, standing.suspended_at) == (None, None)
+    assert standing.reinstatement_deadline is None
+    # 179 of 365 days into year 1 (0 → 30 per 1,000): 45.00 x 179/365 = 22.07.
+    assert standing.cash_value == Decimal("22.07")
+
+
+def test_a_policy_in_grace_shows_the_overdue_installment_as_arrears_and_the_end_of_grace() -> None:
+    grace_end = grace_ends_at(DUE_2, CLOCKS, demand_at=DEMAND)
+    in_grace = policy(PolicyStatus.GRACE, 1, demand_at=DEMAND, grace_ends_at=grace_end)
+
+    standing = premium_standing(in_grace, on=at(2027, 12, 20), clocks=CLOCKS)
+
+    assert statuses(standing.schedule)[:3] == ["paid", "overdue", "due"]
+    assert (standing.next_due_at, standing.amount_due) == (DUE_2, PREMIUM)
+    assert standing.schedule.arrears == PREMIUM
+    assert standing.grace_ends_at == at(2028, 1, 11)
+    assert standing.reinstatement_deadline is None
+    assert standing.cash_value == Decimal("45.00")  # unpaid cover builds nothing: year 1's
+
+
+def test_a_suspended_policy_shows_when_it_was_suspended_and_until_when_it_may_be_reinstated() -> (
+    None
+):
+    suspended = policy(PolicyStatus.SUSPENDED, 1, demand_at=DEMAND, suspended_at=SUSPENDED_AT)
+
+    standing = premium_standing(suspended, on=at(2029, 1, 10), clocks=CLOCKS)
+
+    # A second anniversary passed in suspension: both overdue, both owed.
+    assert statuses(standing.schedule)[:4] == ["paid", "overdue", "overdue", "due"]
+    assert standing.next_due_at == DUE_2
+    assert standing.amount_due == standing.schedule.arrears == Decimal("3000.00")
+    assert standing.schedule.paid_to == DUE_2
+    assert (standing.grace_ends_at, standing.suspended_at) == (None, SUSPENDED_AT)
+    assert standing.reinstatement_deadline == at(2030, 1, 12)
+    assert standing.cash_value == Decimal("45.00")
+
+
+def test_an_ended_policy_is_read_as_it_stood_at_its_ending_nothing_owed_no_value_left() -> None:
+    ended_at = at(2026, 12, 10)
+    cancelled = policy(PolicyStatus.CANCELLED, 1, ended_at=ended_at)
+
+    standing = premium_standing(cancelled, on=at(2030, 1, 1), clocks=CLOCKS)
+
+    assert standing.schedule.as_of == ended_at
+    assert statuses(standing.schedule) == ["paid"] + ["waived"] * 19
+    assert (standing.next_due_at, standing.amount_due) == (None, None)
+    assert standing.schedule.arrears == Decimal("0.00")
+    assert standing.cash_value == Decimal("0.00")
 
 
 # --- the refusals --------------------------------------------------------------------------
