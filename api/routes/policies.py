@@ -28,7 +28,11 @@ from domain.policies import (
     PolicyStage,
     PolicyState,
     PolicyStatus,
+    Reinstatement,
+    Renewal,
     ReturnVisitDecision,
+    Surrender,
+    TerminationReason,
     VisitAttempt,
 )
 from domain.premiums import InstallmentStatus
@@ -139,6 +143,19 @@ class PolicyRead(BaseModel):
     )
     return_visit: ReturnVisitRead | None
     cancellation: CancellationRead | None
+    surrender: Surrender | None = Field(
+        default=None, description="A surrender (退保): the cash value and its payout"
+    )
+    reinstatements: list[Reinstatement] = Field(
+        default=[], description="Applications for reinstatement (复效), oldest first"
+    )
+    renewal: Renewal | None = Field(
+        default=None, description="One-year products: the renewal offered for the next period"
+    )
+    period: int = Field(default=1, description="One-year products: the period (1 = the first)")
+    termination_reason: TerminationReason | None = Field(
+        default=None, description="Why a `terminated` policy ended"
+    )
     premium_reminders: bool
     payment_account: str | None = Field(default=None, description="masked")
     ended_at: datetime | None
