@@ -50,6 +50,8 @@ KINDS = (
     TaskKind.LATE_PAYMENT,
     TaskKind.RETURN_VISIT,
     TaskKind.MISSELLING_REMEDIATION,
+    TaskKind.REINSTATEMENT,
+    TaskKind.RENEWAL,
 )
 # What customer service sees in its inbox; their page is the policy's (api.web.policies),
 # where the return visit's checklist is the form.
