@@ -81,6 +81,10 @@ TEMPLATES: dict[str, str] = {
     "premium_collected": N_(
         "The premium of %(amount)s for year %(n)s of policy %(policy_number)s was collected."
     ),
+    "premium_payment_requested": N_(
+        "The premium of %(amount)s for policy %(policy_number)s is due: pay order %(order_id)s "
+        "online."
+    ),
     "premium_debit_failed": N_(
         "The premium of %(amount)s for policy %(policy_number)s could not be debited from your "
         "account; it will be tried again."

@@ -225,6 +225,8 @@ class PolicyState(BaseModel):
     # unpaid installment stands: its debits tried, the reminders sent (``<n>:<days>``),
     # the payment demand (催告), grace and suspension (效力中止).
     payments: list[PremiumPayment] = []
+    # An online payer's order for the first unpaid installment (``PO-<number>-<n>``).
+    payment_order: str | None = None
     debits_tried: int = 0
     reminders_sent: list[str] = []
     demand_at: datetime | None = None

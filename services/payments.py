@@ -40,7 +40,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,6 +58,8 @@ from services.problems import ProblemError, refused
 from services.processes import is_not_found, refusal
 from workflows.enrollment import EnrollmentWorkflow, workflow_id_for
 from workflows.inputs import PaymentNotice
+from workflows.policy import PolicyWorkflow
+from workflows.policy import workflow_id_for as policy_workflow_id
 
 log = structlog.get_logger("services.payments")
 
@@ -113,14 +115,19 @@ async def receive_payment(
     if entry.status == "declined":
         # Declined: the order lapsed unpaid and its process is over.
         return await _late(session, gateway, entry, amount=amount, gateway_ref=gateway_ref)
-    handle = enrollment_handle(client, entry.case_id)
+    notice = PaymentNotice(
+        order_id=order_id, amount=amount, paid_at=paid_at, gateway_ref=gateway_ref
+    )
     try:
-        state = await handle.execute_update(
-            EnrollmentWorkflow.confirm_payment,
-            PaymentNotice(
-                order_id=order_id, amount=amount, paid_at=paid_at, gateway_ref=gateway_ref
-            ),
-        )
+        if is_installment(entry.idempotency_key):
+            # A renewal premium (``premium:<policy_number>:<n>``): the policy's process.
+            state: Any = await client.get_workflow_handle_for(
+                PolicyWorkflow.run, policy_workflow_id(entry.case_id)
+            ).execute_update(PolicyWorkflow.confirm_payment, notice)
+        else:
+            state = await enrollment_handle(client, entry.case_id).execute_update(
+                EnrollmentWorkflow.confirm_payment, notice
+            )
     except WorkflowUpdateFailedError as err:
         code = err.cause.type if isinstance(err.cause, ApplicationError) else None
         if code == "already_paid":
@@ -150,6 +157,12 @@ async def _late(
     return PaymentReceived(
         await accept_late_payment(session, gateway, entry=entry, gateway_ref=gateway_ref)
     )
+
+
+def is_installment(key: str) -> bool:
+    """Whether a ledger key is a renewal premium's (``premium:<policy_number>:<n>``), not an
+    enrollment's first premium (``premium:<application_no>``)."""
+    return key.startswith("premium:") and key.count(":") == 2
 
 
 def refund_key(order_id: str) -> str:

@@ -25,9 +25,11 @@ with workflow.unsafe.imports_passed_through():
         CustomerPhoneChange,
         InstallmentCharge,
         PaymentAccountChange,
+        PaymentOrder,
         PolicyPayout,
         PolicyStatusChange,
         Refund,
+        Settlement,
         WorkingDaysAsk,
     )
     from domain.business import SHANGHAI, business_today
@@ -81,6 +83,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.underwriting import SYSTEM, Role
     from workflows.inputs import (
         ClaimPaid,
+        PaymentNotice,
         PolicyCancellation,
         PolicyStart,
         ReceiptSigned,
@@ -377,6 +380,9 @@ class PolicyWorkflow:
             s.debits_tried = len([m for m in debits if m <= now])
             if await self._debit(due):
                 return
+        online = s.payment_account is None and s.status != PolicyStatus.SUSPENDED
+        if online and s.payment_order is None:
+            await self._order(due)
         if s.demand_at is None and now >= payment_demand_at(due.due_at, clocks):
             s.demand_at = now
             grace_end = grace_ends_at(due.due_at, clocks, demand_at=now)
@@ -434,11 +440,60 @@ class PolicyWorkflow:
         await self._paid(due, entry.amount)
         return True
 
+    async def _order(self, due: Installment) -> None:
+        """An online payer: a payment order for the installment (``PO-<number>-<n>``,
+        under its business key), payable until grace ends; the gateway's signed callback
+        confirms it (``confirm_payment``)."""
+        p, s, clocks = self._p, self._state, self._start.clocks
+        order_id = f"PO-{s.policy_number}-{due.n}"
+        pay_by = grace_ends_at(due.due_at, clocks)
+        await p.call(
+            steps.CREATE_PAYMENT_ORDER,
+            PaymentOrder(
+                order_id=order_id,
+                idempotency_key=f"premium:{s.policy_number}:{due.n}",
+                case_id=s.policy_number,
+                amount=due.amount,
+                due_at=pay_by,
+            ),
+        )
+        s.payment_order = order_id
+        p.history(f"payment order {order_id} for installment {due.n}", by=SYSTEM)
+        await p.notify(
+            "premium_payment_requested",
+            key_suffix=str(due.n),
+            to_customer=True,
+            amount=str(due.amount),
+            order_id=order_id,
+        )
+        p.record()
+
+    async def _settle(self, notice: PaymentNotice) -> None:
+        """The order's payment, booked under the installment's key, then the installment
+        is paid."""
+        s = self._state
+        due = self._schedule().first_unpaid
+        assert due is not None  # the validator demands an open order
+        entry = await self._p.call(
+            steps.SETTLE_ONLINE_PAYMENT,
+            Settlement(
+                order_id=notice.order_id,
+                idempotency_key=f"premium:{s.policy_number}:{due.n}",
+                case_id=s.policy_number,
+                amount=notice.amount,
+                gateway_ref=notice.gateway_ref,
+                paid_at=notice.paid_at,
+            ),
+        )
+        s.payment_order = None
+        await self._paid(due, entry.amount)
+
     async def _paid(self, due: Installment, amount: Decimal) -> None:
         """The installment is paid: back in force if it was in grace."""
         p, s = self._p, self._state
         s.payments = [*s.payments, PremiumPayment(n=due.n, paid_at=workflow.now(), amount=amount)]
         s.debits_tried, s.demand_at, s.grace_ends_at = 0, None, None
+        s.payment_order = None
         p.history(f"installment {due.n} collected: {amount}", by=SYSTEM)
         await p.notify(
             "premium_collected",
@@ -457,7 +512,8 @@ class PolicyWorkflow:
         art. 21 gives ten working days)."""
         p, s = self._p, self._state
         now = workflow.now()
-        s.suspended_at, s.grace_ends_at = now, None
+        # An open order lapses: a payment that comes later is booked and refunded.
+        s.suspended_at, s.grace_ends_at, s.payment_order = now, None, None
         deadline = reinstatement_deadline(now, self._start.clocks)
         await self._set_premium_status(
             PolicyStatus.SUSPENDED, note=f"installment {due.n} unpaid at the end of grace"
@@ -1133,6 +1189,24 @@ class PolicyWorkflow:
         actor = change.actor
         if actor.username != self._state.agent and not actor.has(Role.SERVICE):
             raise refuse("not_your_case")
+
+    @workflow.update
+    async def confirm_payment(self, notice: PaymentNotice) -> PolicyState:
+        """The gateway's verified notice that an installment's order was paid."""
+        await self._settle(notice)
+        await self._p.flush()
+        return self._p.copy()
+
+    @confirm_payment.validator
+    def _validate_payment(self, notice: PaymentNotice) -> None:
+        s = self._state
+        if s.payment_order is None or notice.order_id != s.payment_order:
+            raise refuse("payment_not_expected")
+        if not self._p.running() or s.status == PolicyStatus.SUSPENDED:
+            raise refuse("payment_not_expected")  # booked and refunded by the service
+        due = self._schedule().first_unpaid
+        if due is None or notice.amount != due.amount:
+            raise refuse("amount_mismatch")
 
     @workflow.signal
     def claim_paid(self, paid: ClaimPaid) -> None:

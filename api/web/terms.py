@@ -171,6 +171,7 @@ TERMS: dict[str, str] = {
     "premium_reminder": N_("premium reminder"),
     "premium_collected": N_("premium collected"),
     "premium_debit_failed": N_("premium debit failed"),
+    "premium_payment_requested": N_("premium payment requested"),
     "payment_demand": N_("payment demand"),
     "policy_suspended": N_("policy suspended"),
     "servicing_changed": N_("policy details changed"),

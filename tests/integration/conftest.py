@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
@@ -134,3 +137,91 @@ def login(api: httpx.AsyncClient) -> Login:
 
 def customer(id_number: str, name: str = "张三") -> dict[str, Any]:
     return {"name": name, "id_number": id_number, "phone": "13800138000"}
+
+
+# A policy stood where its money moves (policy_on_queue): its premium and account.
+POLICY_PREMIUM = Decimal("180.00")
+POLICY_ACCOUNT = "6222020200112233445"
+
+
+async def policy_on_queue(
+    dev_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    task_queue: str,
+    *,
+    product: str,
+    effective_at: datetime,
+    auto_debit: bool = True,
+) -> tuple[str, WorkflowHandle[Any, Any]]:
+    """A policy process on `task_queue` that took effect at `effective_at` (in the past,
+    to stand where its premiums are due), with its customer and its row as the enrollment
+    leaves them: an auto-debit account encrypted on it, or none for an online payer."""
+    from core.crypto import FieldCipher
+    from db.repositories.customers import upsert_customer
+    from db.repositories.policies import insert_policy
+    from domain.activities import PolicyIssue
+    from domain.enrollment import MaskedCustomer
+    from domain.policies import Sealed, add_years
+    from domain.products import get_product
+    from tests.support import CUSTOMER_ID_NUMBER
+    from workflows.inputs import PolicyStart
+    from workflows.policy import PolicyWorkflow
+    from workflows.policy import workflow_id_for as policy_workflow_id_for
+
+    number = "P" + uuid.uuid4().hex[:12].upper()
+    cipher = FieldCipher(TEST_KEYRING)
+    account = (
+        Sealed(enc=cipher.encrypt(POLICY_ACCOUNT), masked="***************3445")
+        if auto_debit
+        else None
+    )
+    expires_at = add_years(effective_at, get_product(product).term_years)
+    async with sessions() as s, s.begin():
+        customer = await upsert_customer(
+            s,
+            id_hash=f"hash-{number}",
+            id_number_enc=cipher.encrypt(CUSTOMER_ID_NUMBER),
+            id_masked="1101**********0012",
+            name="赵六",
+            phone_enc=cipher.encrypt("13800138000"),
+            phone_masked="138****8000",
+            email=None,
+            birth_date=date(1990, 5, 17),
+        )
+        await insert_policy(
+            s,
+            issue=PolicyIssue(
+                policy_number=number,
+                application_no="E" + number[1:],
+                customer_id=customer.id,
+                agent="alice",
+                product_code=product,
+                sum_insured=Decimal("200000.00"),
+                premium=POLICY_PREMIUM,
+                effective_at=effective_at,
+                expires_at=expires_at,
+                payment_account=account,
+            ),
+        )
+    handle = await dev_env.client.start_workflow(
+        PolicyWorkflow.run,
+        PolicyStart(
+            policy_number=number,
+            application_no="E" + number[1:],
+            agent="alice",
+            customer_id=customer.id,
+            holder=MaskedCustomer(name="赵*", id_number="1101**********0012", phone="138****8000"),
+            holder_birth_date=date(1990, 5, 17),
+            product_code=product,
+            sum_insured=Decimal("200000.00"),
+            premium=POLICY_PREMIUM,
+            issued_at=effective_at,
+            effective_at=effective_at,
+            expires_at=expires_at,
+            payment_account=account.masked if account else None,
+        ),
+        id=policy_workflow_id_for(number),
+        task_queue=task_queue,
+        search_attributes=sa.at_start("policy", "alice", "cooling_off", "issued"),
+    )
+    return number, handle

@@ -29,7 +29,7 @@ from domain.enrollment import CustomerDetails, PaymentMethod, Quote, Status
 from domain.identity import make_id_number
 from domain.policies import PolicyStage, PolicyStatus
 from gateways.payment import GatewayMode, PaymentGateway
-from tests.integration.conftest import Login
+from tests.integration.conftest import POLICY_PREMIUM, Login, policy_on_queue
 from tests.integration.test_enrollment_api import enroll, wait_for
 from tests.support import CUSTOMER_ID_NUMBER, keyring_spec
 from workflows import search_attributes as sa
@@ -349,82 +349,6 @@ async def test_cancelling_after_the_premium_was_charged_refunds_it_exactly_once(
     assert policy is not None and policy.status == "cancelled"
 
 
-async def _policy_on_worker(
-    dev_env: WorkflowEnvironment,
-    sessions: async_sessionmaker[AsyncSession],
-    worker: WorkerProcess,
-    *,
-    product: str,
-    effective_at: datetime,
-) -> tuple[str, WorkflowHandle[Any, Any]]:
-    """A policy process on `worker`'s queue that took effect at `effective_at` (in the
-    past, to stand where its premiums are due), with its customer and its row holding the
-    auto-debit account encrypted, as the enrollment leaves them."""
-    from core.crypto import FieldCipher
-    from db.repositories.customers import upsert_customer
-    from db.repositories.policies import insert_policy
-    from domain.activities import PolicyIssue
-    from domain.enrollment import MaskedCustomer
-    from domain.policies import Sealed, add_years
-    from domain.products import get_product
-    from tests.support import TEST_KEYRING
-    from workflows.inputs import PolicyStart
-
-    number = "P" + uuid.uuid4().hex[:12].upper()
-    cipher = FieldCipher(TEST_KEYRING)
-    account = Sealed(enc=cipher.encrypt(ACCOUNT), masked="***************3445")
-    expires_at = add_years(effective_at, get_product(product).term_years)
-    async with sessions() as s, s.begin():
-        customer = await upsert_customer(
-            s,
-            id_hash=f"hash-{number}",
-            id_number_enc=cipher.encrypt(CUSTOMER_ID_NUMBER),
-            id_masked="1101**********0012",
-            name="赵六",
-            phone_enc=cipher.encrypt(PHONE),
-            phone_masked="138****8000",
-            email=None,
-            birth_date=date(1990, 5, 17),
-        )
-        await insert_policy(
-            s,
-            issue=PolicyIssue(
-                policy_number=number,
-                application_no="E" + number[1:],
-                customer_id=customer.id,
-                agent="alice",
-                product_code=product,
-                sum_insured=Decimal("200000.00"),
-                premium=PREMIUM,
-                effective_at=effective_at,
-                expires_at=expires_at,
-                payment_account=account,
-            ),
-        )
-    handle = await dev_env.client.start_workflow(
-        PolicyWorkflow.run,
-        PolicyStart(
-            policy_number=number,
-            application_no="E" + number[1:],
-            agent="alice",
-            customer_id=customer.id,
-            holder=MaskedCustomer(name="赵*", id_number="1101**********0012", phone="138****8000"),
-            holder_birth_date=date(1990, 5, 17),
-            product_code=product,
-            sum_insured=Decimal("200000.00"),
-            premium=PREMIUM,
-            issued_at=effective_at,
-            effective_at=effective_at,
-            expires_at=expires_at,
-            payment_account=account.masked,
-        ),
-        id=policy_workflow_id_for(number),
-        task_queue=worker.env["INSUREFLOW_TASK_QUEUE"],
-        search_attributes=sa.at_start("policy", "alice", "cooling_off", "issued"),
-    )
-    return number, handle
-
-
 async def _one_booking(
     sessions: async_sessionmaker[AsyncSession], key: str
 ) -> list[tuple[Decimal, str, str]]:
@@ -466,7 +390,7 @@ async def _kill_once_the_bank_has(
     worker.start()
 
 
-PREMIUM = Decimal("180.00")
+PREMIUM = POLICY_PREMIUM
 
 
 async def test_worker_killed_during_an_installment_debit_leaves_one_ledger_row(
@@ -481,8 +405,12 @@ async def test_worker_killed_during_an_installment_debit_leaves_one_ledger_row(
     worker.start()
     # A year old but for a few seconds: installment 2 falls due now.
     effective_at = add_years(datetime.now(SHANGHAI), -1) + timedelta(seconds=6)
-    number, policy = await _policy_on_worker(
-        dev_env, sessions, worker, product="TERM_LIFE_20", effective_at=effective_at
+    number, policy = await policy_on_queue(
+        dev_env,
+        sessions,
+        worker.env["INSUREFLOW_TASK_QUEUE"],
+        product="TERM_LIFE_20",
+        effective_at=effective_at,
     )
     key = f"premium:{number}:2"
     await _kill_once_the_bank_has(sessions, worker, control, key)
@@ -507,10 +435,10 @@ async def test_worker_killed_during_a_surrender_payout_leaves_one_ledger_row(
     PaymentGateway.write_control(control, GatewayMode.NORMAL, latency=0.01)
     worker.start()
     # A one-year policy (no cooling-off) in its first month.
-    number, policy = await _policy_on_worker(
+    number, policy = await policy_on_queue(
         dev_env,
         sessions,
-        worker,
+        worker.env["INSUREFLOW_TASK_QUEUE"],
         product="ACCIDENT_1Y",
         effective_at=datetime.now(SHANGHAI) - timedelta(days=30),
     )
@@ -549,8 +477,12 @@ async def test_worker_killed_during_a_reinstatement_debit_leaves_one_ledger_row(
     PaymentGateway.write_control(control, GatewayMode.DECLINE, latency=0.01)
     worker.start()
     effective_at = add_years(datetime.now(SHANGHAI) - timedelta(days=70), -1)
-    number, policy = await _policy_on_worker(
-        dev_env, sessions, worker, product="TERM_LIFE_20", effective_at=effective_at
+    number, policy = await policy_on_queue(
+        dev_env,
+        sessions,
+        worker.env["INSUREFLOW_TASK_QUEUE"],
+        product="TERM_LIFE_20",
+        effective_at=effective_at,
     )
 
     async def suspended() -> bool:

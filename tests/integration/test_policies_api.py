@@ -5,8 +5,9 @@ cooling-off cancellation with its refund, and an ended policy refusing more requ
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +25,7 @@ from db.models import Customer, PaymentLedger, Policy, Task
 from domain.policies import CHECKLIST_ITEMS
 from tests.integration.conftest import Login
 from tests.integration.test_claims_api import SHANGHAI, effective_policy
+from workflows.policy import PolicyWorkflow
 
 pytestmark = pytest.mark.devserver
 
@@ -289,3 +291,56 @@ async def test_a_surrender_pays_the_cash_value_once_to_the_account_named(
         f"/v1/policies/{number}/surrender", json={"reason": "again"}, headers=alice
     )
     assert (again.status_code, again.json()["code"]) == (409, "already_surrendered")
+
+
+async def test_an_online_payers_renewal_premium_is_paid_by_the_signed_callback(
+    api: httpx.AsyncClient,
+    dev_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    integration_settings: Settings,
+) -> None:
+    from domain.policies import add_years
+    from gateways.payment import sign_callback
+    from tests.integration.conftest import POLICY_PREMIUM, policy_on_queue
+
+    # A year old but for a few seconds, without an account: installment 2's order opens.
+    effective_at = add_years(datetime.now(SHANGHAI), -1) + timedelta(seconds=2)
+    number, policy = await policy_on_queue(
+        dev_env,
+        sessions,
+        integration_settings.task_queue,
+        product="TERM_LIFE_20",
+        effective_at=effective_at,
+        auto_debit=False,
+    )
+    order_id = f"PO-{number}-2"
+
+    async def ordered() -> bool:
+        return (await policy.query(PolicyWorkflow.state)).payment_order == order_id
+
+    deadline = time.monotonic() + 30
+    while not await ordered():
+        assert time.monotonic() < deadline, "no payment order for installment 2"
+        await asyncio.sleep(0.1)
+    raw = json.dumps(
+        {
+            "order_id": order_id,
+            "amount": str(POLICY_PREMIUM),
+            "paid_at": datetime.now(SHANGHAI).isoformat(),
+            "gateway_ref": "GW-RENEWAL-1",
+        }
+    ).encode()
+    signature = sign_callback(integration_settings.payment_gateway_secret, raw)
+    url = f"/v1/payments/{order_id}/callback"
+    ok = await api.post(url, content=raw, headers={"X-Signature": signature})
+    assert ok.status_code == 200 and ok.json()["result"] == "accepted", ok.text
+    state = await policy.query(PolicyWorkflow.state)
+    assert [p.n for p in state.payments] == [1, 2] and state.payment_order is None
+    async with sessions() as s:
+        rows = list(
+            await s.scalars(
+                select(PaymentLedger).where(PaymentLedger.idempotency_key == f"premium:{number}:2")
+            )
+        )
+    assert [(r.amount, r.status) for r in rows] == [(POLICY_PREMIUM, "succeeded")]
+    await policy.terminate("test finished")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -17,7 +18,14 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from domain.activities import InstallmentCharge, LedgerEntry, PolicyPayout, Refund
+from domain.activities import (
+    InstallmentCharge,
+    LedgerEntry,
+    PaymentOrder,
+    PolicyPayout,
+    Refund,
+    Settlement,
+)
 from domain.business import SHANGHAI, business_today
 from domain.enrollment import MaskedCustomer
 from domain.policies import (
@@ -35,6 +43,7 @@ from tests.support import act, record_changes_mock, working_days_mock
 from workflows import search_attributes as sa
 from workflows.inputs import (
     ClaimPaid,
+    PaymentNotice,
     PolicyCancellation,
     PolicyStart,
     ReceiptSigned,
@@ -109,12 +118,36 @@ class World:
                 status="succeeded",
             )
 
+        @activity.defn(name=act.CREATE_PAYMENT_ORDER)
+        async def create_payment_order(arg: PaymentOrder) -> LedgerEntry:
+            world.calls.append((act.CREATE_PAYMENT_ORDER, arg))
+            return LedgerEntry(
+                ledger_id="O1",
+                idempotency_key=arg.idempotency_key,
+                amount=arg.amount,
+                status="pending",
+                order_id=arg.order_id,
+            )
+
+        @activity.defn(name=act.SETTLE_ONLINE_PAYMENT)
+        async def settle_online_payment(arg: Settlement) -> LedgerEntry:
+            world.calls.append((act.SETTLE_ONLINE_PAYMENT, arg))
+            return LedgerEntry(
+                ledger_id="O1",
+                idempotency_key=arg.idempotency_key,
+                amount=arg.amount,
+                status="succeeded",
+                order_id=arg.order_id,
+            )
+
         return [
             record_changes_mock(world.calls),
             working_days_mock(world.calls),
             refund_premium,
             charge_installment,
             pay_policy_value,
+            create_payment_order,
+            settle_online_payment,
         ]
 
     def keys(self) -> list[str]:
@@ -530,6 +563,34 @@ async def test_a_premium_paid_on_a_retry_ends_grace(harness: Harness) -> None:
     assert statuses == ["effective", "grace", "effective"]
 
 
+async def test_an_online_payer_gets_an_order_and_its_callback_pays_the_installment(
+    harness: Harness,
+) -> None:
+    handle = await harness.start()  # no auto-debit account: an online payer
+    state = await first_anniversary(harness, handle, timedelta(hours=1))
+    order_id = f"PO-{number(handle)}-2"
+    assert state.payment_order == order_id
+    (order,) = harness.world.named(act.CREATE_PAYMENT_ORDER)
+    assert order.idempotency_key == f"premium:{number(handle)}:2" and order.amount == PREMIUM
+    assert harness.world.customer_notices("premium_payment_requested")
+    current = latest(harness, handle)
+    notice = PaymentNotice(
+        order_id=order_id, amount=PREMIUM, paid_at=datetime.now(SHANGHAI), gateway_ref="G1"
+    )
+    wrong = notice.model_copy(update={"amount": Decimal("1.00")})
+    assert await refused(current.execute_update(PolicyWorkflow.confirm_payment, wrong)) == (
+        "amount_mismatch"
+    )
+    after = await current.execute_update(PolicyWorkflow.confirm_payment, notice)
+    assert [p.n for p in after.payments] == [1, 2] and after.payment_order is None
+    assert await refused(current.execute_update(PolicyWorkflow.confirm_payment, notice)) == (
+        "payment_not_expected"
+    )
+    (settled,) = harness.world.named(act.SETTLE_ONLINE_PAYMENT)
+    assert settled.idempotency_key == f"premium:{number(handle)}:2"
+    assert harness.world.keys() == []  # nothing debited
+
+
 async def test_no_reminders_for_a_customer_who_turned_them_off(harness: Harness) -> None:
     handle = await harness.start(payment_account=ACCOUNT)
     await handle.execute_update(
@@ -776,10 +837,20 @@ NEW_PHONE = Sealed(enc="test-1:c2VhbGVkLXBob25l", masked="139****0000")
 NEW_ACCOUNT = Sealed(enc="test-1:c2VhbGVkLWFjY291bnQ", masked="************4321")
 
 
+async def opened(harness: Harness) -> None:
+    """Wait, with a deadline, until the policy's opening (its cooling-off notice and
+    return visit task) is written, so a later batch is the Update's own."""
+    deadline = asyncio.get_running_loop().time() + 10
+    while not harness.world.named(act.OPEN_TASK):
+        assert asyncio.get_running_loop().time() < deadline, "the policy never opened"
+        await asyncio.sleep(0.05)
+
+
 async def test_a_phone_and_account_change_is_applied_in_the_same_write_as_the_state(
     harness: Harness,
 ) -> None:
     handle = await harness.start()
+    await opened(harness)
     after = await handle.execute_update(
         PolicyWorkflow.change_servicing,
         ServicingChange(phone=NEW_PHONE, payment_account=NEW_ACCOUNT, actor=CORA),
