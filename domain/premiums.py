@@ -379,6 +379,50 @@ def reinstated_from(paid_at: datetime) -> datetime:
     return datetime.combine(business_today(paid_at), time(0), SHANGHAI)
 
 
+class Suspension(BaseModel):
+    """A time the policy was suspended (效力中止): from ``since`` until it was back in force
+    (``until``, the start of its reinstatement day), or with no end: still suspended, or
+    ended so (terminated)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    since: datetime
+    until: datetime | None = None
+
+
+def suspensions(state: PolicyState) -> list[Suspension]:
+    """The policy's suspensions, oldest first. The current one starts at the state's
+    ``suspended_at``. A reinstatement clears that field, so an earlier one is read from the
+    policy's history, where each status change is a line: from the line that suspended it
+    to the line that put it in force again, which it is from the start of that day
+    (``reinstated_from``: the day the arrears were paid)."""
+    found: list[Suspension] = []
+    since: datetime | None = None
+    for entry in state.history:
+        if entry.status == PolicyStatus.SUSPENDED:
+            since = since or entry.at
+        elif since is not None:
+            back = reinstated_from(entry.at) if entry.status in IN_FORCE_STATUSES else None
+            found.append(Suspension(since=since, until=back))
+            since = None
+    if state.status == PolicyStatus.SUSPENDED:
+        since = state.suspended_at or since
+    if since is not None:
+        found.append(Suspension(since=since))
+    return found
+
+
+def suspended_on(periods: Sequence[Suspension], day: date) -> bool:
+    """Whether the policy was suspended on ``day``, so that an incident that day is not
+    covered (Insurance Law art. 36), even after a reinstatement: from the day it was
+    suspended (grace ended at the midnight before), up to the day before the arrears were
+    paid (``reinstated_from``)."""
+    return any(
+        business_today(s.since) <= day and (s.until is None or day < business_today(s.until))
+        for s in periods
+    )
+
+
 # --- cash value, surrender -----------------------------------------------------------------
 
 
@@ -474,6 +518,24 @@ def arrears_reduction(schedule: PremiumSchedule, incident_at: datetime) -> Reduc
         amount=amount,
         detail=f"unpaid premium due by {business_today(incident_at).isoformat()}",
     )
+
+
+def claim_arrears(state: PolicyState, *, incident_date: date) -> Reduction | None:
+    """The ``arrears`` reduction of a claim for an incident on ``incident_date``: the
+    installments due on or before that day that the state's payments have not paid yet
+    (``arrears_reduction``), so a premium paid before the claim is assessed is not taken
+    twice; None when nothing is owed. The schedule is read without the policy's ending: an
+    ended policy collects nothing more (art. 38), but a benefit is still paid less what was
+    owed at the incident (art. 36)."""
+    incident_at = datetime.combine(incident_date, time(0), SHANGHAI)
+    schedule = premium_schedule(
+        get_product(state.product_code),
+        effective_at=state.effective_at,
+        premium=state.premium,
+        payments=state.payments,
+        on=incident_at,
+    )
+    return arrears_reduction(schedule, incident_at)
 
 
 # --- one-year renewal ----------------------------------------------------------------------

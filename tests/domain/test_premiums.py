@@ -17,15 +17,17 @@ from domain.activities import WorkingDaysAsk
 from domain.business import SHANGHAI
 from domain.clocks import ProcessClocks
 from domain.enrollment import MaskedCustomer
-from domain.policies import PolicyStage, PolicyState, PolicyStatus
+from domain.policies import PolicyHistoryEntry, PolicyStage, PolicyState, PolicyStatus
 from domain.premiums import (
     InstallmentStatus,
     PremiumPayment,
     PremiumSchedule,
     RenewalOffer,
+    Suspension,
     arrears_on,
     arrears_reduction,
     cash_value,
+    claim_arrears,
     completed_policy_years,
     debit_retries_at,
     grace_ends_at,
@@ -47,7 +49,9 @@ from domain.premiums import (
     status_from_premiums,
     surrender_payment_due_at,
     surrender_refusal,
+    suspended_on,
     suspension_notice_due,
+    suspensions,
 )
 from domain.products import QuoteRefused, annual_premium
 from domain.refusals import REFUSALS
@@ -665,3 +669,94 @@ def test_every_refusal_these_rules_answer_is_registered_as_a_conflict() -> None:
         "policy_closed",
     ):
         assert REFUSALS[code].status == 409, code
+
+
+# --- a claim and the policy's premiums: suspended days, arrears ---------------------------
+
+# The running example's second installment missed: in grace from 5 December 2027, the payment
+# demand on 11 December (day 7), so grace ends after 10 January (30 days after the demand,
+# before the 60 after the due date): suspended at midnight starting 11 January 2028
+# (SUSPENDED_AT). Reinstated on 15 June 2028 at 15:30, in force again from that day's start.
+REINSTATED_AT = at(2028, 6, 15, 15, 30)
+STATUS_LINES = [
+    (EFFECTIVE, PolicyStatus.EFFECTIVE),
+    (at(2027, 12, 5), PolicyStatus.GRACE),
+    (at(2027, 12, 11, 9), PolicyStatus.GRACE),  # the payment demand
+    (SUSPENDED_AT, PolicyStatus.SUSPENDED),
+    (at(2028, 3, 1, 10), PolicyStatus.SUSPENDED),  # the reinstatement applied for
+    (REINSTATED_AT, PolicyStatus.EFFECTIVE),
+]
+
+
+def after(lines: int, *installments: int, **recorded: object) -> PolicyState:
+    """The running example's policy after its first ``lines`` status lines (``policy``)."""
+    history = [
+        PolicyHistoryEntry(stage=PolicyStage.IN_FORCE, status=status, at=moment, by="system")
+        for moment, status in STATUS_LINES[:lines]
+    ]
+    return policy(history[-1].status, *(installments or (1,)), history=history, **recorded)
+
+
+def test_an_incident_while_suspended_is_not_covered_but_one_in_grace_before_it_is() -> None:
+    periods = suspensions(after(5, suspended_at=SUSPENDED_AT))
+
+    assert grace_ends_at(DUE_2, CLOCKS, demand_at=STATUS_LINES[2][0]) == SUSPENDED_AT
+    assert periods == [Suspension(since=SUSPENDED_AT)]
+    assert not suspended_on(periods, date(2028, 1, 10))  # the last day of grace
+    assert suspended_on(periods, date(2028, 1, 11))  # the day of suspension
+    assert suspended_on(periods, date(2029, 6, 1))
+
+
+def test_after_a_reinstatement_the_suspension_stays_uncovered_and_cover_resumes_that_day() -> None:
+    # A reinstatement clears suspended_at; the history still dates the suspension.
+    arrears_paid = PremiumPayment(n=2, paid_at=REINSTATED_AT, amount=PREMIUM)
+    reinstated = after(6, payments=[*paid(1), arrears_paid])
+
+    periods = suspensions(reinstated)
+
+    assert periods == [Suspension(since=SUSPENDED_AT, until=at(2028, 6, 15))]
+    assert not suspended_on(periods, date(2028, 1, 10))
+    assert suspended_on(periods, date(2028, 1, 11))
+    assert suspended_on(periods, date(2028, 6, 14))  # the day before the arrears were paid
+    assert not suspended_on(periods, date(2028, 6, 15))  # in force from the payment day
+
+
+def test_a_policy_never_suspended_has_no_suspension() -> None:
+    assert suspensions(after(3)) == []
+    assert not suspended_on([], date(2028, 1, 11))
+
+
+def test_a_suspension_that_ended_in_termination_has_no_end() -> None:
+    ended = after(5).model_copy(deep=True)
+    ended.history.append(
+        PolicyHistoryEntry(
+            stage=PolicyStage.ENDED,
+            status=PolicyStatus.TERMINATED,
+            at=at(2030, 1, 12),
+            by="system",
+        )
+    )
+    ended.status = PolicyStatus.TERMINATED
+
+    assert suspensions(ended) == [Suspension(since=SUSPENDED_AT)]
+
+
+def test_a_claim_is_paid_less_the_premium_owed_at_its_incident_from_the_policys_state() -> None:
+    in_grace = policy(PolicyStatus.GRACE, 1)
+    reduction = claim_arrears(in_grace, incident_date=date(2027, 12, 20))
+
+    assert reduction is not None
+    assert (reduction.reason, reduction.amount) == ("arrears", PREMIUM)
+    assert reduction.detail == "unpaid premium due by 2027-12-20"
+    assert claim_arrears(in_grace, incident_date=date(2027, 12, 3)) is None  # before it was due
+    # Installment 2 paid before the claim: nothing is taken twice.
+    paid_since = policy(PolicyStatus.EFFECTIVE, 1, 2)
+    assert claim_arrears(paid_since, incident_date=date(2027, 12, 20)) is None
+
+
+def test_a_later_ending_does_not_waive_the_arrears_a_claim_is_paid_less() -> None:
+    ended = policy(PolicyStatus.EXPIRED, 1, ended_at=at(2028, 1, 2))
+
+    reduction = claim_arrears(ended, incident_date=date(2027, 12, 20))
+
+    assert reduction is not None and reduction.amount == PREMIUM
