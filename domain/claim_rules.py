@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.claims import Assessment, Reduction
 from domain.clocks import ClaimLimits
+from domain.premiums import Suspension, suspended_on
 from domain.products import CENT, IncidentType
 from domain.underwriting import Actor, decision_refusal
 
@@ -129,11 +130,14 @@ def assess(
     sum_insured: Decimal,
     paid_to_date: Decimal,
     flags: Sequence[str] = (),
+    arrears: Reduction | None = None,
 ) -> Assessment:
     """The amount the rules approve for a claim, with every reduction from the claimed amount.
 
     In order: the deductible, the co-payment (the share the policy does not reimburse),
-    the per-claim cap, then what is left of the sum insured after earlier payouts. Each
+    the per-claim cap, what is left of the sum insured after earlier payouts, then the
+    premium ``arrears`` of an incident in grace (domain.premiums.claim_arrears: the benefit
+    is paid less them, Insurance Law art. 36; at most what is left to pay). Each
     amount is rounded half-up to the cent before the next step, and each reduction is the
     exact difference between two rounded steps, so the reductions always add up to
     ``amount_claimed - approved_amount``. ``remaining_sum_insured`` is what was left before
@@ -178,6 +182,13 @@ def assess(
         "remaining_sum_insured",
         f"only {remaining} of the sum insured remains after earlier payouts",
     )
+    if arrears is not None:
+        amount = step(
+            amount,
+            max(amount - arrears.amount, Decimal("0.00")),
+            arrears.reason,
+            arrears.detail,
+        )
     return Assessment(
         amount_claimed=claimed,
         approved_amount=amount,
@@ -292,8 +303,9 @@ def claim_decision_refusal(
 # "issued": in force from its effective date, which the date check below decides (the policy
 # process marks its row effective a moment after that date arrives).
 # In grace the policy is in force (Insurance Law art. 36; the claim is paid less the
-# arrears); suspended (效力中止), it covers nothing, and is refused.
-_CLAIMABLE_POLICY_STATUSES = frozenset({"issued", "effective", "grace", "expired"})
+# arrears). Suspended (效力中止), it covers nothing from the day it was suspended, but an
+# incident before that day was covered: the suspension's dates decide (``suspensions``).
+_CLAIMABLE_POLICY_STATUSES = frozenset({"issued", "effective", "grace", "suspended", "expired"})
 
 
 def intake_refusal(
@@ -307,6 +319,7 @@ def intake_refusal(
     today: date,
     amount_claimed: Decimal,
     limitation_years: int,
+    suspensions: Sequence[Suspension] = (),
 ) -> tuple[str, str] | None:
     """The first reason a claim cannot be reported, as ``(code, message)``, or None.
 
@@ -314,9 +327,11 @@ def intake_refusal(
     (earlier than ``limitation_years`` before ``today``: the product's limitation period,
     Insurance Law art. 26; exactly that many years ago is still in time),
     ``unknown_incident_type``, ``incident_not_covered``, ``policy_not_effective`` (the
-    policy is neither effective nor expired, or the incident is outside
-    ``[effective_on, expires_on)``). Messages never echo the claimant's input or personal
-    data, since they end up in API answers and logs.
+    policy has ended otherwise than by expiry, the incident is outside
+    ``[effective_on, expires_on)``, or the policy was suspended that day: ``suspensions``,
+    domain.premiums, read from the policy's state; a policy whose status is suspended with
+    no suspension to date it by is refused whatever the day). Messages never echo the
+    claimant's input or personal data, since they end up in API answers and logs.
     """
     if not amount_claimed.is_finite() or amount_claimed <= 0:
         return "invalid_amount", "amount_claimed must be a positive amount"
@@ -338,6 +353,10 @@ def intake_refusal(
         return "policy_not_effective", f"a policy that is {policy_status} cannot be claimed on"
     if not effective_on <= incident_date < expires_on:
         return "policy_not_effective", "the policy was not in force on the incident date"
+    if suspended_on(suspensions, incident_date) or (
+        policy_status == "suspended" and not suspensions
+    ):
+        return "policy_not_effective", "the policy was suspended on the incident date"
     return None
 
 

@@ -31,6 +31,8 @@ from domain.claims import (
     ClaimState,
     ClaimStatus,
 )
+from domain.policies import PolicyState
+from domain.premiums import suspensions
 from domain.products import IncidentType, get_product
 from domain.texts import N_
 from domain.underwriting import Actor
@@ -82,9 +84,10 @@ async def report_claim(
     client: Client, session: AsyncSession, user: Actor, settings: Settings, report: ClaimReport
 ) -> ReportedClaim:
     """First notice of loss. Checked before anything starts: the payee account, the policy
-    (the caller's customer's), effective on the incident date, the incident covered by the
-    product, the date not in the future, the amount positive, and not the same claim again
-    (same policy, incident date and type, still open or paid: 409 `duplicate_claim`)."""
+    (the caller's customer's), in force on the incident date (not suspended that day), the
+    incident covered by the product, the date not in the future, the amount positive, and
+    not the same claim again (same policy, incident date and type, still open or paid: 409
+    `duplicate_claim`)."""
     _check_account(report.payee_account)
     policy = await policies.get_policy(session, policy_number=report.policy_number)
     if policy is None or (not sees_all(user) and policy.agent != user.username):
@@ -94,6 +97,8 @@ async def report_claim(
     require_own_case(policy.agent, user)
     product = get_product(policy.product_code)
     effective_on = business_today(policy.effective_at)
+    # The policy's real state as its process last recorded it: when it was suspended.
+    state = PolicyState.model_validate(policy.state) if policy.state is not None else None
     refused = intake_refusal(
         policy_status=policy.status,
         effective_on=effective_on,
@@ -104,6 +109,7 @@ async def report_claim(
         today=business_today(datetime.now(UTC)),
         amount_claimed=report.amount_claimed,
         limitation_years=product.claim_limitation_years,
+        suspensions=suspensions(state) if state is not None else (),
     )
     if refused is not None:
         code, message = refused

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from domain.business import SHANGHAI
 from domain.claim_rules import (
     COVERAGE,
     DOCUMENT_KINDS,
@@ -22,8 +23,9 @@ from domain.claim_rules import (
     reminder_times,
     years_before,
 )
-from domain.claims import Assessment
+from domain.claims import Assessment, Reduction
 from domain.clocks import ClaimLimits
+from domain.premiums import Suspension
 from domain.products import CATALOGUE, IncidentType
 from domain.underwriting import Actor, Role
 
@@ -220,6 +222,41 @@ def test_assessment_carries_the_claim_flags() -> None:
     )
 
     assert result.flags == ["early_claim"]
+
+
+ARREARS = Reduction(
+    reason="arrears", amount=D("1500.00"), detail="unpaid premium due by 2027-12-20"
+)
+
+
+def test_a_claim_in_grace_is_paid_less_the_arrears_after_every_other_reduction() -> None:
+    # A death in grace with installment 2 (1,500.00) unpaid: the benefit less the arrears.
+    result = assess(
+        incident_type=IncidentType.DEATH,
+        amount_claimed=D("200000"),
+        sum_insured=D("200000"),
+        paid_to_date=D("0"),
+        arrears=ARREARS,
+    )
+
+    assert result.approved_amount == D("198500.00")
+    assert _reasons(result) == [("arrears", D("1500.00"))]
+    assert result.reductions[0].detail == "unpaid premium due by 2027-12-20"
+
+
+def test_the_arrears_take_at_most_what_is_left_to_pay() -> None:
+    # 1,200 claimed for a hospital stay: 1,000 deductible, 90 % of 200 is 180.00 left.
+    result = assess(
+        incident_type=IncidentType.HOSPITALISATION,
+        amount_claimed=D("1200"),
+        sum_insured=D("100000"),
+        paid_to_date=D("0"),
+        arrears=ARREARS,
+    )
+
+    assert result.approved_amount == D("0.00")
+    assert _reasons(result)[-1] == ("arrears", D("180.00"))
+    assert sum(r.amount for r in result.reductions) == result.amount_claimed
 
 
 def test_reduction_details_name_no_personal_data_and_are_not_empty() -> None:
@@ -552,9 +589,55 @@ def test_policy_never_in_force_cannot_be_claimed_on(status: str) -> None:
     assert _code(policy_status=status) == "policy_not_effective"
 
 
-def test_a_policy_in_grace_is_in_force_and_a_suspended_one_covers_nothing() -> None:
+def test_a_policy_in_grace_is_in_force_and_a_suspended_one_without_its_date_is_refused() -> None:
     assert _code(policy_status="grace") is None
+    # No recorded state to say since when: nothing is covered.
     assert _code(policy_status="suspended") == "policy_not_effective"
+
+
+# Suspended at midnight starting 11 March 2025 (grace ended after 10 March); reinstated on
+# 20 May 2025 at 15:30, so in force again from that day's start.
+SUSPENDED = Suspension(since=datetime(2025, 3, 11, tzinfo=SHANGHAI))
+REINSTATED = Suspension(
+    since=datetime(2025, 3, 11, tzinfo=SHANGHAI), until=datetime(2025, 5, 20, tzinfo=SHANGHAI)
+)
+
+
+@pytest.mark.parametrize(
+    ("incident", "code"),
+    [
+        (date(2025, 3, 10), None),
+        (date(2025, 3, 11), "policy_not_effective"),
+        (date(2025, 5, 31), "policy_not_effective"),
+    ],
+)
+def test_a_suspended_policy_covers_an_incident_before_its_suspension_not_after(
+    incident: date, code: str | None
+) -> None:
+    assert _code(policy_status="suspended", suspensions=[SUSPENDED], incident_date=incident) == code
+
+
+@pytest.mark.parametrize(
+    ("incident", "code"),
+    [
+        (date(2025, 3, 10), None),
+        (date(2025, 3, 11), "policy_not_effective"),
+        (date(2025, 5, 19), "policy_not_effective"),
+        (date(2025, 5, 20), None),
+    ],
+)
+def test_a_reinstated_policy_still_covers_nothing_that_happened_while_suspended(
+    incident: date, code: str | None
+) -> None:
+    assert (
+        _code(policy_status="effective", suspensions=[REINSTATED], incident_date=incident) == code
+    )
+
+
+def test_the_suspension_refusal_says_why() -> None:
+    refusal = _intake(suspensions=[SUSPENDED], incident_date=date(2025, 3, 11))
+
+    assert refusal == ("policy_not_effective", "the policy was suspended on the incident date")
 
 
 def test_expired_policy_still_pays_for_an_incident_during_its_term() -> None:
