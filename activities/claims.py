@@ -1,4 +1,5 @@
-"""Claim activities: the claim read model, the policy position for assessment, and payouts.
+"""Claim activities: the claim read model, the policy position for assessment (with the
+premium arrears at the incident), and payouts.
 
 A payout is recorded in the ledger and counted against the policy's sum insured in one
 transaction, once per idempotency key (``payout:<claim_no>``), so the policy's paid-to-date
@@ -15,6 +16,8 @@ from activities.payment import ledger_entry
 from db.repositories import ledger, policies
 from domain import steps
 from domain.activities import LedgerEntry, PayoutRequest, PolicyPosition, PolicyRef
+from domain.policies import PolicyState
+from domain.premiums import claim_arrears
 from gateways.payment import PaymentGateway
 
 
@@ -31,6 +34,12 @@ class ClaimActivities:
             policy = await policies.get_policy(session, policy_number=ref.policy_number)
         if policy is None:
             raise ApplicationError(f"no policy {ref.policy_number}", type="invalid_input")
+        # The premiums as the policy's process last recorded them (none before its first
+        # record: nothing is owed yet).
+        arrears = None
+        if policy.state is not None:
+            state = PolicyState.model_validate(policy.state)
+            arrears = claim_arrears(state, incident_date=ref.incident_date)
         return PolicyPosition(
             policy_number=policy.policy_number,
             status=policy.status,
@@ -38,6 +47,7 @@ class ClaimActivities:
             paid_to_date=policy.paid_to_date,
             effective_at=policy.effective_at,
             expires_at=policy.expires_at,
+            arrears=arrears,
         )
 
     @activity.defn(name=steps.PAY_CLAIM.name)

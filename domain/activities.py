@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from domain.claims import ClaimState
+from domain.claims import ClaimState, Reduction
 from domain.enrollment import CustomerDetails, EnrollmentState, Quote
 from domain.policies import PolicyState, Sealed
 from domain.tasks import TaskKind
@@ -182,11 +182,17 @@ class WorkingDay(BaseModel):
 
 
 class PolicyRef(BaseModel):
+    """The policy a claim is assessed on, and the claim's incident day (its arrears are
+    counted up to that day)."""
+
     policy_number: str
+    incident_date: date
 
 
 class PolicyPosition(BaseModel):
-    """What a claim assessment needs to know about its policy, read at assessment time."""
+    """What a claim assessment needs to know about its policy, read at assessment time:
+    ``arrears``, the premium owed at the incident that the benefit is paid less
+    (domain.premiums.claim_arrears), None when nothing was owed."""
 
     policy_number: str
     status: str
@@ -194,6 +200,7 @@ class PolicyPosition(BaseModel):
     paid_to_date: Decimal
     effective_at: datetime
     expires_at: datetime
+    arrears: Reduction | None = None
 
 
 class PayoutRequest(BaseModel):

@@ -152,7 +152,11 @@ class ClaimWorkflow:
             )
             self._p.enter(ClaimStage.UNDER_REVIEW, by=SYSTEM, note="materials complete")
             position = await self._p.call(
-                steps.LOAD_POLICY_POSITION, PolicyRef(policy_number=self._start.policy_number)
+                steps.LOAD_POLICY_POSITION,
+                PolicyRef(
+                    policy_number=self._start.policy_number,
+                    incident_date=self._start.incident_date,
+                ),
             )
             flags = claim_flags(
                 incident_date=self._start.incident_date,
@@ -166,6 +170,7 @@ class ClaimWorkflow:
                 sum_insured=position.sum_insured,
                 paid_to_date=position.paid_to_date,
                 flags=flags,
+                arrears=position.arrears,
             )
             self._state.assessment = assessment
             self._p.enter(ClaimStage.ASSESSMENT, by=SYSTEM)

@@ -119,6 +119,7 @@ TERMS: dict[str, str] = {
     "co_payment": N_("co-payment"),
     "coverage_cap": N_("coverage cap"),
     "remaining_sum_insured": N_("remaining sum insured"),
+    "arrears": N_("premium arrears"),
     # Deadlines and breaches.
     "documents_due": N_("documents due"),
     "decision_due": N_("decision due"),

@@ -483,6 +483,17 @@ class _Timeline:
                     notice=code(argument.get("template", "")),
                 )
             case steps.LOAD_POLICY_POSITION.name:
+                arrears = _as_dict(result.get("arrears"))
+                if arrears:
+                    return said(
+                        N_(
+                            "Policy position read: sum insured %(sum)s, paid to date "
+                            "%(paid)s, premium arrears %(arrears)s"
+                        ),
+                        sum=money(result.get("sum_insured")),
+                        paid=money(result.get("paid_to_date")),
+                        arrears=money(arrears.get("amount")),
+                    )
                 return said(
                     N_("Policy position read: sum insured %(sum)s, paid to date %(paid)s"),
                     sum=money(result.get("sum_insured")),

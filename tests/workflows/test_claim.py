@@ -33,7 +33,7 @@ from domain.activities import (
     TaskOpen,
 )
 from domain.claim_rules import MAX_CLAIM_DOCUMENTS
-from domain.claims import ClaimDocument, ClaimStage, ClaimState, ClaimStatus
+from domain.claims import ClaimDocument, ClaimStage, ClaimState, ClaimStatus, Reduction
 from domain.clocks import ProcessClocks
 from domain.products import IncidentType
 from domain.underwriting import Actor, Role
@@ -53,6 +53,7 @@ SUE = Actor(username="sue", roles=(Role.SUPERVISOR,), approval_limit=Decimal("50
 SID = Actor(username="sid", roles=(Role.SUPERVISOR,), approval_limit=Decimal("2000000"))
 SAM = Actor(username="sam", roles=(Role.AGENT, Role.SUPERVISOR), approval_limit=Decimal("500000"))
 HOSPITAL_DOCS = ["claim_form", "id_proof", "discharge_summary", "medical_invoice"]
+DEATH_DOCS = ["claim_form", "id_proof", "death_certificate", "beneficiary_proof"]
 
 
 def docs(*kinds: str) -> list[ClaimDocument]:
@@ -64,6 +65,7 @@ class World:
     calls: list[tuple[str, Any]] = field(default_factory=list)
     sum_insured: Decimal = Decimal("1000000")
     paid_to_date: Decimal = Decimal("0")
+    arrears: Reduction | None = None  # the premium owed at the incident (a claim in grace)
     declines_left: int = 0
     gateway_down_until_breach: bool = False
 
@@ -90,6 +92,7 @@ class World:
                 paid_to_date=world.paid_to_date,
                 effective_at=datetime(2025, 1, 1, tzinfo=UTC),
                 expires_at=datetime(2045, 1, 1, tzinfo=UTC),
+                arrears=world.arrears,
             )
 
         @activity.defn(name=act.OPEN_TASK)
@@ -468,3 +471,30 @@ async def test_cancellation_closes_the_open_task(harness: Harness) -> None:
     state = await handle.query(ClaimWorkflow.state)
     assert state.status == ClaimStatus.CANCELLED
     assert harness.world.named(act.PAY_CLAIM) == []
+
+
+# --- the policy's arrears ----------------------------------------
+
+ARREARS = Reduction(reason="arrears", amount=Decimal("1500.00"), detail="unpaid premium due by …")
+
+
+async def test_a_claim_in_grace_is_paid_less_the_arrears_owed_at_the_incident(
+    harness: Harness,
+) -> None:
+    harness.world.sum_insured = Decimal("200000")
+    harness.world.arrears = ARREARS
+    handle = await harness.report(
+        amount="200000.00", incident=IncidentType.DEATH, documents=DEATH_DOCS
+    )
+    await harness.decide(handle, SUE)
+    result = await handle.result()
+
+    (asked,) = harness.world.named(act.LOAD_POLICY_POSITION)
+    assert asked == PolicyRef(policy_number="PTEST", incident_date=date(2025, 6, 1))
+    assert result.assessment is not None
+    assert [(r.reason, r.amount) for r in result.assessment.reductions] == [
+        ("arrears", Decimal("1500.00"))
+    ]
+    assert result.amount_approved == Decimal("198500.00")
+    (payout,) = harness.world.named(act.PAY_CLAIM)
+    assert payout.amount == Decimal("198500.00")
