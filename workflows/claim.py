@@ -46,11 +46,14 @@ with workflow.unsafe.imports_passed_through():
     from workflows.inputs import (
         ClaimAppeal,
         ClaimDecision,
+        ClaimPaid,
         ClaimStart,
         DocumentsSupplement,
         PayoutFix,
         Withdrawal,
     )
+    from workflows.policy import PolicyWorkflow
+    from workflows.policy import workflow_id_for as policy_workflow_id
     from workflows.process import Process, refuse, until_cancelled
 
 # Money to a customer: keep trying through gateway errors (no attempt limit), but a
@@ -62,6 +65,9 @@ PAYOUT_RETRY = RetryPolicy(
     non_retryable_error_types=["payout_declined", "invalid_input"],
 )
 
+
+# A signal to a process that has ended (or never ran) fails with this type.
+_POLICY_GONE = "ExternalWorkflowExecutionNotFound"
 
 # What the claim's state keeps of it as filed, field for field.
 _AS_FILED = {
@@ -137,6 +143,7 @@ class ClaimWorkflow:
                     ClaimStatus.REJECTED, stage=ClaimStage.CLOSED, by=SYSTEM, note="rejected"
                 )
         await self._pay_out()
+        await self._tell_policy()
         self._p.enter(ClaimStage.CLOSED, by=SYSTEM)
         return await self._p.finish(ClaimStatus.PAID, stage=ClaimStage.CLOSED, by=SYSTEM)
 
@@ -433,6 +440,32 @@ class ClaimWorkflow:
             self._p.enter(ClaimStage.PAID, by=SYSTEM)
             await self._p.notify("claim_paid")
             return
+
+    async def _tell_policy(self) -> None:
+        """Tell the policy's process that the claim was paid: a death or total-disability
+        claim ends a life policy (the policy decides: domain.policies.claim_ends_policy). A
+        signal, so the claim waits for nobody; a policy whose process has ended takes none,
+        which the claim notes and ends paid all the same."""
+        amount = self._state.payout.amount
+        assert amount is not None
+        policy = workflow.get_external_workflow_handle_for(
+            PolicyWorkflow.run, policy_workflow_id(self._start.policy_number)
+        )
+        paid = ClaimPaid(
+            claim_no=self._start.claim_no,
+            incident_type=self._start.incident_type.value,
+            amount=amount,
+        )
+        try:
+            await policy.signal(PolicyWorkflow.claim_paid, paid)
+        except ApplicationError as err:  # how the SDK reports a signal not delivered
+            gone = err.type == _POLICY_GONE
+            self._p.history(
+                "the policy's process has ended: not told of the payment"
+                if gone
+                else f"the policy's process was not told of the payment ({err.type})",
+                by=SYSTEM,
+            )
 
     async def _payout_failed(self) -> None:
         task_id = f"pf-{self._start.claim_no}-{self._state.payout.attempts}"

@@ -59,6 +59,7 @@ _ACTIVITY_LABELS = {
     steps.ADD_WORKING_DAYS.name: "Counting working days",
 }
 _LOCAL_ACTIVITY_MARKER = "core_local_activity"
+_SIGNAL_FAILED_CAUSE = "SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_"
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)s$")
 
 
@@ -212,6 +213,7 @@ class _Timeline:
         self.task_kinds: dict[str, str] = {}
         self.effective_at: dict[str, Any] = {}
         self.timers: dict[str, datetime | None] = {}
+        self.signals_sent: dict[str, str] = {}  # by the initiating event's id: the signal
         self.workflow_type = ""
 
     def add(self, event: dict[str, Any], text: Said, detail: str = "") -> None:
@@ -340,6 +342,35 @@ class _Timeline:
             said(N_("Signal %(signal)s received"), signal=a.get("signal_name", "")),
             a.get("identity", ""),
         )
+
+    def signal_sent(self, event: dict[str, Any], a: dict[str, Any]) -> None:
+        """This process signals another (a paid claim tells its policy)."""
+        signal = str(a.get("signal_name", ""))
+        self.signals_sent[str(event["event_id"])] = signal
+        self.add(
+            event,
+            said(
+                N_("Signal %(signal)s sent to %(process)s"),
+                signal=signal,
+                process=_as_dict(a.get("workflow_execution")).get("workflow_id", ""),
+            ),
+        )
+
+    def signal_delivered(self, event: dict[str, Any], a: dict[str, Any], delivered: bool) -> None:
+        """The other process got the signal, or it was not found: ended, or never ran."""
+        signal = self.signals_sent.get(str(a.get("initiated_event_id")), "")
+        target = _as_dict(a.get("workflow_execution")).get("workflow_id", "")
+        text = (
+            said(N_("Signal %(signal)s delivered to %(process)s"), signal=signal, process=target)
+            if delivered
+            else said(
+                N_("Signal %(signal)s not delivered: no running %(process)s"),
+                signal=signal,
+                process=target,
+            )
+        )
+        cause = str(a.get("cause", "")).removeprefix(_SIGNAL_FAILED_CAUSE).lower()
+        self.add(event, text, "" if delivered else words(cause))
 
     def search_attributes(self, event: dict[str, Any], a: dict[str, Any]) -> None:
         fields = _as_dict(_as_dict(a.get("search_attributes")).get("indexed_fields"))
@@ -787,6 +818,9 @@ _HANDLERS: dict[str, _Handler] = {
     "WorkflowExecutionTimedOut": _Timeline.timed_out,
     "WorkflowExecutionContinuedAsNew": _Timeline.continued_as_new,
     "WorkflowExecutionSignaled": _Timeline.signaled,
+    "SignalExternalWorkflowExecutionInitiated": _Timeline.signal_sent,
+    "ExternalWorkflowExecutionSignaled": lambda t, e, a: t.signal_delivered(e, a, True),
+    "SignalExternalWorkflowExecutionFailed": lambda t, e, a: t.signal_delivered(e, a, False),
     "UpsertWorkflowSearchAttributes": _Timeline.search_attributes,
     "ActivityTaskScheduled": _Timeline.activity_scheduled,
     "MarkerRecorded": _Timeline.marker_recorded,

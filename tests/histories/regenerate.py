@@ -32,6 +32,7 @@ from temporalio.worker import Worker
 from core.temporal import data_converter
 from domain.claims import ClaimStage
 from domain.enrollment import CheckResult, PaymentMethod, Verification
+from domain.products import IncidentType
 from tests.histories.timelines import timeline_path, timeline_words
 from tests.support import BIN, CUSTOMER_ID_NUMBER, TEST_KEYRING, act
 from tests.workflows import test_claim as claim_tests
@@ -331,6 +332,25 @@ async def claim_payout_declined_then_paid(h: ClaimHarness) -> Handle:
     return handle
 
 
+@scenario("claim", "paid_ending_the_policy", "paid")
+async def claim_paid_ending_the_policy(h: ClaimHarness) -> Handle:
+    # A death in grace on a running TERM_LIFE_20: paid less the arrears, then the policy's
+    # process is told, and ends terminated (the other paid claims find no policy process).
+    policy = await PolicyHarness(h.env, policy_tests.World(), h.task_queue).start()
+    h.world.sum_insured = Decimal("200000")
+    h.world.arrears = claim_tests.ARREARS
+    handle = await h.report(
+        amount="200000.00",
+        incident=IncidentType.DEATH,
+        documents=claim_tests.DEATH_DOCS,
+        policy_number=policy_tests.number(policy),
+    )
+    await h.decide(handle, CSUE)
+    await handle.result()
+    await policy.result()
+    return handle
+
+
 @scenario("claim", "breach_then_paid", "paid")
 async def claim_breach_then_paid(h: ClaimHarness) -> Handle:
     handle = await h.report(amount="200000.00")
@@ -577,8 +597,9 @@ async def drive(env: WorkflowEnvironment, scenario: Scenario) -> tuple[Handle, s
         world = policy_tests.World()
         workflow = PolicyWorkflow
         harness = PolicyHarness(env, world, task_queue)
-    # An enrollment that issues a policy starts the policy's process: it runs here too.
-    workflows = [workflow, PolicyWorkflow] if scenario.process == "enrollment" else [workflow]
+    # An enrollment that issues a policy starts the policy's process, and a paid claim
+    # tells its policy's: it runs here too.
+    workflows = [workflow, PolicyWorkflow] if scenario.process != "policy" else [workflow]
     async with Worker(
         env.client, task_queue=task_queue, workflows=workflows, activities=world.activities()
     ):

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from temporalio import activity
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowFailureError,
@@ -35,18 +36,22 @@ from domain.activities import (
 from domain.claim_rules import MAX_CLAIM_DOCUMENTS
 from domain.claims import ClaimDocument, ClaimStage, ClaimState, ClaimStatus, Reduction
 from domain.clocks import ProcessClocks
+from domain.policies import PolicyStatus, TerminationReason
 from domain.products import IncidentType
 from domain.underwriting import Actor, Role
-from tests.support import act, record_changes_mock
+from tests.support import act, record_changes_mock, working_days_mock
+from tests.workflows import test_policy as policy_tests
 from workflows.claim import ClaimWorkflow, workflow_id_for
 from workflows.inputs import (
     ClaimAppeal,
     ClaimDecision,
+    ClaimPaid,
     ClaimStart,
     DocumentsSupplement,
     PayoutFix,
     Withdrawal,
 )
+from workflows.policy import PolicyWorkflow
 
 CLOCKS = ProcessClocks()
 SUE = Actor(username="sue", roles=(Role.SUPERVISOR,), approval_limit=Decimal("5000000"))
@@ -127,6 +132,7 @@ class World:
 
         return [
             record_changes_mock(world.calls),
+            working_days_mock(),  # for a policy's process running beside the claims
             record_claim,
             load_policy_position,
             open_task,
@@ -154,6 +160,7 @@ class Harness:
         documents: list[str] | None = None,
         effective_on: date = date(2025, 1, 1),
         clocks: ProcessClocks = CLOCKS,
+        policy_number: str = "PTEST",  # no policy process runs under it unless a test starts one
     ) -> Handle:
         claim_no = "C" + uuid.uuid4().hex[:12].upper()
         handle = await self.env.client.start_workflow(
@@ -161,7 +168,7 @@ class Harness:
             ClaimStart(
                 claim_no=claim_no,
                 agent="alice",
-                policy_number="PTEST",
+                policy_number=policy_number,
                 product_code="MEDICAL_1Y",
                 policy_effective_on=effective_on,
                 incident_date=date(2025, 6, 1),
@@ -210,7 +217,7 @@ async def harness(time_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
     async with Worker(
         time_env.client,
         task_queue=task_queue,
-        workflows=[ClaimWorkflow],
+        workflows=[ClaimWorkflow, PolicyWorkflow],
         activities=world.activities(),
     ):
         h = Harness(time_env, world, task_queue)
@@ -473,9 +480,11 @@ async def test_cancellation_closes_the_open_task(harness: Harness) -> None:
     assert harness.world.named(act.PAY_CLAIM) == []
 
 
-# --- the policy's arrears ----------------------------------------
+# --- the policy: arrears, and the claim telling it ----------------------------------------
 
-ARREARS = Reduction(reason="arrears", amount=Decimal("1500.00"), detail="unpaid premium due by …")
+ARREARS = Reduction(
+    reason="arrears", amount=Decimal("1500.00"), detail="unpaid premium due by 2025-06-01"
+)
 
 
 async def test_a_claim_in_grace_is_paid_less_the_arrears_owed_at_the_incident(
@@ -498,3 +507,51 @@ async def test_a_claim_in_grace_is_paid_less_the_arrears_owed_at_the_incident(
     assert result.amount_approved == Decimal("198500.00")
     (payout,) = harness.world.named(act.PAY_CLAIM)
     assert payout.amount == Decimal("198500.00")
+
+
+async def test_a_paid_death_claim_tells_the_policy_which_ends_terminated(harness: Harness) -> None:
+    policies = policy_tests.Harness(harness.env, policy_tests.World(), harness.task_queue)
+    policy = await policies.start()
+    handle = await harness.report(
+        amount="3000.00",
+        incident=IncidentType.DEATH,
+        documents=DEATH_DOCS,
+        policy_number=policy_tests.number(policy),
+    )
+    result = await handle.result()
+
+    assert result.status == ClaimStatus.PAID
+    ended = await policy.result()
+    assert ended.status == PolicyStatus.TERMINATED
+    assert ended.termination_reason == TerminationReason.CLAIM_PAID
+    history = await policy.fetch_history()
+    (signal,) = [
+        e.workflow_execution_signaled_event_attributes
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+    ]
+    assert signal.signal_name == "claim_paid"
+    (paid,) = await harness.env.client.data_converter.decode(signal.input.payloads, [ClaimPaid])
+    assert paid == ClaimPaid(
+        claim_no=result.claim_id, incident_type="death", amount=Decimal("3000.00")
+    )
+
+
+async def test_a_claim_on_a_policy_whose_process_has_ended_still_ends_paid(
+    harness: Harness,
+) -> None:
+    policies = policy_tests.Harness(harness.env, policy_tests.World(), harness.task_queue)
+    policy = await policies.start()
+    await policy.terminate("the policy's process is gone")
+    handle = await harness.report(
+        amount="3000.00",
+        incident=IncidentType.DEATH,
+        documents=DEATH_DOCS,
+        policy_number=policy_tests.number(policy),
+    )
+    result = await handle.result()
+
+    assert result.status == ClaimStatus.PAID and result.stage == ClaimStage.CLOSED
+    assert result.payout.status == "paid"
+    notes = [h.note for h in result.history]
+    assert "the policy's process has ended: not told of the payment" in notes

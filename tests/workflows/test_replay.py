@@ -49,6 +49,7 @@ REQUIRED = {
         "paid_auto",
         "paid_single",
         "paid_dual",
+        "paid_ending_the_policy",
         "request_info_then_paid",
         "documents_withdrawn",
         "rejected_closed",
