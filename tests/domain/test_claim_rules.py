@@ -229,15 +229,19 @@ ARREARS = Reduction(
 )
 
 
-def test_a_claim_in_grace_is_paid_less_the_arrears_after_every_other_reduction() -> None:
-    # A death in grace with installment 2 (1,500.00) unpaid: the benefit less the arrears.
-    result = assess(
-        incident_type=IncidentType.DEATH,
-        amount_claimed=D("200000"),
-        sum_insured=D("200000"),
+def _in_grace(incident_type: IncidentType, claimed: str, sum_insured: str) -> Assessment:
+    return assess(
+        incident_type=incident_type,
+        amount_claimed=D(claimed),
+        sum_insured=D(sum_insured),
         paid_to_date=D("0"),
         arrears=ARREARS,
     )
+
+
+def test_a_claim_in_grace_is_paid_less_the_arrears_after_every_other_reduction() -> None:
+    # A death in grace with installment 2 (1,500.00) unpaid: the benefit less the arrears.
+    result = _in_grace(IncidentType.DEATH, "200000", "200000")
 
     assert result.approved_amount == D("198500.00")
     assert _reasons(result) == [("arrears", D("1500.00"))]
@@ -246,13 +250,7 @@ def test_a_claim_in_grace_is_paid_less_the_arrears_after_every_other_reduction()
 
 def test_the_arrears_take_at_most_what_is_left_to_pay() -> None:
     # 1,200 claimed for a hospital stay: 1,000 deductible, 90 % of 200 is 180.00 left.
-    result = assess(
-        incident_type=IncidentType.HOSPITALISATION,
-        amount_claimed=D("1200"),
-        sum_insured=D("100000"),
-        paid_to_date=D("0"),
-        arrears=ARREARS,
-    )
+    result = _in_grace(IncidentType.HOSPITALISATION, "1200", "100000")
 
     assert result.approved_amount == D("0.00")
     assert _reasons(result)[-1] == ("arrears", D("180.00"))

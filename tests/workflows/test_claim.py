@@ -36,7 +36,7 @@ from domain.activities import (
 from domain.claim_rules import MAX_CLAIM_DOCUMENTS
 from domain.claims import ClaimDocument, ClaimStage, ClaimState, ClaimStatus, Reduction
 from domain.clocks import ProcessClocks
-from domain.policies import PolicyStatus, TerminationReason
+from domain.policies import PolicyState, PolicyStatus, TerminationReason
 from domain.products import IncidentType
 from domain.underwriting import Actor, Role
 from tests.support import act, record_changes_mock, working_days_mock
@@ -509,16 +509,26 @@ async def test_a_claim_in_grace_is_paid_less_the_arrears_owed_at_the_incident(
     assert payout.amount == Decimal("198500.00")
 
 
-async def test_a_paid_death_claim_tells_the_policy_which_ends_terminated(harness: Harness) -> None:
+async def paid_death_claim_on_a_policy(
+    harness: Harness, *, policy_ended_first: bool = False
+) -> tuple[ClaimState, WorkflowHandle[Any, PolicyState]]:
+    """A TERM_LIFE_20 policy's process beside the claims (same queue), and a small death
+    claim on it, approved by the system and paid."""
     policies = policy_tests.Harness(harness.env, policy_tests.World(), harness.task_queue)
     policy = await policies.start()
+    if policy_ended_first:
+        await policy.terminate("the policy's process is gone")
     handle = await harness.report(
         amount="3000.00",
         incident=IncidentType.DEATH,
         documents=DEATH_DOCS,
         policy_number=policy_tests.number(policy),
     )
-    result = await handle.result()
+    return await handle.result(), policy
+
+
+async def test_a_paid_death_claim_tells_the_policy_which_ends_terminated(harness: Harness) -> None:
+    result, policy = await paid_death_claim_on_a_policy(harness)
 
     assert result.status == ClaimStatus.PAID
     ended = await policy.result()
@@ -540,16 +550,7 @@ async def test_a_paid_death_claim_tells_the_policy_which_ends_terminated(harness
 async def test_a_claim_on_a_policy_whose_process_has_ended_still_ends_paid(
     harness: Harness,
 ) -> None:
-    policies = policy_tests.Harness(harness.env, policy_tests.World(), harness.task_queue)
-    policy = await policies.start()
-    await policy.terminate("the policy's process is gone")
-    handle = await harness.report(
-        amount="3000.00",
-        incident=IncidentType.DEATH,
-        documents=DEATH_DOCS,
-        policy_number=policy_tests.number(policy),
-    )
-    result = await handle.result()
+    result, _ = await paid_death_claim_on_a_policy(harness, policy_ended_first=True)
 
     assert result.status == ClaimStatus.PAID and result.stage == ClaimStage.CLOSED
     assert result.payout.status == "paid"
