@@ -10,11 +10,12 @@ from pathlib import Path
 
 from sqlalchemy import update
 
+from bench.parking import disk_bytes
 from bench.policies import (
-    _effective,
-    disk_bytes,
+    PREFIX,
+    effective_policies,
+    in_force_policies,
     insert_issued_policies,
-    policy_number,
     policy_start,
 )
 from bench.report import build
@@ -34,27 +35,27 @@ async def test_the_policies_start_in_force_and_wait_for_their_year_end(tmp_path:
     engine = make_engine(stack.database_url)
     stack.sessions = make_session_factory(engine)
     stack.settings = Settings(environment="test", data_dir=tmp_path)
-    issued = datetime.now(UTC) - timedelta(days=10)
+    batch = in_force_policies(datetime.now(UTC) - timedelta(days=10))
     try:
-        customer_id = await insert_issued_policies(stack, 7, issued_at=issued)
+        customer_id = await insert_issued_policies(stack, batch, 7)
         async with stack.sessions() as session:
             page, cursor = await list_policies(
                 session, agent=None, status="issued", cursor=None, limit=5
             )
-        assert [p.policy_number for p in page] == [policy_number(i) for i in (6, 5, 4, 3, 2)]
+        assert [p.policy_number for p in page] == [batch.number(i) for i in (6, 5, 4, 3, 2)]
         assert cursor is not None
-        assert await _effective(stack) == 0
+        assert await effective_policies(stack, PREFIX) == 0
         async with stack.sessions() as session, session.begin():
             await session.execute(
                 update(Policy)
-                .where(Policy.policy_number == policy_number(3))
+                .where(Policy.policy_number == batch.number(3))
                 .values(status="effective", stage=PolicyStage.IN_FORCE.value)
             )
-        assert await _effective(stack) == 1
+        assert await effective_policies(stack, PREFIX) == 1
     finally:
         await engine.dispose()
 
-    start = policy_start(3, customer_id, issued, stack)
+    start = policy_start(batch, 3, customer_id, stack)
     state = _opening_state(start)
     assert (state.stage, state.status) == (PolicyStage.IN_FORCE, PolicyStatus.ISSUED)
     assert state.return_visit is None and state.cooling_off_ends_at is None
