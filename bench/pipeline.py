@@ -7,12 +7,14 @@ Loaded into the workflow sandbox: imports only the standard library and temporal
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from temporalio import activity, workflow
 
 STEPS = 5
 _TIMEOUT = timedelta(seconds=30)
+WAKE_STEP = "bench_wake"  # the activity BenchWake runs: bench.timers has it
 
 
 @activity.defn(name="bench_step")
@@ -53,3 +55,27 @@ class BenchTimerWorkflow:
     @workflow.run
     async def run(self, seconds: float) -> None:
         await workflow.sleep(seconds)
+
+
+@dataclass(frozen=True)
+class Wake:
+    """When a BenchWake wakes, and the key its one step writes under."""
+
+    key: str
+    due_at: datetime
+
+
+@workflow.defn(name="BenchWake")
+class BenchWakeWorkflow:
+    """A timer to a moment, then one activity: the bare workflow beside a policy whose
+    installment is debited on its due moment (bench.billing). The step has the debit's
+    timeout."""
+
+    @workflow.run
+    async def run(self, wake: Wake) -> None:
+        wait = (wake.due_at - workflow.now()).total_seconds()
+        if wait > 0:
+            await workflow.sleep(wait)
+        await workflow.execute_activity(
+            WAKE_STEP, wake.key, start_to_close_timeout=timedelta(seconds=15)
+        )

@@ -18,27 +18,25 @@ thousand of them would take hours here, and the enrollment's own work is measure
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import func, insert, select
 
 from bench.api_load import Endpoints, login
-from bench.load import Ticker, drive
+from bench.parking import park
 from bench.pipeline import BenchTimerWorkflow
-from bench.sampler import Window
 from bench.stack import Stack
 from db.models import Policy
 from db.repositories import customers
 from domain.enrollment import MaskedCustomer
-from domain.policies import PolicyStage, PolicyStatus
+from domain.policies import PolicyStage, PolicyStatus, Sealed, expires_at, has_cooling_off
+from domain.products import get_product
 from workflows import search_attributes as sa
 from workflows.inputs import PolicyStart
 from workflows.policy import PolicyWorkflow, workflow_id_for
@@ -54,18 +52,36 @@ TIMER_SECONDS = 365 * 86_400.0
 HOLDER = MaskedCustomer(name="张*", id_number="1101**********123X", phone="138****0000")
 
 
-def disk_bytes(path: Path) -> int:
-    """Bytes of every file under ``path`` (the dev server's SQLite file and its WAL)."""
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+@dataclass(frozen=True)
+class IssuedPolicies:
+    """Policies the bench issues together, as the enrollment issues them: numbered
+    ``<prefix><i>``, one product, issued and effective at the same moments, all of one
+    customer (the policy's process never reads the customer row), with or without an
+    auto-debit account (sealed as the enrollment stores it)."""
+
+    prefix: str
+    product: str
+    issued_at: datetime
+    effective_at: datetime
+    account: Sealed | None = None
+
+    def number(self, i: int) -> str:
+        return f"{self.prefix}{i:08d}"
+
+    @property
+    def expires_at(self) -> datetime:
+        return expires_at(self.effective_at, get_product(self.product))
 
 
-def policy_number(i: int) -> str:
-    return f"{PREFIX}{i:08d}"
+def in_force_policies(issued_at: datetime) -> IssuedPolicies:
+    """This scenario's policies: MEDICAL_1Y issued at ``issued_at`` and effective a day
+    later."""
+    return IssuedPolicies(PREFIX, PRODUCT, issued_at, issued_at + timedelta(days=1))
 
 
-async def insert_issued_policies(stack: Stack, count: int, *, issued_at: datetime) -> str:
-    """The policy rows the enrollment inserts at issue (status ``issued``), in bulk, all of
-    one customer (the policy's process never reads the customer row); the customer id."""
+async def insert_issued_policies(stack: Stack, batch: IssuedPolicies, count: int) -> str:
+    """The policy rows the enrollment inserts at issue (status ``issued``), in bulk; the
+    customer id."""
     async with stack.sessions() as session, session.begin():
         customer = await customers.upsert_customer(
             session,
@@ -79,23 +95,25 @@ async def insert_issued_policies(stack: Stack, count: int, *, issued_at: datetim
             birth_date=date(1985, 6, 1),
         )
         customer_id = customer.id
-    effective = issued_at + timedelta(days=1)
+    account = batch.account
     for first in range(0, count, CHUNK):
         rows = [
             {
-                "policy_number": policy_number(i),
-                "application_no": f"E{policy_number(i)}",
+                "policy_number": batch.number(i),
+                "application_no": f"E{batch.number(i)}",
                 "customer_id": customer_id,
                 "agent": "alice",
-                "product_code": PRODUCT,
+                "product_code": batch.product,
                 "sum_insured": SUM_INSURED,
                 "premium": PREMIUM,
                 "status": "issued",
-                "effective_at": effective,
-                "expires_at": effective + timedelta(days=365),
+                "effective_at": batch.effective_at,
+                "expires_at": batch.expires_at,
+                "payment_account_enc": account.enc if account else None,
+                "payment_account_masked": account.masked if account else None,
                 # Distinct, so the listing's keyset order is that of the numbers.
-                "created_at": issued_at + timedelta(milliseconds=i),
-                "updated_at": issued_at,
+                "created_at": batch.issued_at + timedelta(milliseconds=i),
+                "updated_at": batch.issued_at,
             }
             for i in range(first, min(first + CHUNK, count))
         ]
@@ -104,101 +122,57 @@ async def insert_issued_policies(stack: Stack, count: int, *, issued_at: datetim
     return customer_id
 
 
-def policy_start(i: int, customer_id: str, issued_at: datetime, stack: Stack) -> PolicyStart:
+def policy_start(batch: IssuedPolicies, i: int, customer_id: str, stack: Stack) -> PolicyStart:
     """What the enrollment's ``_start_policy`` hands the policy's process."""
-    effective = issued_at + timedelta(days=1)
     return PolicyStart(
-        policy_number=policy_number(i),
-        application_no=f"E{policy_number(i)}",
+        policy_number=batch.number(i),
+        application_no=f"E{batch.number(i)}",
         agent="alice",
         customer_id=customer_id,
         holder=HOLDER,
         holder_birth_date=date(1985, 6, 1),
-        product_code=PRODUCT,
+        product_code=batch.product,
         sum_insured=SUM_INSURED,
         premium=PREMIUM,
-        issued_at=issued_at,
-        effective_at=effective,
-        expires_at=effective + timedelta(days=365),
+        issued_at=batch.issued_at,
+        effective_at=batch.effective_at,
+        expires_at=batch.expires_at,
+        payment_account=batch.account.masked if batch.account else None,
         clocks=stack.settings.clocks,
     )
 
 
-async def _effective(stack: Stack) -> int:
-    """Policy rows their process has recorded in force and effective."""
+async def start_policy(stack: Stack, batch: IssuedPolicies, customer_id: str, i: int) -> None:
+    """Start policy ``i``'s process on the real worker, searchable as the enrollment
+    makes it."""
+    cooling_off = has_cooling_off(get_product(batch.product))
+    stage = PolicyStage.COOLING_OFF if cooling_off else PolicyStage.IN_FORCE
+    await stack.client.start_workflow(
+        PolicyWorkflow.run,
+        policy_start(batch, i, customer_id, stack),
+        id=workflow_id_for(batch.number(i)),
+        task_queue=stack.task_queue,
+        search_attributes=sa.at_start(
+            "policy",
+            "alice",
+            stage.value,
+            PolicyStatus.ISSUED.value,
+            SUM_INSURED,
+        ),
+    )
+
+
+async def effective_policies(stack: Stack, prefix: str) -> int:
+    """Policy rows numbered ``<prefix>...`` their process has recorded in force and
+    effective."""
     async with stack.sessions() as session:
         count = await session.scalar(
             select(func.count())
             .select_from(Policy)
-            .where(Policy.policy_number.like(f"{PREFIX}%"))
+            .where(Policy.policy_number.like(f"{prefix}%"))
             .where(Policy.status == "effective", Policy.stage == PolicyStage.IN_FORCE.value)
         )
     return int(count or 0)
-
-
-def _per_workflow_ms(window: Window, process: str, count: int) -> float | None:
-    used = window.cpu_s.get(process)
-    if used is None or not count:
-        return None
-    return round(1000 * used / count, 3)
-
-
-async def _park(
-    stack: Stack,
-    label: str,
-    worker: str,
-    count: int,
-    concurrency: int,
-    start: Callable[[int], Awaitable[None]],
-    parked: Callable[[], Awaitable[int]] | None,
-) -> dict[str, Any]:
-    """Start ``count`` workflows with ``start(i)``, ``concurrency`` at a time, and wait
-    until ``parked()`` says all are (or a deadline passes), then until the worker is quiet.
-    Without ``parked``, every workflow started counts as parked once its worker is quiet."""
-    sampler, temporal_dir = stack.sampler, stack.root / "temporal"
-    rss_before = sampler.rss_now_mib()
-    disk_before = await asyncio.to_thread(disk_bytes, temporal_dir)
-    read_model_before = stack.db_file.stat().st_size
-    ticker = Ticker(stack.progress, f"policies: {label} started", count)
-    with sampler.window() as window:
-        started = await drive(count, concurrency, start, ticker=ticker)
-        done = len(started.latencies.samples)
-        deadline = time.monotonic() + max(120.0, count * 0.05)
-        ready = await parked() if parked else done
-        while parked and ready < done and time.monotonic() < deadline:
-            await asyncio.sleep(1)
-            ready = await parked()
-        await stack.wait_quiet(worker)
-    rss_parked = sampler.rss_now_mib()
-    disk_after = await asyncio.to_thread(disk_bytes, temporal_dir)
-    read_model_after = stack.db_file.stat().st_size
-    processes = {worker: "worker", "temporal": "temporal"}
-    grown = {
-        key: round(rss_parked.get(name, 0.0) - rss_before.get(name, 0.0), 1)
-        for name, key in processes.items()
-    }
-    return {
-        "started": started.as_dict(),
-        "parked": ready,
-        "parking_s": round(window.wall_s, 1),
-        "parked_per_s": round(ready / window.wall_s, 2) if window.wall_s else 0.0,
-        "rss_before_mib": {k: rss_before.get(n) for n, k in processes.items()},
-        "rss_parked_mib": {k: rss_parked.get(n) for n, k in processes.items()},
-        "rss_grown_mib": grown,
-        "rss_per_workflow_kib": {
-            k: round(1024 * v / ready, 2) if ready else None for k, v in grown.items()
-        },
-        "cpu_per_workflow_ms": {
-            k: _per_workflow_ms(window, n, ready) for n, k in processes.items()
-        },
-        "disk_per_workflow_kib": {
-            "temporal": round((disk_after - disk_before) / 1024 / ready, 3) if ready else None,
-            "read_model": round((read_model_after - read_model_before) / 1024 / ready, 3)
-            if ready
-            else None,
-        },
-        "parking_window": window.as_dict(),
-    }
 
 
 async def _api_pages(stack: Stack, *, pages: int) -> dict[str, Any]:
@@ -239,38 +213,24 @@ async def run_policies(
         )
 
     stack.progress.say(f"policies: starting {policies} bare timer workflows")
-    bare = await _park(stack, "bare timers", BARE, policies, concurrency, start_bare, None)
+    label = "policies: bare timers"
+    bare = await park(stack, label, BARE, policies, concurrency, start_bare, None)
 
-    issued_at = datetime.now(UTC) - timedelta(days=10)
+    batch = in_force_policies(datetime.now(UTC) - timedelta(days=10))
     stack.progress.say(f"policies: writing {policies} issued policy rows")
     began = time.monotonic()
-    customer_id = await insert_issued_policies(stack, policies, issued_at=issued_at)
+    customer_id = await insert_issued_policies(stack, batch, policies)
     rows_s = time.monotonic() - began
 
-    async def start_policy(i: int) -> None:
-        await client.start_workflow(
-            PolicyWorkflow.run,
-            policy_start(i, customer_id, issued_at, stack),
-            id=workflow_id_for(policy_number(i)),
-            task_queue=stack.task_queue,
-            search_attributes=sa.at_start(
-                "policy",
-                "alice",
-                PolicyStage.IN_FORCE.value,
-                PolicyStatus.ISSUED.value,
-                SUM_INSURED,
-            ),
-        )
-
     stack.progress.say(f"policies: starting {policies} PolicyWorkflows")
-    policy = await _park(
+    policy = await park(
         stack,
-        "PolicyWorkflows",
+        "policies: PolicyWorkflows",
         "worker",
         policies,
         concurrency,
-        start_policy,
-        partial(_effective, stack),
+        partial(start_policy, stack, batch, customer_id),
+        partial(effective_policies, stack, PREFIX),
     )
     policy["rows_insert_s"] = round(rows_s, 1)
     with stack.sampler.window() as reading:

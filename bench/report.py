@@ -72,6 +72,8 @@ TARGETS = (
     # Issue 17, meant over 1,000,000 tasks and 200,000 policies (reports.seeded.*).
     Target("reports_worst_p99_ms", "reports.aggregates_worst_p99_ms", "below", 1000),
     Target("reports_mismatched_cells", "reports.mismatched_cells", "at_most", 0),
+    # Issue 15, meant with 10,000 policies due in the same minute (billing.requested).
+    Target("billing_drain_vs_bare", "ratio.billing.drain_per_s_vs_bare", "at_least", 0.5),
 )
 ENROLLMENT_TARGET = TARGETS[0].target  # the CPU budget's rate: this times the baseline's
 # Ratios between figures of the same run; tuning, pools and inbox ones are added per run.
@@ -105,15 +107,25 @@ _TUNING = re.compile(rf"tuning\.(\w+)\.after\.{RATE}")
 _POOL = re.compile(rf"pools\.(\w+)\.(\w+)\.{RATE}")
 _INBOX_ROW = re.compile(r"inbox\.sql\.with_index\.keyset\.row_(\d+)\.p50_ms")
 _REPORT = re.compile(r"reports\.aggregates\.([\w-]+)\.p50_ms")
-# The policies scenario: each figure of the policies beside the bare timer workflows'.
-POLICY_FIGURES = (
-    ("parked_per_s", "parked_per_s"),
-    ("worker_rss_grown", "rss_grown_mib.worker"),
-    ("server_rss_grown", "rss_grown_mib.temporal"),
-    ("disk_per_workflow", "disk_per_workflow_kib.temporal"),
-    ("worker_cpu_per_workflow", "cpu_per_workflow_ms.worker"),
-    ("server_cpu_per_workflow", "cpu_per_workflow_ms.temporal"),
-)
+# The scenarios with a bare side: each figure of their ``policy`` side beside the same
+# figure of their ``bare`` side, ratio ``<scenario>.<key>_vs_bare``.
+BESIDE_BARE = {
+    "policies": (
+        ("parked_per_s", "parked_per_s"),
+        ("worker_rss_grown", "rss_grown_mib.worker"),
+        ("server_rss_grown", "rss_grown_mib.temporal"),
+        ("disk_per_workflow", "disk_per_workflow_kib.temporal"),
+        ("worker_cpu_per_workflow", "cpu_per_workflow_ms.worker"),
+        ("server_cpu_per_workflow", "cpu_per_workflow_ms.temporal"),
+    ),
+    "billing": (
+        ("drain_per_s", "drain_per_s"),
+        ("p50", "due_to_booked.p50_ms"),
+        ("p99", "due_to_booked.p99_ms"),
+        ("worker_cpu_per_workflow", "drain_cpu_per_workflow_ms.worker"),
+        ("server_cpu_per_workflow", "drain_cpu_per_workflow_ms.temporal"),
+    ),
+}
 
 
 def unit_of(path: tuple[str, ...]) -> str:
@@ -142,8 +154,8 @@ def flatten(
 
 
 def ratios_for(values: dict[str, float]) -> list[Ratio]:
-    """The fixed ratios, and those of the tuning changes, pools, inbox queries, reports and
-    policies measured."""
+    """The fixed ratios, and those of the tuning changes, pools, inbox queries, reports, and
+    of the scenarios with a bare side, measured."""
     out = list(RATIOS)
     for name in values:
         if m := _TUNING.fullmatch(name):
@@ -158,15 +170,16 @@ def ratios_for(values: dict[str, float]) -> list[Ratio]:
             for suffix, q in (("", "p50_ms"), (".p99", "p99_ms")):
                 raw, aggregated = f"reports.raw.{m[1]}.{q}", f"reports.aggregates.{m[1]}.{q}"
                 out.append(Ratio(key + suffix, raw, aggregated))
-    for key, figure in POLICY_FIGURES:
-        if f"policies.policy.{figure}" in values:
-            out.append(
-                Ratio(
-                    f"policies.{key}_vs_bare",
-                    f"policies.policy.{figure}",
-                    f"policies.bare.{figure}",
+    for scenario, figures in BESIDE_BARE.items():
+        for key, figure in figures:
+            if f"{scenario}.policy.{figure}" in values:
+                out.append(
+                    Ratio(
+                        f"{scenario}.{key}_vs_bare",
+                        f"{scenario}.policy.{figure}",
+                        f"{scenario}.bare.{figure}",
+                    )
                 )
-            )
     rows = [int(m[1]) for name in values if (m := _INBOX_ROW.fullmatch(name))]
     if rows:
         deep, sql = f"row_{max(rows)}", "inbox.sql"

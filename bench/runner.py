@@ -25,6 +25,7 @@ from sqlalchemy.exc import ArgumentError
 
 from bench import report
 from bench.api_load import run_api_load
+from bench.billing import run_billing
 from bench.inbox import run_inbox
 from bench.load import Progress
 from bench.parked import run_parked
@@ -48,6 +49,7 @@ SCENARIOS = (
     "parked",
     "inbox",
     "policies",
+    "billing",
     "reports",
 )
 
@@ -81,6 +83,7 @@ class Sizes:
     policies: int = 100_000  # PolicyWorkflows parked in force, and as many bare timers
     policies_concurrency: int = 50
     policy_pages: int = 100  # GET /v1/policies?status=effective and the ops search, each
+    billing: int = 10_000  # policies due in the same minute, and as many bare wake-ups
     report_tasks: int = 1_000_000  # a year's raw rows for the reports
     report_policies: int = 200_000
     report_reps: int = 20  # each report over the year from the aggregates
@@ -105,6 +108,7 @@ QUICK = replace(
     profile_api_flows=30,
     policies=2_000,
     policy_pages=50,
+    billing=1_000,
     report_tasks=50_000,
     report_policies=10_000,
     report_reps=10,
@@ -276,6 +280,10 @@ async def run(args: argparse.Namespace, s: Sizes, stack: Stack) -> dict[str, Any
                 policies=s.policies,
                 concurrency=s.policies_concurrency,
                 pages=s.policy_pages,
+            )
+        if "billing" in only:
+            out["billing"] = await run_billing(
+                stack, policies=s.billing, concurrency=s.policies_concurrency
             )
         if "reports" in only:
             out["reports"] = await run_reports(

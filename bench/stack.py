@@ -214,11 +214,12 @@ class Stack:
             self._spawn(name if count == 1 else f"{name}_{n}", command, env_n)
         self.queues[queue] = count
 
-    async def start_timer_worker(self, name: str) -> str:
-        """A ``python -m bench.timers`` process on a queue of its own, polling; the queue."""
+    async def start_timer_worker(self, name: str, *args: str) -> str:
+        """A ``python -m bench.timers [args]`` process on a queue of its own, polling; the
+        queue."""
         queue = f"{self.task_queue}-{name}"
         env = self._app_env() | {"INSUREFLOW_TASK_QUEUE": queue}
-        self._spawn(name, [sys.executable, "-m", "bench.timers"], env)
+        self._spawn(name, [sys.executable, "-m", "bench.timers", *args], env)
         self.queues[queue] = 1
         await self._wait_ready()
         return queue

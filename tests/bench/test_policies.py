@@ -10,51 +10,45 @@ from pathlib import Path
 
 from sqlalchemy import update
 
+from bench.parking import disk_bytes
 from bench.policies import (
-    _effective,
-    disk_bytes,
+    PREFIX,
+    effective_policies,
+    in_force_policies,
     insert_issued_policies,
-    policy_number,
     policy_start,
 )
 from bench.report import build
 from core.config import Settings
-from db.migrate import upgrade_async
 from db.models import Policy
 from db.repositories.policies import list_policies
-from db.session import make_engine, make_session_factory
 from domain.policies import PolicyStage, PolicyStatus, policy_year_ends_at
-from tests.bench.test_smoke import bare_stack
+from tests.bench.test_report import ratio_values
+from tests.bench.test_smoke import migrated_stack
 from workflows.policy import _opening_state
 
 
 async def test_the_policies_start_in_force_and_wait_for_their_year_end(tmp_path: Path) -> None:
-    stack = bare_stack(tmp_path)
-    await upgrade_async(stack.database_url)
-    engine = make_engine(stack.database_url)
-    stack.sessions = make_session_factory(engine)
-    stack.settings = Settings(environment="test", data_dir=tmp_path)
-    issued = datetime.now(UTC) - timedelta(days=10)
-    try:
-        customer_id = await insert_issued_policies(stack, 7, issued_at=issued)
+    batch = in_force_policies(datetime.now(UTC) - timedelta(days=10))
+    async with migrated_stack(tmp_path) as stack:
+        stack.settings = Settings(environment="test", data_dir=tmp_path)
+        customer_id = await insert_issued_policies(stack, batch, 7)
         async with stack.sessions() as session:
             page, cursor = await list_policies(
                 session, agent=None, status="issued", cursor=None, limit=5
             )
-        assert [p.policy_number for p in page] == [policy_number(i) for i in (6, 5, 4, 3, 2)]
+        assert [p.policy_number for p in page] == [batch.number(i) for i in (6, 5, 4, 3, 2)]
         assert cursor is not None
-        assert await _effective(stack) == 0
+        assert await effective_policies(stack, PREFIX) == 0
         async with stack.sessions() as session, session.begin():
             await session.execute(
                 update(Policy)
-                .where(Policy.policy_number == policy_number(3))
+                .where(Policy.policy_number == batch.number(3))
                 .values(status="effective", stage=PolicyStage.IN_FORCE.value)
             )
-        assert await _effective(stack) == 1
-    finally:
-        await engine.dispose()
+        assert await effective_policies(stack, PREFIX) == 1
 
-    start = policy_start(3, customer_id, issued, stack)
+    start = policy_start(batch, 3, customer_id, stack)
     state = _opening_state(start)
     assert (state.stage, state.status) == (PolicyStage.IN_FORCE, PolicyStatus.ISSUED)
     assert state.return_visit is None and state.cooling_off_ends_at is None
@@ -78,9 +72,7 @@ def test_each_policy_figure_stands_beside_the_bare_timers() -> None:
         "cpu_per_workflow_ms": {"worker": 6.0, "temporal": 12.0},
     }
     results = {"policies": {"policy": side, "bare": bare, "api": {"ops_search": {"p99_ms": 55}}}}
-    report = build({}, results)
-    ratios = {r["name"]: r["value"] for r in report["ratios"]}
-    assert ratios == {
+    assert ratio_values(results) == {
         "policies.parked_per_s_vs_bare": 0.25,
         "policies.worker_rss_grown_vs_bare": 3.0,
         "policies.server_rss_grown_vs_bare": 0.5,
@@ -88,5 +80,5 @@ def test_each_policy_figure_stands_beside_the_bare_timers() -> None:
         "policies.worker_cpu_per_workflow_vs_bare": 6.0,
         "policies.server_cpu_per_workflow_vs_bare": 2.0,
     }
-    targets = {t["name"]: t["measured"] for t in report["targets"]}
+    targets = {t["name"]: t["measured"] for t in build({}, results)["targets"]}
     assert targets == {"policies_ops_search_p99_ms": 55}

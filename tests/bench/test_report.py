@@ -12,6 +12,11 @@ import pytest
 from bench.report import Figure, build, cpu_budget, flatten, rows, table, unit_of, write
 
 
+def ratio_values(results: dict[str, Any]) -> dict[str, float]:
+    """The ratios a report built from ``results`` gives, by name."""
+    return {r["name"]: r["value"] for r in build({}, results)["ratios"]}
+
+
 def arm(rate: float, p50: float, **extra: Any) -> dict[str, Any]:
     return {"completed": 100, "completed_per_s": rate, "latency": {"p50_ms": p50}, **extra}
 

@@ -29,7 +29,8 @@ def test_quick_takes_the_smaller_sizes_and_only_picks_scenarios() -> None:
     assert sizes == QUICK
     assert sizes.parked < Sizes().parked
     assert (sizes.policies, sizes.report_tasks, sizes.report_policies) == (2_000, 50_000, 10_000)
-    assert {"policies", "reports"} <= set(SCENARIOS)
+    assert {"policies", "billing", "reports"} <= set(SCENARIOS)
+    assert (sizes.billing, Sizes().billing) == (1_000, 10_000)
     defaults = Sizes()
     assert (defaults.policies, defaults.report_tasks, defaults.report_policies) == (
         100_000,

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from bench.inbox import INDEX, compare_queries, seed_tasks
@@ -22,6 +24,20 @@ def bare_stack(root: Path) -> Stack:
     sampler = ProcessSampler()
     sampler.watch("bench", os.getpid())
     return Stack(root=root, progress=Progress(out=io.StringIO()), sampler=sampler)
+
+
+@asynccontextmanager
+async def migrated_stack(root: Path) -> AsyncIterator[Stack]:
+    """A bare stack on a migrated read model, with its engine and sessions (the engine
+    disposed after)."""
+    stack = bare_stack(root)
+    await upgrade_async(stack.database_url)
+    stack.engine = make_engine(stack.database_url)
+    stack.sessions = make_session_factory(stack.engine)
+    try:
+        yield stack
+    finally:
+        await stack.engine.dispose()
 
 
 async def test_the_pools_write_every_batch_and_the_report_compares_them(tmp_path: Path) -> None:
