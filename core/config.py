@@ -12,9 +12,9 @@ from datetime import timedelta
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, Field, computed_field
+from pydantic import BaseModel, Field, computed_field, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -149,6 +149,17 @@ class Settings(BaseSettings):
         assert isinstance(env_settings, EnvSettingsSource)
         grouped = _GroupedEnvSource(settings_cls, env_settings)
         return init_settings, env_settings, grouped, dotenv_settings, file_secret_settings
+
+    @model_validator(mode="after")
+    def _no_development_clocks_in_production(self) -> Self:
+        # A short policy year would run every policy's anniversaries, premiums, term and
+        # reinstatement window at a demo's pace: production counts calendar years only.
+        if self.environment == "production" and self.clocks.policy_year is not None:
+            raise ValueError(
+                "INSUREFLOW_POLICY_YEAR is for development only; production counts policy "
+                "years in calendar years: unset it"
+            )
+        return self
 
     @computed_field  # type: ignore[prop-decorator]
     @property

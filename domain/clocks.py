@@ -32,12 +32,23 @@ def _comma_separated(value: object) -> object:
     return value
 
 
+def _empty_is_none(value: object) -> object:
+    """An optional duration set to nothing (``INSUREFLOW_POLICY_YEAR=``) is not set."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 _DAY = timedelta(days=1)
 _YEAR = timedelta(days=365)
 # Days before a due date (a reminder) or after it (a retried debit): at least a day, within
 # a year, at most five of them.
 _Offset = Annotated[Duration, Field(ge=_DAY, le=_YEAR)]
 _Offsets = Annotated[tuple[_Offset, ...], BeforeValidator(_comma_separated), Field(max_length=5)]
+# A short policy year (development): a minute at the least (each policy year is a run of
+# its own), a year at the most.
+_PolicyYear = Annotated[
+    Annotated[Duration, Field(ge=timedelta(minutes=1), le=_YEAR)] | None,
+    BeforeValidator(_empty_is_none),
+]
 
 
 class ProcessClocks(BaseModel):
@@ -98,6 +109,13 @@ class ProcessClocks(BaseModel):
     surrender_payment: Duration = Field(default=timedelta(days=30), ge=_DAY, le=timedelta(days=30))
     # One-year products: the renewal offer this long before expiry.
     renewal_notice: Duration = Field(default=timedelta(days=30), ge=_DAY, le=timedelta(days=90))
+    # Development only (docs/premiums.md "A short policy year"): a policy year this long
+    # instead of a calendar year, so a demo or test stack watches a twenty-year policy live
+    # in minutes. Unset (None): calendar years, the only value production accepts
+    # (core.config refuses to start otherwise). What is counted in policy years (the term,
+    # the anniversaries, the reinstatement window) shrinks with it; what is counted in
+    # days does not (domain.policies.policy_years_after).
+    policy_year: _PolicyYear = None
 
     @model_validator(mode="after")
     def _premium_clocks_agree(self) -> Self:
@@ -112,6 +130,11 @@ class ProcessClocks(BaseModel):
         if self.payment_demand_after >= self.premium_grace:
             raise ValueError("payment_demand_after must fall inside premium_grace")
         return self
+
+
+# The defaults, calendar policy years among them: what a rule counts with when its caller
+# passes no clocks.
+DEFAULT_CLOCKS = ProcessClocks()
 
 
 class ClaimLimits(BaseModel):

@@ -15,6 +15,7 @@ from typing import Literal, TypeVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.business import SHANGHAI
+from domain.clocks import DEFAULT_CLOCKS, ProcessClocks
 from domain.enrollment import MaskedCustomer
 from domain.identity import age_on
 from domain.products import CENT, Product
@@ -306,15 +307,31 @@ def add_years(moment: _Day, years: int) -> _Day:
         return moment.replace(year=moment.year + years, day=28)
 
 
-def expires_at(effective_at: datetime, product: Product) -> datetime:
-    """The end of the term: one year for ACCIDENT_1Y and MEDICAL_1Y, twenty for
+def policy_years_after(
+    start: datetime, years: int, clocks: ProcessClocks = DEFAULT_CLOCKS
+) -> datetime:
+    """The moment ``years`` policy years after ``start``: the one rule every term,
+    anniversary and window counted in policy years goes through. Calendar years
+    (``add_years``) unless the clocks set a short policy year (``policy_year``, development
+    only), and then ``start`` plus ``years`` of it."""
+    if clocks.policy_year is None:
+        return add_years(start, years)
+    return start + years * clocks.policy_year
+
+
+def expires_at(
+    effective_at: datetime, product: Product, clocks: ProcessClocks = DEFAULT_CLOCKS
+) -> datetime:
+    """The end of the term: one policy year for ACCIDENT_1Y and MEDICAL_1Y, twenty for
     TERM_LIFE_20 (the product's ``term_years``)."""
-    return add_years(effective_at, product.term_years)
+    return policy_years_after(effective_at, product.term_years, clocks)
 
 
-def policy_year_ends_at(effective_at: datetime, policy_year: int) -> datetime:
+def policy_year_ends_at(
+    effective_at: datetime, policy_year: int, clocks: ProcessClocks = DEFAULT_CLOCKS
+) -> datetime:
     """The end of policy year ``policy_year`` (1 = the first): an anniversary."""
-    return add_years(effective_at, policy_year)
+    return policy_years_after(effective_at, policy_year, clocks)
 
 
 def is_live(status: str) -> bool:

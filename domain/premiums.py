@@ -22,7 +22,7 @@ arts. 4, 21 (short-term health cover is not renewed as of right).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict
 from domain.activities import WorkingDaysAsk
 from domain.business import SHANGHAI, business_today
 from domain.claims import Reduction
-from domain.clocks import ProcessClocks
+from domain.clocks import DEFAULT_CLOCKS, ProcessClocks
 from domain.identity import age_on
 from domain.policies import (
     IN_FORCE_STATUSES,
@@ -41,6 +41,7 @@ from domain.policies import (
     PremiumPayment,
     period_ends_at,
     policy_year_ends_at,
+    policy_years_after,
 )
 from domain.policies import expires_at as term_ends_at
 from domain.products import CENT, Product, annual_premium, get_product
@@ -110,9 +111,12 @@ def unpaid_due_by(schedule: PremiumSchedule, day: date) -> list[Installment]:
     return [i for i in schedule.installments if i.owed and business_today(i.due_at) <= day]
 
 
-def installment_due_at(effective_at: datetime, n: int) -> datetime:
+def installment_due_at(
+    effective_at: datetime, n: int, *, clocks: ProcessClocks = DEFAULT_CLOCKS
+) -> datetime:
     """When installment ``n`` falls due: the start of policy year ``n``, i.e. the effective
-    date for the first and its ``n - 1``-th anniversary after (``policy_year_ends_at``).
+    date for the first and its ``n - 1``-th anniversary after (``policy_year_ends_at``;
+    with a short policy year in the clocks, ``n - 1`` of them after).
 
     A policy that took effect on 29 February pays on 28 February in common years and on
     the 29th again in leap years: each anniversary is counted from the effective date, not
@@ -121,7 +125,7 @@ def installment_due_at(effective_at: datetime, n: int) -> datetime:
     """
     if n < 1:
         raise ValueError("installments are numbered from 1")
-    return policy_year_ends_at(effective_at, n - 1)
+    return policy_year_ends_at(effective_at, n - 1, clocks)
 
 
 def installment_status(
@@ -146,6 +150,7 @@ def premium_schedule(
     payments: Sequence[PremiumPayment],
     on: datetime,
     ended_at: datetime | None = None,
+    clocks: ProcessClocks = DEFAULT_CLOCKS,
 ) -> PremiumSchedule:
     """The policy's installments as they stand at ``on``: one level annual ``premium`` a
     policy year for the product's ``payment_years`` (TERM_LIFE_20: 20; the one-year
@@ -154,12 +159,15 @@ def premium_schedule(
     ``payments`` are the installments collected, the enrollment's first premium included;
     a payment for an installment the schedule does not have, or a second one for the same,
     is an error (the ledger's business key makes each exactly once). ``ended_at``: when
-    the policy ended, if it has; from then on nothing unpaid is owed.
+    the policy ended, if it has; from then on nothing unpaid is owed. ``clocks``: the
+    process's, for its policy year (calendar by default).
     """
     paid = _by_installment(product, payments)
     ended = ended_at is not None and on >= ended_at
     installments = [
-        _installment(n, installment_due_at(effective_at, n), premium, paid.get(n), on, ended)
+        _installment(
+            n, installment_due_at(effective_at, n, clocks=clocks), premium, paid.get(n), on, ended
+        )
         for n in range(1, product.payment_years + 1)
     ]
     owed = [i for i in installments if i.owed]
@@ -174,7 +182,9 @@ def premium_schedule(
         amount_due=_total(i.amount for i in owed if i.due_at <= max(on, owed[0].due_at)),
         arrears=_total(i.amount for i in owed if i.status == InstallmentStatus.OVERDUE),
         installments_paid=in_order,
-        paid_to=paid_to(product, effective_at=effective_at, installments_paid=in_order),
+        paid_to=paid_to(
+            product, effective_at=effective_at, installments_paid=in_order, clocks=clocks
+        ),
     )
 
 
@@ -210,12 +220,18 @@ def _by_installment(
     return paid
 
 
-def paid_to(product: Product, *, effective_at: datetime, installments_paid: int) -> datetime:
+def paid_to(
+    product: Product,
+    *,
+    effective_at: datetime,
+    installments_paid: int,
+    clocks: ProcessClocks = DEFAULT_CLOCKS,
+) -> datetime:
     """The end of the cover ``installments_paid`` annual premiums pay for: that many policy
     years, or the whole term once every installment is paid."""
     if installments_paid >= product.payment_years:
-        return term_ends_at(effective_at, product)
-    return policy_year_ends_at(effective_at, installments_paid)
+        return term_ends_at(effective_at, product, clocks)
+    return policy_year_ends_at(effective_at, installments_paid, clocks)
 
 
 # --- reminders, debits and the payment demand ----------------------------------------------
@@ -314,8 +330,12 @@ def reinstatement_deadline(suspended_at: datetime, clocks: ProcessClocks) -> dat
     """The end of the reinstatement window: ``reinstatement_window_years`` (2) counted from
     the day of suspension (Insurance Law art. 37). A policy still suspended then is
     terminated, refunding its cash value; a 29 February suspension's window ends on 28
-    February."""
-    return period_ends_at(business_today(suspended_at), years=clocks.reinstatement_window_years)
+    February. Counted in policy years, it shrinks with a short one (development): then it
+    ends that many of them after the suspension itself (``policy_years_after``)."""
+    years = clocks.reinstatement_window_years
+    if clocks.policy_year is not None:
+        return policy_years_after(suspended_at, years, clocks)
+    return period_ends_at(business_today(suspended_at), years=years)
 
 
 def reinstatement_refusal(
@@ -426,26 +446,44 @@ def suspended_on(periods: Sequence[Suspension], day: date) -> bool:
 # --- cash value, surrender -----------------------------------------------------------------
 
 
-def completed_policy_years(effective_at: datetime, on: datetime) -> int:
+def completed_policy_years(
+    effective_at: datetime, on: datetime, *, clocks: ProcessClocks = DEFAULT_CLOCKS
+) -> int:
     """How many policy years have ended by ``on`` (0 before the first anniversary)."""
     if on < effective_at:
         return 0
-    years = on.astimezone(effective_at.tzinfo).year - effective_at.year
-    while years > 0 and policy_year_ends_at(effective_at, years) > on:
+    if clocks.policy_year is None:
+        years = on.astimezone(effective_at.tzinfo).year - effective_at.year
+    else:
+        years = (on - effective_at) // clocks.policy_year
+    while years > 0 and policy_year_ends_at(effective_at, years, clocks) > on:
         years -= 1
     return years
 
 
-def policy_years_elapsed(product: Product, *, effective_at: datetime, on: datetime) -> Decimal:
+def policy_years_elapsed(
+    product: Product,
+    *,
+    effective_at: datetime,
+    on: datetime,
+    clocks: ProcessClocks = DEFAULT_CLOCKS,
+) -> Decimal:
     """The policy's age at ``on`` in policy years, whole days pro rata within the current
     year (a 366-day year when it holds a 29 February): 0 before the start, the term after
-    the end."""
-    years = min(completed_policy_years(effective_at, on), product.term_years)
+    the end. A short policy year (development) may last less than a day: it is pro rata
+    by the microsecond."""
+    years = min(completed_policy_years(effective_at, on, clocks=clocks), product.term_years)
     if years == product.term_years or on <= effective_at:
         return Decimal(years)
-    start = business_today(policy_year_ends_at(effective_at, years))
-    end = business_today(policy_year_ends_at(effective_at, years + 1))
-    return years + Decimal((business_today(on) - start).days) / Decimal((end - start).days)
+    start = policy_year_ends_at(effective_at, years, clocks)
+    end = policy_year_ends_at(effective_at, years + 1, clocks)
+    if clocks.policy_year is not None:
+        tick = timedelta(microseconds=1)
+        return years + Decimal((on - start) // tick) / Decimal((end - start) // tick)
+    start_day, end_day = business_today(start), business_today(end)
+    return years + Decimal((business_today(on) - start_day).days) / Decimal(
+        (end_day - start_day).days
+    )
 
 
 def cash_value(
@@ -455,6 +493,7 @@ def cash_value(
     effective_at: datetime,
     installments_paid: int,
     on: datetime,
+    clocks: ProcessClocks = DEFAULT_CLOCKS,
 ) -> Decimal:
     """The cash value (现金价值) at ``on`` from the product's table (``Product.cash_values``,
     per 1,000 of the annual ``premium`` at the end of each policy year), straight-line
@@ -466,7 +505,7 @@ def cash_value(
     of suspension refunds (art. 37). The table is illustrative product data, not an
     actuarial calculation.
     """
-    position = policy_years_elapsed(product, effective_at=effective_at, on=on)
+    position = policy_years_elapsed(product, effective_at=effective_at, on=on, clocks=clocks)
     if installments_paid < product.payment_years:
         position = min(position, Decimal(installments_paid))
     year = int(position)
@@ -596,11 +635,12 @@ def renewal_offer(
     offered_at: datetime,
     expires_at: datetime,
     continuous_since: datetime,
+    clocks: ProcessClocks = DEFAULT_CLOCKS,
 ) -> RenewalOffer:
     """The renewal offered at ``offered_at`` (the window's opening): the product's premium
     for the insured's age that day (``annual_premium``; an age beyond the product's
     refuses it with ``QuoteRefused("age_not_eligible")``); the next period starts at the
-    old expiry, one term long, with no new waiting period."""
+    old expiry, one term long (in the ``clocks``' policy years), with no new waiting period."""
     if not is_renewable(product):
         raise ValueError(f"{product.code} runs its term; it is not renewed")
     age = age_on(birth_date, business_today(offered_at))
@@ -610,7 +650,7 @@ def renewal_offer(
         premium=annual_premium(product, sum_insured=sum_insured, age=age),
         guaranteed=product.renewal_guaranteed,
         starts_at=expires_at,
-        ends_at=term_ends_at(expires_at, product),
+        ends_at=term_ends_at(expires_at, product, clocks),
         continuous_since=continuous_since,
     )
 
@@ -646,7 +686,8 @@ def premium_standing(state: PolicyState, *, on: datetime, clocks: ProcessClocks)
     """Where the premiums of the policy in ``state`` stand at ``on`` (the moment asked
     about): its schedule (``premium_schedule``) and cash value (``cash_value``) then,
     grace and suspension as its process recorded them, and while suspended the end of the
-    reinstatement window (``reinstatement_deadline`` with ``clocks``).
+    reinstatement window (``reinstatement_deadline``). ``clocks``: those the process runs
+    on (the settings'), for the reinstatement window and the policy year.
 
     An ended policy is read as it stood when it ended: its unpaid installments waived,
     nothing due, and no cash value left (a surrender or a termination paid it out, a
@@ -660,6 +701,7 @@ def premium_standing(state: PolicyState, *, on: datetime, clocks: ProcessClocks)
         payments=state.payments,
         on=min(on, ended_at) if ended_at else on,
         ended_at=ended_at,
+        clocks=clocks,
     )
     suspended_at = state.suspended_at if state.status == PolicyStatus.SUSPENDED else None
     return PremiumStanding(
@@ -677,5 +719,6 @@ def premium_standing(state: PolicyState, *, on: datetime, clocks: ProcessClocks)
             effective_at=state.effective_at,
             installments_paid=schedule.installments_paid,
             on=on,
+            clocks=clocks,
         ),
     )

@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.identity import age_on
     from domain.policies import PolicyStage, PolicyStatus, Sealed, has_cooling_off
+    from domain.policies import expires_at as term_ends_at
     from domain.products import QuoteRefused, annual_premium, get_product
     from domain.tasks import TaskKind
     from domain.underwriting import SYSTEM, decision_refusal, route_underwriting
@@ -68,13 +69,6 @@ def workflow_id_for(application_no: str) -> str:
 def _policy_number(application_no: str) -> str:
     """The policy an application becomes: a business key known before issuance."""
     return "P" + application_no.removeprefix("E")
-
-
-def add_years(moment: datetime, years: int) -> datetime:
-    try:
-        return moment.replace(year=moment.year + years)
-    except ValueError:  # 29 February in a common year
-        return moment.replace(year=moment.year + years, day=28)
 
 
 @workflow.defn
@@ -205,7 +199,7 @@ class EnrollmentWorkflow:
         now = workflow.now()
         start_date = application.start_date or business_today(now) + timedelta(days=1)
         effective_at = max(datetime.combine(start_date, time(0), SHANGHAI), now)
-        expires_at = add_years(effective_at, product.term_years)
+        expires_at = term_ends_at(effective_at, product, self._start.clocks)
         # Set together once all are known: a policy number on the state means a policy row
         # is (being) written, which a compensation then cancels.
         policy_number = _policy_number(start.application_no)

@@ -201,7 +201,7 @@ class PolicyWorkflow:
                 if s.renewal is not None and s.renewal.status == "accepted":
                     await self._renew(s.renewal)  # continues as new into the next period
                 return await self._expire()
-            if now >= policy_year_ends_at(s.effective_at, s.policy_year):
+            if now >= self._policy_year_ends_at():
                 await self._next_policy_year()  # continues as new unless a request came
 
     def _asked(self) -> bool:
@@ -217,7 +217,7 @@ class PolicyWorkflow:
 
     def _next_moment(self) -> datetime:
         s = self._state
-        moments = [s.expires_at, policy_year_ends_at(s.effective_at, s.policy_year)]
+        moments = [s.expires_at, self._policy_year_ends_at()]
         if s.status == PolicyStatus.ISSUED:
             moments.append(s.effective_at)
         if s.stage == PolicyStage.COOLING_OFF and s.cooling_off_ends_at is not None:
@@ -229,6 +229,11 @@ class PolicyWorkflow:
         if self._renewable() and s.renewal is None and s.renewal_note is None:
             moments.append(renewal_window_opens_at(s.expires_at, self._start.clocks))
         return min(moments)
+
+    def _policy_year_ends_at(self) -> datetime:
+        """The end of the current policy year, on the clocks the process started with."""
+        s = self._state
+        return policy_year_ends_at(s.effective_at, s.policy_year, self._start.clocks)
 
     async def _open_cooling_off(self) -> None:
         """Tell the customer their cooling-off right, and open the return visit for
@@ -314,6 +319,7 @@ class PolicyWorkflow:
             premium=s.premium,
             payments=s.payments,
             on=workflow.now(),
+            clocks=self._start.clocks,
         )
 
     def _debits_at(self, due: Installment) -> list[datetime]:
@@ -719,6 +725,7 @@ class PolicyWorkflow:
                 offered_at=workflow.now(),
                 expires_at=s.expires_at,
                 continuous_since=s.effective_at,
+                clocks=self._start.clocks,
             )
         except QuoteRefused as refused:
             s.renewal_note = f"not offered: {refused.code}"
@@ -829,6 +836,7 @@ class PolicyWorkflow:
             effective_at=s.period_started_at or s.effective_at,
             installments_paid=self._schedule().installments_paid,
             on=workflow.now(),
+            clocks=self._start.clocks,
         )
 
     async def _pay_value(self, key: str, value: Decimal, account: Sealed | None) -> bool:

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from core.config import Settings
 from domain.clocks import ProcessClocks
@@ -97,3 +98,37 @@ def test_premium_reminders_are_read_from_one_variable(monkeypatch: pytest.Monkey
 
     assert clocks.premium_reminders == (timedelta(days=30), timedelta(days=7), timedelta(days=1))
     assert clocks.reinstatement_interest_rate == Decimal("0.045")
+
+
+def test_the_policy_year_is_unset_by_default_and_read_as_a_duration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().clocks.policy_year is None  # calendar years
+    monkeypatch.setenv("INSUREFLOW_POLICY_YEAR", "PT2M")
+    assert Settings().clocks.policy_year == timedelta(minutes=2)
+    monkeypatch.setenv("INSUREFLOW_POLICY_YEAR", "120")
+    assert Settings().clocks.policy_year == timedelta(minutes=2)
+    monkeypatch.setenv("INSUREFLOW_POLICY_YEAR", "")
+    assert Settings().clocks.policy_year is None
+
+
+@pytest.mark.parametrize("value", ["PT30S", "P366D", "-PT2M"])
+def test_a_policy_year_out_of_bounds_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("INSUREFLOW_POLICY_YEAR", value)
+
+    with pytest.raises(ValidationError, match="policy_year"):
+        Settings()
+
+
+def test_production_refuses_to_start_with_a_short_policy_year(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("INSUREFLOW_ENVIRONMENT", "production")
+    monkeypatch.setenv("INSUREFLOW_POLICY_YEAR", "PT2M")
+
+    with pytest.raises(ValidationError, match="INSUREFLOW_POLICY_YEAR is for development only"):
+        Settings()
+    monkeypatch.setenv("INSUREFLOW_POLICY_YEAR", "")
+    assert Settings().clocks.policy_year is None  # set to nothing: calendar years, accepted

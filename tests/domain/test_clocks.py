@@ -26,6 +26,7 @@ def test_the_premium_defaults_are_the_laws_and_the_designs() -> None:
     assert clocks.reinstatement_interest_rate == Decimal("0")
     assert clocks.surrender_payment == 30 * DAYS
     assert clocks.renewal_notice == 30 * DAYS
+    assert clocks.policy_year is None  # calendar policy years
 
 
 def test_reminders_and_retries_are_read_from_one_comma_separated_value() -> None:

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from domain.business import SHANGHAI
+from domain.clocks import ProcessClocks
 from domain.policies import (
     CHECKLIST_ITEMS,
     ENDED_STATUSES,
@@ -22,10 +23,13 @@ from domain.policies import (
     needs_dual_recording,
     period_ends_at,
     policy_year_ends_at,
+    policy_years_after,
     return_visit_items,
     unconfirmed,
 )
 from tests.support import ACCIDENT, MEDICAL, TERM
+
+SHORT_YEAR = ProcessClocks(policy_year=timedelta(minutes=2))
 
 
 def test_only_personal_policies_over_one_year_have_a_cooling_off_period() -> None:
@@ -84,6 +88,25 @@ def test_a_policy_year_ends_on_the_anniversary_and_29_february_on_the_28th() -> 
     leap = datetime(2028, 2, 29, tzinfo=SHANGHAI)
     assert policy_year_ends_at(leap, 1) == datetime(2029, 2, 28, tzinfo=SHANGHAI)
     assert policy_year_ends_at(leap, 4) == datetime(2032, 2, 29, tzinfo=SHANGHAI)
+
+
+def test_policy_years_are_calendar_years_unless_the_clocks_set_a_short_one() -> None:
+    start = datetime(2026, 12, 4, 9, 30, tzinfo=SHANGHAI)
+    assert policy_years_after(start, 20) == datetime(2046, 12, 4, 9, 30, tzinfo=SHANGHAI)
+    assert policy_years_after(start, 20, ProcessClocks()) == policy_years_after(start, 20)
+    leap = datetime(2028, 2, 29, tzinfo=SHANGHAI)
+    assert policy_years_after(leap, 1) == datetime(2029, 2, 28, tzinfo=SHANGHAI)
+    # PT2M: n policy years are n times two minutes, wherever the calendar stands.
+    assert policy_years_after(start, 1, SHORT_YEAR) == start + timedelta(minutes=2)
+    assert policy_years_after(leap, 20, SHORT_YEAR) == leap + timedelta(minutes=40)
+    assert policy_years_after(start, 0, SHORT_YEAR) == start
+
+
+def test_a_short_policy_year_shortens_the_term_and_the_anniversaries() -> None:
+    start = datetime(2026, 12, 4, tzinfo=SHANGHAI)
+    assert expires_at(start, TERM, SHORT_YEAR) == start + timedelta(minutes=40)
+    assert expires_at(start, MEDICAL, SHORT_YEAR) == start + timedelta(minutes=2)
+    assert policy_year_ends_at(start, 3, SHORT_YEAR) == start + timedelta(minutes=6)
 
 
 def test_a_period_in_days_starts_the_day_after_and_ends_at_midnight_after_its_last_day() -> None:

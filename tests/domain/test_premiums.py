@@ -657,6 +657,92 @@ def test_an_ended_policy_is_read_as_it_stood_at_its_ending_nothing_owed_no_value
     assert standing.cash_value == Decimal("0.00")
 
 
+# --- a short policy year (development: INSUREFLOW_POLICY_YEAR) ----------------------------
+
+SHORT = ProcessClocks(policy_year=timedelta(minutes=2))
+MINUTE = timedelta(minutes=1)
+
+
+def short_schedule(on: datetime, *installments: int) -> PremiumSchedule:
+    return premium_schedule(
+        TERM,
+        effective_at=EFFECTIVE,
+        premium=PREMIUM,
+        payments=[
+            PremiumPayment(
+                n=n, paid_at=installment_due_at(EFFECTIVE, n, clocks=SHORT), amount=PREMIUM
+            )
+            for n in installments
+        ],
+        on=on,
+        clocks=SHORT,
+    )
+
+
+def test_with_a_short_policy_year_an_installment_falls_due_every_such_year() -> None:
+    s = short_schedule(EFFECTIVE + 5 * MINUTE, 1, 2, 3)
+
+    assert [i.due_at for i in s.installments] == [EFFECTIVE + 2 * k * MINUTE for k in range(20)]
+    assert statuses(s) == ["paid"] * 3 + ["due"] * 17  # due, not overdue: still the same day
+    assert (s.installments_paid, s.paid_to) == (3, EFFECTIVE + 6 * MINUTE)
+    assert short_schedule(EFFECTIVE, *range(1, 21)).paid_to == EFFECTIVE + 40 * MINUTE
+
+
+def test_short_policy_years_are_completed_and_valued_by_the_clock_not_the_day() -> None:
+    assert completed_policy_years(EFFECTIVE, EFFECTIVE + 2 * MINUTE - SECOND, clocks=SHORT) == 0
+    assert completed_policy_years(EFFECTIVE, EFFECTIVE + 21 * MINUTE, clocks=SHORT) == 10
+    assert completed_policy_years(EFFECTIVE, EFFECTIVE + 41 * MINUTE, clocks=SHORT) == 20
+
+    def short_value(on: datetime) -> Decimal:
+        return cash_value(
+            TERM, premium=PREMIUM, effective_at=EFFECTIVE, installments_paid=11, on=on, clocks=SHORT
+        )
+
+    # Half way through year 11 (540 → 550), a minute in: (540 + 10 x 0.5) x 1.5 = 817.50.
+    assert short_value(EFFECTIVE + 21 * MINUTE) == Decimal("817.50")
+    assert short_value(EFFECTIVE + 20 * MINUTE) == value(at(2036, 12, 4), 11)  # end of year 10
+
+
+def test_with_a_short_policy_year_the_reinstatement_window_is_two_of_them() -> None:
+    assert reinstatement_deadline(SUSPENDED_AT, SHORT) == SUSPENDED_AT + 4 * MINUTE
+    assert (
+        reinstatement_refusal(
+            status=PolicyStatus.SUSPENDED,
+            suspended_at=SUSPENDED_AT,
+            on=SUSPENDED_AT + 4 * MINUTE,
+            clocks=SHORT,
+        )
+        == "not_reinstatable"
+    )
+
+
+def test_periods_in_days_keep_their_days_with_a_short_policy_year() -> None:
+    # Grace, the demand, deemed consent and the surrender's payment are not policy years.
+    assert grace_ends_at(DUE_2, SHORT) == grace_ends_at(DUE_2, CLOCKS) == at(2028, 2, 3)
+    assert payment_demand_at(DUE_2, SHORT) == DUE_2 + timedelta(days=7)
+    assert reinstatement_deemed_consent_at(SUSPENDED_AT, SHORT) == at(2028, 2, 11)
+    assert surrender_payment_due_at(SUSPENDED_AT, SHORT) == at(2028, 2, 11)
+
+
+def test_a_one_year_renewal_runs_one_short_year() -> None:
+    expires = EFFECTIVE + 2 * MINUTE
+    offer = renewal_offer(
+        MEDICAL,
+        sum_insured=Decimal("100000"),
+        birth_date=date(1990, 6, 1),
+        offered_at=EFFECTIVE,
+        expires_at=expires,
+        continuous_since=EFFECTIVE,
+        clocks=SHORT,
+    )
+    assert (offer.starts_at, offer.ends_at) == (expires, expires + 2 * MINUTE)
+
+
+def test_the_readers_standing_counts_policy_years_with_the_clocks_they_pass() -> None:
+    standing = premium_standing(policy(PolicyStatus.EFFECTIVE, 1), on=EFFECTIVE, clocks=SHORT)
+    assert standing.next_due_at == EFFECTIVE + 2 * MINUTE
+
+
 # --- the refusals --------------------------------------------------------------------------
 
 

@@ -829,5 +829,19 @@ async def test_issuing_the_policy_starts_its_own_process_which_outlives_the_enro
     ]
 
 
+async def test_with_a_short_policy_year_the_policy_issued_expires_twenty_of_them_later(
+    harness: Harness,
+) -> None:
+    handle = await harness.start(clocks=ProcessClocks(policy_year=timedelta(minutes=2)))
+    # Starting today, it takes effect on issue: a demo watches it at once.
+    today = datetime.now(SHANGHAI).date()
+    await harness.apply(handle, sum_insured="200000", start_date=today)
+    result = await handle.result()
+
+    assert result.effective_at is not None and result.expires_at is not None
+    assert result.expires_at == result.effective_at + timedelta(minutes=40)
+    assert result.effective_at.astimezone(SHANGHAI).date() == today
+
+
 def _named(calls: list[tuple[str, Any]], name: str) -> list[Any]:
     return [arg for n, arg in calls if n == name]

@@ -27,6 +27,7 @@ from domain.activities import (
     Settlement,
 )
 from domain.business import SHANGHAI, business_today
+from domain.clocks import DEFAULT_CLOCKS, ProcessClocks
 from domain.enrollment import MaskedCustomer
 from domain.policies import (
     CHECKLIST_ITEMS,
@@ -35,6 +36,7 @@ from domain.policies import (
     PolicyStatus,
     Sealed,
     add_years,
+    expires_at,
 )
 from domain.products import get_product
 from domain.reports import DayFigures, count_policy
@@ -173,6 +175,7 @@ class Harness:
         product: str = "TERM_LIFE_20",
         birth_date: date = date(1990, 5, 17),
         payment_account: str | None = None,
+        clocks: ProcessClocks = DEFAULT_CLOCKS,
     ) -> Handle:
         number = "P" + uuid.uuid4().hex[:12].upper()
         now = datetime.now(SHANGHAI)
@@ -191,8 +194,9 @@ class Harness:
             premium=PREMIUM,
             issued_at=now,
             effective_at=effective_at,
-            expires_at=add_years(effective_at, get_product(product).term_years),
+            expires_at=expires_at(effective_at, get_product(product), clocks),
             payment_account=payment_account,
+            clocks=clocks,
         )
         handle = await self.env.client.start_workflow(
             PolicyWorkflow.run,
@@ -481,7 +485,14 @@ async def test_term_life_runs_twenty_policy_years_each_run_small(harness: Harnes
     assert len(harness.world.customer_notices("premium_reminder")) == 38
     assert harness.world.templates().count("payment_demand") == 0
 
-    # Walk the chain of runs from the first: twenty, each history under 200 events.
+    # Twenty runs, one a policy year, each history under 200 events.
+    runs = await run_sizes(harness, handle)
+    assert len(runs) == 20
+    assert max(runs) < 200
+
+
+async def run_sizes(harness: Harness, handle: Handle) -> list[int]:
+    """The number of events of each run of the process, walking the chain from the first."""
     runs, run_id = [], handle.first_execution_run_id or handle.result_run_id
     while run_id:
         run = harness.env.client.get_workflow_handle(handle.id, run_id=run_id)
@@ -493,8 +504,34 @@ async def test_term_life_runs_twenty_policy_years_each_run_small(harness: Harnes
             if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
             else None
         )
-    assert len(runs) == 20
-    assert max(runs) < 200
+    return runs
+
+
+async def test_with_a_two_minute_policy_year_term_life_runs_its_twenty_years_in_forty_minutes(
+    harness: Harness,
+) -> None:
+    short = ProcessClocks(policy_year=timedelta(minutes=2))
+    handle = await harness.start(payment_account=ACCOUNT, clocks=short)
+    await harness.visit(handle, decision="completed", checklist=ALL_CONFIRMED)
+    result = await handle.result()
+
+    effective_at, minutes = result.effective_at, timedelta(minutes=1)
+    assert result.status == PolicyStatus.EXPIRED and result.policy_year == 20
+    assert result.expires_at == effective_at + 40 * minutes
+    assert result.ended_at is not None
+    assert 40 * minutes <= result.ended_at - effective_at < 41 * minutes
+    # Every installment after the first debited once, at the start of its short year.
+    assert harness.world.keys() == [f"premium:{number(handle)}:{n}" for n in range(2, 21)]
+    assert [(p.n, p.amount) for p in result.payments] == [(n, PREMIUM) for n in range(1, 21)]
+    for payment in result.payments[1:]:
+        due = effective_at + (payment.n - 1) * 2 * minutes
+        assert due <= payment.paid_at < due + minutes
+    assert len(harness.world.customer_notices("premium_collected")) == 19
+    assert harness.world.templates().count("payment_demand") == 0
+    assert len(await run_sizes(harness, handle)) == 20  # one run a short policy year
+    # Day clocks keep their days: the fifteen-day cooling-off outlasts the whole term.
+    assert result.stage == PolicyStage.ENDED
+    assert result.cooling_off_ends_at is not None and result.cooling_off_ends_at > result.ended_at
 
 
 # --- renewal premiums ----------------------------------------------------------------------
