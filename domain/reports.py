@@ -4,14 +4,13 @@ business day, and how exact median and percentiles come out of stored samples.
 A business day is a calendar day in Asia/Shanghai. Each case's timeline (the process's
 ``history``, stamped by the workflow's clock) says on which day it was submitted, issued,
 decided or paid, a policy's return visit when it was tried and escalated, and when a
-policy's status changed (suspended, reinstated, ended); ``db.repositories.reports``
-reads the rows, these functions count them, and the daily aggregates it writes hold the
-counts per business day and agent. docs/reports.md says what every figure counts.
+policy was suspended, reinstated or ended; ``db.repositories.reports`` reads the rows,
+these functions count them, and the daily aggregates it writes hold the counts per
+business day and agent. docs/reports.md says what every figure counts.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,14 +25,13 @@ from domain.claims import ClaimStage, ClaimState
 from domain.enrollment import EnrollmentState, Stage, Status
 from domain.policies import (
     LIVE_STATUSES,
-    PolicyHistoryEntry,
     PolicyState,
     PolicyStatus,
     TerminationReason,
     add_months,
 )
 from domain.policy_query import FAILED, LOCKED, SUCCEEDED
-from domain.premiums import installment_due_at
+from domain.premiums import installment_due_at, suspensions
 
 # Durations kept as samples, so that median and percentiles are exact over any range.
 SUBMISSION_TO_ISSUE = "submission_to_issue"  # seconds, on the day of issue
@@ -290,46 +288,35 @@ def count_return_visit(figures: DayFigures, state: PolicyState) -> None:
         figures.add(agent, "return_visits_escalated")
 
 
-def status_changes(
-    history: Sequence[PolicyHistoryEntry],
-) -> list[tuple[PolicyStatus, PolicyHistoryEntry]]:
-    """The timeline lines that changed the policy's status, each with the status before.
-    The timeline keeps every change with its moment; ``suspended_at`` does not (a
-    reinstatement clears it)."""
-    return [(a.status, b) for a, b in itertools.pairwise(history) if b.status != a.status]
-
-
+_ENDINGS = {
+    PolicyStatus.SURRENDERED: "policies_surrendered",
+    PolicyStatus.EXPIRED: "policies_expired",
+}
 _TERMINATIONS = {
     TerminationReason.NOT_REINSTATED: "policies_terminated_not_reinstated",
     TerminationReason.CLAIM_PAID: "policies_terminated_claim_paid",
 }
 
 
-def _lapse_figure(before: PolicyStatus, after: PolicyStatus, state: PolicyState) -> str | None:
-    match after:
-        case PolicyStatus.SUSPENDED:
-            return "policies_suspended"
-        # Nothing but a reinstatement brings a suspended policy back (no premium is
-        # collected while suspended).
-        case PolicyStatus.EFFECTIVE if before == PolicyStatus.SUSPENDED:
-            return "policies_reinstated"
-        case PolicyStatus.SURRENDERED:
-            return "policies_surrendered"
-        case PolicyStatus.TERMINATED if state.termination_reason is not None:
-            return _TERMINATIONS[state.termination_reason]
-        case PolicyStatus.EXPIRED:
-            return "policies_expired"
-    return None
-
-
 def count_lapses(figures: DayFigures, state: PolicyState) -> None:
-    """A policy's status changes on the day: suspended (效力中止, grace ended unpaid),
-    reinstated (复效: back in force from suspended), surrendered (退保), terminated (by its
-    reason: not reinstated within two years, or a claim paid), expired."""
-    for before, entry in status_changes(state.history):
-        figure = _lapse_figure(before, entry.status, state)
-        if figure is not None and on_day(entry.at, figures.day):
-            figures.add(state.agent, figure)
+    """A policy's lapses on the day: suspended (效力中止, grace ended unpaid) and reinstated
+    (复效: back in force), each suspension as ``domain.premiums.suspensions`` reads it from
+    the timeline (a reinstatement clears ``suspended_at``); and its ending
+    (``policy_ended_at``) if it was surrendered (退保), terminated (by its reason: not
+    reinstated within two years, or a claim paid) or expired."""
+    day, agent = figures.day, state.agent
+    for period in suspensions(state):
+        if on_day(period.since, day):
+            figures.add(agent, "policies_suspended")
+        if period.until is not None and on_day(period.until, day):
+            figures.add(agent, "policies_reinstated")
+    if not on_day(policy_ended_at(state), day):
+        return
+    figure = _ENDINGS.get(state.status)
+    if state.status == PolicyStatus.TERMINATED and state.termination_reason is not None:
+        figure = _TERMINATIONS[state.termination_reason]
+    if figure is not None:
+        figures.add(agent, figure)
 
 
 PERSISTENCY_MONTHS = 13

@@ -1,13 +1,13 @@
-"""The reports' pure rules for policies: which timeline lines are status changes, and
-which days of effect reach the end of their 13th policy month on a given day."""
+"""The reports' pure rules for policies: each suspension and reinstatement on its day,
+and which days of effect reach the end of their 13th policy month on a given day."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
-from domain.business import SHANGHAI
-from domain.policies import PolicyHistoryEntry, PolicyStage, PolicyStatus
-from domain.reports import persistency_cohort, status_changes
+from domain.policies import PolicyStatus
+from domain.reports import DayFigures, count_lapses, persistency_cohort
+from tests.db.report_world import at, lapsing_policy
 
 
 def test_a_day_has_the_policies_that_took_effect_thirteen_months_before() -> None:
@@ -23,17 +23,27 @@ def test_a_months_last_day_also_has_the_days_the_shorter_month_lacks() -> None:
     assert persistency_cohort(date(2025, 3, 31)) == []
 
 
-def test_status_changes_are_the_lines_whose_status_differs_from_the_line_before() -> None:
-    def line(status: PolicyStatus, hour: int) -> PolicyHistoryEntry:
-        at = datetime(2025, 3, 10, hour, tzinfo=SHANGHAI)
-        return PolicyHistoryEntry(stage=PolicyStage.IN_FORCE, status=status, at=at, by="system")
-
+def test_each_suspension_and_reinstatement_is_counted_on_its_day() -> None:
     S = PolicyStatus
-    history = [line(S.EFFECTIVE, 1), line(S.EFFECTIVE, 2), line(S.GRACE, 3), line(S.SUSPENDED, 4)]
-    history += [line(S.SUSPENDED, 5), line(S.EFFECTIVE, 6)]
-    changes = [(before, entry.status, entry.at.hour) for before, entry in status_changes(history)]
-    assert changes == [
-        (S.EFFECTIVE, S.GRACE, 3),
-        (S.GRACE, S.SUSPENDED, 4),
-        (S.SUSPENDED, S.EFFECTIVE, 6),
-    ]
+    policy = lapsing_policy(
+        "L",
+        "alice",
+        at(date(2023, 1, 5), 9),
+        changes=[
+            (S.SUSPENDED, at(date(2024, 2, 20), 0)),
+            (S.EFFECTIVE, at(date(2024, 3, 1), 23, 30)),
+            (S.SUSPENDED, at(date(2025, 2, 20), 0)),
+        ],
+        suspended_at=at(date(2025, 2, 20), 0),
+    )
+    counted: dict[date, dict[str, int]] = {}
+    for day in (date(2024, 2, 20), date(2024, 3, 1), date(2025, 2, 20), date(2025, 3, 1)):
+        figures = DayFigures(day=day)
+        count_lapses(figures, policy)
+        counted[day] = {k: v for k, v in figures.agents.get("alice", {}).items() if v}
+    assert counted == {
+        date(2024, 2, 20): {"policies_suspended": 1},
+        date(2024, 3, 1): {"policies_reinstated": 1},  # back in force from that day
+        date(2025, 2, 20): {"policies_suspended": 1},
+        date(2025, 3, 1): {},
+    }
