@@ -209,22 +209,10 @@ async def test_return_visits_per_selling_agent_and_the_share_within_cooling_off(
     }
 
 
-@pytest.mark.usefixtures("world")
-async def test_a_return_visit_range_from_midnight_leaves_the_evening_before_out(
-    api_client: httpx.AsyncClient, auth_headers: Headers
-) -> None:
-    # RV1's miss at 23:30 on the 9th is outside; its completion at 00:30 and RV2's at
-    # 23:30 on the 10th inside; RV6's at 00:30 on the 11th outside.
-    day = await _report(api_client, auth_headers, "alice", "return-visits", DAY, DAY)
-    assert [row["agent"] for row in day["rows"]] == ["alice"]
-    assert _visits(day["total"]) == (1, 2, 1, 0, 1, 0, "0.5000")
-    evening = await _report(api_client, auth_headers, "alice", "return-visits", BEFORE, BEFORE)
-    assert _visits(evening["total"]) == (0, 0, 0, 1, 0, 0, None)
-    after = await _report(api_client, auth_headers, "bob", "return-visits", AFTER, AFTER)
-    assert _visits(after["total"]) == (1, 1, 1, 0, 0, 0, "1.0000")
-
-
 PERSISTENCY_KEYS = (*POLICY_PERSISTENCY_FIGURES, "persistency_13m_rate")
+
+
+FIGURES = {"return-visits": VISIT_KEYS, "policy-persistency": PERSISTENCY_KEYS}
 
 
 def _persistency(row: dict[str, Any]) -> tuple[Any, ...]:
@@ -256,20 +244,38 @@ async def test_policy_persistency_and_lapses_per_selling_agent(
     }
 
 
-@pytest.mark.usefixtures("world")
-async def test_a_persistency_range_from_midnight_leaves_the_evening_before_out(
-    api_client: httpx.AsyncClient, auth_headers: Headers
-) -> None:
+# (report, user, first day, last day, the figures of ``FIGURES[report]``): a range from
+# midnight to midnight in Shanghai has the events of its days, none of the evening before
+# or the morning after.
+MIDNIGHT_CASES = [
+    # RV1's miss at 23:30 on the 9th is outside; its completion at 00:30 and RV2's at 23:30
+    # on the 10th inside; RV6's at 00:30 on the 11th outside.
+    ("return-visits", "alice", DAY, DAY, (1, 2, 1, 0, 1, 0, "0.5000")),
+    ("return-visits", "alice", BEFORE, BEFORE, (0, 0, 0, 1, 0, 0, None)),
+    ("return-visits", "bob", AFTER, AFTER, (1, 1, 1, 0, 0, 0, "1.0000")),
     # L1's suspension at 23:30 and K9's 13th month at 23:30 on the 9th are outside; L1's
-    # reinstatement at 00:30 and K2's 13th month at 23:30 on the 10th inside.
-    day = await _report(api_client, auth_headers, "alice", "policy-persistency", DAY, DAY)
-    assert [row["agent"] for row in day["rows"]] == ["alice"]
-    assert _persistency(day["total"]) == (0, 1, 1, 0, 1, 0, 2, 1, "0.5000")
-    evening = await _report(api_client, auth_headers, "alice", "policy-persistency", BEFORE, BEFORE)
-    assert _persistency(evening["total"]) == (1, 0, 0, 0, 0, 0, 1, 1, "1.0000")
-    # L4 terminated at 00:00 and K3's 13th month ended at 00:30 on the 11th.
-    after = await _report(api_client, auth_headers, "bob", "policy-persistency", AFTER, AFTER)
-    assert _persistency(after["total"]) == (0, 0, 0, 1, 0, 0, 1, 1, "1.0000")
+    # reinstatement at 00:30 and K2's 13th month at 23:30 on the 10th inside; L4's
+    # termination at 00:00 and K3's 13th month at 00:30 on the 11th outside.
+    ("policy-persistency", "alice", DAY, DAY, (0, 1, 1, 0, 1, 0, 2, 1, "0.5000")),
+    ("policy-persistency", "alice", BEFORE, BEFORE, (1, 0, 0, 0, 0, 0, 1, 1, "1.0000")),
+    ("policy-persistency", "bob", AFTER, AFTER, (0, 0, 0, 1, 0, 0, 1, 1, "1.0000")),
+]
+
+
+@pytest.mark.usefixtures("world")
+@pytest.mark.parametrize(("name", "user", "first", "last", "expected"), MIDNIGHT_CASES)
+async def test_a_range_from_midnight_leaves_the_evening_before_out(
+    api_client: httpx.AsyncClient,
+    auth_headers: Headers,
+    name: str,
+    user: str,
+    first: date,
+    last: date,
+    expected: tuple[Any, ...],
+) -> None:
+    body = await _report(api_client, auth_headers, user, name, first, last)
+    assert [row["agent"] for row in body["rows"]] == [user]
+    assert tuple(body["total"][k] for k in FIGURES[name]) == expected
 
 
 # --- per branch: the seeded users' branches (alice 上海分公司, bob 北京分公司) ---------------

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Customer, Policy, ReportDaily, ReportSamples, ReportTaskDaily
 from db.repositories.reports import aggregate_day
+from domain.policies import PolicyState
 from domain.policy_query import LOCK_AFTER, LOCK_WINDOW
 from domain.reports import NO_AGENT, QUERY_ANSWER_MS, REPORT_TO_PAYMENT, SUBMISSION_TO_ISSUE
 from tests.db.report_world import AFTER, BEFORE, DAY, PERSISTENCY, RETURN_VISITS, insert_world
@@ -185,18 +186,22 @@ async def test_events_at_2330_and_0030_local_fall_on_different_business_days(
     assert await _tasks(session, BEFORE) == {("alice", "underwriting"): {"opened": 1}}
 
 
+async def _last_written_at_issue(session: AsyncSession, states: list[PolicyState]) -> None:
+    for state in states:
+        await session.execute(
+            update(Policy)
+            .where(Policy.policy_number == state.policy_number)
+            .values(updated_at=state.issued_at)
+        )
+
+
 async def test_a_visit_falls_due_on_a_day_its_policy_row_was_not_written(
     session: AsyncSession, make_customer: MakeCustomer
 ) -> None:
     await insert_world(session, await make_customer(1))
     # Each policy row last written when it was issued, weeks before: the due day's
     # aggregation still finds RV1 and RV4 (their cooling-off periods ran that day).
-    for state in RETURN_VISITS:
-        await session.execute(
-            update(Policy)
-            .where(Policy.policy_number == state.policy_number)
-            .values(updated_at=state.issued_at)
-        )
+    await _last_written_at_issue(session, RETURN_VISITS)
     await _aggregate(session, DAY)
     due = {a: row.get("return_visits_due") for a, row in (await _nonzero(session, DAY)).items()}
     assert due == {"alice": 1, "bob": 1, NO_AGENT: None}
@@ -208,12 +213,7 @@ async def test_persistency_is_counted_on_a_day_its_policy_row_was_not_written(
     await insert_world(session, await make_customer(1))
     # Each row last written a year before its 13th month ended: the day's aggregation
     # still finds the policies that took effect 13 months before.
-    for state in PERSISTENCY:
-        await session.execute(
-            update(Policy)
-            .where(Policy.policy_number == state.policy_number)
-            .values(updated_at=state.issued_at)
-        )
+    await _last_written_at_issue(session, PERSISTENCY)
     await _aggregate(session, DAY)
     rows = await _nonzero(session, DAY)
     persistency = {
