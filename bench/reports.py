@@ -1,9 +1,11 @@
 """A year's business reports (issue 17) over ``tasks`` inbox tasks and ``policies`` issued
-policies: the raw tables seeded by bulk INSERTs (not by workflows), each business day
-aggregated by the function the daily schedule runs (``aggregate_day``) as soon as its rows
-are written, as the schedule does the morning after; then each report over the year timed
-from the aggregates (``services.reports.build_report``, as the API calls it) beside the
-same report computed from the raw tables, and the two compared cell by cell.
+policies, beside a tenth as many in force from before the year (their 13th policy month,
+lapses and endings fall in it): the raw tables seeded by bulk INSERTs (not by workflows),
+each business day aggregated by the function the daily schedule runs (``aggregate_day``)
+as soon as its rows are written, as the schedule does the morning after; then each report
+over the year timed from the aggregates (``services.reports.build_report``, as the API
+calls it) beside the same report computed from the raw tables, and the two compared cell
+by cell.
 
 The raw side reads, once per report, every raw row with an event in the range and counts
 it with the same rules (``domain.reports``) into per-day figures, which go through the same
@@ -51,20 +53,26 @@ from domain.claims import (
 )
 from domain.enrollment import EnrollmentState, HistoryEntry, MaskedCustomer, Quote, Stage, Status
 from domain.policies import (
+    ENDED_STATUSES,
     PolicyHistoryEntry,
     PolicyStage,
     PolicyState,
     PolicyStatus,
+    PremiumPayment,
     ReturnVisit,
     ReturnVisitDecision,
     ReturnVisitStatus,
+    TerminationReason,
     VisitAttempt,
+    add_months,
+    add_years,
     cooling_off_ends_at,
     return_visit_items,
 )
 from domain.policy_query import FAILED, LOCK_AFTER, LOCK_WINDOW, SUCCEEDED
-from domain.products import IncidentType
+from domain.products import IncidentType, get_product
 from domain.reports import (
+    PERSISTENCY_MONTHS,
     DayFigures,
     QueryEvent,
     TaskFacts,
@@ -74,6 +82,7 @@ from domain.reports import (
     count_queries,
     count_task,
     day_bounds,
+    persistency_ends_at,
 )
 from domain.underwriting import Actor, Role
 from services.reports import (
@@ -93,6 +102,7 @@ CLAIM_EVERY = 20  # a claim on one policy in 20
 QUERY_EVERY = 10  # a policy look-up for one policy in 10
 LOCKOUT_EVERY = 1_000  # and LOCK_AFTER failed look-ups in a row for one in 1,000
 REJECTED_EVERY = 10  # a rejected application beside one policy in 10
+EARLIER_EVERY = 10  # a policy in force from before the year for every 10 issued in it
 SUPERVISOR = Actor(username="sue", roles=(Role.SUPERVISOR,))
 # What each report reads of the raw tables.
 PARTS: dict[str, frozenset[str]] = {
@@ -102,6 +112,7 @@ PARTS: dict[str, frozenset[str]] = {
     "claims": frozenset({"claims"}),
     "policy-queries": frozenset({"queries"}),
     "return-visits": frozenset({"policies"}),
+    "policy-persistency": frozenset({"policies"}),
 }
 COOLING_OFF = timedelta(days=15)
 RETURN_VISIT_DUE = timedelta(days=10)
@@ -141,14 +152,73 @@ def _enrollment_state(no: str, agent: str, premium: Decimal, steps: list[tuple[A
     ).model_dump(mode="json")
 
 
+def _state(
+    number: str,
+    agent: str,
+    *,
+    product_code: str,
+    issued: datetime,
+    effective: datetime,
+    premium: Decimal,
+    history: list[PolicyHistoryEntry],
+    application_no: str | None = None,
+    **fields: Any,
+) -> PolicyState:
+    """A policy's state as its process records it: its status and stage those of its last
+    timeline line unless ``fields`` say otherwise."""
+    product = get_product(product_code)
+    values: dict[str, Any] = dict(
+        policy_number=number,
+        workflow_id=f"policy-{number}",
+        application_no=application_no or f"A{number}",
+        agent=agent,
+        customer_id="bench",
+        holder=_CUSTOMER,
+        product_code=product_code,
+        term_years=product.term_years,
+        sum_insured=Decimal("200000.00"),
+        premium=premium,
+        installments=product.term_years > 1,
+        stage=history[-1].stage,
+        status=history[-1].status,
+        issued_at=issued,
+        effective_at=effective,
+        expires_at=add_years(effective, product.term_years),
+        history=history,
+    )
+    return PolicyState.model_validate(values | fields)
+
+
+def _policy_row(state: PolicyState, updated_at: datetime, customer_id: str) -> dict[str, Any]:
+    """The policy table's row of ``state``, last written at ``updated_at``."""
+    return {
+        "policy_number": state.policy_number,
+        "application_no": state.application_no,
+        "customer_id": customer_id,
+        "agent": state.agent,
+        "product_code": state.product_code,
+        "sum_insured": state.sum_insured,
+        "premium": state.premium,
+        "status": state.status.value,
+        "effective_at": state.effective_at,
+        "expires_at": state.expires_at,
+        "workflow_id": state.workflow_id,
+        "stage": state.stage.value,
+        "cooling_off_ends_at": state.cooling_off_ends_at,
+        "state": state.model_dump(mode="json"),
+        "created_at": state.issued_at,
+        "updated_at": updated_at,
+    }
+
+
 def _policy_state(
     i: int, number: str, agent: str, issued: datetime, effective: datetime, premium: Decimal
-) -> tuple[dict[str, Any], datetime, datetime]:
+) -> tuple[PolicyState, datetime]:
     """A policy's state with its return visit, as its process leaves it: completed within
     the cooling-off period (six in ten), completed late after being escalated at its end,
     unreachable three times and escalated, mis-selling found, or never done (escalated at
-    the end). With the end of its cooling-off period and the moment of its last event
-    (the row's ``updated_at``: the process records after each one)."""
+    the end). With the moment of its last event (the row's ``updated_at``: the process
+    records after each one)."""
     day = issued.astimezone(SHANGHAI).date()
     ends = cooling_off_ends_at(day, COOLING_OFF)
     by_day = [issued + timedelta(days=n, minutes=i % 90) for n in range(1, 20)]
@@ -190,35 +260,107 @@ def _policy_state(
             for t, n in notes
         ),
     ]
-    state = PolicyState(
-        policy_number=number,
-        workflow_id=f"policy-{number}",
+    state = _state(
+        number,
+        agent,
         application_no=f"RE{i:08d}",
-        agent=agent,
-        customer_id="bench",
-        holder=_CUSTOMER,
         product_code="TERM_LIFE_20",
-        term_years=20,
-        sum_insured=Decimal("200000.00"),
+        issued=issued,
+        effective=effective,
         premium=premium,
-        installments=True,
+        history=history,
         stage=PolicyStage.IN_FORCE,
         status=PolicyStatus.EFFECTIVE,
-        issued_at=issued,
-        effective_at=effective,
-        expires_at=effective + timedelta(days=20 * 365),
         cooling_off_ends_at=ends,
         return_visit=visit,
-        history=history,
     )
     last = max([ends, *(t for _, t in attempts)])
-    return state.model_dump(mode="json"), ends, last
+    return state, last
+
+
+DAY = timedelta(days=1)
+S = PolicyStatus
+
+
+def _earlier_policy(k: int, day: date) -> tuple[PolicyState, datetime]:
+    """A policy in force from before the year, with an event on ``day``: its 13th policy
+    month ends then (it took effect 13 months before, its second installment fell due a
+    month before), and by its fate (``k`` % 20) it paid that installment on time (eight
+    in twenty), in grace, or not: suspended at the end of grace and reinstated later, or
+    still suspended; surrendered, ended by a claim or cancelled in the cooling-off period
+    months before; surrendered on ``day`` after paying on time. One in twenty instead
+    ends on ``day`` after two years suspended, one a one-year policy expires on ``day``.
+    With the moment of its last event."""
+    agent = AGENTS[k % len(AGENTS)]
+    moment = _at(day, 8 * 60 + k % 600)
+    effective = add_months(moment, -PERSISTENCY_MONTHS)
+    due = add_years(effective, 1)  # the second installment
+    product = "TERM_LIFE_20"
+    changes: list[tuple[PolicyStatus, datetime]] = []
+    paid: list[datetime] = []
+    fields: dict[str, Any] = {}
+    match k % 20:
+        case 8 | 9:
+            changes = [(S.GRACE, due + DAY), (S.EFFECTIVE, due + 20 * DAY)]
+            paid = [due + 20 * DAY]
+        case 10 | 11:
+            changes = [(S.GRACE, due + DAY), (S.SUSPENDED, due + 38 * DAY)]
+            changes.append((S.EFFECTIVE, due + 60 * DAY))
+            paid = [due + 60 * DAY]
+        case 12 | 13:
+            changes = [(S.GRACE, due + DAY), (S.SUSPENDED, due + 38 * DAY)]
+            fields["suspended_at"] = due + 38 * DAY
+        case 14:
+            changes = [(S.SURRENDERED, effective + 200 * DAY)]
+        case 15:
+            changes = [(S.TERMINATED, effective + 150 * DAY)]
+            fields["termination_reason"] = TerminationReason.CLAIM_PAID
+        case 16:
+            changes = [(S.CANCELLED, effective + 5 * DAY)]
+        case 17:
+            suspended = add_years(moment, -2)
+            due = suspended - 38 * DAY
+            effective = add_years(due, -1)
+            changes = [(S.GRACE, due + DAY), (S.SUSPENDED, suspended), (S.TERMINATED, moment)]
+            fields["termination_reason"] = TerminationReason.NOT_REINSTATED
+        case 18:
+            product, effective = "ACCIDENT_1Y", add_years(moment, -1)
+            changes = [(S.EXPIRED, moment)]
+        case 19:
+            changes, paid = [(S.SURRENDERED, moment + timedelta(hours=1))], [due]
+        case _:
+            paid = [due]
+    issued = effective - DAY
+    history = [
+        PolicyHistoryEntry(stage=PolicyStage.IN_FORCE, status=S.EFFECTIVE, at=effective, by=agent)
+    ]
+    for status, at in changes:
+        stage = PolicyStage.ENDED if status in ENDED_STATUSES else PolicyStage.IN_FORCE
+        history.append(PolicyHistoryEntry(stage=stage, status=status, at=at, by="system"))
+    premium = Decimal(f"{300 + k % 700}.00")
+    payments = [PremiumPayment(n=1, paid_at=issued, amount=premium)]
+    payments += [PremiumPayment(n=2, paid_at=at, amount=premium) for at in paid]
+    ended = history[-1].at if history[-1].status in ENDED_STATUSES else None
+    state = _state(
+        f"RB{k:08d}",
+        agent,
+        product_code=product,
+        issued=issued,
+        effective=effective,
+        premium=premium,
+        history=history,
+        payments=payments,
+        ended_at=ended,
+        **fields,
+    )
+    return state, max(history[-1].at, *paid, issued)
 
 
 @dataclass
 class Seeded:
     enrollments: int = 0
     policies: int = 0
+    policies_before: int = 0
     claims: int = 0
     tasks: int = 0
     query_events: int = 0
@@ -262,27 +404,8 @@ def day_rows(day: date, policies: range, tasks: range, customer_id: str) -> dict
                 "updated_at": written,
             }
         )
-        state, ends, last = _policy_state(i, number, agent, steps[3][2], effective, premium)
-        rows[Policy].append(
-            {
-                "policy_number": number,
-                "application_no": no,
-                "customer_id": customer_id,
-                "agent": agent,
-                "product_code": "TERM_LIFE_20",
-                "sum_insured": Decimal("200000.00"),
-                "premium": premium,
-                "status": "effective",
-                "effective_at": effective,
-                "expires_at": effective + timedelta(days=20 * 365),
-                "workflow_id": f"policy-{number}",
-                "stage": PolicyStage.IN_FORCE.value,
-                "cooling_off_ends_at": ends,
-                "state": state,
-                "created_at": written,
-                "updated_at": last,
-            }
-        )
+        state, last = _policy_state(i, number, agent, steps[3][2], effective, premium)
+        rows[Policy].append(_policy_row(state, last, customer_id) | {"created_at": written})
         if i % REJECTED_EVERY == 0:
             rno = f"RR{i:08d}"
             rejected = [
@@ -473,21 +596,24 @@ async def figures_from_raw(
             for day in _days_of((h.at for h in claim.history), start, end):
                 count_claim(figures[day], claim)
     if "policies" in parts:
+        # Every policy with a moment in the range: written in it, in its cooling-off period
+        # then, or in force 13 months (a few days' margin for the months' lengths) by its end.
+        reaches = add_months(begins, -PERSISTENCY_MONTHS) - timedelta(days=4)
         policies = select(Policy.state).where(
-            or_(Policy.updated_at >= begins, Policy.cooling_off_ends_at >= begins)
+            or_(
+                Policy.updated_at >= begins,
+                Policy.cooling_off_ends_at >= begins,
+                Policy.effective_at >= reaches,
+            )
         )
         for raw in await session.scalars(policies):
             if raw is None:
                 continue
             policy = PolicyState.model_validate(raw)
             visit = policy.return_visit
-            if visit is None:
-                continue
-            instants = [
-                visit.due_at,
-                *(a.at for a in visit.attempts),
-                *(h.at for h in policy.history),
-            ]
+            instants = [persistency_ends_at(policy), *(h.at for h in policy.history)]
+            if visit is not None:
+                instants += [visit.due_at, *(a.at for a in visit.attempts)]
             for day in _days_of(instants, start, end):
                 count_policy(figures[day], policy)
     if "tasks" in parts:
@@ -615,6 +741,27 @@ class Year:
         return self.first + timedelta(days=self.days - 1)
 
 
+async def _seed_earlier(
+    sessions: async_sessionmaker[AsyncSession],
+    count: int,
+    first: date,
+    days: int,
+    customer_id: str,
+) -> int:
+    """The policies in force from before the year (``_earlier_policy``), spread over its
+    days, written before the first day is aggregated: a policy of the year before has its
+    row already when its 13th month ends or it lapses."""
+    rows = [
+        _policy_row(*_earlier_policy(k, first + timedelta(days=n)), customer_id)
+        for n, these in enumerate(_spread(count, days))
+        for k in these
+    ]
+    for c in range(0, len(rows), CHUNK):
+        async with sessions() as session, session.begin():
+            await session.execute(insert(Policy), rows[c : c + CHUNK])
+    return len(rows)
+
+
 async def seed_and_aggregate(
     stack: Stack, *, tasks: int, policies: int, days: int = DAYS, first: date = FIRST_DAY
 ) -> tuple[Year, Latencies, float]:
@@ -625,7 +772,11 @@ async def seed_and_aggregate(
     year = Year(first, days)
     customer_id = await _customer(sessions)
     aggregations = Latencies()
-    inserting = 0.0
+    began = time.monotonic()
+    year.seeded.policies_before = await _seed_earlier(
+        sessions, policies // EARLIER_EVERY, first, days, customer_id
+    )
+    inserting = time.monotonic() - began
     ticker = Ticker(stack.progress, "reports: days seeded and aggregated", days)
     for n, (these_policies, these_tasks) in enumerate(
         zip(_spread(policies, days), _spread(tasks, days), strict=True)
@@ -715,6 +866,7 @@ async def run_reports(
         "first_day": year.first.isoformat(),
         "seeded": {
             "policies": seeded.policies,
+            "policies_before": seeded.policies_before,
             "enrollments": seeded.enrollments,
             "claims": seeded.claims,
             "query_events": seeded.query_events,

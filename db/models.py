@@ -423,6 +423,14 @@ class ReportDaily(Base):
     return_visits_unreachable: Mapped[int] = mapped_column(default=0)
     return_visits_escalated: Mapped[int] = mapped_column(default=0)
     return_visits_misselling: Mapped[int] = mapped_column(default=0)
+    policies_suspended: Mapped[int] = mapped_column(default=0)
+    policies_reinstated: Mapped[int] = mapped_column(default=0)
+    policies_surrendered: Mapped[int] = mapped_column(default=0)
+    policies_terminated_not_reinstated: Mapped[int] = mapped_column(default=0)
+    policies_terminated_claim_paid: Mapped[int] = mapped_column(default=0)
+    policies_expired: Mapped[int] = mapped_column(default=0)
+    persistency_13m_due: Mapped[int] = mapped_column(default=0)
+    persistency_13m_paid: Mapped[int] = mapped_column(default=0)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     # A range for one agent (an agent's own report) reads by agent first.

@@ -7,6 +7,7 @@ is: in the cooling-off period, in force, or ended.
 
 from __future__ import annotations
 
+import calendar
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -305,6 +306,16 @@ def add_years(moment: _Day, years: int) -> _Day:
         return moment.replace(year=moment.year + years)
     except ValueError:
         return moment.replace(year=moment.year + years, day=28)
+
+
+def add_months(moment: _Day, months: int) -> _Day:
+    """``moment`` ``months`` later (earlier when negative), the day of the month kept, or
+    the month's last day where there is none (31 January, 1 month on: 28 or 29 February),
+    as ``add_years`` counts an anniversary (Civil Code art. 202)."""
+    index = moment.year * 12 + moment.month - 1 + months
+    year, month = divmod(index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return moment.replace(year=year, month=month + 1, day=min(moment.day, last))
 
 
 def policy_years_after(

@@ -3,10 +3,10 @@ business day, and how exact median and percentiles come out of stored samples.
 
 A business day is a calendar day in Asia/Shanghai. Each case's timeline (the process's
 ``history``, stamped by the workflow's clock) says on which day it was submitted, issued,
-decided or paid, and a policy's return visit when it was tried and escalated;
-``db.repositories.reports`` reads the rows, these functions count them, and the daily
-aggregates it writes hold the counts per business day and agent. docs/reports.md says
-what every figure counts.
+decided or paid, a policy's return visit when it was tried and escalated, and when a
+policy was suspended, reinstated or ended; ``db.repositories.reports`` reads the rows,
+these functions count them, and the daily aggregates it writes hold the counts per
+business day and agent. docs/reports.md says what every figure counts.
 """
 
 from __future__ import annotations
@@ -23,8 +23,15 @@ from pydantic import BaseModel
 from domain.business import SHANGHAI
 from domain.claims import ClaimStage, ClaimState
 from domain.enrollment import EnrollmentState, Stage, Status
-from domain.policies import LIVE_STATUSES, PolicyState
+from domain.policies import (
+    LIVE_STATUSES,
+    PolicyState,
+    PolicyStatus,
+    TerminationReason,
+    add_months,
+)
 from domain.policy_query import FAILED, LOCKED, SUCCEEDED
+from domain.premiums import installment_due_at, suspensions
 
 # Durations kept as samples, so that median and percentiles are exact over any range.
 SUBMISSION_TO_ISSUE = "submission_to_issue"  # seconds, on the day of issue
@@ -98,6 +105,18 @@ RETURN_VISIT_FIGURES = (
     "return_visits_escalated",
     "return_visits_misselling",
 )
+LAPSE_FIGURES = (
+    "policies_suspended",
+    "policies_reinstated",
+    "policies_surrendered",
+    "policies_terminated_not_reinstated",
+    "policies_terminated_claim_paid",
+    "policies_expired",
+)
+# The 13-month persistency (13个月继续率) as a numerator and a denominator, each a count
+# per day, so that a range's rate is the ratio of its sums.
+PERSISTENCY_FIGURES = ("persistency_13m_due", "persistency_13m_paid")
+POLICY_PERSISTENCY_FIGURES = (*LAPSE_FIGURES, *PERSISTENCY_FIGURES)
 AGENT_FIGURES = (
     "applications_started",
     "applications_submitted",
@@ -117,6 +136,7 @@ AGENT_FIGURES = (
     "queries_locked",
     "query_lockouts",
     *RETURN_VISIT_FIGURES,
+    *POLICY_PERSISTENCY_FIGURES,
 )
 MONEY_FIGURES = frozenset({"premium_issued", "claims_paid_amount"})
 TASK_FIGURES = ("opened", "decided", "decided_before_due", "escalated", "breached", "cancelled")
@@ -229,10 +249,19 @@ def policy_ended_at(state: PolicyState) -> datetime | None:
 
 
 def count_policy(figures: DayFigures, state: PolicyState) -> None:
-    """A policy's return visit (回访) on the day, for the selling agent: due (its due time
-    is on the day, and the policy had not ended before), each attempt by its outcome
-    (completed, and within the cooling-off period or not; customer unreachable;
-    mis-selling found), escalated (the first time it was)."""
+    """A policy's events on the day, for the selling agent: its return visit's
+    (``count_return_visit``), its lapses and endings (``count_lapses``) and its 13-month
+    persistency (``count_persistency``)."""
+    count_return_visit(figures, state)
+    count_lapses(figures, state)
+    count_persistency(figures, state)
+
+
+def count_return_visit(figures: DayFigures, state: PolicyState) -> None:
+    """A policy's return visit (回访) on the day: due (its due time is on the day, and the
+    policy had not ended before), each attempt by its outcome (completed, and within the
+    cooling-off period or not; customer unreachable; mis-selling found), escalated (the
+    first time it was)."""
     visit = state.return_visit
     if visit is None:
         return
@@ -257,6 +286,78 @@ def count_policy(figures: DayFigures, state: PolicyState) -> None:
     )
     if escalated is not None and on_day(escalated.at, day):
         figures.add(agent, "return_visits_escalated")
+
+
+_ENDINGS = {
+    PolicyStatus.SURRENDERED: "policies_surrendered",
+    PolicyStatus.EXPIRED: "policies_expired",
+}
+_TERMINATIONS = {
+    TerminationReason.NOT_REINSTATED: "policies_terminated_not_reinstated",
+    TerminationReason.CLAIM_PAID: "policies_terminated_claim_paid",
+}
+
+
+def count_lapses(figures: DayFigures, state: PolicyState) -> None:
+    """A policy's lapses on the day: suspended (效力中止, grace ended unpaid) and reinstated
+    (复效: back in force), each suspension as ``domain.premiums.suspensions`` reads it from
+    the timeline (a reinstatement clears ``suspended_at``); and its ending
+    (``policy_ended_at``) if it was surrendered (退保), terminated (by its reason: not
+    reinstated within two years, or a claim paid) or expired."""
+    day, agent = figures.day, state.agent
+    for period in suspensions(state):
+        if on_day(period.since, day):
+            figures.add(agent, "policies_suspended")
+        if period.until is not None and on_day(period.until, day):
+            figures.add(agent, "policies_reinstated")
+    if not on_day(policy_ended_at(state), day):
+        return
+    figure = _ENDINGS.get(state.status)
+    if state.status == PolicyStatus.TERMINATED and state.termination_reason is not None:
+        figure = _TERMINATIONS[state.termination_reason]
+    if figure is not None:
+        figures.add(agent, figure)
+
+
+PERSISTENCY_MONTHS = 13
+
+
+def persistency_ends_at(state: PolicyState) -> datetime:
+    """When a policy's 13th policy month ends: ``effective_at`` 13 calendar months on in
+    Shanghai (the day of the month kept, or the month's last day; ``add_months``)."""
+    return add_months(state.effective_at.astimezone(SHANGHAI), PERSISTENCY_MONTHS)
+
+
+def persistency_cohort(day: date) -> list[date]:
+    """The business days of effect whose policies' 13th policy month ends on ``day``: one,
+    none (31 March after a February without a 29th, 30th or 31st) or, on a month's last
+    day, also the days the month 13 months before has beyond it (28 February 2026: 28 to
+    31 January 2025)."""
+    around = add_months(day, -PERSISTENCY_MONTHS)
+    candidates = (around + timedelta(days=n) for n in range(-3, 4))
+    return [d for d in candidates if add_months(d, PERSISTENCY_MONTHS) == day]
+
+
+def count_persistency(figures: DayFigures, state: PolicyState) -> None:
+    """The 13-month persistency (13个月继续率), counted on the day a policy's 13th policy
+    month ends (``persistency_ends_at``): an installment policy that owed its second
+    installment is due (``persistency_13m_due``), and paid (``persistency_13m_paid``) when
+    that installment was collected by then, on time, in grace or by a reinstatement. Not
+    counted: single-premium policies, a policy cancelled (in the cooling-off period, or
+    its process by ops: void from the start), and one a claim ended before the second
+    installment fell due (nothing was owed)."""
+    if not state.installments or state.status == PolicyStatus.CANCELLED:
+        return
+    ends = persistency_ends_at(state)
+    if not on_day(ends, figures.day):
+        return
+    second_due = installment_due_at(state.effective_at, 2)
+    ended = policy_ended_at(state)
+    if state.termination_reason == TerminationReason.CLAIM_PAID and ended and ended < second_due:
+        return
+    figures.add(state.agent, "persistency_13m_due")
+    if any(p.n == 2 and p.paid_at <= ends for p in state.payments):
+        figures.add(state.agent, "persistency_13m_paid")
 
 
 @dataclass(frozen=True)

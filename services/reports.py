@@ -132,6 +132,16 @@ _SUMS: dict[str, list[Column]] = {
         Column("return_visits_escalated", N_("Escalated"), "count"),
         Column("return_visits_misselling", N_("Mis-selling found"), "count"),
     ],
+    "policy-persistency": [
+        Column("persistency_13m_due", N_("Policies at 13 months"), "count"),
+        Column("persistency_13m_paid", N_("Of those, second premium paid"), "count"),
+        Column("policies_suspended", N_("Policies suspended"), "count"),
+        Column("policies_reinstated", N_("Policies reinstated"), "count"),
+        Column("policies_surrendered", N_("Policies surrendered"), "count"),
+        Column("policies_terminated_not_reinstated", N_("Terminated, not reinstated"), "count"),
+        Column("policies_terminated_claim_paid", N_("Terminated by a claim paid"), "count"),
+        Column("policies_expired", N_("Policies expired"), "count"),
+    ],
 }
 # Figures derived from the sums: (column, numerator, denominator).
 _RATIOS: dict[str, list[tuple[Column, str, str]]] = {
@@ -159,6 +169,13 @@ _RATIOS: dict[str, list[tuple[Column, str, str]]] = {
             Column("in_cooling_off_rate", N_("Share completed within cooling-off"), "ratio"),
             "return_visits_in_cooling_off",
             "return_visits_completed",
+        ),
+    ],
+    "policy-persistency": [
+        (
+            Column("persistency_13m_rate", N_("13-month persistency"), "ratio"),
+            "persistency_13m_paid",
+            "persistency_13m_due",
         ),
     ],
 }
@@ -199,6 +216,7 @@ TITLES = {
     "claims": N_("Claims"),
     "policy-queries": N_("Policy queries"),
     "return-visits": N_("Return visits"),
+    "policy-persistency": N_("Persistency and lapses"),
 }
 REPORT_NAMES = tuple(TITLES)
 # What each report's chart draws from its daily ``series`` (the console's SVG): the
@@ -214,6 +232,7 @@ CHARTS: dict[str, tuple[str, ...]] = {
         "return_visits_completed",
         "return_visits_in_cooling_off",
     ),
+    "policy-persistency": ("policies_suspended", "policies_reinstated", "policies_surrendered"),
 }
 
 

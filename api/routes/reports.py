@@ -97,10 +97,10 @@ async def get_report(
 ) -> Any:
     """A report over the business days (Asia/Shanghai) `from` to `to`, inclusive, at most
     three years, from the daily aggregates: `new-business`, `turnaround`, `sla`, `claims`,
-    `policy-queries`, `return-visits` (docs/reports.md). An agent sees their own figures
-    only; supervisors and ops everyone's, or one agent's with `agent`, per agent or with
-    `group=branch` per branch (the agents' figures summed by the user's branch as it is
-    now; agents without one under `""`)."""
+    `policy-queries`, `return-visits`, `policy-persistency` (docs/reports.md). An agent
+    sees their own figures only; supervisors and ops everyone's, or one agent's with
+    `agent`, per agent or with `group=branch` per branch (the agents' figures summed by
+    the user's branch as it is now; agents without one under `""`)."""
     report = await reports.build_report(
         session, actor=actor, name=name, start=start, end=end, agent=agent, group=group
     )

@@ -8,7 +8,8 @@ so running it twice for a day leaves the same rows. Which raw rows it reads:
 - policies written since the day began, and those whose cooling-off period had not ended
   when it began: a return visit falls due on a day its row may not be written on, but
   never after the cooling-off period ends (its due time is at the latest that end, which
-  a receipt only moves later);
+  a receipt only moves later); and those whose 13th policy month ends on the day (their
+  ``effective_at`` on a day of ``persistency_cohort``), whose persistency is counted then;
 - inbox tasks opened or closed on the day;
 - policy look-ups audited on the day, and the failures of the lock window before it.
 """
@@ -48,6 +49,7 @@ from domain.reports import (
     count_queries,
     count_task,
     day_bounds,
+    persistency_cohort,
 )
 
 _QUERY_ACTIONS = (SUCCEEDED, FAILED, LOCKED)
@@ -66,10 +68,13 @@ async def compute_day(
     claims = select(Claim.state).where(Claim.updated_at >= start)
     for state in await session.scalars(claims):
         count_claim(figures, ClaimState.model_validate(state))
-    policies = select(Policy.state).where(
-        or_(Policy.updated_at >= start, Policy.cooling_off_ends_at >= start)
-    )
-    for state in await session.scalars(policies):
+    read = [Policy.updated_at >= start, Policy.cooling_off_ends_at >= start]
+    if cohort := persistency_cohort(day):
+        read.append(
+            (Policy.effective_at >= day_bounds(cohort[0])[0])
+            & (Policy.effective_at < day_bounds(cohort[-1])[1])
+        )
+    for state in await session.scalars(select(Policy.state).where(or_(*read))):
         if state is not None:  # a row its process has not recorded yet
             count_policy(figures, PolicyState.model_validate(state))
 

@@ -20,7 +20,7 @@ from db.models import User
 from db.repositories.customers import upsert_customer
 from db.repositories.reports import aggregate_day
 from domain.policy_query import LOCK_AFTER, LOCK_WINDOW
-from domain.reports import RETURN_VISIT_FIGURES
+from domain.reports import POLICY_PERSISTENCY_FIGURES, RETURN_VISIT_FIGURES
 from services.reports import REPORT_NAMES
 from tests.db.report_world import AFTER, BEFORE, DAY, insert_world
 
@@ -209,19 +209,73 @@ async def test_return_visits_per_selling_agent_and_the_share_within_cooling_off(
     }
 
 
+PERSISTENCY_KEYS = (*POLICY_PERSISTENCY_FIGURES, "persistency_13m_rate")
+
+
+FIGURES = {"return-visits": VISIT_KEYS, "policy-persistency": PERSISTENCY_KEYS}
+
+
+def _persistency(row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(row[k] for k in PERSISTENCY_KEYS)
+
+
 @pytest.mark.usefixtures("world")
-async def test_a_return_visit_range_from_midnight_leaves_the_evening_before_out(
+async def test_policy_persistency_and_lapses_per_selling_agent(
     api_client: httpx.AsyncClient, auth_headers: Headers
 ) -> None:
-    # RV1's miss at 23:30 on the 9th is outside; its completion at 00:30 and RV2's at
-    # 23:30 on the 10th inside; RV6's at 00:30 on the 11th outside.
-    day = await _report(api_client, auth_headers, "alice", "return-visits", DAY, DAY)
-    assert [row["agent"] for row in day["rows"]] == ["alice"]
-    assert _visits(day["total"]) == (1, 2, 1, 0, 1, 0, "0.5000")
-    evening = await _report(api_client, auth_headers, "alice", "return-visits", BEFORE, BEFORE)
-    assert _visits(evening["total"]) == (0, 0, 0, 1, 0, 0, None)
-    after = await _report(api_client, auth_headers, "bob", "return-visits", AFTER, AFTER)
-    assert _visits(after["total"]) == (1, 1, 1, 0, 0, 0, "1.0000")
+    body = await _report(api_client, auth_headers, "sue", "policy-persistency", BEFORE, AFTER)
+    rows = _by_agent(body)
+    # (suspended, reinstated, surrendered, terminated not reinstated, terminated by a
+    # claim, expired, at 13 months, second premium paid, the rate)
+    # alice: L1 suspended at 23:30 the evening before and reinstated at 00:30; L3
+    # surrendered; L5 ended by a claim; K9 (the 9th), K1 and K2 at 13 months, K2 unpaid.
+    assert _persistency(rows["alice"]) == (1, 1, 1, 0, 1, 0, 3, 2, "0.6667")
+    # bob: L2 suspended; L4 terminated at 00:00 on the 11th; L6 expired; K6, K8, K10 and
+    # K3 (the 11th) at 13 months: K6 paid in grace and K3 on time.
+    assert _persistency(rows["bob"]) == (1, 0, 0, 1, 0, 1, 4, 2, "0.5000")
+    assert _persistency(rows[""]) == (0, 0, 0, 0, 0, 0, 0, 0, None)
+    # The rate of the sums, 4 of 7: not the mean of the agents' rates.
+    assert _persistency(body["total"]) == (2, 1, 1, 1, 1, 1, 7, 4, "0.5714")
+    series = {s["day"]: _persistency(s) for s in body["series"]}
+    assert series == {
+        "2025-03-09": (1, 0, 0, 0, 0, 0, 1, 1, "1.0000"),
+        "2025-03-10": (1, 1, 1, 0, 1, 1, 5, 2, "0.4000"),
+        "2025-03-11": (0, 0, 0, 1, 0, 0, 1, 1, "1.0000"),
+    }
+
+
+# (report, user, first day, last day, the figures of ``FIGURES[report]``): a range from
+# midnight to midnight in Shanghai has the events of its days, none of the evening before
+# or the morning after.
+MIDNIGHT_CASES = [
+    # RV1's miss at 23:30 on the 9th is outside; its completion at 00:30 and RV2's at 23:30
+    # on the 10th inside; RV6's at 00:30 on the 11th outside.
+    ("return-visits", "alice", DAY, DAY, (1, 2, 1, 0, 1, 0, "0.5000")),
+    ("return-visits", "alice", BEFORE, BEFORE, (0, 0, 0, 1, 0, 0, None)),
+    ("return-visits", "bob", AFTER, AFTER, (1, 1, 1, 0, 0, 0, "1.0000")),
+    # L1's suspension at 23:30 and K9's 13th month at 23:30 on the 9th are outside; L1's
+    # reinstatement at 00:30 and K2's 13th month at 23:30 on the 10th inside; L4's
+    # termination at 00:00 and K3's 13th month at 00:30 on the 11th outside.
+    ("policy-persistency", "alice", DAY, DAY, (0, 1, 1, 0, 1, 0, 2, 1, "0.5000")),
+    ("policy-persistency", "alice", BEFORE, BEFORE, (1, 0, 0, 0, 0, 0, 1, 1, "1.0000")),
+    ("policy-persistency", "bob", AFTER, AFTER, (0, 0, 0, 1, 0, 0, 1, 1, "1.0000")),
+]
+
+
+@pytest.mark.usefixtures("world")
+@pytest.mark.parametrize(("name", "user", "first", "last", "expected"), MIDNIGHT_CASES)
+async def test_a_range_from_midnight_leaves_the_evening_before_out(
+    api_client: httpx.AsyncClient,
+    auth_headers: Headers,
+    name: str,
+    user: str,
+    first: date,
+    last: date,
+    expected: tuple[Any, ...],
+) -> None:
+    body = await _report(api_client, auth_headers, user, name, first, last)
+    assert [row["agent"] for row in body["rows"]] == [user]
+    assert tuple(body["total"][k] for k in FIGURES[name]) == expected
 
 
 # --- per branch: the seeded users' branches (alice 上海分公司, bob 北京分公司) ---------------
@@ -275,6 +329,23 @@ async def test_a_branch_row_sums_its_agents_and_takes_percentiles_from_all_their
     # Submission → issue 6300 s (alice's E1) and 7200 s (bob's E3): p90 of both, 7200.
     figures = ("issued", "issue_median_s", "issue_p90_s")
     assert tuple(shanghai[k] for k in figures) == (2, 6300, 7200)
+
+
+@pytest.mark.usefixtures("world")
+async def test_a_branchs_persistency_is_the_rate_of_its_agents_sums(
+    api_client: httpx.AsyncClient,
+    auth_headers: Headers,
+    api_session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    name = "policy-persistency"
+    body = await _report(api_client, auth_headers, "sue", name, BEFORE, AFTER, group="branch")
+    rows = _by_branch(body)
+    assert _persistency(rows[SH]) == (1, 1, 1, 0, 1, 0, 3, 2, "0.6667")  # alice
+    assert _persistency(rows[BJ]) == (1, 0, 0, 1, 0, 1, 4, 2, "0.5000")  # bob
+    await _move(api_session_factory, "bob", SH)
+    moved = await _report(api_client, auth_headers, "sue", name, BEFORE, AFTER, group="branch")
+    # 4 of 7, not the mean of 0.6667 and 0.5000.
+    assert _persistency(_by_branch(moved)[SH]) == (2, 1, 1, 1, 1, 1, 7, 4, "0.5714")
 
 
 @pytest.mark.usefixtures("world")
@@ -339,6 +410,12 @@ async def test_an_empty_range_has_no_rows_and_zero_totals(
         api_client, auth_headers, "sue", "return-visits", date(2024, 1, 1), date(2024, 1, 3)
     )
     assert visits["rows"] == [] and _visits(visits["total"]) == (0, 0, 0, 0, 0, 0, None)
+    persistency = await _report(
+        api_client, auth_headers, "sue", "policy-persistency", date(2024, 1, 1), date(2024, 1, 3)
+    )
+    assert persistency["rows"] == []
+    assert _persistency(persistency["total"]) == (0, 0, 0, 0, 0, 0, 0, 0, None)
+    assert [s["persistency_13m_rate"] for s in persistency["series"]] == [None, None, None]
 
 
 @pytest.mark.usefixtures("world")

@@ -38,6 +38,7 @@ async def test_a_few_days_report_the_same_from_the_aggregates_and_the_raw_tables
         await engine.dispose()
     assert out["seeded"]["tasks"] == 300 and out["seeded"]["policies"] == 2_000
     assert out["seeded"]["claims"] == 100 and out["seeded"]["enrollments"] == 2_200
+    assert out["seeded"]["policies_before"] == 200  # a tenth, in force from before
     assert out["aggregate_day"]["count"] == 3
     assert set(out["aggregates"]) == set(out["raw"]) == set(REPORT_NAMES)
     for name in REPORT_NAMES:

@@ -3,13 +3,15 @@ shared by the aggregation tests (tests/db) and the report API tests (tests/api).
 
 Business day ``DAY`` is 10 March 2025 in Shanghai: from 2025-03-09 16:00 UTC to
 2025-03-10 16:00 UTC. Several events sit at 23:30 and 00:30 local, either side of midnight.
-The policies' return visits are counted for their selling agent (``RETURN_VISITS``).
+The policies' return visits are counted for their selling agent (``RETURN_VISITS``), and
+so are their lapses (``LAPSES``) and 13-month persistency (``PERSISTENCY``).
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,17 +40,21 @@ from domain.enrollment import (
     Status,
 )
 from domain.policies import (
+    ENDED_STATUSES,
     PolicyHistoryEntry,
     PolicyStage,
     PolicyState,
     PolicyStatus,
+    PremiumPayment,
     ReturnVisit,
     ReturnVisitDecision,
     ReturnVisitStatus,
+    TerminationReason,
     VisitAttempt,
     add_years,
 )
 from domain.policy_query import FAILED, LOCKED, SUCCEEDED
+from domain.products import get_product
 from domain.tasks import TaskKind
 from tests.db.test_claims import claim_state, policy_issue
 
@@ -195,6 +201,41 @@ QUERIES = [
 ]
 
 
+def policy_state(
+    number: str,
+    agent: str,
+    *,
+    issued_at: datetime,
+    effective_at: datetime,
+    history: list[PolicyHistoryEntry],
+    product_code: str = "TERM_LIFE_20",
+    **fields: Any,
+) -> PolicyState:
+    """A policy's state as its process records it: its product's term, the status and
+    stage of its last timeline line unless ``fields`` say otherwise."""
+    product = get_product(product_code)
+    values: dict[str, Any] = {
+        "policy_number": number,
+        "workflow_id": f"policy-{number}",
+        "application_no": f"A-{number}",
+        "agent": agent,
+        "customer_id": "cust",
+        "holder": MaskedCustomer(name="张*", id_number="1101**********123X", phone="138****0000"),
+        "product_code": product_code,
+        "term_years": product.term_years,
+        "sum_insured": Decimal("200000.00"),
+        "premium": Decimal("1800.00"),
+        "installments": product.term_years > 1,
+        "stage": history[-1].stage,
+        "status": history[-1].status,
+        "issued_at": issued_at,
+        "effective_at": effective_at,
+        "expires_at": add_years(effective_at, product.term_years),
+        "history": history,
+    }
+    return PolicyState.model_validate(values | fields)
+
+
 def visit_policy(
     number: str,
     agent: str,
@@ -209,7 +250,6 @@ def visit_policy(
 ) -> PolicyState:
     """A twenty-year policy's state with its return visit: the attempts made and the
     timeline lines the policy process writes (``notes``)."""
-    effective_at = issued_at + timedelta(days=1)
     ended = ended_at is not None
     history = [
         PolicyHistoryEntry(
@@ -226,23 +266,14 @@ def visit_policy(
             for t, n in notes or []
         ),
     ]
-    return PolicyState(
-        policy_number=number,
-        workflow_id=f"policy-{number}",
-        application_no=f"A-{number}",
-        agent=agent,
-        customer_id="cust",
-        holder=MaskedCustomer(name="张*", id_number="1101**********123X", phone="138****0000"),
-        product_code="TERM_LIFE_20",
-        term_years=20,
-        sum_insured=Decimal("200000.00"),
-        premium=Decimal("1800.00"),
-        installments=True,
+    return policy_state(
+        number,
+        agent,
+        issued_at=issued_at,
+        effective_at=issued_at + timedelta(days=1),
+        history=history,
         stage=PolicyStage.ENDED if ended else PolicyStage.COOLING_OFF,
         status=PolicyStatus.CANCELLED if ended else PolicyStatus.EFFECTIVE,
-        issued_at=issued_at,
-        effective_at=effective_at,
-        expires_at=add_years(effective_at, 20),
         cooling_off_ends_at=cooling_off_ends_at,
         return_visit=ReturnVisit(
             status=status,
@@ -252,7 +283,6 @@ def visit_policy(
             attempts=[VisitAttempt(at=t, by="cora", decision=d) for d, t in attempts],
         ),
         ended_at=ended_at,
-        history=history,
     )
 
 
@@ -328,10 +358,187 @@ RETURN_VISITS = [
 ]
 
 
+def lapsing_policy(
+    number: str,
+    agent: str,
+    effective_at: datetime,
+    *,
+    changes: list[tuple[PolicyStatus, datetime]] | None = None,
+    paid: list[tuple[int, datetime]] | None = None,
+    product_code: str = "TERM_LIFE_20",
+    **fields: Any,
+) -> PolicyState:
+    """A policy issued the day before ``effective_at`` and in force from then: a timeline
+    line for each status it changed to after (``changes``), the installments collected
+    after the first (``paid``: number and moment); ended at its last change if that is an
+    ending."""
+    issued_at = effective_at - timedelta(days=1)
+    history = [
+        PolicyHistoryEntry(
+            stage=PolicyStage.COOLING_OFF, status=PolicyStatus.ISSUED, at=issued_at, by=agent
+        ),
+        PolicyHistoryEntry(
+            stage=PolicyStage.IN_FORCE, status=PolicyStatus.EFFECTIVE, at=effective_at, by="system"
+        ),
+    ]
+    for status, moment in changes or []:
+        stage = PolicyStage.ENDED if status in ENDED_STATUSES else PolicyStage.IN_FORCE
+        history.append(PolicyHistoryEntry(stage=stage, status=status, at=moment, by="system"))
+    last = history[-1]
+    payments = [(1, issued_at), *(paid or [])]
+    return policy_state(
+        number,
+        agent,
+        issued_at=issued_at,
+        effective_at=effective_at,
+        history=history,
+        product_code=product_code,
+        payments=[PremiumPayment(n=n, paid_at=t, amount=Decimal("1800.00")) for n, t in payments],
+        ended_at=last.at if last.status in ENDED_STATUSES else None,
+        **fields,
+    )
+
+
+S = PolicyStatus
+NOT_REINSTATED, CLAIM_PAID = TerminationReason.NOT_REINSTATED, TerminationReason.CLAIM_PAID
+LAPSES = [
+    # L1: grace ended unpaid at 23:30 the evening before; reinstated at 00:30 on the day.
+    lapsing_policy(
+        "L1",
+        "alice",
+        at(date(2024, 1, 20), 0),
+        changes=[
+            (S.GRACE, at(date(2025, 1, 21), 0)),
+            (S.SUSPENDED, at(BEFORE, 23, 30)),
+            (S.EFFECTIVE, at(DAY, 0, 30)),
+        ],
+        paid=[(2, at(DAY, 0, 30))],
+    ),
+    # L2: suspended at 10:00, still suspended.
+    lapsing_policy(
+        "L2",
+        "bob",
+        at(date(2024, 1, 31), 10),
+        changes=[(S.GRACE, at(date(2025, 2, 1), 10)), (S.SUSPENDED, at(DAY, 10))],
+        suspended_at=at(DAY, 10),
+    ),
+    # L3: surrendered at 23:30.
+    lapsing_policy(
+        "L3",
+        "alice",
+        at(date(2023, 6, 1), 0),
+        changes=[(S.SURRENDERED, at(DAY, 23, 30))],
+        paid=[(2, at(date(2024, 6, 1), 0))],
+    ),
+    # L4: suspended two years ago; terminated at 00:00 the day after, not reinstated.
+    lapsing_policy(
+        "L4",
+        "bob",
+        at(date(2022, 1, 15), 0),
+        changes=[
+            (S.GRACE, at(date(2023, 1, 16), 0)),
+            (S.SUSPENDED, at(date(2023, 3, 10), 0, 30)),
+            (S.TERMINATED, at(AFTER, 0)),
+        ],
+        termination_reason=NOT_REINSTATED,
+    ),
+    # L5: ended by a death claim paid at 15:00.
+    lapsing_policy(
+        "L5",
+        "alice",
+        at(date(2023, 7, 1), 0),
+        changes=[(S.TERMINATED, at(DAY, 15))],
+        paid=[(2, at(date(2024, 7, 1), 0))],
+        termination_reason=CLAIM_PAID,
+    ),
+    # L6: a one-year policy that took effect at 00:00 a year ago: expired at 00:00.
+    lapsing_policy(
+        "L6",
+        "bob",
+        at(date(2024, 3, 10), 0),
+        changes=[(S.EXPIRED, at(DAY, 0))],
+        product_code="ACCIDENT_1Y",
+    ),
+]
+
+# The 13-month persistency: a policy that took effect on 10 February 2024 ends its 13th
+# policy month on 10 March 2025 (DAY), at the hour it took effect; the second installment
+# fell due on 10 February 2025.
+PERSISTENCY = [
+    # K1: paid on its due date.
+    lapsing_policy("K1", "alice", at(date(2024, 2, 10), 9), paid=[(2, at(date(2025, 2, 10), 9))]),
+    # K2: took effect at 23:30; its 13th month ends at 23:30 on the day, unpaid, in grace.
+    lapsing_policy(
+        "K2",
+        "alice",
+        at(date(2024, 2, 10), 23, 30),
+        changes=[(S.GRACE, at(date(2025, 2, 11), 23, 30))],
+    ),
+    # K3: took effect at 00:30 the next day: counted the day after, paid.
+    lapsing_policy(
+        "K3", "bob", at(date(2024, 2, 11), 0, 30), paid=[(2, at(date(2025, 2, 11), 0, 30))]
+    ),
+    # K4: cancelled in the cooling-off period: void, not counted.
+    lapsing_policy(
+        "K4",
+        "bob",
+        at(date(2024, 2, 10), 12),
+        changes=[(S.CANCELLED, at(date(2024, 2, 15), 12))],
+    ),
+    # K5: ended by a claim paid before the second installment fell due: not counted.
+    lapsing_policy(
+        "K5",
+        "alice",
+        at(date(2024, 2, 10), 8),
+        changes=[(S.TERMINATED, at(date(2024, 8, 1), 8))],
+        termination_reason=CLAIM_PAID,
+    ),
+    # K6: paid in grace on 1 March, before its 13th month ended.
+    lapsing_policy(
+        "K6",
+        "bob",
+        at(date(2024, 2, 10), 8),
+        changes=[(S.GRACE, at(date(2025, 2, 11), 8)), (S.EFFECTIVE, at(date(2025, 3, 1), 10))],
+        paid=[(2, at(date(2025, 3, 1), 10))],
+    ),
+    # K7: a one-year policy (a single premium): not counted.
+    lapsing_policy(
+        "K7",
+        "alice",
+        at(date(2024, 2, 10), 9),
+        changes=[(S.EXPIRED, at(date(2025, 2, 10), 9))],
+        product_code="MEDICAL_1Y",
+    ),
+    # K8: surrendered in its tenth month: due, not paid.
+    lapsing_policy(
+        "K8",
+        "bob",
+        at(date(2024, 2, 10), 10),
+        changes=[(S.SURRENDERED, at(date(2024, 12, 1), 10))],
+    ),
+    # K9: paid in grace at 23:00 the evening before, half an hour before its month ended.
+    lapsing_policy(
+        "K9",
+        "alice",
+        at(date(2024, 2, 9), 23, 30),
+        changes=[(S.GRACE, at(date(2025, 2, 10), 23, 30)), (S.EFFECTIVE, at(BEFORE, 23))],
+        paid=[(2, at(BEFORE, 23))],
+    ),
+    # K10: paid at 07:00 on the day, an hour after its 13th month ended at 06:00: not paid.
+    lapsing_policy(
+        "K10",
+        "bob",
+        at(date(2024, 2, 10), 6),
+        changes=[(S.GRACE, at(date(2025, 2, 11), 6)), (S.EFFECTIVE, at(DAY, 7))],
+        paid=[(2, at(DAY, 7))],
+    ),
+]
+
+
 async def insert_world(session: AsyncSession, customer: Customer) -> None:
     """Every raw row above, through the repositories where they set the times we give."""
     await insert_policy(session, issue=policy_issue("P1", customer.id))
-    for state in RETURN_VISITS:
+    for state in [*RETURN_VISITS, *LAPSES, *PERSISTENCY]:
         issue = PolicyIssue(
             policy_number=state.policy_number,
             application_no=state.application_no,

@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Customer, Policy, ReportDaily, ReportSamples, ReportTaskDaily
 from db.repositories.reports import aggregate_day
+from domain.policies import PolicyState
 from domain.policy_query import LOCK_AFTER, LOCK_WINDOW
 from domain.reports import NO_AGENT, QUERY_ANSWER_MS, REPORT_TO_PAYMENT, SUBMISSION_TO_ISSUE
-from tests.db.report_world import AFTER, BEFORE, DAY, RETURN_VISITS, insert_world
+from tests.db.report_world import AFTER, BEFORE, DAY, PERSISTENCY, RETURN_VISITS, insert_world
 
 MakeCustomer = Callable[[int], Awaitable[Customer]]
 
@@ -79,6 +80,11 @@ async def test_a_days_figures_per_agent_are_the_hand_counted_ones(
             "return_visits_completed": 2,  # RV1 00:30, RV2 23:30
             "return_visits_in_cooling_off": 1,  # RV1; RV2's period ended at 00:00
             "return_visits_escalated": 1,  # RV2, overdue at 00:00
+            "policies_reinstated": 1,  # L1, 00:30 (suspended at 23:30 the evening before)
+            "policies_surrendered": 1,  # L3, 23:30
+            "policies_terminated_claim_paid": 1,  # L5
+            "persistency_13m_due": 2,  # K1, K2 (K5 ended by a claim, K7 a single premium)
+            "persistency_13m_paid": 1,  # K1; K2 in grace when its 13th month ended at 23:30
         },
         "bob": {
             "applications_started": 1,
@@ -91,6 +97,10 @@ async def test_a_days_figures_per_agent_are_the_hand_counted_ones(
             "return_visits_unreachable": 1,  # RV3's third try
             "return_visits_escalated": 1,  # RV3, unreachable three times
             "return_visits_misselling": 1,  # RV4
+            "policies_suspended": 1,  # L2
+            "policies_expired": 1,  # L6, at 00:00
+            "persistency_13m_due": 3,  # K6, K8, K10 (K4 cancelled in cooling-off)
+            "persistency_13m_paid": 1,  # K6 in grace; K8 surrendered; K10 paid an hour late
         },
         NO_AGENT: {
             "queries_attempted": 5,
@@ -141,24 +151,32 @@ async def test_events_at_2330_and_0030_local_fall_on_different_business_days(
         await _aggregate(session, day)
     before, after = await _nonzero(session, BEFORE), await _nonzero(session, AFTER)
     # E1 and C1 began at 23:30 the day before; E1 was approved and C1 decided at 00:30;
-    # RV1's customer was not reached at 23:30 and was at 00:30.
+    # RV1's customer was not reached at 23:30 and was at 00:30; L1 was suspended at 23:30
+    # and reinstated at 00:30; K9 paid at 23:00, before its 13th month ended at 23:30.
     assert before["alice"] == {
         "applications_started": 1,
         "applications_submitted": 1,
         "claims_reported": 1,
         "return_visits_unreachable": 1,
+        "policies_suspended": 1,
+        "persistency_13m_due": 1,
+        "persistency_13m_paid": 1,
     }
     assert before[NO_AGENT] == {"queries_attempted": 1, "queries_failed": 1}
     assert (await _nonzero(session, DAY))["alice"]["applications_approved"] == 1
     assert (await _nonzero(session, DAY))["alice"]["return_visits_completed"] == 2
     # E4 started, a look-up came and RV6 was completed at 00:30 the day after; T5, opened
-    # 23:30, closed then. RV3 is due that day.
+    # 23:30, closed then. RV3 is due that day. L4 was terminated at 00:00; K3's 13th month
+    # ended at 00:30.
     assert after == {
         "bob": {
             "applications_started": 1,
             "return_visits_due": 1,
             "return_visits_completed": 1,
             "return_visits_in_cooling_off": 1,
+            "policies_terminated_not_reinstated": 1,
+            "persistency_13m_due": 1,
+            "persistency_13m_paid": 1,
         },
         "alice": {"queries_attempted": 1, "queries_succeeded": 1},
     }
@@ -168,21 +186,41 @@ async def test_events_at_2330_and_0030_local_fall_on_different_business_days(
     assert await _tasks(session, BEFORE) == {("alice", "underwriting"): {"opened": 1}}
 
 
+async def _last_written_at_issue(session: AsyncSession, states: list[PolicyState]) -> None:
+    for state in states:
+        await session.execute(
+            update(Policy)
+            .where(Policy.policy_number == state.policy_number)
+            .values(updated_at=state.issued_at)
+        )
+
+
 async def test_a_visit_falls_due_on_a_day_its_policy_row_was_not_written(
     session: AsyncSession, make_customer: MakeCustomer
 ) -> None:
     await insert_world(session, await make_customer(1))
     # Each policy row last written when it was issued, weeks before: the due day's
     # aggregation still finds RV1 and RV4 (their cooling-off periods ran that day).
-    for state in RETURN_VISITS:
-        await session.execute(
-            update(Policy)
-            .where(Policy.policy_number == state.policy_number)
-            .values(updated_at=state.issued_at)
-        )
+    await _last_written_at_issue(session, RETURN_VISITS)
     await _aggregate(session, DAY)
     due = {a: row.get("return_visits_due") for a, row in (await _nonzero(session, DAY)).items()}
     assert due == {"alice": 1, "bob": 1, NO_AGENT: None}
+
+
+async def test_persistency_is_counted_on_a_day_its_policy_row_was_not_written(
+    session: AsyncSession, make_customer: MakeCustomer
+) -> None:
+    await insert_world(session, await make_customer(1))
+    # Each row last written a year before its 13th month ended: the day's aggregation
+    # still finds the policies that took effect 13 months before.
+    await _last_written_at_issue(session, PERSISTENCY)
+    await _aggregate(session, DAY)
+    rows = await _nonzero(session, DAY)
+    persistency = {
+        agent: (row.get("persistency_13m_due"), row.get("persistency_13m_paid"))
+        for agent, row in rows.items()
+    }
+    assert persistency == {"alice": (2, 1), "bob": (3, 1), NO_AGENT: (None, None)}
 
 
 async def test_a_day_without_events_has_no_rows(

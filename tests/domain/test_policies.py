@@ -14,6 +14,7 @@ from domain.policies import (
     IN_FORCE_STATUSES,
     LIVE_STATUSES,
     PolicyStatus,
+    add_months,
     cooling_off_ends_at,
     cooling_off_refund,
     expires_at,
@@ -131,3 +132,13 @@ def test_in_force_means_effective_or_in_grace_and_ended_means_not_live() -> None
     }
     assert IN_FORCE_STATUSES <= LIVE_STATUSES and not LIVE_STATUSES & ENDED_STATUSES
     assert is_live("suspended") and not is_live("terminated")
+
+
+def test_months_keep_the_day_of_the_month_or_fall_on_the_months_last_day() -> None:
+    assert add_months(date(2024, 2, 10), 13) == date(2025, 3, 10)
+    assert add_months(date(2025, 1, 31), 1) == date(2025, 2, 28)
+    assert add_months(date(2024, 1, 31), 1) == date(2024, 2, 29)
+    assert add_months(date(2025, 3, 31), -13) == date(2024, 2, 29)
+    assert add_months(date(2024, 12, 15), 1) == date(2025, 1, 15)
+    moment = datetime(2024, 2, 10, 23, 30, tzinfo=SHANGHAI)
+    assert add_months(moment, 13) == datetime(2025, 3, 10, 23, 30, tzinfo=SHANGHAI)

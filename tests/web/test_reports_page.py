@@ -35,16 +35,22 @@ RANGE = {"from": "2024-02-05", "to": "2024-02-07"}
 @pytest.fixture
 async def figures(sessions: async_sessionmaker[AsyncSession]) -> None:
     """alice: 1 + 2 + 0 policies issued (¥1,200.00 + ¥2,400.50), and on the 6th 4 return
-    visits due, 3 completed, 2 of them within cooling-off; bob: 1 on the 6th (¥800.00);
-    one SLA row and a turnaround sample each."""
+    visits due, 3 completed, 2 of them within cooling-off, and 3 policies at 13 months, 2
+    of them paid, 1 suspended and 1 reinstated; bob: 1 on the 6th (¥800.00); one SLA row
+    and a turnaround sample each."""
     async with sessions() as s, s.begin():
         for model in (ReportDaily, ReportTaskDaily, ReportSamples):
             await s.execute(delete(model).where(model.day.in_(DAYS)))
-        for day, agent, issued, premium, visits in (
-            (DAYS[0], "alice", 1, "1200.00", (0, 0, 0)),
-            (DAYS[1], "alice", 2, "2400.50", (4, 3, 2)),
-            (DAYS[2], "alice", 0, "0", (0, 0, 0)),
-            (DAYS[1], "bob", 1, "800.00", (0, 0, 0)),
+        visits = {"return_visits_due": 4, "return_visits_completed": 3}
+        visits |= {"return_visits_in_cooling_off": 2}
+        persistency = {"persistency_13m_due": 3, "persistency_13m_paid": 2}
+        persistency |= {"policies_suspended": 1, "policies_reinstated": 1}
+        nothing: dict[str, int] = {}
+        for day, agent, issued, premium, figures in (
+            (DAYS[0], "alice", 1, "1200.00", nothing),
+            (DAYS[1], "alice", 2, "2400.50", visits | persistency),
+            (DAYS[2], "alice", 0, "0", nothing),
+            (DAYS[1], "bob", 1, "800.00", nothing),
         ):
             s.add(
                 ReportDaily(
@@ -55,9 +61,7 @@ async def figures(sessions: async_sessionmaker[AsyncSession]) -> None:
                     applications_approved=issued,
                     policies_issued=issued,
                     premium_issued=Decimal(premium),
-                    return_visits_due=visits[0],
-                    return_visits_completed=visits[1],
-                    return_visits_in_cooling_off=visits[2],
+                    **figures,
                 )
             )
         s.add(
@@ -194,6 +198,13 @@ async def test_the_report_in_chinese_sla_kinds_in_words_and_bad_ranges_in_words(
         assert text in visits.text, text
     chart = await web.get("/ui/reports/return-visits/chart.svg", params=RANGE, headers=zh)
     assert "应回访数" in chart.text and "回访完成数" in chart.text
+    kept = await web.get(
+        "/ui/reports", params={"report": "policy-persistency", **RANGE}, headers=zh
+    )
+    for text in ("继续率与保单失效", "满13个月保单数", "效力中止保单数", "13个月继续率", "66.7%"):
+        assert text in kept.text, text
+    chart = await web.get("/ui/reports/policy-persistency/chart.svg", params=RANGE, headers=zh)
+    assert "效力中止保单数" in chart.text and "复效保单数" in chart.text
 
     backwards = await web.get(
         "/ui/reports", params={"report": "claims", "from": "2024-02-07", "to": "2024-02-05"}

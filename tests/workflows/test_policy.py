@@ -39,7 +39,7 @@ from domain.policies import (
     expires_at,
 )
 from domain.products import get_product
-from domain.reports import DayFigures, count_policy
+from domain.reports import DayFigures, count_policy, persistency_ends_at
 from domain.underwriting import Actor, Role
 from tests.support import act, record_changes_mock, working_days_mock
 from workflows import search_attributes as sa
@@ -368,8 +368,8 @@ async def test_unreachable_three_times_on_later_working_days_then_escalated(
     assert [a.days for a in asks] == [1, 1, 1]
 
 
-def visit_figures(state: PolicyState, moment: datetime) -> dict[str, Any]:
-    """What the reports count of the policy's return visit on the business day of ``moment``."""
+def report_figures(state: PolicyState, moment: datetime) -> dict[str, Any]:
+    """What the reports count of the policy on the business day of ``moment``."""
     figures = DayFigures(day=business_today(moment))
     count_policy(figures, state)
     return {k: v for k, v in figures.agents.get(state.agent, {}).items() if v}
@@ -386,11 +386,11 @@ async def test_the_reports_count_an_escalation_for_unreachable_tries_on_its_day(
     visit = state.return_visit
     assert visit is not None and visit.status == "escalated"
     # The timeline line the workflow wrote is what the reports find the escalation by.
-    assert visit_figures(state, visit.attempts[-1].at) == {
+    assert report_figures(state, visit.attempts[-1].at) == {
         "return_visits_unreachable": 1,
         "return_visits_escalated": 1,
     }
-    assert visit_figures(state, visit.attempts[0].at) == {"return_visits_unreachable": 1}
+    assert report_figures(state, visit.attempts[0].at) == {"return_visits_unreachable": 1}
 
 
 async def test_the_reports_count_a_visit_open_at_the_end_of_cooling_off_as_escalated(
@@ -405,8 +405,8 @@ async def test_the_reports_count_a_visit_open_at_the_end_of_cooling_off_as_escal
     visit = state.return_visit
     assert state.stage == PolicyStage.IN_FORCE and visit is not None
     assert visit.status == "escalated"
-    assert visit_figures(state, ends) == {"return_visits_escalated": 1}
-    assert visit_figures(state, visit.due_at) == {"return_visits_due": 1}
+    assert report_figures(state, ends) == {"return_visits_escalated": 1}
+    assert report_figures(state, visit.due_at) == {"return_visits_due": 1}
 
 
 async def test_misselling_opens_a_remediation_for_someone_other_than_the_agent(
@@ -760,6 +760,55 @@ async def test_two_years_suspended_ends_the_policy_terminated_with_its_cash_valu
     # One year paid of TERM_LIFE_20: the cash value at the end of year one.
     assert payout.amount == Decimal("180.00") * get_product("TERM_LIFE_20").cash_values[1] / 1000
     assert harness.world.customer_notices("policy_terminated")
+
+
+async def test_the_reports_count_a_suspension_and_a_reinstatement_on_their_days(
+    harness: Harness,
+) -> None:
+    handle, suspended = await suspended_policy(harness)
+    assert suspended.suspended_at is not None
+    applied = await handle.execute_update(
+        PolicyWorkflow.apply_for_reinstatement, ReinstatementApplication(by="alice")
+    )
+    harness.world.declined.clear()
+    after = await handle.execute_update(
+        PolicyWorkflow.decide_reinstatement,
+        ReinstatementDecision(
+            task_id=applied.reinstatements[-1].task_id,
+            decision="approve",
+            reason="health unchanged",
+            actor=SUE,
+        ),
+    )
+    # The reinstatement clears suspended_at: the timeline the workflow wrote keeps both.
+    assert after.suspended_at is None
+    assert report_figures(after, suspended.suspended_at) == {"policies_suspended": 1}
+    assert report_figures(after, after.history[-1].at) == {"policies_reinstated": 1}
+    # Its 13th month ended in grace, before the reinstatement paid installment 2.
+    assert report_figures(after, persistency_ends_at(after)) == {"persistency_13m_due": 1}
+
+
+async def test_the_reports_count_a_termination_not_reinstated_on_its_day(
+    harness: Harness,
+) -> None:
+    await suspended_policy(harness)
+    result = await harness.started[-1].result()
+    assert result.ended_at is not None
+    assert report_figures(result, result.ended_at) == {"policies_terminated_not_reinstated": 1}
+
+
+async def test_the_reports_count_a_policy_paid_on_time_as_persistent_and_its_surrender(
+    harness: Harness,
+) -> None:
+    handle = await harness.start(payment_account=ACCOUNT)
+    await first_anniversary(harness, handle, timedelta(days=100))
+    after = await latest(harness, handle).execute_update(
+        PolicyWorkflow.surrender, SurrenderRequest(reason="needs the money", by="alice")
+    )
+    assert after.ended_at is not None
+    paid = {"persistency_13m_due": 1, "persistency_13m_paid": 1}
+    assert report_figures(after, persistency_ends_at(after)) == paid
+    assert report_figures(after, after.ended_at) == {"policies_surrendered": 1}
 
 
 async def test_a_surrender_after_cooling_off_pays_the_cash_value_once(harness: Harness) -> None:
