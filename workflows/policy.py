@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         ChangeBatch,
         CustomerPhoneChange,
         InstallmentCharge,
+        LedgerEntry,
         PaymentAccountChange,
         PaymentOrder,
         PolicyPayout,
@@ -418,21 +419,8 @@ class PolicyWorkflow:
         """Debit the installment from the policy's account, exactly once under its business
         key ``premium:<policy_number>:<n>``. True if it was collected."""
         p, s = self._p, self._state
-        try:
-            entry = await p.call(
-                steps.CHARGE_INSTALLMENT,
-                InstallmentCharge(
-                    idempotency_key=f"premium:{s.policy_number}:{due.n}",
-                    policy_number=s.policy_number,
-                    amount=due.amount,
-                ),
-                start_to_close=timedelta(seconds=15),
-                to_its_end=True,  # money: a cancellation neither cuts it nor loses it
-            )
-        except ActivityError as err:
-            code = err.cause.type if isinstance(err.cause, ApplicationError) else None
-            if code not in ("payment_declined", "no_payment_account"):
-                raise
+        entry = await self._from_account(f"premium:{s.policy_number}:{due.n}", due.amount)
+        if entry is None:
             p.history(f"installment {due.n}: the debit failed (try {s.debits_tried})", by=SYSTEM)
             if s.debits_tried == 1:
                 await p.notify(
@@ -445,6 +433,25 @@ class PolicyWorkflow:
             return False
         await self._paid(due, entry.amount)
         return True
+
+    async def _from_account(self, key: str, amount: Decimal) -> LedgerEntry | None:
+        """Debit ``amount`` from the policy's account, exactly once under the business
+        ``key`` (the step reads and decrypts the account from the policy row). None when
+        the bank declines it or the policy has no account."""
+        s = self._state
+        try:
+            return await self._p.call(
+                steps.CHARGE_INSTALLMENT,
+                InstallmentCharge(
+                    idempotency_key=key, policy_number=s.policy_number, amount=amount
+                ),
+                start_to_close=timedelta(seconds=15),
+                to_its_end=True,  # money: a cancellation neither cuts it nor loses it
+            )
+        except ActivityError as err:
+            if _bank_refusal(err, "payment_declined") is None:
+                raise
+            return None
 
     async def _order(self, due: Installment) -> None:
         """An online payer: a payment order for the installment (``PO-<number>-<n>``,
@@ -633,21 +640,9 @@ class PolicyWorkflow:
         p, s = self._p, self._state
         now = workflow.now()
         owed = reinstatement_charge(self._schedule(), paid_at=now, clocks=self._start.clocks)
-        try:
-            entry = await p.call(
-                steps.CHARGE_INSTALLMENT,
-                InstallmentCharge(
-                    idempotency_key=f"reinstatement:{s.policy_number}:{len(s.reinstatements)}",
-                    policy_number=s.policy_number,
-                    amount=owed.total,
-                ),
-                start_to_close=timedelta(seconds=15),
-                to_its_end=True,
-            )
-        except ActivityError as err:
-            code = err.cause.type if isinstance(err.cause, ApplicationError) else None
-            if code not in ("payment_declined", "no_payment_account"):
-                raise
+        key = f"reinstatement:{s.policy_number}:{len(s.reinstatements)}"
+        entry = await self._from_account(key, owed.total)
+        if entry is None:
             pending.status = "charge_failed"
             p.history("reinstatement: the debit of the arrears failed", by=SYSTEM)
             await p.notify("reinstatement_charge_failed", amount=str(owed.total))
@@ -770,21 +765,8 @@ class PolicyWorkflow:
         at expiry, then the next period runs as a new run. Not paid: the policy expires."""
         p, s = self._p, self._state
         period = s.period + 1
-        try:
-            entry = await p.call(
-                steps.CHARGE_INSTALLMENT,
-                InstallmentCharge(
-                    idempotency_key=f"premium:{s.policy_number}:{period}",
-                    policy_number=s.policy_number,
-                    amount=renewal.premium,
-                ),
-                start_to_close=timedelta(seconds=15),
-                to_its_end=True,
-            )
-        except ActivityError as err:
-            code = err.cause.type if isinstance(err.cause, ApplicationError) else None
-            if code not in ("payment_declined", "no_payment_account"):
-                raise
+        entry = await self._from_account(f"premium:{s.policy_number}:{period}", renewal.premium)
+        if entry is None:
             renewal.status = "charge_failed"
             p.history("renewal premium not collected: the policy expires", by=SYSTEM)
             return
@@ -857,8 +839,8 @@ class PolicyWorkflow:
                 to_its_end=True,
             )
         except ActivityError as err:
-            code = err.cause.type if isinstance(err.cause, ApplicationError) else None
-            if code not in ("payout_declined", "no_payment_account"):
+            code = _bank_refusal(err, "payout_declined")
+            if code is None:
                 raise
             p.history(f"cash value {value} not paid: {code}", by=SYSTEM)
             return False
@@ -1341,6 +1323,13 @@ class PolicyWorkflow:
         )
         await p.notify("policy_process_cancelled")
         await p.end_cancelled(PolicyStatus.CANCELLED)
+
+
+def _bank_refusal(err: ActivityError, declined: str) -> str | None:
+    """The code of a money step the bank refused for good (``declined``, or no account to
+    use), or None for any other failure."""
+    code = err.cause.type if isinstance(err.cause, ApplicationError) else None
+    return code if code in (declined, "no_payment_account") else None
 
 
 def _opening_state(start: PolicyStart) -> PolicyState:
