@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.payment import ledger_entry
-from db.repositories import ledger, policies
+from activities.payment import pay_out
+from db.repositories import policies
 from domain import steps
 from domain.activities import LedgerEntry, PayoutRequest, PolicyPosition, PolicyRef
 from domain.policies import PolicyState
@@ -52,29 +52,16 @@ class ClaimActivities:
 
     @activity.defn(name=steps.PAY_CLAIM.name)
     async def pay_claim(self, request: PayoutRequest) -> LedgerEntry:
-        async with self._sessions() as session:
-            done = await ledger.get_entry_by_key(session, idempotency_key=request.idempotency_key)
-        if done is None:
-            # Gateway errors and timeouts propagate and are retried with the same key.
-            result = await self._gateway.payout(
-                idempotency_key=request.idempotency_key,
-                amount=request.amount,
-                account=request.account,
-            )
-            async with self._sessions() as session, session.begin():
-                done = await ledger.record_payout(
-                    session,
-                    idempotency_key=request.idempotency_key,
-                    case_id=request.claim_no,
-                    policy_number=request.policy_number,
-                    amount=request.amount,
-                    status=result.status,
-                    gateway_ref=result.gateway_ref,
-                )
-        if done.status == "declined":
-            raise ApplicationError(
-                f"payout declined by the receiving bank (ledger {done.id})",
-                type="payout_declined",
-                non_retryable=True,
-            )
-        return ledger_entry(done)
+        async def account() -> str:
+            return request.account
+
+        return await pay_out(
+            self._sessions,
+            self._gateway,
+            key=request.idempotency_key,
+            case_id=request.claim_no,
+            policy_number=request.policy_number,
+            amount=request.amount,
+            account=account,
+            against_cover=True,
+        )

@@ -7,7 +7,7 @@ happens after the bank moved the money — neither charges nor records twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,7 +27,11 @@ from domain.activities import (
     Refund,
     Settlement,
 )
+from domain.policies import Sealed
 from gateways.payment import PaymentGateway
+
+# An account in clear, fetched only when the gateway is to be asked.
+Account = Callable[[], Awaitable[str]]
 
 
 def ledger_entry(row: PaymentLedger) -> LedgerEntry:
@@ -39,6 +43,45 @@ def ledger_entry(row: PaymentLedger) -> LedgerEntry:
         gateway_ref=row.gateway_ref,
         order_id=row.order_id,
     )
+
+
+async def pay_out(
+    sessions: async_sessionmaker[AsyncSession],
+    gateway: PaymentGateway,
+    *,
+    key: str,
+    case_id: str,
+    policy_number: str,
+    amount: Decimal,
+    account: Account,
+    against_cover: bool,
+) -> LedgerEntry:
+    """Pay out once under the business ``key`` (a claim, a surrender, a termination): a
+    repeat returns the booking made; declined by the receiving bank is final
+    (``payout_declined``). ``against_cover``: counted against the policy's sum insured."""
+    async with sessions() as session:
+        done = await ledger.get_entry_by_key(session, idempotency_key=key)
+    if done is None:
+        # Gateway errors and timeouts propagate and are retried with the same key.
+        result = await gateway.payout(idempotency_key=key, amount=amount, account=await account())
+        async with sessions() as session, session.begin():
+            done = await ledger.record_payout(
+                session,
+                idempotency_key=key,
+                case_id=case_id,
+                policy_number=policy_number,
+                amount=amount,
+                status=result.status,
+                gateway_ref=result.gateway_ref,
+                against_cover=against_cover,
+            )
+    if done.status == "declined":
+        raise ApplicationError(
+            f"payout declined by the receiving bank (ledger {done.id})",
+            type="payout_declined",
+            non_retryable=True,
+        )
+    return ledger_entry(done)
 
 
 class PaymentActivities:
@@ -54,9 +97,10 @@ class PaymentActivities:
 
     @activity.defn(name=steps.CHARGE_PREMIUM.name)
     async def charge_premium(self, charge: Charge) -> LedgerEntry:
-        return await self._charge(
-            charge.idempotency_key, charge.case_id, charge.amount, lambda: charge.account
-        )
+        async def account() -> str:
+            return charge.account
+
+        return await self._charge(charge.idempotency_key, charge.case_id, charge.amount, account)
 
     @activity.defn(name=steps.CHARGE_INSTALLMENT.name)
     async def charge_installment(self, charge: InstallmentCharge) -> LedgerEntry:
@@ -64,17 +108,9 @@ class PaymentActivities:
         policy row (the process holds only its mask). No account: ``no_payment_account``,
         which the process treats as an unpaid installment."""
 
-        def account() -> str:
-            if policy is None or not policy.payment_account_enc:
-                raise ApplicationError(
-                    f"policy {charge.policy_number} has no auto-debit account",
-                    type="no_payment_account",
-                    non_retryable=True,
-                )
-            return self._cipher.decrypt(policy.payment_account_enc)
+        async def account() -> str:
+            return await self._policy_account(charge.policy_number, None)
 
-        async with self._sessions() as session:
-            policy = await policies.get_policy(session, policy_number=charge.policy_number)
         return await self._charge(
             charge.idempotency_key, charge.policy_number, charge.amount, account
         )
@@ -82,55 +118,51 @@ class PaymentActivities:
     @activity.defn(name=steps.PAY_POLICY_VALUE.name)
     async def pay_policy_value(self, payout: PolicyPayout) -> LedgerEntry:
         """A surrender's or a termination's cash value, paid once under its business key to
-        the account given (sealed) or the policy's own (decrypted here from its row)."""
-        async with self._sessions() as session:
-            done = await ledger.get_entry_by_key(session, idempotency_key=payout.idempotency_key)
-            policy = await policies.get_policy(session, policy_number=payout.policy_number)
-        if done is None:
-            sealed = payout.account.enc if payout.account else None
-            sealed = sealed or (policy.payment_account_enc if policy else None)
-            if not sealed:
-                raise ApplicationError(
-                    f"policy {payout.policy_number} has no account to pay to",
-                    type="no_payment_account",
-                    non_retryable=True,
-                )
-            # Gateway errors and timeouts propagate and are retried with the same key.
-            result = await self._gateway.payout(
-                idempotency_key=payout.idempotency_key,
-                amount=payout.amount,
-                account=self._cipher.decrypt(sealed),
-            )
-            async with self._sessions() as session, session.begin():
-                done = await ledger.record_payout(
-                    session,
-                    idempotency_key=payout.idempotency_key,
-                    case_id=payout.policy_number,
-                    policy_number=payout.policy_number,
-                    amount=payout.amount,
-                    status=result.status,
-                    gateway_ref=result.gateway_ref,
-                    against_cover=False,
-                )
-        if done.status == "declined":
+        the account given (sealed) or the policy's own (decrypted here from its row); not
+        counted against the cover."""
+
+        async def account() -> str:
+            return await self._policy_account(payout.policy_number, payout.account)
+
+        return await pay_out(
+            self._sessions,
+            self._gateway,
+            key=payout.idempotency_key,
+            case_id=payout.policy_number,
+            policy_number=payout.policy_number,
+            amount=payout.amount,
+            account=account,
+            against_cover=False,
+        )
+
+    async def _policy_account(self, policy_number: str, given: Sealed | None) -> str:
+        """The account to use, in clear: the one given (sealed), else the policy row's
+        auto-debit account. Neither: ``no_payment_account``, final."""
+        sealed = given.enc if given else None
+        if sealed is None:
+            async with self._sessions() as session:
+                policy = await policies.get_policy(session, policy_number=policy_number)
+            sealed = policy.payment_account_enc if policy else None
+        if not sealed:
             raise ApplicationError(
-                f"payout declined by the receiving bank (ledger {done.id})",
-                type="payout_declined",
+                f"policy {policy_number} has no account to use",
+                type="no_payment_account",
                 non_retryable=True,
             )
-        return ledger_entry(done)
+        return self._cipher.decrypt(sealed)
 
     async def _charge(
-        self, key: str, case_id: str, amount: Decimal, account: Callable[[], str]
+        self, key: str, case_id: str, amount: Decimal, account: Account
     ) -> LedgerEntry:
         """Charge once under the business ``key``: a repeat (a retry after a crash, even one
-        after the bank moved the money) returns the booking made; declined is final."""
+        after the bank moved the money) returns the booking made; declined is final. The
+        account is read only when the gateway is asked."""
         async with self._sessions() as session:
             done = await ledger.get_entry_by_key(session, idempotency_key=key)
         if done is None:
             # Gateway errors and timeouts propagate and are retried with the same key.
             result = await self._gateway.charge(
-                idempotency_key=key, amount=amount, account=account()
+                idempotency_key=key, amount=amount, account=await account()
             )
             async with self._sessions() as session, session.begin():
                 done = await ledger.record_entry(

@@ -139,7 +139,6 @@ class Surrender(BaseModel):
     cash_value: Decimal
     pay_by: datetime
     payout_status: Literal["pending", "succeeded", "declined"] = "pending"
-    payout_ledger_id: str | None = None
 
 
 class Reinstatement(BaseModel):

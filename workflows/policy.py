@@ -828,7 +828,7 @@ class PolicyWorkflow:
         if value <= 0:
             return True
         try:
-            entry = await p.call(
+            await p.call(
                 steps.PAY_POLICY_VALUE,
                 PolicyPayout(
                     idempotency_key=key,
@@ -844,8 +844,6 @@ class PolicyWorkflow:
                 raise
             p.history(f"cash value {value} not paid: {code}", by=SYSTEM)
             return False
-        if s.surrender is not None:
-            s.surrender.payout_ledger_id = entry.ledger_id or None
         return True
 
     async def _end(

@@ -157,7 +157,7 @@ async def test_worker_killed_during_premium_charge_leaves_one_ledger_row_and_an_
     sessions: async_sessionmaker[AsyncSession],
     crash_setup: tuple[WorkerProcess, Path],
 ) -> None:
-    from db.models import GatewayTransaction, PaymentLedger, Policy
+    from db.models import Policy
 
     worker, control = crash_setup
     # The bank takes 8 s to answer: time enough to kill the worker after it has charged.
@@ -168,31 +168,11 @@ async def test_worker_killed_during_premium_charge_leaves_one_ledger_row_and_an_
         dev_env, worker, "李四", date(1985, 2, 3), 7, "ACCIDENT_1Y", "100000"
     )
     key = f"premium:{app_no}"
-
-    async def charged_at_bank() -> bool:
-        async with sessions() as s:
-            n = await s.scalar(
-                select(func.count()).where(GatewayTransaction.idempotency_key == key)
-            )
-        return bool(n)
-
-    await _wait(charged_at_bank, within=60, what="the gateway to take the charge")
-    worker.kill()  # mid-charge: the money moved, the reply never reached the workflow
-
-    PaymentGateway.write_control(control, GatewayMode.NORMAL, latency=0.01)
-    worker.start()
+    await _kill_once_the_bank_has(sessions, worker, control, key)  # mid-charge
     result = await asyncio.wait_for(handle.result(), timeout=120)
 
     assert result.status == Status.EFFECTIVE
-    async with sessions() as s:
-        ledger_rows = await s.scalar(
-            select(func.count()).where(PaymentLedger.idempotency_key == key)
-        )
-        bank_rows = await s.scalar(
-            select(func.count()).where(GatewayTransaction.idempotency_key == key)
-        )
-    assert ledger_rows == 1
-    assert bank_rows == 1
+    assert len(await _one_booking(sessions, key)) == 1  # one ledger row, one at the bank
 
     # The policy row is the policy process's from issuance: it takes effect there.
     async def policy_effective() -> bool:
@@ -208,7 +188,6 @@ async def test_worker_killed_during_the_cooling_off_refund_leaves_one_ledger_row
     sessions: async_sessionmaker[AsyncSession],
     crash_setup: tuple[WorkerProcess, Path],
 ) -> None:
-    from db.models import GatewayTransaction, PaymentLedger
 
     worker, control = crash_setup
     PaymentGateway.write_control(control, GatewayMode.NORMAL, latency=0.01)
@@ -244,35 +223,16 @@ async def test_worker_killed_during_the_cooling_off_refund_leaves_one_ledger_row
         )
     )
 
-    async def refunded_at_bank() -> bool:
-        async with sessions() as s:
-            n = await s.scalar(
-                select(func.count()).where(GatewayTransaction.idempotency_key == key)
-            )
-        return bool(n)
-
-    await _wait(refunded_at_bank, within=60, what="the gateway to take the refund")
-    worker.kill()  # mid-refund: the money is back, the reply never reached the workflow
-
-    PaymentGateway.write_control(control, GatewayMode.NORMAL, latency=0.01)
-    worker.start()
+    await _kill_once_the_bank_has(sessions, worker, control, key)  # mid-refund
     # The retried refund (after the step's timeout) finds the first one by its key.
     after = await asyncio.wait_for(cancellation, timeout=120)
     result = await asyncio.wait_for(policy.result(), timeout=60)
 
     assert after.status == result.status == PolicyStatus.CANCELLED
     assert result.cancellation is not None and result.cancellation.refund_status == "succeeded"
-    async with sessions() as s:
-        ledger_rows = list(
-            await s.scalars(select(PaymentLedger).where(PaymentLedger.idempotency_key == key))
-        )
-        bank_rows = await s.scalar(
-            select(func.count()).where(GatewayTransaction.idempotency_key == key)
-        )
-    assert [(r.amount, r.status) for r in ledger_rows] == [
-        (quote.premium - Decimal("10.00"), "succeeded")
+    assert await _one_booking(sessions, key) == [
+        (quote.premium - Decimal("10.00"), "succeeded", "refund")
     ]
-    assert bank_rows == 1
 
 
 async def test_no_id_number_in_raw_history_workflow_ids_search_attributes_or_logs(
