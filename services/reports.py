@@ -336,7 +336,9 @@ async def build_report(
         daily: list[Any] = []
         samples: list[Any] = []
         if _SUMS.get(name):
-            daily = await aggregates.daily_rows(session, start=start, end=end, agent=who)
+            daily = await aggregates.daily_rows(
+                session, start=start, end=end, agent=who, columns=[c.key for c in _SUMS[name]]
+            )
         if measures := measures_of(name):
             samples = await aggregates.sample_rows(
                 session, start=start, end=end, agent=who, measures=measures
