@@ -147,3 +147,5 @@ def require_roles(*roles: Role) -> Callable[[Actor], Awaitable[Actor]]:
 AgentUser = Annotated[Actor, Depends(require_roles(Role.AGENT))]
 SupervisorUser = Annotated[Actor, Depends(require_roles(Role.SUPERVISOR))]
 OpsUser = Annotated[Actor, Depends(require_roles(Role.OPS))]
+# Who corrects the account of a payout the bank declined (a claim's, a cash value's).
+PayoutFixer = Annotated[Actor, Depends(require_roles(Role.OPS, Role.SUPERVISOR))]

@@ -111,6 +111,10 @@ TEMPLATES: dict[str, str] = {
     "policy_surrendered": N_(
         "Policy %(policy_number)s was surrendered; its cash value of %(value)s is paid to you."
     ),
+    "value_payout_failed": N_(
+        "The cash value of %(amount)s of policy %(policy_number)s was not paid: the bank "
+        "declined it. It is paid again once ops correct the account (task %(task_id)s)."
+    ),
     "policy_terminated": N_(
         "Policy %(policy_number)s has ended: it was not reinstated within two years of its "
         "suspension. Its cash value of %(value)s is refunded to you."

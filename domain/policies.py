@@ -141,6 +141,21 @@ class Surrender(BaseModel):
     payout_status: Literal["pending", "succeeded", "declined"] = "pending"
 
 
+class ValuePayout(BaseModel):
+    """A cash value being paid out, a surrender's or a termination's. Declined by the
+    receiving bank (or with no account to pay to), the cover has ended all the same and the
+    value stays owed: a ``value_payout_failed`` task asks ops or a supervisor for a
+    corrected account (``task_id``), and the value is paid again under ``<key>:<attempt>``
+    until it is paid. ``key`` is the attempt's business key."""
+
+    key: str
+    amount: Decimal
+    attempts: int = 0
+    status: Literal["pending", "declined", "paid"] = "pending"
+    refusal: str | None = None
+    task_id: str | None = None
+
+
 class Reinstatement(BaseModel):
     """An application for reinstatement (复效) of a suspended policy and where it stands:
     a supervisor decides by ``deemed_consent_at`` or consent is deemed given (保险法解释三
@@ -236,6 +251,7 @@ class PolicyState(BaseModel):
     reinstatements: list[Reinstatement] = []
     surrender: Surrender | None = None
     termination_reason: TerminationReason | None = None
+    value_payout: ValuePayout | None = None
     # One-year products: the period (1 = the first year) and when it began; the renewal
     # offered for the next, if any. ``effective_at`` stays the start of continuous cover.
     period: int = 1

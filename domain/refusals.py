@@ -64,6 +64,7 @@ REFUSALS: dict[str, Refusal] = _registry(
         N_("within the cooling-off period the policy is cancelled, not surrendered"),
     ),
     Refusal("already_surrendered", 409, N_("the policy is already surrendered")),
+    Refusal("no_failed_payout", 409, N_("no declined cash value payout awaits an account")),
     Refusal("risk_reason_required", 422, N_("a reinstatement is refused only with a risk reason")),
     Refusal(
         "not_reinstatable",
@@ -129,6 +130,7 @@ TITLES = (
     N_("Nothing to change"),
     N_("Use cooling off cancellation"),
     N_("Already surrendered"),
+    N_("No failed payout"),
     N_("Risk reason required"),
     N_("Not reinstatable"),
     N_("Renewal window closed"),

@@ -15,6 +15,7 @@ class TaskKind(StrEnum):
     MISSELLING_REMEDIATION = "misselling_remediation"  # mis-selling found: put it right
     REINSTATEMENT = "reinstatement"  # a suspended policy asks to be back in force
     RENEWAL = "renewal"  # the agent follows a one-year policy's renewal offer up
+    VALUE_PAYOUT_FAILED = "value_payout_failed"  # a cash value declined: fix the account
 
     @property
     def on_claim(self) -> bool:

@@ -40,7 +40,7 @@ from core.passwords import verify_and_rehash_async
 from db.models import Claim, Customer, PaymentLedger, Policy, utcnow
 from db.repositories import audit, claims, credentials, customers, ledger, policies
 from domain.clocks import ProcessClocks
-from domain.masking import mask_phone
+from domain.masking import mask_account, mask_phone
 from domain.policies import PolicyState, PolicyStatus, ReturnVisitDecision, is_live
 from domain.policy_query import FAILED, LOCK_AFTER, LOCK_WINDOW, LOCKED, SUCCEEDED
 from domain.premiums import PremiumStanding, premium_standing
@@ -62,6 +62,7 @@ from workflows.inputs import (
     ReturnVisitOutcome,
     ServicingChange,
     SurrenderRequest,
+    ValuePayoutFix,
 )
 from workflows.policy import PolicyWorkflow, workflow_id_for
 
@@ -283,6 +284,36 @@ async def surrender(
         reason=reason, payee_account=seal_account(cipher, payee_account), by=user.username
     )
     return await _update(handle, PolicyWorkflow.surrender, request)
+
+
+async def fix_payout(
+    temporal: Temporal,
+    session: AsyncSession,
+    cipher: FieldCipher,
+    number: str,
+    user: Actor,
+    *,
+    payee_account: str,
+    reason: str,
+) -> PolicyState:
+    """After the bank declined a surrender's or a termination's cash value: the account to
+    pay it to instead (checked and sealed here), paid again at once. The policy has ended
+    by then, so this is the one call an ended policy takes; 409 ``no_failed_payout`` when
+    no declined payout awaits an account."""
+    check_bank_account(payee_account, title=N_("Invalid payee account"))
+    row = await policies.get_policy(session, policy_number=number)
+    await session.commit()
+    if row is None:
+        raise _not_found()
+    fix = ValuePayoutFix(
+        payee_account=seal(cipher, payee_account, mask_account), by=user.username, reason=reason
+    )
+    try:
+        return await _update(_handle(await temporal(), number), PolicyWorkflow.fix_payout, fix)
+    except ProblemError as err:
+        if err.code == "policy_closed":  # the process has ended: nothing is owed any more
+            raise refused("no_failed_payout") from None
+        raise
 
 
 async def apply_for_reinstatement(

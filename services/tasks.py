@@ -62,6 +62,10 @@ _CLAIM_CASE = {
 }
 # Where the tasks no decision closes are resolved instead.
 _PAYOUT_RETRY = N_("a failed payout is resolved with POST /v1/claims/{id}/payout/retry")
+_VALUE_PAYOUT_RETRY = N_(
+    "a cash value's failed payout is resolved with POST /v1/policies/{number}/payout/retry"
+)
+_RENEWAL_ANSWER = N_("a renewal is answered with POST /v1/policies/{number}/renewal")
 _LATE_PAYMENT_REFUND = N_("a late payment's refund is made by ops at the gateway (docs/ops.md)")
 _TAKES_SUPERVISOR = N_("this task takes approve, reject or request_info")
 _TAKES_VISIT_OUTCOME = N_("a return visit is completed, unreachable or misselling")
@@ -305,7 +309,11 @@ async def decide(
     if kind not in (TaskKind.UNDERWRITING, *CLAIM_DECISIONS):
         raise refused(
             "decision_not_allowed",
-            _PAYOUT_RETRY if kind == TaskKind.PAYOUT_FAILED else _LATE_PAYMENT_REFUND,
+            {
+                TaskKind.PAYOUT_FAILED: _PAYOUT_RETRY,
+                TaskKind.VALUE_PAYOUT_FAILED: _VALUE_PAYOUT_RETRY,
+                TaskKind.RENEWAL: _RENEWAL_ANSWER,
+            }.get(kind, _LATE_PAYMENT_REFUND),
         )
     if asked.decision not in _SUPERVISOR_DECISIONS:
         raise refused("decision_not_allowed", _TAKES_SUPERVISOR)

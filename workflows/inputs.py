@@ -169,6 +169,15 @@ class SurrenderRequest(BaseModel):
     by: str
 
 
+class ValuePayoutFix(BaseModel):
+    """After the bank declined a cash value's payout: the account to pay it to instead
+    (sealed by the service), given by ops or a supervisor."""
+
+    payee_account: Sealed
+    by: str
+    reason: str = ""
+
+
 class ClaimPaid(BaseModel):
     """A claim on the policy was paid (the claim's process tells the policy's): a death or
     total-disability claim on a life policy ends it (domain.policies.claim_ends_policy)."""

@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         Sealed,
         Surrender,
         TerminationReason,
+        ValuePayout,
         VisitAttempt,
         claim_ends_policy,
         cooling_off_ends_at,
@@ -95,6 +96,7 @@ with workflow.unsafe.imports_passed_through():
         ReturnVisitOutcome,
         ServicingChange,
         SurrenderRequest,
+        ValuePayoutFix,
     )
     from workflows.process import HALTING_ERRORS, Process, refuse, until_cancelled
 
@@ -145,6 +147,7 @@ class PolicyWorkflow:
         self._application: ReinstatementApplication | None = None
         self._verdict: ReinstatementDecision | None = None
         self._claim_paid: ClaimPaid | None = None
+        self._payout_fix: ValuePayoutFix | None = None
 
     # --- the policy's life, in business order ----------------------------------------------
 
@@ -667,12 +670,13 @@ class PolicyWorkflow:
         s.termination_reason = TerminationReason.NOT_REINSTATED
         value = self._cash_value()
         await self._close_open_tasks(by=SYSTEM, reason="the policy was terminated")
-        paid = await self._pay_value(f"termination:{s.policy_number}", value, None)
+        await self._pay_value(
+            f"termination:{s.policy_number}", value, None, ending=PolicyStatus.TERMINATED
+        )
         return await self._end(
             PolicyStatus.TERMINATED,
             by=SYSTEM,
-            note=f"not reinstated within two years: cash value {value} "
-            + ("refunded" if paid else "owed"),
+            note=f"not reinstated within two years: cash value {value} refunded",
             template="policy_terminated",
             value=value,
         )
@@ -800,12 +804,17 @@ class PolicyWorkflow:
         )
         self._p.history(f"surrender asked: {asked.reason}", by=asked.by)
         await self._close_open_tasks(by=asked.by, reason="policy surrendered")
-        paid = await self._pay_value(f"surrender:{s.policy_number}", value, asked.payee_account)
-        s.surrender.payout_status = "succeeded" if paid else "declined"
+        await self._pay_value(
+            f"surrender:{s.policy_number}",
+            value,
+            asked.payee_account,
+            ending=PolicyStatus.SURRENDERED,
+        )
+        s.surrender.payout_status = "succeeded"
         return await self._end(
             PolicyStatus.SURRENDERED,
             by=asked.by,
-            note=f"surrendered, cash value {value} " + ("paid" if paid else "owed"),
+            note=f"surrendered, cash value {value} paid",
             template="policy_surrendered",
             value=value,
         )
@@ -821,36 +830,88 @@ class PolicyWorkflow:
             clocks=self._start.clocks,
         )
 
-    async def _pay_value(self, key: str, value: Decimal, account: Sealed | None) -> bool:
-        """Pay a cash value out once under ``key``; True when paid (nothing to pay counts).
-        Declined or without an account it stays owed: the history says so."""
+    async def _pay_value(
+        self, key: str, value: Decimal, account: Sealed | None, *, ending: PolicyStatus
+    ) -> None:
+        """Pay a cash value out once under ``key``, to ``account`` or the policy's own, and
+        return once it is paid (nothing to pay: at once). Declined, or with no account to
+        pay to, the cover has ended all the same: the policy is ``ending`` from then on (its
+        row too, so no claim or change is taken), and the value stays owed until ops or a
+        supervisor give a corrected account (``fix_payout``); then it is paid again under
+        ``<key>:<attempt>``, the gateway's declined booking staying under its own key."""
         p, s = self._p, self._state
         if value <= 0:
-            return True
-        try:
-            await p.call(
-                steps.PAY_POLICY_VALUE,
-                PolicyPayout(
-                    idempotency_key=key,
-                    policy_number=s.policy_number,
-                    amount=value,
-                    account=account,
-                ),
-                to_its_end=True,
-            )
-        except ActivityError as err:
-            code = _bank_refusal(err, "payout_declined")
-            if code is None:
-                raise
-            p.history(f"cash value {value} not paid: {code}", by=SYSTEM)
-            return False
-        return True
+            return
+        payout = s.value_payout = ValuePayout(key=key, amount=value)
+        while True:
+            payout.attempts += 1
+            payout.key = key if payout.attempts == 1 else f"{key}:{payout.attempts}"
+            payout.status = "pending"
+            p.record()
+            try:
+                await p.call(
+                    steps.PAY_POLICY_VALUE,
+                    PolicyPayout(
+                        idempotency_key=payout.key,
+                        policy_number=s.policy_number,
+                        amount=value,
+                        account=account,
+                    ),
+                    to_its_end=True,
+                )
+            except ActivityError as err:
+                code = _bank_refusal(err, "payout_declined")
+                if code is None:
+                    raise
+                payout.status, payout.refusal = "declined", code
+                if s.surrender is not None:
+                    s.surrender.payout_status = "declined"
+                p.history(f"cash value {value} not paid: {code}", by=SYSTEM)
+                if s.status != ending:
+                    await p.call(
+                        steps.SET_POLICY_STATUS,
+                        PolicyStatusChange(policy_number=s.policy_number, status=ending.value),
+                    )
+                    s.ended_at = workflow.now()
+                    p.set_status(ending, by=SYSTEM, note="the cover has ended: cash value owed")
+                account = await self._corrected_account(payout)
+                continue
+            payout.status, payout.refusal = "paid", None
+            return
+
+    async def _corrected_account(self, payout: ValuePayout) -> Sealed:
+        """A ``value_payout_failed`` task for ops or a supervisor, and the account they give
+        (``fix_payout``)."""
+        p, s = self._p, self._state
+        task_id = f"vp-{s.policy_number}-{payout.attempts}"
+        payout.task_id = task_id
+        await p.open_task(
+            task_id,
+            TaskKind.VALUE_PAYOUT_FAILED,
+            subject=f"Cash value of policy {s.policy_number} not paid: fix the account",
+            amount=payout.amount,
+            submitted_by=s.agent,
+            due_at=workflow.now() + timedelta(days=1),
+            details={"policy_number": s.policy_number, "refusal": payout.refusal},
+        )
+        await p.notify(
+            "value_payout_failed", key_suffix=task_id, amount=str(payout.amount), task_id=task_id
+        )
+        p.record()
+        await p.wait_until(lambda: self._payout_fix is not None, None)
+        fix = self._payout_fix
+        assert fix is not None
+        self._payout_fix = None
+        payout.task_id = None
+        await p.change_task(task_id, "complete", by=fix.by, decision="retry", reason=fix.reason)
+        p.history(f"payee account corrected by {fix.by}", by=fix.by)
+        return fix.payee_account
 
     async def _end(
         self, status: PolicyStatus, *, by: str, note: str, template: str, value: Decimal
     ) -> PolicyState:
         p, s = self._p, self._state
-        s.ended_at = workflow.now()
+        s.ended_at = s.ended_at or workflow.now()  # the cover's end, if a payout waited
         await p.call(
             steps.SET_POLICY_STATUS,
             PolicyStatusChange(policy_number=s.policy_number, status=status.value),
@@ -1258,6 +1319,25 @@ class PolicyWorkflow:
         )
         if code is not None:
             raise refuse(code)
+
+    @workflow.update
+    async def fix_payout(self, fix: ValuePayoutFix) -> PolicyState:
+        """The corrected account for a cash value the bank declined: paid again at once;
+        answers with the payout paid, or declined again (a new task)."""
+        payout = self._state.value_payout
+        assert payout is not None  # the validator demands it
+        attempt = payout.attempts
+        self._payout_fix = fix
+        self._p.took_part(fix.by)
+        return await self._p.answer_when(
+            lambda: payout.attempts > attempt and payout.status != "pending"
+        )
+
+    @fix_payout.validator
+    def _validate_payout_fix(self, fix: ValuePayoutFix) -> None:
+        payout = self._state.value_payout
+        if payout is None or payout.status != "declined" or self._payout_fix is not None:
+            raise refuse("no_failed_payout")
 
     @workflow.update
     async def apply_for_reinstatement(self, application: ReinstatementApplication) -> PolicyState:

@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
 from api.deps import (
     AgentUser,
     CurrentUser,
     LazyTemporalDep,
+    PayoutFixer,
     SessionDep,
     SettingsDep,
     TemporalDep,
-    require_roles,
 )
 from api.openapi import problem_responses
 from api.schemas import FreeText, Money, RequiredText, StrictDate, StrictModel
@@ -31,12 +31,10 @@ from domain.claims import (
     Deadlines,
 )
 from domain.products import IncidentType
-from domain.underwriting import Actor, Role
 from services import claims
 from services.claims import ClaimReport
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"])
-PayoutFixer = Annotated[Actor, Depends(require_roles(Role.OPS, Role.SUPERVISOR))]
 
 # The problems these routes answer with themselves. What every route of its kind answers
 # (401, 403, 503, body and validation errors, 500) is documented app-wide: see

@@ -15,7 +15,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from api.deps import AgentUser, CurrentUser, LazyTemporalDep, SessionDep, SettingsDep
+from api.deps import (
+    AgentUser,
+    CurrentUser,
+    LazyTemporalDep,
+    PayoutFixer,
+    SessionDep,
+    SettingsDep,
+)
 from api.middleware import caller_of
 from api.openapi import problem_responses
 from api.schemas import Checklist, FreeText, Money, RequiredText, StrictModel
@@ -105,6 +112,14 @@ class InstallmentRead(BaseModel):
     paid_at: datetime | None = None
 
 
+class ValuePayoutRead(BaseModel):
+    amount: Money
+    attempts: int
+    status: Literal["pending", "declined", "paid"]
+    refusal: str | None = Field(description="Why the last attempt was not paid")
+    task_id: str | None = Field(description="The open `value_payout_failed` task")
+
+
 class PolicyRead(BaseModel):
     policy_number: str
     workflow_id: str
@@ -155,6 +170,11 @@ class PolicyRead(BaseModel):
     period: int = Field(default=1, description="One-year products: the period (1 = the first)")
     termination_reason: TerminationReason | None = Field(
         default=None, description="Why a `terminated` policy ended"
+    )
+    value_payout: ValuePayoutRead | None = Field(
+        default=None,
+        description="A surrender's or a termination's cash value being paid out; `declined` "
+        "waits for ops to correct the account (`POST .../payout/retry`)",
     )
     premium_reminders: bool
     payment_account: str | None = Field(default=None, description="masked")
@@ -520,6 +540,43 @@ async def surrender(
         user,
         reason=body.reason,
         payee_account=body.payee_account,
+    )
+    return PolicyRead.of(state, settings.clocks)
+
+
+class ValuePayoutRetryCreate(StrictModel):
+    payee_account: str = Field(max_length=64, description="12-19 digits; shown masked afterwards")
+    reason: RequiredText = Field(min_length=1, max_length=500)
+
+
+@router.post(
+    "/{policy_number}/payout/retry",
+    response_model=PolicyRead,
+    responses=problem_responses(
+        _NOT_FOUND, {409: "no_failed_payout"}, {422: "invalid_bank_account"}
+    ),
+)
+async def retry_value_payout(
+    policy_number: str,
+    body: ValuePayoutRetryCreate,
+    request: Request,
+    user: PayoutFixer,
+    session: SessionDep,
+    settings: SettingsDep,
+    temporal: LazyTemporalDep,
+) -> PolicyRead:
+    """After the bank declined a surrender's or a termination's cash value (the policy's
+    `value_payout.status` is `declined`, with a `value_payout_failed` task open): the
+    account to pay it to instead, paid again at once (ops or supervisor). The answer shows
+    the payout `paid`, or `declined` again with a new task."""
+    state = await policies.fix_payout(
+        temporal,
+        session,
+        request.app.state.field_cipher,
+        policy_number,
+        user,
+        payee_account=body.payee_account,
+        reason=body.reason,
     )
     return PolicyRead.of(state, settings.clocks)
 

@@ -208,6 +208,18 @@ _SUBJECTS: Reworded = (
         re.compile(r"^Mis-selling on policy (?P<policy>\S+): remediate$"),
         N_("Mis-selling on policy %(policy)s: remediate"),
     ),
+    (
+        re.compile(r"^Reinstatement of policy (?P<policy>\S+) \((?P<product>[^)]*)\)$"),
+        N_("Reinstatement of policy %(policy)s (%(product)s)"),
+    ),
+    (
+        re.compile(r"^Renewal of policy (?P<policy>\S+) \((?P<product>[^)]*)\)$"),
+        N_("Renewal of policy %(policy)s (%(product)s)"),
+    ),
+    (
+        re.compile(r"^Cash value of policy (?P<policy>\S+) not paid: fix the account$"),
+        N_("Cash value of policy %(policy)s not paid: fix the account"),
+    ),
 )
 _SUBJECT_CODES = frozenset({"incident"})
 

@@ -52,6 +52,7 @@ KINDS = (
     TaskKind.MISSELLING_REMEDIATION,
     TaskKind.REINSTATEMENT,
     TaskKind.RENEWAL,
+    TaskKind.VALUE_PAYOUT_FAILED,
 )
 # What customer service sees in its inbox; their page is the policy's (api.web.policies),
 # where the return visit's checklist is the form.

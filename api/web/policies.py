@@ -91,6 +91,20 @@ _FIXED_NOTES = {
     "phone number changed": N_("The customer's phone number changed"),
     "payment account changed": N_("The auto-debit account changed"),
     "premium paid in grace": N_("Premium paid in the grace period: the policy is in force"),
+    "reinstatement: consent deemed given": N_(
+        "Reinstatement: no decision within 30 days, consent deemed given"
+    ),
+    "reinstatement: the debit of the arrears failed": N_(
+        "Reinstatement: the debit of the arrears and interest failed"
+    ),
+    "renewal premium not collected: the policy expires": N_(
+        "Renewal premium not collected: the policy expires"
+    ),
+    "the cover has ended: cash value owed": N_(
+        "The cover has ended; the cash value is owed until it is paid"
+    ),
+    "renewal accepted for the customer": N_("Renewal accepted for the customer"),
+    "renewal declined for the customer": N_("Renewal declined for the customer"),
 }
 _PATTERN_NOTES: formatting.Reworded = (
     (re.compile(r"^policy year (?P<n>\d+)$"), N_("Policy year %(n)s begins")),
@@ -147,6 +161,62 @@ _PATTERN_NOTES: formatting.Reworded = (
         re.compile(r"^installment (?P<n>\d+) unpaid at the end of grace$"),
         N_("Premium installment %(n)s unpaid when the grace period ended: the policy is suspended"),
     ),
+    (
+        re.compile(r"^payment order (?P<order>\S+) for installment (?P<n>\d+)$"),
+        N_("Online payment order %(order)s for premium installment %(n)s"),
+    ),
+    (
+        re.compile(r"^reinstatement applied for by (?P<who>\S+)$"),
+        N_("Reinstatement applied for by %(who)s"),
+    ),
+    (
+        re.compile(r"^reinstatement approved by (?P<who>\S+)$"),
+        N_("Reinstatement approved by %(who)s"),
+    ),
+    (
+        re.compile(r"^reinstatement refused by (?P<who>\S+): (?P<reason>.*)$"),
+        N_("Reinstatement refused by %(who)s: %(reason)s"),
+    ),
+    (
+        re.compile(r"^reinstated: arrears and interest (?P<amount>[\d.]+) paid$"),
+        N_("Reinstated: arrears and interest of %(amount)s paid, the policy is in force"),
+    ),
+    (
+        re.compile(r"^not reinstated within two years: cash value (?P<amount>[\d.]+) refunded$"),
+        N_("Not reinstated within two years: terminated, cash value %(amount)s refunded"),
+    ),
+    (
+        re.compile(r"^ended by the claim (?P<claim>\S+) paid \((?P<code>[a-z_]+)\)$"),
+        N_("Ended by claim %(claim)s paid (%(code)s)"),
+    ),
+    (
+        re.compile(r"^surrender asked: (?P<reason>.*)$"),
+        N_("Surrender asked: %(reason)s"),
+    ),
+    (
+        re.compile(r"^surrendered, cash value (?P<amount>[\d.]+) paid$"),
+        N_("Surrendered: cash value %(amount)s paid"),
+    ),
+    (
+        re.compile(r"^cash value (?P<amount>[\d.]+) not paid: (?P<code>[a-z_]+)$"),
+        N_("Cash value %(amount)s not paid: %(code)s"),
+    ),
+    (
+        re.compile(r"^payee account corrected by (?P<who>\S+)$"),
+        N_("Payee account corrected by %(who)s: the cash value is paid again"),
+    ),
+    (
+        re.compile(r"^renewal not offered: (?P<code>[a-z_]+)$"),
+        N_("Renewal not offered: %(code)s"),
+    ),
+    (
+        re.compile(r"^renewal offered: premium (?P<amount>[\d.]+)$"),
+        N_("Renewal offered at a premium of %(amount)s"),
+    ),
+    (
+        re.compile(r"^renewed for period (?P<n>\d+): premium (?P<amount>[\d.]+) collected$"),
+        N_("Renewed for period %(n)s: premium %(amount)s collected"),
+    ),
 )
 
 
@@ -161,9 +231,17 @@ def history_note(note: str | None, *, lang: Language) -> str:
         text,
         _PATTERN_NOTES,
         lang=lang,
-        param=lambda name, value: lang.money(value) if name == "amount" else value,
+        param=lambda name, value: _note_param(name, value, lang=lang),
     )
     return scrub(text) if said is None else said
+
+
+def _note_param(name: str, value: str, *, lang: Language) -> str:
+    if name == "amount":
+        return lang.money(value)
+    if name == "code":
+        return formatting.words(value, lang=lang)
+    return value
 
 
 _OUTCOMES: formatting.Reworded = (

@@ -32,6 +32,7 @@ TERMS: dict[str, str] = {
     "misselling_remediation": N_("mis-selling remediation"),
     "reinstatement": N_("reinstatement"),
     "renewal": N_("renewal"),
+    "value_payout_failed": N_("cash value payout failed"),
     # Task statuses and decisions.
     "open": N_("open"),
     "claimed": N_("claimed"),

@@ -37,6 +37,7 @@ _TASK_KINDS: dict[str, str] = {
     TaskKind.MISSELLING_REMEDIATION: "Mis-selling remediation",
     TaskKind.REINSTATEMENT: "Reinstatement",
     TaskKind.RENEWAL: "Renewal",
+    TaskKind.VALUE_PAYOUT_FAILED: "Payout fix",
 }
 _ACTIVITY_LABELS = {
     steps.REGISTER_CUSTOMER.name: "Customer registration",

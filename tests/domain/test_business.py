@@ -30,5 +30,7 @@ def test_task_kinds_keep_their_wire_names() -> None:
         "misselling_remediation",
         "reinstatement",
         "renewal",
+        "value_payout_failed",
     ]
     assert TaskKind("claim_approval").on_claim and not TaskKind.LATE_PAYMENT.on_claim
+    assert not TaskKind.VALUE_PAYOUT_FAILED.on_claim  # a policy's: its process takes the fix

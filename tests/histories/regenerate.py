@@ -56,6 +56,7 @@ from workflows.inputs import (
     ServicingChange,
     SurrenderRequest,
     UnderwritingDecision,
+    ValuePayoutFix,
     Withdrawal,
 )
 from workflows.policy import PolicyWorkflow
@@ -463,6 +464,24 @@ async def policy_surrendered(h: PolicyHarness) -> Handle:
     await h.env.sleep(timedelta(days=60))
     await handle.execute_update(
         PolicyWorkflow.surrender, SurrenderRequest(reason="needs the money", by="alice")
+    )
+    await handle.result()
+    return handle
+
+
+@scenario("policy", "surrender_declined_then_paid", "surrendered")
+async def policy_surrender_declined_then_paid(h: PolicyHarness) -> Handle:
+    # The bank declines the cash value: surrendered at once, the value owed with a task
+    # for ops, then paid to the account ops give (surrender:<number>:2).
+    handle = await h.start(payment_account=policy_tests.ACCOUNT)
+    await h.env.sleep(timedelta(days=60))
+    h.world.payouts_declined.add(f"surrender:{policy_tests.number(handle)}")
+    await handle.execute_update(
+        PolicyWorkflow.surrender, SurrenderRequest(reason="needs the money", by="alice")
+    )
+    await handle.execute_update(
+        PolicyWorkflow.fix_payout,
+        ValuePayoutFix(payee_account=policy_tests.NEW_ACCOUNT, by="olga", reason="new bank"),
     )
     await handle.result()
     return handle

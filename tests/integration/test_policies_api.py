@@ -293,6 +293,69 @@ async def test_a_surrender_pays_the_cash_value_once_to_the_account_named(
     assert (again.status_code, again.json()["code"]) == (409, "already_surrendered")
 
 
+async def test_a_declined_surrender_payout_is_paid_again_to_the_account_ops_give(
+    api: httpx.AsyncClient,
+    login: Login,
+    integration_settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    from gateways.payment import GatewayMode, PaymentGateway
+
+    alice, olga = await login("alice"), await login("olga")
+    number = await effective_policy(
+        api, login, "alice", product="ACCIDENT_1Y", sum_insured="100000.00", sessions=sessions
+    )
+    await policy_until(api, alice, number, lambda b: b["status"] == "effective")
+    fix = {"payee_account": "6217000099998888777", "reason": "the customer's new account"}
+    r = await api.post(f"/v1/policies/{number}/payout/retry", json=fix, headers=olga)
+    assert (r.status_code, r.json()["code"]) == (409, "no_failed_payout")
+    control = integration_settings.data_dir / "gateway-sim.json"
+    PaymentGateway.write_control(control, GatewayMode.DECLINE)
+    try:
+        r = await api.post(
+            f"/v1/policies/{number}/surrender", json={"reason": "moving abroad"}, headers=alice
+        )
+    finally:
+        PaymentGateway.write_control(control, GatewayMode.NORMAL)
+    assert r.status_code == 200, r.text
+    owed = r.json()
+    assert owed["status"] == "surrendered" and owed["surrender"]["payout_status"] == "declined"
+    payout = owed["value_payout"]
+    assert (payout["status"], payout["refusal"]) == ("declined", "payout_declined")
+    task = await task_row(sessions, payout["task_id"])
+    assert task is not None and (task.kind, task.status) == ("value_payout_failed", "open")
+    # The policy has ended: no change is taken; the fix is ops' or a supervisor's.
+    r = await api.post(
+        f"/v1/policies/{number}/changes", json={"premium_reminders": False}, headers=alice
+    )
+    assert (r.status_code, r.json()["code"]) == (409, "policy_closed")
+    r = await api.post(f"/v1/policies/{number}/payout/retry", json=fix, headers=alice)
+    assert r.status_code == 403, r.text
+    bad = {**fix, "payee_account": "12ab"}
+    r = await api.post(f"/v1/policies/{number}/payout/retry", json=bad, headers=olga)
+    assert (r.status_code, r.json()["code"]) == (422, "invalid_bank_account")
+    r = await api.post(f"/v1/policies/{number}/payout/retry", json=fix, headers=olga)
+    assert r.status_code == 200, r.text
+    paid = r.json()
+    assert paid["value_payout"]["status"] == "paid" and fix["payee_account"] not in r.text
+    done = await task_row(sessions, payout["task_id"])
+    assert done is not None and (done.status, done.decided_by) == ("done", "olga")
+    async with sessions() as s:
+        rows = list(
+            await s.scalars(
+                select(PaymentLedger)
+                .where(PaymentLedger.idempotency_key.like(f"surrender:{number}%"))
+                .order_by(PaymentLedger.idempotency_key)
+            )
+        )
+    assert [(r.idempotency_key, r.status) for r in rows] == [
+        (f"surrender:{number}", "declined"),
+        (f"surrender:{number}:2", "succeeded"),
+    ]
+    r = await api.post(f"/v1/policies/{number}/payout/retry", json=fix, headers=olga)
+    assert (r.status_code, r.json()["code"]) == (409, "no_failed_payout")
+
+
 async def test_an_online_payers_renewal_premium_is_paid_by_the_signed_callback(
     api: httpx.AsyncClient,
     dev_env: WorkflowEnvironment,

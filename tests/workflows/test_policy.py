@@ -56,6 +56,7 @@ from workflows.inputs import (
     ReturnVisitOutcome,
     ServicingChange,
     SurrenderRequest,
+    ValuePayoutFix,
 )
 from workflows.policy import PolicyWorkflow, workflow_id_for
 
@@ -77,6 +78,8 @@ class World:
     calls: list[tuple[str, Any]] = field(default_factory=list)
     # The installments whose debit the bank declines (every try).
     declined: set[int] = field(default_factory=set)
+    # The cash value payouts (by business key) the receiving bank declines.
+    payouts_declined: set[str] = field(default_factory=set)
 
     def named(self, name: str) -> list[Any]:
         return [arg for n, arg in self.calls if n == name]
@@ -113,6 +116,8 @@ class World:
         @activity.defn(name=act.PAY_POLICY_VALUE)
         async def pay_policy_value(arg: PolicyPayout) -> LedgerEntry:
             world.calls.append((act.PAY_POLICY_VALUE, arg))
+            if arg.idempotency_key in world.payouts_declined:
+                raise ApplicationError("declined", type="payout_declined", non_retryable=True)
             return LedgerEntry(
                 ledger_id="V1",
                 idempotency_key=arg.idempotency_key,
@@ -834,6 +839,63 @@ async def test_a_surrender_after_cooling_off_pays_the_cash_value_once(harness: H
     assert payout.amount == after.surrender.cash_value > 0
     assert after.surrender.pay_by > after.surrender.at
     assert harness.world.customer_notices("policy_surrendered")
+
+
+async def test_a_declined_surrender_payout_waits_for_a_corrected_account_then_pays(
+    harness: Harness,
+) -> None:
+    handle = await harness.start(payment_account=ACCOUNT)
+    await first_anniversary(harness, handle, timedelta(days=100))
+    current = latest(harness, handle)
+    key = f"surrender:{number(handle)}"
+    harness.world.payouts_declined.add(key)
+    asked = await current.execute_update(
+        PolicyWorkflow.surrender, SurrenderRequest(reason="needs the money", by="alice")
+    )
+    # The cover has ended: surrendered at once, the value owed, a task for ops.
+    assert asked.status == PolicyStatus.SURRENDERED and asked.ended_at is not None
+    assert asked.surrender is not None and asked.surrender.payout_status == "declined"
+    owed = asked.value_payout
+    assert owed is not None and (owed.status, owed.refusal) == ("declined", "payout_declined")
+    assert owed.task_id == f"vp-{number(handle)}-1"
+    (task,) = [t for t in harness.world.named(act.OPEN_TASK) if t.kind == "value_payout_failed"]
+    assert task.task_id == owed.task_id and task.amount == owed.amount
+    assert "value_payout_failed" in harness.world.templates()
+    assert not harness.world.customer_notices("policy_surrendered")  # not paid: not said
+    # Nothing else is taken meanwhile; a fix is taken once.
+    assert (
+        await refused(
+            current.execute_update(
+                PolicyWorkflow.surrender, SurrenderRequest(reason="x", by="alice")
+            )
+        )
+        == "already_surrendered"
+    )
+    fix = ValuePayoutFix(payee_account=NEW_ACCOUNT, by="olga", reason="the customer's new bank")
+    harness.world.payouts_declined.add(f"{key}:2")  # the second account is refused too
+    again = await current.execute_update(PolicyWorkflow.fix_payout, fix)
+    assert again.value_payout is not None and again.value_payout.status == "declined"
+    assert again.value_payout.task_id == f"vp-{number(handle)}-2"
+    harness.world.payouts_declined.clear()
+    paid = await current.execute_update(PolicyWorkflow.fix_payout, fix)
+    assert paid.value_payout is not None and paid.value_payout.status == "paid"
+    assert paid.surrender is not None and paid.surrender.payout_status == "succeeded"
+    result = await handle.result()  # the first run's handle follows every run to the last
+    assert result.status == PolicyStatus.SURRENDERED and result.stage == PolicyStage.ENDED
+    assert result.ended_at == asked.ended_at  # the cover ended when it was asked
+    keys = [p.idempotency_key for p in harness.world.named(act.PAY_POLICY_VALUE)]
+    assert keys == [key, f"{key}:2", f"{key}:3"]
+    assert harness.world.named(act.PAY_POLICY_VALUE)[-1].account == fix.payee_account
+    assert harness.world.customer_notices("policy_surrendered")
+    assert (await current.describe()).status == WorkflowExecutionStatus.COMPLETED
+
+
+async def test_a_fix_with_no_declined_payout_is_refused(harness: Harness) -> None:
+    handle = await harness.start(payment_account=ACCOUNT)
+    fix = ValuePayoutFix(payee_account=NEW_ACCOUNT, by="olga")
+    assert await refused(handle.execute_update(PolicyWorkflow.fix_payout, fix)) == (
+        "no_failed_payout"
+    )
 
 
 async def test_a_paid_death_claim_ends_a_life_policy_and_its_premiums(harness: Harness) -> None:
