@@ -51,6 +51,7 @@ async def main(wake: bool) -> None:
     from core.keys import parse_keys
     from core.temporal import connect
     from db.session import make_engine, make_session_factory
+    from workers.worker import worker_tuning
 
     settings = get_settings()
     client = await connect(settings, keyring=parse_keys(settings.codec_keys or ""))
@@ -66,9 +67,7 @@ async def main(wake: bool) -> None:
             task_queue=settings.task_queue,
             workflows=workflows,
             activities=activities,
-            max_cached_workflows=settings.worker_max_cached_workflows,
-            max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
-            max_concurrent_activities=settings.worker_max_concurrent_activities,
+            **worker_tuning(settings),
         ):
             await asyncio.Event().wait()
     finally:

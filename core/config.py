@@ -68,11 +68,19 @@ class Settings(BaseSettings):
     temporal_ui_port: int = 8233
     temporal_namespace: str = "default"
     task_queue: str = "insureflow"
-    # Worker tuning (the SDK's defaults; docs/benchmarks.md measures what they change).
+    # Worker tuning (docs/benchmarks.md measures what they change). The SDK's defaults,
+    # but ten workflow tasks at a time, not 100: each is CPU-bound Python, and under a
+    # burst (a billing day: thousands of timers firing at once) 100 in flight share one
+    # core until each takes longer than its 10 s timeout, and the worker livelocks on
+    # retries. Ten bound a task's wait (Little's law); the rest wait on the server.
     worker_max_cached_workflows: int = Field(default=1000, ge=0)
-    worker_max_concurrent_workflow_tasks: int = Field(default=100, ge=2)
+    worker_max_concurrent_workflow_tasks: int = Field(default=10, ge=2)
     worker_max_concurrent_activities: int = Field(default=100, ge=1)
     worker_max_concurrent_local_activities: int = Field(default=100, ge=1)
+    # Threads that run workflow activations: CPU-bound Python under one GIL, so more than
+    # the cores only starve the event loop the activities run on (the SDK's default is
+    # one per workflow-task slot).
+    worker_workflow_threads: int = Field(default=2, ge=1, le=64)
 
     # Security: tokens, payload codec, gateway signature, keyed hashes of personal data.
     jwt_secret: str | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -88,6 +89,21 @@ def activities_for(
     ]
 
 
+def worker_tuning(settings: Settings) -> dict[str, Any]:
+    """The Worker's cache, slots and workflow threads from the settings (the benchmark's
+    bare workers take the same)."""
+    return {
+        "max_cached_workflows": settings.worker_max_cached_workflows,
+        "max_concurrent_workflow_tasks": settings.worker_max_concurrent_workflow_tasks,
+        "max_concurrent_activities": settings.worker_max_concurrent_activities,
+        "max_concurrent_local_activities": settings.worker_max_concurrent_local_activities,
+        # Its threads are made as work comes and end with the process.
+        "workflow_task_executor": ThreadPoolExecutor(
+            max_workers=settings.worker_workflow_threads, thread_name_prefix="workflow"
+        ),
+    }
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -104,10 +120,7 @@ def build_worker(
         workflows=list(workflows),
         activities=activities_for(settings, session_factory, keyring=keyring, gateway=gateway),
         interceptors=[LogContextInterceptor()],
-        max_cached_workflows=settings.worker_max_cached_workflows,
-        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
-        max_concurrent_activities=settings.worker_max_concurrent_activities,
-        max_concurrent_local_activities=settings.worker_max_concurrent_local_activities,
+        **worker_tuning(settings),
         # Let in-flight activities (a premium charge) finish on Ctrl-C before cancelling.
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
