@@ -38,7 +38,13 @@ from domain.texts import N_
 from domain.underwriting import Actor
 from services.contact import check_bank_account
 from services.problems import ProblemError
-from services.processes import is_not_found, require_own_case, run_update, sees_all
+from services.processes import (
+    is_not_found,
+    require_own_case,
+    run_own_update,
+    run_update,
+    sees_all,
+)
 from workflows import search_attributes as sa
 from workflows.claim import ClaimWorkflow, workflow_id_for
 from workflows.inputs import (
@@ -268,10 +274,10 @@ async def _update_own(
     client: Client, claim_id: str, user: Actor, update: Any, arg: Any
 ) -> ClaimState:
     """Send an Update to a claim of the caller's own (an agent acts only on their own
-    customers' claims: 403 `not_your_case` otherwise)."""
-    handle, current = await claim_state(client, claim_id, user)
-    require_own_case(current.agent, user)
-    state: ClaimState = await run_update(handle, update, arg)
+    customers' claims: the process refuses anyone else, 404 for an agent and 403
+    `not_your_case` for a supervisor)."""
+    handle = client.get_workflow_handle_for(ClaimWorkflow.run, workflow_id_for(claim_id))
+    state: ClaimState = await run_own_update(handle, update, arg, user, _not_found)
     return state
 
 

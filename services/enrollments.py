@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -33,7 +34,7 @@ from domain.texts import N_
 from domain.underwriting import Actor
 from services.contact import check_bank_account, check_phone, seal_account
 from services.problems import ProblemError
-from services.processes import is_not_found, require_own_case, run_update, sees_all
+from services.processes import is_not_found, run_own_update, sees_all
 from workflows import search_attributes as sa
 from workflows.enrollment import EnrollmentWorkflow, workflow_id_for
 from workflows.inputs import ApplicationSubmit, EnrollmentStart, QuoteRequest, Withdrawal
@@ -247,12 +248,12 @@ async def quote(
     client: Client, enrollment_id: str, user: Actor, *, product_code: str, sum_insured: Decimal
 ) -> Quote:
     """Price a product for the customer of the caller's own case."""
-    handle, current = await enrollment_state(client, enrollment_id, user)
-    require_own_case(current.agent, user)
-    result: Quote = await run_update(
-        handle,
+    result: Quote = await run_own_update(
+        enrollment_handle(client, enrollment_id),
         EnrollmentWorkflow.quote,
         QuoteRequest(product_code=product_code, sum_insured=sum_insured, by=user.username),
+        user,
+        _not_found,
     )
     return result
 
@@ -276,23 +277,28 @@ async def submit_application(
     for the customer's policy look-up and never enters the process."""
     if bank_account is not None:
         check_bank_account(bank_account)
-    handle, current = await enrollment_state(client, enrollment_id, user)
-    require_own_case(current.agent, user)
-    state: EnrollmentState = await run_update(
-        handle,
-        EnrollmentWorkflow.submit_application,
-        ApplicationSubmit(
-            quote_id=quote_id,
-            payment_method=payment_method,
-            bank_account=bank_account,
-            payment_account=seal_account(cipher, bank_account),
-            consent=consent,
-            start_date=start_date,
-            by=user.username,
-        ),
-    )
-    # argon2id takes ~0.2 s of CPU: off the event loop, and before the write lock is taken.
-    password_hash = await hash_password_async(query_password)
+    # argon2id takes ~20 ms of CPU: off the event loop, while the process takes the
+    # application, and before the write lock is taken. A refused application's hash is
+    # simply dropped.
+    hashing = asyncio.ensure_future(hash_password_async(query_password))
+    try:
+        state: EnrollmentState = await run_own_update(
+            enrollment_handle(client, enrollment_id),
+            EnrollmentWorkflow.submit_application,
+            ApplicationSubmit(
+                quote_id=quote_id,
+                payment_method=payment_method,
+                bank_account=bank_account,
+                payment_account=seal_account(cipher, bank_account),
+                consent=consent,
+                start_date=start_date,
+                by=user.username,
+            ),
+            user,
+            _not_found,
+        )
+    finally:
+        password_hash = await hashing
     async with session.begin():
         await credentials.store_query_credential(
             session, application_no=enrollment_id, password_hash=password_hash
@@ -303,9 +309,11 @@ async def submit_application(
 async def withdraw(client: Client, enrollment_id: str, user: Actor, reason: str) -> EnrollmentState:
     """Withdraw the application of the caller's own case; the process allows it until the
     premium is being collected."""
-    handle, current = await enrollment_state(client, enrollment_id, user)
-    require_own_case(current.agent, user)
-    state: EnrollmentState = await run_update(
-        handle, EnrollmentWorkflow.withdraw, Withdrawal(by=user.username, reason=reason)
+    state: EnrollmentState = await run_own_update(
+        enrollment_handle(client, enrollment_id),
+        EnrollmentWorkflow.withdraw,
+        Withdrawal(by=user.username, reason=reason),
+        user,
+        _not_found,
     )
     return state

@@ -4,6 +4,7 @@ rules of who sees and acts on a case."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
@@ -14,6 +15,7 @@ from domain.refusals import REFUSALS
 from domain.texts import N_
 from domain.underwriting import Actor, Role
 from services.problems import ProblemError, refused
+from workflows import search_attributes as sa
 
 # What Temporal answers an Update whose process ends (or has ended) before the Update
 # completes: the server's messages for an Update aborted by the closing workflow, or sent
@@ -73,6 +75,46 @@ async def run_update(handle: WorkflowHandle[Any, Any], update: Any, arg: Any) ->
         if closed_by_workflow(err):
             raise process_closed() from None
         raise
+
+
+async def run_own_update(
+    handle: WorkflowHandle[Any, Any],
+    update: Any,
+    arg: Any,
+    user: Actor,
+    not_found: Callable[[], ProblemError],
+) -> Any:
+    """``run_update`` for an action only the case's own agent takes: the process's
+    validator refuses anyone else (``not_your_case``), so no query is needed first to learn
+    whose case it is. An agent acting on a case not theirs learns nothing, not even that it
+    exists: the refusal, an ended process that is not theirs and a missing one are all
+    ``not_found()``. A user who sees every case (a supervisor) keeps ``not_your_case``."""
+    try:
+        return await run_update(handle, update, arg)
+    except ProblemError as problem:
+        if problem.code == "not_your_case":
+            if sees_all(user):
+                raise
+            raise not_found() from None
+        if problem.code == "process_closed" and await _agent_of(handle) != user.username:
+            raise (refused("not_your_case") if sees_all(user) else not_found()) from None
+        raise
+    except RPCError as err:
+        if is_not_found(err):
+            raise not_found() from None
+        raise
+
+
+async def _agent_of(handle: WorkflowHandle[Any, Any]) -> str | None:
+    """The agent an ended process names in its search attributes (no query: a closed run
+    would be replayed by a worker to answer one)."""
+    try:
+        description = await handle.describe()
+    except RPCError as err:
+        if is_not_found(err):
+            return None
+        raise
+    return description.typed_search_attributes.get(sa.AGENT)
 
 
 def is_not_found(err: RPCError) -> bool:

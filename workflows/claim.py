@@ -506,6 +506,7 @@ class ClaimWorkflow:
 
     @supplement_documents.validator
     def _validate_supplement(self, supplement: DocumentsSupplement) -> None:
+        self._p.require_agent(supplement.by)
         if not self._p.at({ClaimStage.REPORTED, ClaimStage.DOCUMENTS_PENDING}):
             raise refuse("invalid_stage", "documents are not awaited at this stage")
         # Kinds outside the checklist are kept as supplementary documents (a bank-card
@@ -565,6 +566,7 @@ class ClaimWorkflow:
 
     @withdraw.validator
     def _validate_withdrawal(self, withdrawal: Withdrawal) -> None:
+        self._p.require_agent(withdrawal.by)
         if not self._p.at(CLAIM_WITHDRAWABLE) or self._p.withdrawal is not None:
             raise refuse("withdraw_not_allowed", "the claim can no longer be withdrawn")
 
@@ -576,6 +578,7 @@ class ClaimWorkflow:
 
     @appeal.validator
     def _validate_appeal(self, appeal: ClaimAppeal) -> None:
+        self._p.require_agent(appeal.by)
         if self._state.stage != ClaimStage.REJECTED or self._appeal is not None:
             raise refuse("appeal_not_allowed", "only a rejected claim can be appealed, once")
         until = self._state.deadlines.appeal_until

@@ -470,6 +470,7 @@ class EnrollmentWorkflow:
 
     @quote.validator
     def _validate_quote(self, request: QuoteRequest) -> None:
+        self._p.require_agent(request.by)
         self._require_stage({Stage.CONSULTATION, Stage.QUOTED}, "quote")
         age = age_on(self._start.birth_date, business_today(workflow.now()))
         try:
@@ -492,6 +493,7 @@ class EnrollmentWorkflow:
 
     @submit_application.validator
     def _validate_application(self, application: ApplicationSubmit) -> None:
+        self._p.require_agent(application.by)
         self._require_stage({Stage.QUOTED}, "submit an application")
         quote = self._state.quote
         if quote is None or application.quote_id != quote.quote_id:
@@ -542,6 +544,7 @@ class EnrollmentWorkflow:
 
     @withdraw.validator
     def _validate_withdrawal(self, withdrawal: Withdrawal) -> None:
+        self._p.require_agent(withdrawal.by)
         if (
             not self._p.at(WITHDRAWABLE)
             or self._charging

@@ -170,6 +170,14 @@ class Process(Generic[S]):
         """Under way, at one of ``stages``."""
         return self.running() and self.state.stage in stages
 
+    def require_agent(self, username: str) -> None:
+        """Refuse ``not_your_case`` unless ``username`` is the case's own agent: the
+        validators of the agent's own actions (quote, apply, supplement, appeal, withdraw)
+        check it first, so the API needs no query to learn whose case it is (four eyes
+        binds the person who acted: nobody acts for the agent and then decides)."""
+        if username != self.agent:
+            raise refuse("not_your_case")
+
     def copy(self) -> S:
         """The state as an Update answers it (a copy: the caller sees it as of now)."""
         return self.state.model_copy(deep=True)

@@ -273,6 +273,15 @@ async def test_missing_documents_then_supplement_and_agent_isolation(
     body = await claim_until(api, alice, claim_id, lambda b: b["stage"] == "documents_pending")
     assert body["missing_documents"] == ["discharge_summary", "id_proof", "medical_invoice"]
     assert (await api.get(f"/v1/claims/{claim_id}", headers=bob)).status_code == 404
+    # Only the claim's agent supplements it: another agent learns nothing of the claim, a
+    # supervisor is told it is not theirs; neither changes it.
+    extra = {"documents": documents(["id_proof"])}
+    r = await api.post(f"/v1/claims/{claim_id}/documents", json=extra, headers=bob)
+    assert (r.status_code, r.json()["code"]) == (404, "claim_not_found")
+    r = await api.post(f"/v1/claims/{claim_id}/documents", json=extra, headers=await login("sam"))
+    assert (r.status_code, r.json()["code"]) == (403, "not_your_case")
+    body = (await api.get(f"/v1/claims/{claim_id}", headers=alice)).json()
+    assert body["missing_documents"] == ["discharge_summary", "id_proof", "medical_invoice"]
     r = await api.post(
         f"/v1/claims/{claim_id}/documents",
         json={"documents": documents(["id_proof", "discharge_summary", "medical_invoice"])},

@@ -357,6 +357,15 @@ async def test_agents_see_only_their_own_enrollments(api: httpx.AsyncClient, log
     # The process has ended: a further action is refused, not a server error.
     r = await api.post(f"/v1/enrollments/{eid}/withdraw", json={"reason": "again"}, headers=alice)
     assert (r.status_code, r.json()["code"]) == (409, "process_closed")
+    # Another agent learns nothing of it, ended or not, nor of a case that never existed.
+    r = await api.post(f"/v1/enrollments/{eid}/withdraw", json={"reason": "x"}, headers=bob)
+    assert (r.status_code, r.json()["code"]) == (404, "enrollment_not_found")
+    r = await api.post(
+        "/v1/enrollments/EAAAAAAAAAAAA/quote",
+        json={"product_code": "TERM_LIFE_20", "sum_insured": "200000"},
+        headers=alice,
+    )
+    assert (r.status_code, r.json()["code"]) == (404, "enrollment_not_found")
 
 
 async def test_bad_input_is_refused_with_codes_and_changes_nothing(

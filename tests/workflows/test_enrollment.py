@@ -704,12 +704,22 @@ async def test_cancellation_in_underwriting_closes_the_task_and_refunds_nothing(
 async def test_a_person_who_quoted_or_submitted_may_not_decide_the_underwriting(
     harness: Harness,
 ) -> None:
-    # Four eyes binds the person who acted, not the case's agent: sam quoted and submitted
-    # alice's case (the API refuses that now; the process refuses the decision as well).
+    # Four eyes binds the person who acted, not only the case's agent. Nobody acts for the
+    # agent: sam (an agent and a supervisor) may not quote alice's case, and the process
+    # itself refuses it, so the API needs no query to know whose case it is.
     sam = Actor(
         username="sam", roles=(Role.AGENT, Role.SUPERVISOR), approval_limit=SUE.approval_limit
     )
-    handle = await harness.start(agent="alice")
+    theirs = await harness.start(agent="alice")
+    with pytest.raises(WorkflowUpdateFailedError) as not_theirs:
+        await harness.apply(theirs, sum_insured="1000000", by="sam")
+    assert isinstance(not_theirs.value.cause, ApplicationError)
+    assert not_theirs.value.cause.type == "not_your_case"
+    untouched = await theirs.query(EnrollmentWorkflow.state)
+    assert untouched.stage == Stage.CONSULTATION and untouched.quote is None
+    await theirs.terminate("test over")
+    # On sam's own case, sam quoted and submitted: sam may not decide its underwriting.
+    handle = await harness.start(agent="sam")
     await harness.apply(handle, sum_insured="1000000", by="sam")
     await harness.wait_for_stage(handle, Stage.UNDERWRITING)
     task = await harness.wait_for_call(act.OPEN_TASK)
